@@ -1,0 +1,19 @@
+namespace LmForge.Bench;
+
+// Usage: dotnet run -c Release --project bench/LmForge.Bench -- <suite> [options]
+// Each suite measures LmForge beside a peer (OpenBLAS, PyTorch, tiktoken) in the same run and prints ratios.
+public static class Program
+{
+    public static int Main(string[] args)
+    {
+        var suites = new Dictionary<string, Func<string[], int>>(StringComparer.OrdinalIgnoreCase)
+        {
+        };
+        if (args.Length == 0 || !suites.TryGetValue(args[0], out var run))
+        {
+            Console.Error.WriteLine($"usage: LmForge.Bench <{string.Join('|', suites.Keys)}> [options]");
+            return 2;
+        }
+        return run(args[1..]);
+    }
+}

@@ -1,0 +1,13 @@
+using System.CommandLine;
+
+namespace LmForge.Cli;
+
+public static class Program
+{
+    public static int Main(string[] args)
+    {
+        var root = new RootCommand("LmForge: from raw text to a language model you can talk to.");
+        // Each area contributes its commands from its own file under Commands/.
+        return root.Parse(args).Invoke();
+    }
+}

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The test command: sets up what the tests need (the node oracle packages), builds, and runs every test,
+# then re-runs the compute tests with AVX2 switched off so the scalar fallback is proven too.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+if [ -f tests/oracles/package.json ]; then
+  (cd tests/oracles && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+dotnet build LmForge.slnx -c Release
+dotnet test LmForge.slnx -c Release --no-build
+DOTNET_EnableAVX2=0 dotnet test tests/LmForge.Tensors.Tests -c Release --no-build
