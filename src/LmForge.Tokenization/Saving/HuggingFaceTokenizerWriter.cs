@@ -50,7 +50,7 @@ public static class HuggingFaceTokenizerWriter
         json.WriteStartObject();
         json.WriteString("type", "Split");
         json.WriteStartObject("pattern");
-        json.WriteString("Regex", bpe.SplitPattern);
+        json.WriteString("Regex", bpe.Pattern.Regex);
         json.WriteEndObject();
         json.WriteString("behavior", "Isolated");
         json.WriteBoolean("invert", false);

@@ -18,7 +18,7 @@ public sealed class BpeTrainerTests : IDisposable
         var options = new BpeTrainerOptions { VocabSize = 256 + merges + 1 };
 
         var trained = new BpeTrainer(options).TrainOnTexts(documents);
-        var expected = NaiveBpeReference.Train(documents, options.SplitPattern, merges);
+        var expected = NaiveBpeReference.Train(documents, options.Pattern.Regex, merges);
 
         Assert.Equal(merges, expected.Count);
         Assert.Equal(expected.Count, trained.Merges.Count);
@@ -38,7 +38,7 @@ public sealed class BpeTrainerTests : IDisposable
         string[] documents = ["aaaaa aaa aaaaaaa abababa ababab aab baa", "aaaa bbbb abba baab aaaaa"];
         var options = new BpeTrainerOptions { VocabSize = 256 + 8 + 1 };
         var trained = new BpeTrainer(options).TrainOnTexts(documents);
-        var expected = NaiveBpeReference.Train(documents, options.SplitPattern, 8);
+        var expected = NaiveBpeReference.Train(documents, options.Pattern.Regex, 8);
         Assert.Equal(
             expected.Select(m => Encoding.UTF8.GetString(m.Left) + "|" + Encoding.UTF8.GetString(m.Right)),
             trained.Merges.Select(m => Encoding.UTF8.GetString(trained.TokenBytes[m.Left]) + "|" + Encoding.UTF8.GetString(trained.TokenBytes[m.Right])));
