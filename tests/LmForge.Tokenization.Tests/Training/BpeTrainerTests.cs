@@ -65,6 +65,22 @@ public sealed class BpeTrainerTests : IDisposable
     }
 
     [Fact]
+    public void TrainedTokenizer_RoundTripsTheTrainingText_AndCompressesIt()
+    {
+        var documents = TrainingCorpus.Documents(count: 30, wordsPerDocument: 60);
+        var tokenizer = new BpeTrainer(new BpeTrainerOptions { VocabSize = 1000 }).TrainOnTexts(documents).ToTokenizer();
+        long bytes = 0, tokens = 0;
+        foreach (var document in documents)
+        {
+            var ids = tokenizer.EncodeOrdinary(document);
+            Assert.Equal(document, tokenizer.DecodeText(ids));
+            bytes += Encoding.UTF8.GetByteCount(document);
+            tokens += ids.Length;
+        }
+        Assert.True(bytes > 4 * tokens, $"{bytes} bytes in {tokens} tokens: a vocabulary trained on this text should average over 4 bytes a token");
+    }
+
+    [Fact]
     public void TinyCorpus_RunsOutOfPairs_AndSaysSo()
     {
         var trained = new BpeTrainer(new BpeTrainerOptions { VocabSize = 1000 }).TrainOnTexts(["ab ab"]);
