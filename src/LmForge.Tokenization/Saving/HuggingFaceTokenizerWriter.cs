@@ -20,7 +20,7 @@ public static class HuggingFaceTokenizerWriter
     public static void Write(TrainedBpe bpe, Stream stream)
     {
         using var json = new Utf8JsonWriter(stream, Options);
-        var tokenStrings = bpe.TokenBytes.Select(b => ByteLevelAlphabet.Encode(b)).ToArray();
+        var tokenStrings = bpe.TokenBytes.Select(b => ByteLevelCharacters.Encode(b)).ToArray();
 
         json.WriteStartObject();
         json.WriteString("version", "1.0");

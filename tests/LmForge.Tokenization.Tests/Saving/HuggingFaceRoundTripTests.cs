@@ -42,6 +42,20 @@ public sealed class HuggingFaceRoundTripTests
     }
 
     [Fact]
+    public void SavedFile_LoadedBack_EncodesToTheSameIds()
+    {
+        var trained = FixtureTokenizer.Bpe.ToTokenizer();
+        var loaded = HuggingFaceTokenizerFile.Load(FixtureTokenizer.HfFixture("trained.tokenizer.json"));
+        Assert.Equal(trained.VocabularySize, loaded.VocabularySize);
+        Assert.Equal(trained.SpecialTokens.OrderBy(s => s.Value), loaded.SpecialTokens.OrderBy(s => s.Value));
+        Assert.Equal(trained.Pattern.Regex, loaded.Pattern.Regex);
+        foreach (var sample in HfEncodings())
+            Assert.Equal(sample.Ids, loaded.Encode(sample.Text, SpecialTokenSet.All));
+        foreach (var document in TrainingCorpus.Documents(count: 10, wordsPerDocument: 200))
+            Assert.Equal(trained.EncodeOrdinary(document), loaded.EncodeOrdinary(document));
+    }
+
+    [Fact]
     public void Write_IsAtomic_AndReplacesAnOldFile()
     {
         string directory = Directory.CreateTempSubdirectory("lmforge-hf-").FullName;
