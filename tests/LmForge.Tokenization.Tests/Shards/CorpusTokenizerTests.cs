@@ -86,6 +86,19 @@ public sealed class CorpusTokenizerTests : IDisposable
     }
 
     [Fact]
+    public void LargeTextFile_ReadInChunks_EncodesLikeTheWholeText()
+    {
+        var text = string.Join("\n\n ", documents);
+        string input = Path.Combine(directory, "big.txt");
+        File.WriteAllText(input, text);
+        var result = CorpusTokenizer.Run(tokenizer, input, Path.Combine(directory, "out"),
+            new TokenizeOptions { ChunkBytes = 100, ValidationTokens = 0, Threads = 2 });
+        int[] expected = [tokenizer.GetSpecialTokenId(BpeTrainerOptions.EndOfText), .. tokenizer.EncodeOrdinary(text)];
+        Assert.Equal(expected, TokenShardReader.ReadAll(Assert.Single(result.Shards)));
+        Assert.Equal(1, result.Documents);
+    }
+
+    [Fact]
     public void BadLine_ReportsItsNumber_AndLeavesOnlyCompleteShards()
     {
         var lines = documents.Select(d => JsonSerializer.Serialize(new { text = d })).ToList();

@@ -108,6 +108,19 @@ public sealed class BpeTrainerTests : IDisposable
     }
 
     [Fact]
+    public void TextFileReadInSmallChunks_GivesTheSameMergesAsTheWholeText()
+    {
+        // Blank lines, indented lines and lines starting with punctuation: chunk cuts must not change the pieces.
+        var text = string.Join("\n", TrainingCorpus.Documents(count: 30, wordsPerDocument: 40)
+            .Select((d, i) => (i % 3) switch { 0 => "\n\n  " + d, 1 => "-- " + d + "\n", _ => d }));
+        string file = Path.Combine(directory, "whole.txt");
+        File.WriteAllText(file, text);
+        var options = new BpeTrainerOptions { VocabSize = 400, ChunkBytes = 64 };
+        var whole = new BpeTrainer(options).TrainOnTexts([text]);
+        Assert.Equal(whole.Merges, new BpeTrainer(options).Train(file).Merges);
+    }
+
+    [Fact]
     public void Progress_ReportsCountingThenMerges()
     {
         string file = Path.Combine(directory, "a.txt");
