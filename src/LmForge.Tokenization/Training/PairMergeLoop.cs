@@ -6,8 +6,8 @@ namespace LmForge.Tokenization.Training;
 /// The BPE merge loop over a word → count table, with incremental pair statistics:
 /// <list type="bullet">
 /// <item>every distinct word is a run of token ids in one shared array (initially its UTF-8 bytes);</item>
-/// <item><c>pairCount</c> holds, for every adjacent pair (left, right), the number of occurrences weighted by word count;</item>
-/// <item><c>pairWords</c> lists the words where the pair occurs (it may hold words that no longer do: they are skipped);</item>
+/// <item><c>pairs</c> holds, for every adjacent pair (left, right), the number of occurrences weighted by word
+/// count and the words where it occurs (a word that no longer holds the pair is skipped when met);</item>
 /// <item>a max-heap of (count, pair) with lazy invalidation picks the next merge: a popped entry whose count is
 /// stale is re-queued with the current count or dropped.</item>
 /// </list>
@@ -29,10 +29,10 @@ internal sealed class PairMergeLoop
     readonly int[] wordLength;
     readonly long[] wordCount;
 
-    readonly Dictionary<long, long> pairCount = [];
-    readonly Dictionary<long, List<int>> pairWords = [];
+    readonly Dictionary<long, PairStats> pairs = [];
     readonly PriorityQueue<long, Candidate> queue;
-    readonly HashSet<long> touchedPairs = [];
+    readonly List<(long Key, PairStats Stats)> touchedPairs = [];
+    int mergeNumber;
 
     public PairMergeLoop(IEnumerable<KeyValuePair<byte[], long>> wordCounts)
     {
@@ -68,8 +68,7 @@ internal sealed class PairMergeLoop
             for (int i = 0; i + 1 < word.Length; i++)
                 AddPair(PairKey(word[i], word[i + 1]), wordCount[w], w);
         }
-        foreach (var (key, count) in pairCount)
-            queue.Enqueue(key, new Candidate(count, Left(key), Right(key)));
+        queue.EnqueueRange(pairs.Select(p => (p.Key, new Candidate(p.Value.Count, Left(p.Key), Right(p.Key))))); // heapify, O(n)
         touchedPairs.Clear();
     }
 
@@ -83,7 +82,7 @@ internal sealed class PairMergeLoop
         {
             if (!queue.TryDequeue(out long key, out var candidate))
                 return false;
-            long current = pairCount.GetValueOrDefault(key);
+            long current = pairs.TryGetValue(key, out var stats) ? stats.Count : 0;
             if (current != candidate.Count)
             {
                 // Stale entry: a count that went up was re-queued when it changed; one that went down is re-queued now.
@@ -109,17 +108,15 @@ internal sealed class PairMergeLoop
         }
         merges.Add((left, right, merged));
 
-        var words = pairWords[key];
-        pairWords.Remove(key);
-        pairCount.Remove(key);
-        foreach (int w in CollectionsMarshal.AsSpan(words))
+        pairs.Remove(key, out var mergedPair);
+        mergeNumber++;
+        foreach (int w in CollectionsMarshal.AsSpan(mergedPair!.Words))
             MergeInWord(w, key, left, right, merged);
 
-        foreach (long touched in touchedPairs)
+        foreach (var (touched, stats) in CollectionsMarshal.AsSpan(touchedPairs))
         {
-            long count = pairCount.GetValueOrDefault(touched);
-            if (count > 0)
-                queue.Enqueue(touched, new Candidate(count, Left(touched), Right(touched)));
+            if (stats.Count > 0)
+                queue.Enqueue(touched, new Candidate(stats.Count, Left(touched), Right(touched)));
         }
         touchedPairs.Clear();
     }
@@ -161,27 +158,43 @@ internal sealed class PairMergeLoop
 
     void AddPair(long key, long count, int word)
     {
-        ref long total = ref CollectionsMarshal.GetValueRefOrAddDefault(pairCount, key, out _);
-        total += count;
-        ref var words = ref CollectionsMarshal.GetValueRefOrAddDefault(pairWords, key, out _);
-        words ??= [];
+        ref var stats = ref CollectionsMarshal.GetValueRefOrAddDefault(pairs, key, out _);
+        stats ??= new PairStats();
+        stats.Count += count;
+        var words = stats.Words;
         if (words.Count == 0 || words[^1] != word)
             words.Add(word);
-        touchedPairs.Add(key);
+        Touch(key, stats);
     }
 
     void SubtractPair(long key, long count, long mergedKey)
     {
         if (key == mergedKey)
             return; // the pair being merged is already gone
-        ref long total = ref CollectionsMarshal.GetValueRefOrNullRef(pairCount, key);
-        total -= count;
-        touchedPairs.Add(key);
+        var stats = pairs[key];
+        stats.Count -= count;
+        Touch(key, stats);
+    }
+
+    // Remembers each changed pair once per merge, to re-queue it with its new count afterwards.
+    void Touch(long key, PairStats stats)
+    {
+        if (stats.TouchedAtMerge == mergeNumber)
+            return;
+        stats.TouchedAtMerge = mergeNumber;
+        touchedPairs.Add((key, stats));
     }
 
     static long PairKey(int left, int right) => ((long)left << 32) | (uint)right;
     static int Left(long key) => (int)(key >> 32);
     static int Right(long key) => (int)key;
+
+    sealed class PairStats
+    {
+        public long Count;
+        public readonly List<int> Words = new(2);
+        public int TouchedAtMerge = -1;
+    }
 
     internal readonly record struct Candidate(long Count, int Left, int Right);
 
