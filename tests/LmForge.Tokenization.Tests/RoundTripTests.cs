@@ -95,7 +95,9 @@ public class RoundTripTests
         var tokenizer = TiktokenOracle.Tokenizer("o200k_base");
         foreach (string text in TiktokenOracle.ReadCases("udhr").Take(150))
         {
-            bool sourceHasReplacement = text.Contains('\uFFFD', StringComparison.Ordinal);
+            // Cases are cut at a fixed length, which can leave a lone surrogate: that encodes as U+FFFD.
+            string expected = Encoding.UTF8.GetString(Encoding.UTF8.GetBytes(text));
+            bool sourceHasReplacement = expected.Contains('\uFFFD', StringComparison.Ordinal);
             var decoder = tokenizer.CreateStreamingDecoder();
             var output = new StringBuilder();
             foreach (int id in tokenizer.EncodeOrdinary(text))
@@ -106,7 +108,7 @@ public class RoundTripTests
                 output.Append(chunk);
             }
             output.Append(decoder.Flush());
-            Assert.Equal(text, output.ToString());
+            Assert.Equal(expected, output.ToString());
         }
     }
 }
