@@ -10,6 +10,7 @@ public static class Program
         {
             ["tokenizer-train"] = Tokenization.TokenizerTrainBench.Run,
             ["tokenize"] = Tokenization.TokenizeBench.Run,
+            ["tokenizer-encode"] = TokenizerEncodeBenchmark.Run,
         };
         if (args.Length == 0 || !suites.TryGetValue(args[0], out var run))
         {
