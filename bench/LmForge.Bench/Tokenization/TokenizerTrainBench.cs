@@ -87,6 +87,7 @@ public static class TokenizerTrainBench
             Console.WriteLine($"corpus {corpus}: {bytes / 1e6:F1} MB on disk, {pieces:N0} pieces, {distinct:N0} distinct");
             Console.WriteLine($"pre-tokenize ({threads} threads): {countingEnd.TotalSeconds:F2} s wall ({countingCpu.TotalSeconds:F2} s CPU), {bytes / 1e6 / countingEnd.TotalSeconds:F1} MB/s");
             Console.WriteLine($"merges: {bpe.Merges.Count:N0} in {merging.TotalSeconds:F2} s wall ({(cpu - countingCpu).TotalSeconds:F2} s CPU), {bpe.Merges.Count / merging.TotalSeconds:N0} merges/s");
+            Console.WriteLine($"GC: {GC.GetTotalPauseDuration().TotalSeconds:F2} s paused, {GC.CollectionCount(2)} gen2 collections, peak working set {Process.GetCurrentProcess().PeakWorkingSet64 / 1e6:F0} MB");
             Console.WriteLine($"total: {total.TotalSeconds:F2} s wall, {cpu.TotalSeconds:F2} s CPU, vocabulary {bpe.VocabSize:N0}{(bpe.RanOutOfPairs ? " (ran out of pairs)" : "")}");
         }
         return (bpe, total, cpu);
