@@ -7,9 +7,33 @@ namespace LmForge.Tokenization;
 // The merge loop: turns the UTF-8 bytes of one piece into token ids by repeatedly merging the adjacent pair with
 // the lowest priority (leftmost on ties), as tiktoken's byte_pair_encode does. Short pieces use a linear scan over
 // small stack arrays; long ones (a 100 KB run of letters is one piece) use a heap over a linked list, O(n log n).
-internal sealed class BytePairMerger(int[] byteTokens, TokenPairTable pairs, ByteSequenceTable tokens, bool wholePieceLookup)
+internal sealed class BytePairMerger
 {
     private const int LinearScanLimit = 64;
+
+    private readonly int[] byteTokens;
+    private readonly TokenPairTable pairs;
+    private readonly ByteSequenceTable tokens;
+    private readonly bool wholePieceLookup;
+    // The merge of every byte pair, indexed by first << 8 | second: a piece's first round of lookups is dense
+    // and cache-friendly (ASCII letter pairs sit in a few KB) instead of probing the large pair table.
+    private readonly long[] _bytePairs = new long[65536]; // priority << 32 | merged token
+
+    public BytePairMerger(int[] byteTokens, TokenPairTable pairs, ByteSequenceTable tokens, bool wholePieceLookup)
+    {
+        this.byteTokens = byteTokens;
+        this.pairs = pairs;
+        this.tokens = tokens;
+        this.wholePieceLookup = wholePieceLookup;
+        for (int a = 0; a < 256; a++)
+        {
+            for (int b = 0; b < 256; b++)
+            {
+                int priority = pairs.Lookup(byteTokens[a], byteTokens[b], out int merged);
+                _bytePairs[a << 8 | b] = (long)priority << 32 | (uint)merged;
+            }
+        }
+    }
 
     /// <summary>Appends the tokens of <paramref name="piece"/> (non-empty UTF-8) to <paramref name="output"/>.
     /// The memory after the piece must hold at least <see cref="PieceCache.MaxBytes"/> readable bytes from its start
@@ -31,7 +55,8 @@ internal sealed class BytePairMerger(int[] byteTokens, TokenPairTable pairs, Byt
         PieceCache.Pack(ref MemoryMarshal.GetReference(piece), length, out ulong low, out ulong high);
         if (cache.TryAppend(low, high, length, output)) return;
         int start = output.Count;
-        EncodeUncached(piece, output);
+        if (wholePieceLookup && tokens.TryGetShort(low, high, length, out int token)) output.Add(token);
+        else MergeLinear(piece, output);
         cache.Store(low, high, length, CollectionsMarshal.AsSpan(output)[start..]);
     }
 
@@ -54,7 +79,12 @@ internal sealed class BytePairMerger(int[] byteTokens, TokenPairTable pairs, Byt
         Span<int> priority = stackalloc int[LinearScanLimit]; // priority[i]: merging ids[i] with ids[i + 1]
         Span<int> merged = stackalloc int[LinearScanLimit];
         for (int i = 0; i < count; i++) ids[i] = byteTokens[piece[i]];
-        for (int i = 0; i < count - 1; i++) priority[i] = pairs.Lookup(ids[i], ids[i + 1], out merged[i]);
+        for (int i = 0; i < count - 1; i++)
+        {
+            long pair = _bytePairs[piece[i] << 8 | piece[i + 1]];
+            priority[i] = (int)(pair >> 32);
+            merged[i] = (int)pair;
+        }
 
         while (count > 1)
         {
