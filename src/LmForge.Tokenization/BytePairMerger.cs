@@ -49,18 +49,18 @@ internal sealed class BytePairMerger
         }
         if (length > PieceCache.MaxBytes)
         {
-            EncodeUncached(piece, output);
+            EncodeUncached(piece, output, cache);
             return;
         }
         PieceCache.Pack(ref MemoryMarshal.GetReference(piece), length, out ulong low, out ulong high);
         if (cache.TryAppend(low, high, length, output)) return;
         int start = output.Count;
         if (wholePieceLookup && tokens.TryGetShort(low, high, length, out int token)) output.Add(token);
-        else MergeLinear(piece, output);
+        else MergeLinear(piece, output, cache);
         cache.Store(low, high, length, CollectionsMarshal.AsSpan(output)[start..]);
     }
 
-    private void EncodeUncached(ReadOnlySpan<byte> piece, List<int> output)
+    private void EncodeUncached(ReadOnlySpan<byte> piece, List<int> output, PieceCache cache)
     {
         // tiktoken first looks the whole piece up: a piece that is a token is that token.
         if (wholePieceLookup && tokens.TryGetValue(piece, out int token))
@@ -68,11 +68,11 @@ internal sealed class BytePairMerger
             output.Add(token);
             return;
         }
-        if (piece.Length <= LinearScanLimit) MergeLinear(piece, output);
+        if (piece.Length <= LinearScanLimit) MergeLinear(piece, output, cache);
         else MergeWithHeap(piece, output);
     }
 
-    private void MergeLinear(ReadOnlySpan<byte> piece, List<int> output)
+    private void MergeLinear(ReadOnlySpan<byte> piece, List<int> output, PieceCache cache)
     {
         int count = piece.Length;
         Span<int> ids = stackalloc int[LinearScanLimit];
@@ -105,8 +105,8 @@ internal sealed class BytePairMerger
             priority.Slice(best + 2, count - best - 3 > 0 ? count - best - 3 : 0).CopyTo(priority.Slice(best + 1));
             merged.Slice(best + 2, count - best - 3 > 0 ? count - best - 3 : 0).CopyTo(merged.Slice(best + 1));
             count--;
-            if (best < count - 1) priority[best] = pairs.Lookup(ids[best], ids[best + 1], out merged[best]);
-            if (best > 0) priority[best - 1] = pairs.Lookup(ids[best - 1], ids[best], out merged[best - 1]);
+            if (best < count - 1) priority[best] = cache.LookupPair(pairs, ids[best], ids[best + 1], out merged[best]);
+            if (best > 0) priority[best - 1] = cache.LookupPair(pairs, ids[best - 1], ids[best], out merged[best - 1]);
         }
         for (int i = 0; i < count; i++) output.Add(ids[i]);
     }
