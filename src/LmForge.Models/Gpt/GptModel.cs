@@ -25,6 +25,7 @@ public sealed class GptModel : IDisposable
     private readonly GptWeights _weights;
     private readonly GptWeights _grads;
     private GptActivations? _acts;
+    private NativeBuffer? _activationMemory;
     private int _lossTokenCount;
     private bool _logitsReadyForBackward;
 
@@ -237,9 +238,17 @@ public sealed class GptModel : IDisposable
         CheckIds(tokens, nameof(tokens), allowIgnore: false);
         if (_acts is null || _acts.BatchSize != batchSize || _acts.TokenCount != sequenceLength)
         {
-            _acts?.Dispose();
+            // plan views for the new shape; native memory is reallocated only when it grows
             _acts = null;
-            _acts = new GptActivations(Config, batchSize, sequenceLength);
+            long required = GptActivations.RequiredLength(Config, batchSize, sequenceLength);
+            if (_activationMemory is null || _activationMemory.Length < required)
+            {
+                _activationMemory?.Dispose();
+                _activationMemory = null;
+                _activationMemory = NativeBuffer.Allocate(required);
+            }
+            _acts = new GptActivations(Config, batchSize, sequenceLength, _activationMemory);
+            _logitsReadyForBackward = false;
         }
         return _acts;
     }
@@ -274,7 +283,7 @@ public sealed class GptModel : IDisposable
 
     public void Dispose()
     {
-        _acts?.Dispose();
+        _activationMemory?.Dispose();
         Parameters.Dispose();
         Gradients.Dispose();
     }
