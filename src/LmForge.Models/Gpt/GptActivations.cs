@@ -46,7 +46,6 @@ internal sealed class GptActivations
         }
         FinalNorm = Take(b, t, c); FinalNormMean = Take(b, t); FinalNormRstd = Take(b, t);
         Logits = Take(b, t, config.PaddedVocabSize);
-        Logits.Clear(); // padded columns: the reused buffer may hold old values there
         Losses = Take(b, t);
         Projection = Take(b, t, c);
         ResidualGrad = Take(b, t, c);
