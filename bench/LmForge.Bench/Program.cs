@@ -9,6 +9,7 @@ public static class Program
         var suites = new Dictionary<string, Func<string[], int>>(StringComparer.OrdinalIgnoreCase)
         {
             ["engine-profile"] = EngineProfileBench.Run,
+            ["gemm"] = GemmBenchmark.Run,
         };
         if (args.Length == 0 || !suites.TryGetValue(args[0], out var run))
         {

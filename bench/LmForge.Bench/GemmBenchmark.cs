@@ -1,0 +1,177 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using LmForge.Tensors.Cpu;
+
+namespace LmForge.Bench;
+
+// Gemm.Multiply against OpenBLAS cblas_sgemm (libopenblas.so.0), both on 2 threads, on the products a GPT-2
+// training step runs: for a linear layer inp (M,K) → out (M,N) with weight W (N,K),
+//   forward  out  = inp·Wᵀ        m=M n=N k=K  (A·Bᵀ)
+//   dinp     dinp = dout·W        m=M n=K k=N  (A·B)
+//   dW       dW  += doutᵀ·inp     m=N n=K k=M  (Aᵀ·B, accumulate)
+// Measurements alternate between the two libraries; each figure is the median of several timed repeats.
+// Usage: gemm [--threads N] [--layers qkv,fc,...] [--rows 256,1024] [--best]
+// --best reports the fastest repeat instead of the median: steadier when other processes share the cores.
+public static unsafe class GemmBenchmark
+{
+    private const int CblasRowMajor = 101, CblasNoTrans = 111, CblasTrans = 112;
+
+    private static readonly (string Name, int K, int N)[] Layers =
+    [
+        ("qkv", 768, 2304), ("attn-proj", 768, 768), ("fc", 768, 3072), ("fc-proj", 3072, 768),
+        ("lm-head", 768, 50304), ("tiny-fc", 256, 1024), ("tiny-proj", 1024, 256),
+    ];
+
+    public static int Run(string[] args)
+    {
+        int threads = 2;
+        string[]? layerFilter = null;
+        int[] rowCounts = [256, 1024];
+        bool best = false;
+        for (int i = 0; i < args.Length; i++)
+        {
+            string value = i + 1 < args.Length ? args[i + 1] : "";
+            switch (args[i])
+            {
+                case "--threads": threads = int.Parse(value); i++; break;
+                case "--layers": layerFilter = value.Split(','); i++; break;
+                case "--rows": rowCounts = value.Split(',').Select(int.Parse).ToArray(); i++; break;
+                case "--best": best = true; break;
+                default:
+                    Console.Error.WriteLine($"gemm: unknown option '{args[i]}', expected --threads, --layers, --rows or --best");
+                    return 2;
+            }
+        }
+
+        OpenBlas.openblas_set_num_threads(threads);
+        using var pool = new WorkerPool(threads);
+        Console.WriteLine($"OpenBLAS {Marshal.PtrToStringAnsi(OpenBlas.openblas_get_config())}, " +
+            $"core {Marshal.PtrToStringAnsi(OpenBlas.openblas_get_corename())}; threads: {threads} each; " +
+            $"LmForge micro-kernel {(GemmKernel.UsesFma ? "AVX2/FMA" : "scalar")}");
+        Console.WriteLine();
+        Console.WriteLine($"GFLOP/s from the {(best ? "fastest" : "median")} of 3-15 alternating timed repeats after a warm-up.");
+        Console.WriteLine("| M | layer (K→N) | form | m×n×k | LmForge GFLOP/s | OpenBLAS GFLOP/s | ratio |");
+        Console.WriteLine("|---|---|---|---|---:|---:|---:|");
+
+        var ratios = new List<double>();
+        foreach (int rows in rowCounts)
+        {
+            foreach (var (name, k, n) in Layers)
+            {
+                if (layerFilter != null && !layerFilter.Contains(name)) continue;
+                foreach (var form in new[] { "forward", "dinp", "dW" })
+                {
+                    var (ours, theirs, shape) = Measure(pool, form, rows, k, n, best);
+                    ratios.Add(ours / theirs);
+                    Console.WriteLine($"| {rows} | {name} ({k}→{n}) | {form} | {shape} | {ours:F1} | {theirs:F1} | " +
+                        $"{ours / theirs:F2} |");
+                }
+            }
+        }
+        double geometricMean = Math.Exp(ratios.Average(Math.Log));
+        Console.WriteLine();
+        Console.WriteLine($"geometric mean ratio {geometricMean:F2}, min {ratios.Min():F2}, max {ratios.Max():F2}");
+        return 0;
+    }
+
+    private static (double Ours, double Theirs, string Shape) Measure(
+        WorkerPool pool, string form, int rows, int inputs, int outputs, bool best)
+    {
+        // Buffers of a layer: inp (rows, inputs), weight (outputs, inputs), out/dout (rows, outputs).
+        long inpLength = (long)rows * inputs, weightLength = (long)outputs * inputs, outLength = (long)rows * outputs;
+        float* inp = Allocate(inpLength), weight = Allocate(weightLength), dout = Allocate(outLength);
+        float* result = Allocate(Math.Max(Math.Max(inpLength, weightLength), outLength));
+        try
+        {
+            bool transposeA, transposeB, accumulate;
+            int m, n, k, lda, ldb;
+            float* a, b;
+            switch (form)
+            {
+                case "forward":
+                    (transposeA, transposeB, accumulate, m, n, k) = (false, true, false, rows, outputs, inputs);
+                    a = inp; b = weight; (lda, ldb) = (inputs, inputs);
+                    break;
+                case "dinp":
+                    (transposeA, transposeB, accumulate, m, n, k) = (false, false, false, rows, inputs, outputs);
+                    a = dout; b = weight; (lda, ldb) = (outputs, inputs);
+                    break;
+                default:
+                    (transposeA, transposeB, accumulate, m, n, k) = (true, false, true, outputs, inputs, rows);
+                    a = dout; b = inp; (lda, ldb) = (outputs, inputs);
+                    break;
+            }
+
+            void Ours() => Gemm.Multiply(pool, transposeA, transposeB, m, n, k, a, lda, b, ldb, result, n, accumulate);
+            void Theirs() => OpenBlas.cblas_sgemm(
+                CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+                m, n, k, 1f, a, lda, b, ldb, accumulate ? 1f : 0f, result, n);
+
+            double flops = 2.0 * m * n * k;
+            Ours();
+            Theirs();
+            // Aim for about half a second of timed work per library, within 3..15 repeats.
+            var probe = Stopwatch.StartNew();
+            Ours();
+            int repeats = (int)Math.Clamp(0.5 / Math.Max(probe.Elapsed.TotalSeconds, 1e-6), 3, 15);
+            var oursSeconds = new List<double>();
+            var theirsSeconds = new List<double>();
+            for (int r = 0; r < repeats; r++)
+            {
+                oursSeconds.Add(Time(Ours));
+                theirsSeconds.Add(Time(Theirs));
+            }
+            Func<List<double>, double> statistic = best ? values => values.Min() : Median;
+            return (flops / statistic(oursSeconds) / 1e9, flops / statistic(theirsSeconds) / 1e9, $"{m}×{n}×{k}");
+        }
+        finally
+        {
+            NativeMemory.AlignedFree(inp);
+            NativeMemory.AlignedFree(weight);
+            NativeMemory.AlignedFree(dout);
+            NativeMemory.AlignedFree(result);
+        }
+    }
+
+    private static double Time(Action action)
+    {
+        long start = Stopwatch.GetTimestamp();
+        action();
+        return Stopwatch.GetElapsedTime(start).TotalSeconds;
+    }
+
+    private static double Median(List<double> values)
+    {
+        values.Sort();
+        int middle = values.Count / 2;
+        return values.Count % 2 == 1 ? values[middle] : (values[middle - 1] + values[middle]) / 2;
+    }
+
+    private static float* Allocate(long length)
+    {
+        var memory = (float*)NativeMemory.AlignedAlloc((nuint)(length * sizeof(float)), 64);
+        var random = new Random(20230828);
+        // Small values keep the repeated accumulation of the dW form far from overflow.
+        for (long i = 0; i < length; i++) memory[i] = (float)(random.NextDouble() - 0.5) * 0.01f;
+        return memory;
+    }
+
+    private static class OpenBlas
+    {
+        private const string Library = "libopenblas.so.0";
+
+        [DllImport(Library)]
+        public static extern void cblas_sgemm(
+            int order, int transA, int transB, int m, int n, int k, float alpha, float* a, int lda,
+            float* b, int ldb, float beta, float* c, int ldc);
+
+        [DllImport(Library)]
+        public static extern void openblas_set_num_threads(int threads);
+
+        [DllImport(Library)]
+        public static extern IntPtr openblas_get_corename();
+
+        [DllImport(Library)]
+        public static extern IntPtr openblas_get_config();
+    }
+}
