@@ -9,7 +9,7 @@ namespace LmForge.Bench;
 //   forward  out  = inp·Wᵀ        m=M n=N k=K  (A·Bᵀ)
 //   dinp     dinp = dout·W        m=M n=K k=N  (A·B)
 //   dW       dW  += doutᵀ·inp     m=N n=K k=M  (Aᵀ·B, accumulate)
-// Measurements alternate between the two libraries; each figure is the median of several timed repeats.
+// Each library is timed in its own block after a warm-up; each figure is the median of several timed repeats.
 // Usage: gemm [--threads N] [--layers qkv,fc,...] [--rows 256,1024] [--best]
 // --best reports the fastest repeat instead of the median: steadier when other processes share the cores.
 public static unsafe class GemmBenchmark
@@ -49,7 +49,7 @@ public static unsafe class GemmBenchmark
             $"core {Marshal.PtrToStringAnsi(OpenBlas.openblas_get_corename())}; threads: {threads} each; " +
             $"LmForge micro-kernel {(GemmKernel.UsesFma ? "AVX2/FMA" : "scalar")}");
         Console.WriteLine();
-        Console.WriteLine($"GFLOP/s from the {(best ? "fastest" : "median")} of 3-15 alternating timed repeats after a warm-up.");
+        Console.WriteLine($"GFLOP/s from the {(best ? "fastest" : "median")} of 3-15 timed repeats after a warm-up.");
         Console.WriteLine("| M | layer (K→N) | form | m×n×k | LmForge GFLOP/s | OpenBLAS GFLOP/s | ratio |");
         Console.WriteLine("|---|---|---|---|---:|---:|---:|");
 
@@ -108,19 +108,13 @@ public static unsafe class GemmBenchmark
                 m, n, k, 1f, a, lda, b, ldb, accumulate ? 1f : 0f, result, n);
 
             double flops = 2.0 * m * n * k;
-            Ours();
-            Theirs();
             // Aim for about half a second of timed work per library, within 3..15 repeats.
+            Ours();
             var probe = Stopwatch.StartNew();
             Ours();
             int repeats = (int)Math.Clamp(0.5 / Math.Max(probe.Elapsed.TotalSeconds, 1e-6), 3, 15);
-            var oursSeconds = new List<double>();
-            var theirsSeconds = new List<double>();
-            for (int r = 0; r < repeats; r++)
-            {
-                oursSeconds.Add(Time(Ours));
-                theirsSeconds.Add(Time(Theirs));
-            }
+            var oursSeconds = TimeRepeats(Ours, repeats);
+            var theirsSeconds = TimeRepeats(Theirs, repeats);
             Func<List<double>, double> statistic = best ? values => values.Min() : Median;
             return (flops / statistic(oursSeconds) / 1e9, flops / statistic(theirsSeconds) / 1e9, $"{m}×{n}×{k}");
         }
@@ -131,6 +125,17 @@ public static unsafe class GemmBenchmark
             NativeMemory.AlignedFree(dout);
             NativeMemory.AlignedFree(result);
         }
+    }
+
+    // One library at a time, after a pause: OpenBLAS's idle threads keep spinning for a while after a call
+    // and would steal a core from whatever runs next, so interleaving the two would penalize the second one.
+    private static List<double> TimeRepeats(Action action, int repeats)
+    {
+        Thread.Sleep(300);
+        action();
+        var seconds = new List<double>(repeats);
+        for (int r = 0; r < repeats; r++) seconds.Add(Time(action));
+        return seconds;
     }
 
     private static double Time(Action action)
