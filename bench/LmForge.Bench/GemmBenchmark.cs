@@ -9,7 +9,7 @@ namespace LmForge.Bench;
 //   forward  out  = inp·Wᵀ        m=M n=N k=K  (A·Bᵀ)
 //   dinp     dinp = dout·W        m=M n=K k=N  (A·B)
 //   dW       dW  += doutᵀ·inp     m=N n=K k=M  (Aᵀ·B, accumulate)
-// Measurements alternate between the two libraries; each figure is the median of several timed repeats.
+// Each library is timed in its own block after a warm-up; each figure is the median of several timed repeats.
 // Usage: gemm [--threads N] [--layers qkv,fc,...] [--rows 256,1024] [--best]
 // --best reports the fastest repeat instead of the median: steadier when other processes share the cores.
 public static unsafe class GemmBenchmark
@@ -49,11 +49,15 @@ public static unsafe class GemmBenchmark
             $"core {Marshal.PtrToStringAnsi(OpenBlas.openblas_get_corename())}; threads: {threads} each; " +
             $"LmForge micro-kernel {(GemmKernel.UsesFma ? "AVX2/FMA" : "scalar")}");
         Console.WriteLine();
-        Console.WriteLine($"GFLOP/s from the {(best ? "fastest" : "median")} of 3-15 alternating timed repeats after a warm-up.");
-        Console.WriteLine("| M | layer (K→N) | form | m×n×k | LmForge GFLOP/s | OpenBLAS GFLOP/s | ratio |");
-        Console.WriteLine("|---|---|---|---|---:|---:|---:|");
+        Console.WriteLine($"GFLOP/s from the {(best ? "fastest" : "median")} of 3-15 timed repeats after a warm-up.");
+        Console.WriteLine("CPU columns divide by the process's CPU time instead of wall time (GFLOP per core-second):");
+        Console.WriteLine("how fast the code runs while it has a core, whatever else the machine is doing.");
+        Console.WriteLine("| M | layer (K→N) | form | m×n×k | LmForge GFLOP/s | OpenBLAS GFLOP/s | ratio | " +
+            "LmForge CPU | OpenBLAS CPU | CPU ratio |");
+        Console.WriteLine("|---|---|---|---|---:|---:|---:|---:|---:|---:|");
 
         var ratios = new List<double>();
+        var cpuRatios = new List<double>();
         foreach (int rows in rowCounts)
         {
             foreach (var (name, k, n) in Layers)
@@ -62,19 +66,22 @@ public static unsafe class GemmBenchmark
                 foreach (var form in new[] { "forward", "dinp", "dW" })
                 {
                     var (ours, theirs, shape) = Measure(pool, form, rows, k, n, best);
-                    ratios.Add(ours / theirs);
-                    Console.WriteLine($"| {rows} | {name} ({k}→{n}) | {form} | {shape} | {ours:F1} | {theirs:F1} | " +
-                        $"{ours / theirs:F2} |");
+                    ratios.Add(ours.Wall / theirs.Wall);
+                    cpuRatios.Add(ours.Cpu / theirs.Cpu);
+                    Console.WriteLine($"| {rows} | {name} ({k}→{n}) | {form} | {shape} | {ours.Wall:F1} | " +
+                        $"{theirs.Wall:F1} | {ours.Wall / theirs.Wall:F2} | {ours.Cpu:F1} | {theirs.Cpu:F1} | " +
+                        $"{ours.Cpu / theirs.Cpu:F2} |");
                 }
             }
         }
         double geometricMean = Math.Exp(ratios.Average(Math.Log));
         Console.WriteLine();
-        Console.WriteLine($"geometric mean ratio {geometricMean:F2}, min {ratios.Min():F2}, max {ratios.Max():F2}");
+        Console.WriteLine($"geometric mean ratio {geometricMean:F2}, min {ratios.Min():F2}, max {ratios.Max():F2}; " +
+            $"CPU ratio {Math.Exp(cpuRatios.Average(Math.Log)):F2}, min {cpuRatios.Min():F2}, max {cpuRatios.Max():F2}");
         return 0;
     }
 
-    private static (double Ours, double Theirs, string Shape) Measure(
+    private static ((double Wall, double Cpu) Ours, (double Wall, double Cpu) Theirs, string Shape) Measure(
         WorkerPool pool, string form, int rows, int inputs, int outputs, bool best)
     {
         // Buffers of a layer: inp (rows, inputs), weight (outputs, inputs), out/dout (rows, outputs).
@@ -108,21 +115,16 @@ public static unsafe class GemmBenchmark
                 m, n, k, 1f, a, lda, b, ldb, accumulate ? 1f : 0f, result, n);
 
             double flops = 2.0 * m * n * k;
-            Ours();
-            Theirs();
             // Aim for about half a second of timed work per library, within 3..15 repeats.
+            Ours();
             var probe = Stopwatch.StartNew();
             Ours();
             int repeats = (int)Math.Clamp(0.5 / Math.Max(probe.Elapsed.TotalSeconds, 1e-6), 3, 15);
-            var oursSeconds = new List<double>();
-            var theirsSeconds = new List<double>();
-            for (int r = 0; r < repeats; r++)
-            {
-                oursSeconds.Add(Time(Ours));
-                theirsSeconds.Add(Time(Theirs));
-            }
+            var (oursWall, oursCpu) = TimeRepeats(Ours, repeats);
+            var (theirsWall, theirsCpu) = TimeRepeats(Theirs, repeats);
             Func<List<double>, double> statistic = best ? values => values.Min() : Median;
-            return (flops / statistic(oursSeconds) / 1e9, flops / statistic(theirsSeconds) / 1e9, $"{m}×{n}×{k}");
+            return ((flops / statistic(oursWall) / 1e9, flops / statistic(oursCpu) / 1e9),
+                (flops / statistic(theirsWall) / 1e9, flops / statistic(theirsCpu) / 1e9), $"{m}×{n}×{k}");
         }
         finally
         {
@@ -133,11 +135,36 @@ public static unsafe class GemmBenchmark
         }
     }
 
-    private static double Time(Action action)
+    // One library at a time, after a pause: OpenBLAS's idle threads keep spinning for a while after a call
+    // and would steal a core from whatever runs next, so interleaving the two would penalize the second one.
+    private static (List<double> Wall, List<double> Cpu) TimeRepeats(Action action, int repeats)
     {
-        long start = Stopwatch.GetTimestamp();
+        Thread.Sleep(300);
         action();
-        return Stopwatch.GetElapsedTime(start).TotalSeconds;
+        var wall = new List<double>(repeats);
+        var cpu = new List<double>(repeats);
+        for (int r = 0; r < repeats; r++)
+        {
+            double cpuStart = ProcessCpuSeconds();
+            long start = Stopwatch.GetTimestamp();
+            action();
+            wall.Add(Stopwatch.GetElapsedTime(start).TotalSeconds);
+            cpu.Add(ProcessCpuSeconds() - cpuStart);
+        }
+        return (wall, cpu);
+    }
+
+    // CPU time of all threads of this process: clock_gettime(CLOCK_PROCESS_CPUTIME_ID), exact to the nanosecond
+    // (getrusage is sampled at scheduler ticks, too coarse for millisecond products).
+    private static double ProcessCpuSeconds()
+    {
+        const int ClockProcessCpuTimeId = 2;
+        long* time = stackalloc long[2];
+        if (Libc.clock_gettime(ClockProcessCpuTimeId, time) != 0)
+        {
+            throw new InvalidOperationException("clock_gettime(CLOCK_PROCESS_CPUTIME_ID) failed");
+        }
+        return time[0] + time[1] * 1e-9;
     }
 
     private static double Median(List<double> values)
@@ -154,6 +181,12 @@ public static unsafe class GemmBenchmark
         // Small values keep the repeated accumulation of the dW form far from overflow.
         for (long i = 0; i < length; i++) memory[i] = (float)(random.NextDouble() - 0.5) * 0.01f;
         return memory;
+    }
+
+    private static class Libc
+    {
+        [DllImport("libc")]
+        public static extern int clock_gettime(int clock, long* time);
     }
 
     private static class OpenBlas

@@ -52,13 +52,20 @@ public sealed unsafe class GemmTests
     [MemberData(nameof(Forms))]
     public void Multiply_LargerThanEveryCacheBlock_MatchesDoubleReference(bool transposeA, bool transposeB)
     {
-        // n crosses the Nc column block, m the Mc row block, k the Kc depth block, with bias and accumulate.
+        // n crosses the Nc column block, m the Mc row block, k the Kc depth block, with bias and accumulate,
+        // through both parallel forms (few rows: one slice of C per worker; many rows: shared packed B).
         var random = new Random(20230828);
         var wide = new ProductCase(transposeA, transposeB, 13, GemmKernel.Nc + 37, GemmKernel.Kc + 3)
         {
             Accumulate = true, WithBias = true, PadC = 2,
         };
         wide.Check(random, WorkerPool.Shared);
+        // Enough rows for the workers to share packed B blocks, with n again crossing Nc.
+        var wideAndTall = new ProductCase(transposeA, transposeB, 101, GemmKernel.Nc + 21, GemmKernel.Kc + 5)
+        {
+            Accumulate = true, WithBias = true, PadB = 3,
+        };
+        wideAndTall.Check(random, WorkerPool.Shared);
         var tall = new ProductCase(transposeA, transposeB, GemmKernel.Mc * 2 + 5, 40, 2 * GemmKernel.Kc + 1)
         {
             Accumulate = true, WithBias = true, PadA = 1,
