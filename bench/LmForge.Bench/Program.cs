@@ -11,6 +11,8 @@ public static class Program
             ["tokenizer-train"] = Tokenization.TokenizerTrainBench.Run,
             ["tokenize"] = Tokenization.TokenizeBench.Run,
             ["tokenizer-encode"] = TokenizerEncodeBenchmark.Run,
+            ["engine-profile"] = EngineProfileBench.Run,
+            ["gemm"] = GemmBenchmark.Run,
         };
         if (args.Length == 0 || !suites.TryGetValue(args[0], out var run))
         {
