@@ -22,7 +22,7 @@ import gpt2_torch  # noqa: E402  (the reference model, shared with the fixture g
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--vocab", type=int, required=True, help="vocabulary size the embedding/logits use")
+    parser.add_argument("--vocab", type=int, required=True, help="real vocabulary size (padded to a multiple of 128)")
     parser.add_argument("--context", type=int, required=True, help="n_positions")
     parser.add_argument("--layers", type=int, required=True)
     parser.add_argument("--heads", type=int, required=True)
@@ -36,22 +36,19 @@ def main():
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(20230828)
-    model = gpt2_torch.build_model(vocab_size=args.vocab, n_positions=args.context, n_layer=args.layers,
-                                   n_head=args.heads, n_embd=args.width)
+    config = gpt2_torch.GptConfig(vocab_size=args.vocab, context_length=args.context, layer_count=args.layers,
+                                  head_count=args.heads, width=args.width)
+    model = gpt2_torch.Gpt(config)
+    model.init_weights(20230828)
     model.train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-4, betas=(0.9, 0.95), eps=1e-8, weight_decay=0.1)
+    optimizer = gpt2_torch.make_optimizer(model, learning_rate=3e-4, weight_decay=0.1, betas=(0.9, 0.95))
     generator = torch.Generator().manual_seed(20230828)
     tokens = torch.randint(0, args.vocab, (args.batch, args.seq + 1), generator=generator)
     inputs, targets = tokens[:, :-1].contiguous(), tokens[:, 1:].contiguous()
 
     def step():
-        optimizer.zero_grad(set_to_none=True)
-        logits = model(inputs)
-        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1))
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        return loss.item()
+        loss, _ = gpt2_torch.train_step(model, optimizer, inputs, targets, max_grad_norm=1.0)
+        return loss
 
     loss_first = None
     for _ in range(args.warmup):
