@@ -5,15 +5,16 @@ namespace LmForge.Bench;
 
 /// <summary>
 /// Wraps a backend and adds up the wall time of every call, per operation and, for matrix products, per weight shape
-/// (so the output projection shows apart from the block's linears). Used by the train-step suite's --profile run.
+/// (so the output projection shows apart from the block's linears), with the floating-point operations of the matrix
+/// products and attention so their achieved GFLOP/s can be compared. Used by the train-step suite's --profile run.
 /// </summary>
 internal sealed class ProfilingBackend(IBackend inner) : IBackend
 {
-    private readonly Dictionary<string, (long Ticks, int Calls)> _totals = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (long Ticks, int Calls, double Flops)> _totals = new(StringComparer.Ordinal);
 
     public string Name => inner.Name;
 
-    public IReadOnlyDictionary<string, (long Ticks, int Calls)> Totals => _totals;
+    public IReadOnlyDictionary<string, (long Ticks, int Calls, double Flops)> Totals => _totals;
 
     public void Reset() => _totals.Clear();
 
@@ -35,14 +36,16 @@ internal sealed class ProfilingBackend(IBackend inner) : IBackend
     {
         long start = Stopwatch.GetTimestamp();
         inner.LinearForward(output, input, weight, bias);
-        Add($"LinearForward {weight.Shape[0]}x{weight.Shape[1]}", start);
+        // (N,C)·(C,OC): 2·N·C·OC
+        Add($"LinearForward {weight.Shape[0]}x{weight.Shape[1]}", start, 2.0 * input.Length * weight.Shape[0]);
     }
 
     public void LinearBackward(Tensor inputGrad, Tensor weightGrad, Tensor? biasGrad, Tensor outputGrad, Tensor input, Tensor weight)
     {
         long start = Stopwatch.GetTimestamp();
         inner.LinearBackward(inputGrad, weightGrad, biasGrad, outputGrad, input, weight);
-        Add($"LinearBackward {weight.Shape[0]}x{weight.Shape[1]}", start);
+        // two products of the forward's size: dX = dY·W and dW += dYᵀ·X
+        Add($"LinearBackward {weight.Shape[0]}x{weight.Shape[1]}", start, 4.0 * input.Length * weight.Shape[0]);
     }
 
     public void LayerNormForward(Tensor output, Tensor mean, Tensor rstd, Tensor input, Tensor weight, Tensor bias)
@@ -84,14 +87,16 @@ internal sealed class ProfilingBackend(IBackend inner) : IBackend
     {
         long start = Stopwatch.GetTimestamp();
         inner.AttentionForward(output, logSumExp, qkv, headCount);
-        Add("AttentionForward", start);
+        // causal: q·k and p·v over j ≤ t, 4·hs flops per (b, h, t, j) pair: 2·B·C·T·(T+1)
+        Add("AttentionForward", start, 2.0 * output.Length * (qkv.Shape[1] + 1));
     }
 
     public void AttentionBackward(Tensor qkvGrad, Tensor outputGrad, Tensor qkv, Tensor output, Tensor logSumExp, int headCount)
     {
         long start = Stopwatch.GetTimestamp();
         inner.AttentionBackward(qkvGrad, outputGrad, qkv, output, logSumExp, headCount);
-        Add("AttentionBackward", start);
+        // recomputed q·k, dv, dout·v, dq, dk: 10·hs flops per pair: 5·B·C·T·(T+1)
+        Add("AttentionBackward", start, 5.0 * output.Length * (qkv.Shape[1] + 1));
     }
 
     public void CrossEntropyForward(Tensor losses, Tensor logits, ReadOnlySpan<int> targets, int vocabSize)
@@ -123,9 +128,11 @@ internal sealed class ProfilingBackend(IBackend inner) : IBackend
         Add("AdamW", start);
     }
 
-    private void Add(string operation, long start)
+    private void Add(string operation, long start, double flops = 0)
     {
         long elapsed = Stopwatch.GetTimestamp() - start;
-        _totals[operation] = _totals.TryGetValue(operation, out var total) ? (total.Ticks + elapsed, total.Calls + 1) : (elapsed, 1);
+        _totals[operation] = _totals.TryGetValue(operation, out var total)
+            ? (total.Ticks + elapsed, total.Calls + 1, total.Flops + flops)
+            : (elapsed, 1, flops);
     }
 }

@@ -97,12 +97,13 @@ public static class TrainStepBenchmark
     {
         double frequency = Stopwatch.Frequency;
         double accounted = 0;
-        Console.WriteLine($"  {"operation",-30} {"calls/step",10} {"ms/step",10} {"share",7}");
-        foreach (var (operation, (ticks, calls)) in profiler.Totals.OrderByDescending(kv => kv.Value.Ticks))
+        Console.WriteLine($"  {"operation",-30} {"calls/step",10} {"ms/step",10} {"share",7} {"GFLOP/s",8}");
+        foreach (var (operation, (ticks, calls, flops)) in profiler.Totals.OrderByDescending(kv => kv.Value.Ticks))
         {
             double opSeconds = ticks / frequency;
             accounted += opSeconds;
-            Console.WriteLine($"  {operation,-30} {calls / (double)steps,10:F0} {1000 * opSeconds / steps,10:F1} {opSeconds / seconds,7:P1}");
+            string rate = flops > 0 ? (flops / opSeconds / 1e9).ToString("F1", CultureInfo.InvariantCulture) : "";
+            Console.WriteLine($"  {operation,-30} {calls / (double)steps,10:F0} {1000 * opSeconds / steps,10:F1} {opSeconds / seconds,7:P1} {rate,8}");
         }
         Console.WriteLine($"  {"outside the backend",-30} {"",10} {1000 * (seconds - accounted) / steps,10:F1} {(seconds - accounted) / seconds,7:P1}");
     }
