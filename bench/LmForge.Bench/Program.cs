@@ -9,6 +9,7 @@ public static class Program
         var suites = new Dictionary<string, Func<string[], int>>(StringComparer.OrdinalIgnoreCase)
         {
             ["train-step"] = TrainStepBenchmark.Run,
+            ["engine-profile"] = EngineProfileBench.Run,
         };
         if (args.Length == 0 || !suites.TryGetValue(args[0], out var run))
         {

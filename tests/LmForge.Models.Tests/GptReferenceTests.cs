@@ -1,5 +1,6 @@
 using LmForge.Models.Gpt;
 using LmForge.Tensors.Optimization;
+using Xunit.Abstractions;
 
 namespace LmForge.Models.Tests;
 
@@ -10,16 +11,16 @@ namespace LmForge.Models.Tests;
 /// the same relative standard as a large one. A swapped transpose, a missing scale or a wrong backward term changes
 /// values by O(1) of that scale and fails by orders of magnitude.
 /// </summary>
-public sealed class GptReferenceTests
+public sealed class GptReferenceTests(ITestOutputHelper output)
 {
     private const double LogitsTolerance = 1e-5;     // max |ours − torch| / max |torch|
     private const double LossTolerance = 1e-5;       // relative
     private const double GradientTolerance = 1e-4;   // per tensor, max |ours − torch| / max |torch|
-    // After 5 AdamW steps Adam's normalization amplifies float32 rounding in the smallest gradients: PyTorch itself in
-    // float32 ends up to 1.1e-4 away from its float64 run on these fixtures (updates total ~5e-2). 3e-4 allows that,
-    // while weight decay on the wrong parameters or none (>= 4e-3 here, decay 1.0), no clipping or no bias correction
+    // After 5 AdamW steps (updates total ~5e-2) Adam's normalization amplifies float32 rounding in the smallest
+    // gradients: PyTorch itself in float32 ends up to 3e-5 from its float64 run on these fixtures, ours up to 1e-5.
+    // Weight decay on the wrong parameters or none (>= 4e-3 here, decay 1.0), no clipping or no bias correction
     // move parameters by 1e-3 or more.
-    private const double TrainedParameterTolerance = 3e-4;
+    private const double TrainedParameterTolerance = 5e-5;
 
     [Theory]
     [InlineData("gpt2_odd")]
@@ -65,7 +66,10 @@ public sealed class GptReferenceTests
             var result = model.TrainStep(tokens.AsSpan(step * n, n), targets.AsSpan(step * n, n), b, t, optimizer, fixture.Float("lr"), maxNorm);
             Assert.Equal(step + 1, result.Step);
             Assert.True(Math.Abs(result.Loss - losses[step]) <= 1e-4 * losses[step], $"step {step + 1}: loss {result.Loss} vs torch {losses[step]}");
-            Assert.True(Math.Abs(result.GradientNorm - norms[step]) <= 1e-4 * norms[step], $"step {step + 1}: gradient norm {result.GradientNorm} vs torch {norms[step]}");
+            // before the first update the norm is as exact as the gradients; after it, Adam amplifies float32 rounding
+            // (PyTorch float32 drifts up to 4.5e-5 relative from its float64 run)
+            double normTolerance = step == 0 ? 1e-5 : 2e-4;
+            Assert.True(Math.Abs(result.GradientNorm - norms[step]) <= normTolerance * norms[step], $"step {step + 1}: gradient norm {result.GradientNorm} vs torch {norms[step]}");
             Assert.Equal(Math.Min(1f, maxNorm / (norms[step] + 1e-6f)), result.ClipScale, 1e-4f);
         }
         foreach (var p in model.ParameterLayout)
@@ -74,6 +78,7 @@ public sealed class GptReferenceTests
             float[] actual = model.GetParameter(p.Name).ToArray();
             double maxError = 0;
             for (int i = 0; i < expected.Length; i++) maxError = Math.Max(maxError, Math.Abs(expected[i] - actual[i]));
+            output.WriteLine($"param_after.{p.Name}: max abs error {maxError:E2}");
             Assert.True(maxError <= TrainedParameterTolerance, $"param_after.{p.Name}: max abs error {maxError:E2} > {TrainedParameterTolerance:E0}");
         }
     }
@@ -88,7 +93,7 @@ public sealed class GptReferenceTests
         Assert.Contains(-1, odd.ReadInt32("targets"));
     }
 
-    private static void AssertClose(string name, float[] expected, float[] actual, double tolerance)
+    private void AssertClose(string name, float[] expected, float[] actual, double tolerance)
     {
         Assert.Equal(expected.Length, actual.Length);
         double scale = expected.Max(v => Math.Abs((double)v));
@@ -103,6 +108,7 @@ public sealed class GptReferenceTests
                 worst = i;
             }
         }
+        output.WriteLine($"{name}: max error / max |torch| = {(scale == 0 ? maxError : maxError / scale):E2}");
         if (scale == 0)
         {
             Assert.True(maxError == 0, $"{name}: expected all zeros, element {worst} is {actual[worst]}");
