@@ -118,6 +118,23 @@ public sealed unsafe class GemmTests
     }
 
     [Fact]
+    public void Multiply_AfterWarmUp_AllocatesNothing()
+    {
+        // 64·512·64 multiply-adds: large enough to be split across the pool. Warm-up lets the JIT tier up.
+        var a = new float[64 * 64];
+        var b = new float[512 * 64];
+        var c = new float[64 * 512];
+        void Multiply(int times)
+        {
+            fixed (float* pa = a, pb = b, pc = c)
+            {
+                for (int run = 0; run < times; run++) Gemm.Multiply(false, true, 64, 512, 64, pa, 64, pb, 64, pc, 512);
+            }
+        }
+        Assert.Equal(0, AllocationMeter.BytesAllocatedBy(() => Multiply(200), () => Multiply(20)));
+    }
+
+    [Fact]
     public void Multiply_BadArguments_ThrowNamingTheArgument()
     {
         var buffer = new float[64];
