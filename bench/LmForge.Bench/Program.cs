@@ -11,6 +11,7 @@ public static class Program
             ["tokenizer-train"] = Tokenization.TokenizerTrainBench.Run,
             ["tokenize"] = Tokenization.TokenizeBench.Run,
             ["tokenizer-encode"] = TokenizerEncodeBenchmark.Run,
+            ["train-step"] = TrainStepBenchmark.Run,
             ["engine-profile"] = EngineProfileBench.Run,
             ["gemm"] = GemmBenchmark.Run,
         };
