@@ -16,3 +16,4 @@ fi
 dotnet build LmForge.slnx -c Release
 dotnet test LmForge.slnx -c Release --no-build
 DOTNET_EnableAVX2=0 dotnet test tests/LmForge.Tensors.Tests -c Release --no-build
+DOTNET_EnableAVX2=0 dotnet test tests/LmForge.Models.Tests -c Release --no-build
