@@ -121,6 +121,21 @@ internal sealed class ProfilingBackend(IBackend inner) : IBackend
         return result;
     }
 
+    public void Clear(Tensor values)
+    {
+        long start = Stopwatch.GetTimestamp();
+        inner.Clear(values);
+        Add("Clear", start);
+    }
+
+    public double Sum(Tensor values)
+    {
+        long start = Stopwatch.GetTimestamp();
+        double result = inner.Sum(values);
+        Add("Sum", start);
+        return result;
+    }
+
     public void AdamW(Tensor parameters, Tensor gradients, Tensor firstMoment, Tensor secondMoment, in AdamWUpdate update, long decayedLength)
     {
         long start = Stopwatch.GetTimestamp();

@@ -12,7 +12,6 @@ public static class Program
             ["tokenize"] = Tokenization.TokenizeBench.Run,
             ["tokenizer-encode"] = TokenizerEncodeBenchmark.Run,
             ["train-step"] = TrainStepBenchmark.Run,
-            ["engine-profile"] = EngineProfileBench.Run,
             ["gemm"] = GemmBenchmark.Run,
         };
         if (args.Length == 0 || !suites.TryGetValue(args[0], out var run))
