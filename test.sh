@@ -14,6 +14,18 @@ if [ -f tests/oracles/package.json ]; then
 fi
 
 dotnet build LmForge.slnx -c Release
-dotnet test LmForge.slnx -c Release --no-build
-DOTNET_EnableAVX2=0 dotnet test tests/LmForge.Tensors.Tests -c Release --no-build
-DOTNET_EnableAVX2=0 dotnet test tests/LmForge.Models.Tests -c Release --no-build
+
+log=$(mktemp)
+status=0
+run_tests() { dotnet test "$@" -c Release --no-build 2>&1 | tee -a "$log" || status=1; }
+run_tests LmForge.slnx
+DOTNET_EnableAVX2=0 run_tests tests/LmForge.Tensors.Tests
+DOTNET_EnableAVX2=0 run_tests tests/LmForge.Models.Tests
+
+# One closing line over all runs, from the runner's own per-assembly summaries.
+awk '/(Passed|Failed)! +- +Failed:/ {
+       gsub(",", ""); for (i = 1; i <= NF; i++) { if ($i == "Failed:") f += $(i+1); if ($i == "Passed:") p += $(i+1); if ($i == "Skipped:") s += $(i+1) }
+     }
+     END { printf "Tests: %d passed, %d failed, %d skipped\n", p, f, s }' "$log"
+rm -f "$log"
+exit "$status"
