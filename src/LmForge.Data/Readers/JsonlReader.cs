@@ -104,7 +104,7 @@ public sealed class JsonlReader : FileReaderStep
     private static object? ToValue(JsonElement value) => value.ValueKind switch
     {
         JsonValueKind.String => value.GetString(),
-        JsonValueKind.Number => value.TryGetInt64(out long l) ? l : value.GetDouble(),
+        JsonValueKind.Number => value.TryGetInt64(out long l) ? (object)l : value.GetDouble(),
         JsonValueKind.True => true,
         JsonValueKind.False => false,
         JsonValueKind.Null => null,
