@@ -1,5 +1,6 @@
 using System.CommandLine;
 using LmForge.Data.Execution;
+using LmForge.Data.Extraction;
 using LmForge.Data.Recipes;
 using Spectre.Console;
 
@@ -16,6 +17,7 @@ public static class DataCommands
         data.Subcommands.Add(MergeStatsCommand());
         data.Subcommands.Add(ValidateCommand());
         data.Subcommands.Add(StepsCommand());
+        data.Subcommands.Add(EvalExtractionCommand());
         return data;
     }
 
@@ -131,6 +133,50 @@ public static class DataCommands
         });
         return command;
     }
+
+    private static Command EvalExtractionCommand()
+    {
+        var html = new Option<string?>("--html") { Description = "Directory of {id}.html.gz (or .html) pages" };
+        var truth = new Option<string>("--truth") { Description = "Ground truth JSON: {id: {\"articleBody\": text}}", Required = true };
+        var predictions = new Option<string?>("--predictions") { Description = "Score this predictions file (same format) instead of running our extractor" };
+        var output = new Option<string?>("--output") { Description = "Write our extractor's predictions here (benchmark output format)" };
+        var command = new Command("eval-extraction",
+            "Score main-text extraction with the article-extraction-benchmark method (4-gram shingles, per-document precision/recall averaged).");
+        command.Options.Add(html);
+        command.Options.Add(truth);
+        command.Options.Add(predictions);
+        command.Options.Add(output);
+        command.SetAction(parse => Guard(() =>
+        {
+            var truthPath = parse.GetValue(truth)!;
+            if (parse.GetValue(predictions) is { } predictionsPath)
+            {
+                var score = ShingleScore.Evaluate(ExtractionBenchmark.ReadArticleBodies(truthPath), ExtractionBenchmark.ReadArticleBodies(predictionsPath));
+                PrintScore(predictionsPath, score);
+                return 0;
+            }
+            var htmlDirectory = parse.GetValue(html) ?? throw new RecipeException("--html: required unless --predictions is given");
+            var extractor = new HtmlTextExtractor();
+            ExtractionBenchmark.Report? report = null;
+            AnsiConsole.Progress()
+                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
+                .Start(ctx =>
+                {
+                    var bar = ctx.AddTask("extracting", maxValue: 1);
+                    report = ExtractionBenchmark.Run(htmlDirectory, truthPath, extractor.Extract,
+                        new SynchronousProgress<(int Done, int Total)>(p => { bar.MaxValue = p.Total; bar.Value = p.Done; }));
+                });
+            PrintScore("lmforge", report!.Score);
+            double seconds = report.ExtractionTime.TotalSeconds;
+            Console.WriteLine($"speed: {report.Score.Documents / seconds:N1} pages/s, {report.HtmlBytes / seconds / 1e6:N2} MB/s of HTML (one thread)");
+            if (parse.GetValue(output) is { } outputPath) ExtractionBenchmark.WritePredictions(outputPath, report.Predictions);
+            return 0;
+        }));
+        return command;
+    }
+
+    private static void PrintScore(string name, ShingleScore.Result score) =>
+        Console.WriteLine($"{name}: F1 {score.F1:F3}  precision {score.Precision:F3}  recall {score.Recall:F3}  accuracy {score.Accuracy:F3}  ({score.Documents} documents)");
 
     // Expected failures (bad recipe, bad input, failed task) print one line; anything else is a bug and keeps its trace.
     internal static int Guard(Func<int> action)
