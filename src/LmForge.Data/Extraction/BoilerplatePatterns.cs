@@ -41,7 +41,7 @@ internal static partial class BoilerplatePatterns
     public static partial Regex StrongNegative();
 
     // Class/id words of furniture, unless the name also says content.
-    [GeneratedRegex(@"sidebar|side-bar|footer|masthead|menu|\bnav|navbar|banner|pagination|pager|widget|toolbar|\btags?\b|tag-?list|byline|dateline|timestamp|\bmeta\b|post-?meta|entry-?meta|caption|credit|hidden|login|utility|topbar|top-bar|header|hero|teaser|extra|supplement|rail\b",
+    [GeneratedRegex(@"sidebar|side-bar|footer|masthead|menu|\bnav|navbar|banner|pagination|\bpager\b|widget|toolbar|\btags?\b|tag-?list|byline|dateline|timestamp|\bmeta\b|post-?meta|entry-?meta|caption|credit|login|utility|topbar|top-bar|header|hero|teaser|extra|supplement|\brail\b",
         RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
     public static partial Regex WeakNegative();
 

@@ -68,11 +68,13 @@ public sealed class HtmlTextExtractor
 
         var names = ClassAndId(element);
         if (names.Length == 0) return false;
-        int text = measure.Get(element).TextLength;
-        if (BoilerplatePatterns.StrongNegative().IsMatch(names)) return text < pageText * 0.7 || pageText == 0;
-        if (BoilerplatePatterns.WeakNegative().IsMatch(names) && !BoilerplatePatterns.Positive().IsMatch(names))
-            return text < pageText * 0.4 || pageText == 0;
-        return false;
+        var info = measure.Get(element);
+        // Names lie (an "adrail" grid or an "advertisement-pusher" wrapper holding the story): a furniture name
+        // removes an element only when it holds no run of prose, or is mostly links, and not most of the page.
+        if (info.TextLength >= pageText * 0.7) return false;
+        bool furniture = BoilerplatePatterns.StrongNegative().IsMatch(names)
+            || (BoilerplatePatterns.WeakNegative().IsMatch(names) && !BoilerplatePatterns.Positive().IsMatch(names));
+        return furniture && (info.ProseParagraphs < 2 || info.LinkDensity > 0.5);
     }
 
     internal static string ClassAndId(IElement element)

@@ -9,6 +9,8 @@ internal sealed class PageMeasure
     {
         public int TextLength;
         public int LinkLength;
+        /// <summary>Paragraphs of prose below (leaf blocks of 80+ characters, mostly not links): content, not furniture.</summary>
+        public int ProseParagraphs;
         public double Score;
         public bool IsCandidate;
 
@@ -33,9 +35,11 @@ internal sealed class PageMeasure
         {
             if (node is IElement child)
             {
+                if (child.LocalName is "script" or "style" or "noscript" or "template") continue;
                 var c = Measure(child, isLink);
                 info.TextLength += c.TextLength;
                 info.LinkLength += c.LinkLength;
+                info.ProseParagraphs += c.ProseParagraphs;
             }
             else if (node.NodeType == NodeType.Text)
             {
@@ -44,6 +48,9 @@ internal sealed class PageMeasure
                 if (isLink) info.LinkLength += n;
             }
         }
+        if (info.ProseParagraphs == 0 && info.TextLength >= 80 && info.LinkLength < info.TextLength * 0.3
+            && element.LocalName is "p" or "div" or "blockquote" or "section" or "span" && !ContentScorer.HasBlockChild(element))
+            info.ProseParagraphs = 1;
         _info[element] = info;
         return info;
     }
