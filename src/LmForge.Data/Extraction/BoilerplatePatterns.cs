@@ -36,7 +36,7 @@ internal static partial class BoilerplatePatterns
     public static readonly HashSet<string> ScoredTags = new(StringComparer.Ordinal) { "p", "pre", "td", "blockquote" };
 
     // Class/id words of elements that are never the article, whatever else the name says.
-    [GeneratedRegex(@"comment|disqus|share|sharing|social|related|recommend|cookie|consent|gdpr|newsletter|subscri|signup|sign-up|breadcrumb|outbrain|taboola|advert|\bads?\b|\bad[-_]|[-_]ads?\b|promo|sponsor|popup|modal|paywall|skip-?link|sr-only|visually-?hidden|screen-reader|print-only|trending|most-?popular|read-?more|more-?stories|author-?bio|about-?the-?author",
+    [GeneratedRegex(@"comment|disqus|share|sharing|social|related|recommend|cookie|consent|gdpr|newsletter|subscri|signup|sign-up|breadcrumb|outbrain|taboola|advert|\bads?\b|\bad[-_]|[-_]ads?\b|promo|sponsor|popup|modal|paywall|skip-?link|sr-only|visually-?hidden|screen-reader|print-only|trending|most-?popular|read-?more|more-?stories|author-?bio|about-?the-?author|tooltip|popover|rollover",
         RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
     public static partial Regex StrongNegative();
 

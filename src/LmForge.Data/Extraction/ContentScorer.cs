@@ -15,6 +15,8 @@ internal static class ContentScorer
         foreach (var (element, info) in measure.Candidates)
         {
             info.Score *= 1 - info.LinkDensity;
+            // A title box named "content" is not the article: short candidates lose their name bonus in proportion.
+            if (info.TextLength < 200) info.Score *= info.TextLength / 200.0;
             if (info.Score > topScore)
             {
                 topScore = info.Score;
