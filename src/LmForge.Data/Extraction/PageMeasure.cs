@@ -30,7 +30,9 @@ internal sealed class PageMeasure
     public Info Measure(IElement element, bool insideLink = false)
     {
         var info = new Info();
-        bool isLink = insideLink || element.LocalName == "a";
+        // Only anchors with an href are links: XHTML's self-closed <a id="x"/> parses as an open anchor around
+        // everything after it, which must not count as link text.
+        bool isLink = insideLink || (element.LocalName == "a" && element.HasAttribute("href"));
         for (var node = element.FirstChild; node is not null; node = node.NextSibling)
         {
             if (node is IElement child)
