@@ -1,0 +1,67 @@
+using AngleSharp.Dom;
+
+namespace LmForge.Data.Extraction;
+
+/// <summary>Text length and linked-text length of every element, measured once per page bottom-up.</summary>
+internal sealed class PageMeasure
+{
+    internal sealed class Info
+    {
+        public int TextLength;
+        public int LinkLength;
+        /// <summary>Paragraphs of prose below (leaf blocks of 80+ characters, mostly not links): content, not furniture.</summary>
+        public int ProseParagraphs;
+        public double Score;
+        public bool IsCandidate;
+
+        public double LinkDensity => TextLength == 0 ? 0 : (double)LinkLength / TextLength;
+    }
+
+    private readonly Dictionary<IElement, Info> _info = new(ReferenceEqualityComparer.Instance);
+    private static readonly Info Empty = new();
+
+    public Info Get(IElement element) => _info.TryGetValue(element, out var info) ? info : Empty;
+
+    public IEnumerable<(IElement Element, Info Info)> Candidates => _info.Where(p => p.Value.IsCandidate).Select(p => (p.Key, p.Value));
+
+    public void Clear() => _info.Clear();
+
+    /// <summary>Counts non-space characters under element (and under its links); returns the element's info.</summary>
+    public Info Measure(IElement element, bool insideLink = false)
+    {
+        var info = new Info();
+        bool isLink = insideLink || element.LocalName == "a";
+        for (var node = element.FirstChild; node is not null; node = node.NextSibling)
+        {
+            if (node is IElement child)
+            {
+                if (child.LocalName is "script" or "style" or "noscript" or "template") continue;
+                var c = Measure(child, isLink);
+                info.TextLength += c.TextLength;
+                info.LinkLength += c.LinkLength;
+                info.ProseParagraphs += c.ProseParagraphs;
+            }
+            else if (node.NodeType == NodeType.Text)
+            {
+                int n = CountNonSpace(node.TextContent);
+                info.TextLength += n;
+                if (isLink) info.LinkLength += n;
+            }
+        }
+        if (info.ProseParagraphs == 0 && info.TextLength >= 80 && info.LinkLength < info.TextLength * 0.3
+            && element.LocalName is "p" or "div" or "blockquote" or "section" or "span" && !ContentScorer.HasBlockChild(element))
+            info.ProseParagraphs = 1;
+        _info[element] = info;
+        return info;
+    }
+
+    private static int CountNonSpace(string text)
+    {
+        int n = 0;
+        foreach (char c in text)
+        {
+            if (!char.IsWhiteSpace(c)) n++;
+        }
+        return n;
+    }
+}
