@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using LmForge.Data.Pipeline;
+using LmForge.Data.Recipes;
 
 namespace LmForge.Data.Dedup;
 
@@ -8,8 +9,11 @@ namespace LmForge.Data.Dedup;
 /// DedupTextNormalizer, so case, punctuation, spacing and digits do not matter) to 128 bits and writes the task's
 /// sorted (hash, document index) records to {folder}/hashes/RRRRR.exact. Documents are consumed.
 /// </summary>
+[RecipeStep("exact_dedup_signature")]
 public sealed class ExactDedupSignatureStage(string folder) : IPipelineStep
 {
+    public ExactDedupSignatureStage(StepParameters parameters) : this(parameters.GetPath("folder")) { }
+
     public const int RecordSize = 20;
 
     public string Name => "exact_dedup_signature";
@@ -66,8 +70,11 @@ public sealed class ExactDedupSignatureStage(string folder) : IPipelineStep
 /// the hash files of every stage-1 task, keeps the first document of each hash (lowest task, then index) and writes
 /// the others to {folder}/remove/part_RRRRR/TTTTT.remove for every stage-1 task T.
 /// </summary>
+[RecipeStep("exact_dedup_reduce")]
 public sealed class ExactDedupReduceStage(string folder) : IPipelineStep
 {
+    public ExactDedupReduceStage(StepParameters parameters) : this(parameters.GetPath("folder")) { }
+
     public string Name => "exact_dedup_reduce";
 
     public IEnumerable<Document> Run(IEnumerable<Document> documents, TaskContext context)
@@ -140,8 +147,11 @@ public sealed class ExactDedupReduceStage(string folder) : IPipelineStep
 }
 
 /// <summary>Exact dedup, stage 3 of 3: drops the documents listed by every exact_dedup_reduce task (reason "exact_duplicate").</summary>
+[RecipeStep("exact_dedup_filter")]
 public sealed class ExactDedupFilterStage(string folder) : RemoveListFilter
 {
+    public ExactDedupFilterStage(StepParameters parameters) : this(parameters.GetPath("folder")) { }
+
     public override string Name => "exact_dedup_filter";
 
     protected override string Reason => "exact_duplicate";

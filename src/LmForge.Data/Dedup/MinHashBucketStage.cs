@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using LmForge.Data.Pipeline;
+using LmForge.Data.Recipes;
 
 namespace LmForge.Data.Dedup;
 
@@ -8,8 +9,11 @@ namespace LmForge.Data.Dedup;
 /// signature files of one bucket from every stage-1 task and writes each document whose tuple equals an earlier one's
 /// as a pair (earlier document, this document) to {folder}/buckets/BBB.pairs. Ignores its input documents.
 /// </summary>
+[RecipeStep("minhash_buckets")]
 public sealed class MinHashBucketStage(string folder, MinHashConfig? config = null) : IPipelineStep
 {
+    public MinHashBucketStage(StepParameters parameters) : this(parameters.GetPath("folder"), MinHashConfig.From(parameters)) { }
+
     private readonly MinHashConfig _config = config ?? new MinHashConfig();
 
     public string Name => "minhash_buckets";

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using LmForge.Data.Pipeline;
+using LmForge.Data.Recipes;
 
 namespace LmForge.Data.Dedup;
 
@@ -8,8 +9,11 @@ namespace LmForge.Data.Dedup;
 /// the earliest document (lowest task, then lowest index) is kept and the others are written to the per-task remove
 /// lists {folder}/remove/RRRRR.remove (one per stage-1 task, empty ones too). Ignores its input documents.
 /// </summary>
+[RecipeStep("minhash_cluster")]
 public sealed class MinHashClusterStage(string folder, MinHashConfig? config = null) : IPipelineStep
 {
+    public MinHashClusterStage(StepParameters parameters) : this(parameters.GetPath("folder"), MinHashConfig.From(parameters)) { }
+
     private readonly MinHashConfig _config = config ?? new MinHashConfig();
 
     public string Name => "minhash_cluster";

@@ -1,3 +1,5 @@
+using LmForge.Data.Recipes;
+
 namespace LmForge.Data.Dedup;
 
 /// <summary>
@@ -14,6 +16,28 @@ public sealed record MinHashConfig
     public ulong Seed { get; init; } = 1;
 
     public int HashCount => Buckets * HashesPerBucket;
+
+    /// <summary>Recipe parameters: n_grams, buckets, hashes_per_bucket, seed (the same in all four stages).</summary>
+    public static MinHashConfig From(StepParameters p)
+    {
+        var d = new MinHashConfig();
+        var config = new MinHashConfig
+        {
+            NGram = p.GetInt("n_grams", d.NGram),
+            Buckets = p.GetInt("buckets", d.Buckets),
+            HashesPerBucket = p.GetInt("hashes_per_bucket", d.HashesPerBucket),
+            Seed = (ulong)p.GetLong("seed", (long)d.Seed),
+        };
+        try
+        {
+            config.Validate();
+        }
+        catch (ArgumentException e)
+        {
+            throw new RecipeException($"{p.Location} ({p.Type}): {e.Message}");
+        }
+        return config;
+    }
 
     public void Validate()
     {

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using LmForge.Data.Pipeline;
+using LmForge.Data.Recipes;
 
 namespace LmForge.Data.Dedup;
 
@@ -8,8 +9,12 @@ namespace LmForge.Data.Dedup;
 /// bucket, the task's (hash tuple, document index) records sorted by tuple to
 /// {folder}/signatures/bucket_BBB/RRRRR.minhash.sig. Documents are consumed; nothing is passed on.
 /// </summary>
+[RecipeStep("minhash_signature")]
 public sealed class MinHashSignatureStage(string folder, MinHashConfig? config = null) : IPipelineStep
 {
+    /// <summary>Recipe parameters: folder (shared by the four minhash stages) and the MinHashConfig ones.</summary>
+    public MinHashSignatureStage(StepParameters parameters) : this(parameters.GetPath("folder"), MinHashConfig.From(parameters)) { }
+
     private readonly MinHashConfig _config = config ?? new MinHashConfig();
 
     public string Name => "minhash_signature";

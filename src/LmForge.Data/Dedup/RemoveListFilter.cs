@@ -1,4 +1,5 @@
 using LmForge.Data.Pipeline;
+using LmForge.Data.Recipes;
 
 namespace LmForge.Data.Dedup;
 
@@ -42,8 +43,11 @@ public abstract class RemoveListFilter : IPipelineStep
 }
 
 /// <summary>MinHash dedup, stage 4 of 4: drops the near duplicates listed by minhash_cluster (reason "minhash_duplicate").</summary>
+[RecipeStep("minhash_filter")]
 public sealed class MinHashFilterStage(string folder) : RemoveListFilter
 {
+    public MinHashFilterStage(StepParameters parameters) : this(parameters.GetPath("folder")) { }
+
     public override string Name => "minhash_filter";
 
     protected override string Reason => "minhash_duplicate";

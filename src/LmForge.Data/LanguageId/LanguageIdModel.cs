@@ -111,10 +111,30 @@ public sealed class LanguageIdModel
         });
     }
 
+    /// <summary>Name of the model built into this library (25 languages, trained on Debian's translated man pages by
+    /// LanguageId/Model/build-model.sh).</summary>
+    public const string BuiltInResource = "LmForge.Data.LanguageId.Model.manpages25.langid";
+
+    private static readonly Lazy<LanguageIdModel> BuiltInModel = new(() =>
+    {
+        using var stream = typeof(LanguageIdModel).Assembly.GetManifestResourceStream(BuiltInResource)
+            ?? throw new InvalidOperationException($"{BuiltInResource}: resource missing from {typeof(LanguageIdModel).Assembly.GetName().Name}");
+        using var memory = new MemoryStream();
+        stream.CopyTo(memory);
+        return Parse(memory.ToArray(), BuiltInResource);
+    });
+
+    /// <summary>The model shipped inside the library, loaded on first use.</summary>
+    public static LanguageIdModel BuiltIn => BuiltInModel.Value;
+
     public static LanguageIdModel Load(string path)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"{path}: language-id model not found (train one with `lmforge data train-langid`)", path);
-        var bytes = File.ReadAllBytes(path);
+        return Parse(File.ReadAllBytes(path), path);
+    }
+
+    private static LanguageIdModel Parse(byte[] bytes, string path)
+    {
         int offset = 0;
         ReadOnlySpan<byte> Take(int count)
         {

@@ -185,7 +185,7 @@ public static class LanguageIdTrainer
                 Array.Clear(gradient);
                 TensorPrimitives.SoftMax(logits.AsSpan(0, languageCount), gradient.AsSpan(0, languageCount));
                 gradient[piece.Language] -= 1;
-                float scale = rate / (sumSquares + 1);
+                float scale = rate / sumSquares;
                 TensorPrimitives.MultiplyAdd(gradient, -rate * 0.1f, bias, bias);
                 foreach (var (bucket, x) in unique)
                 {

@@ -34,7 +34,7 @@ public class FineWebQualityFilterTests
         Assert.Null(TextFactory.Reason(Filter, Doc(12)));
         Assert.Equal("line_punct_ratio", TextFactory.Reason(Filter, Doc(11)));
         Assert.Equal("line_punct_ratio", TextFactory.Reason(Filter, Doc(0)));
-        Assert.Null(TextFactory.Reason(new FineWebQualityFilter(new() { LinePunctuationExcludeZero = true }), Doc(0)));
+        Assert.Null(TextFactory.Reason(new FineWebQualityFilter(new FineWebQualityOptions { LinePunctuationExcludeZero = true }), Doc(0)));
     }
 
     [Fact]

@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.RegularExpressions;
 using LmForge.Data.Pipeline;
+using LmForge.Data.Recipes;
 
 namespace LmForge.Data.Filters.Quality;
 
@@ -24,6 +25,31 @@ public sealed record C4QualityOptions
     public bool FilterPolicy { get; init; } = true;
     public IReadOnlyList<string> PolicySubstrings { get; init; } =
         ["terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies"];
+
+    /// <summary>Recipe parameters (datatrove's names): filter_no_terminal_punct, remove_citations, min_num_sentences,
+    /// min_words_per_line, max_word_length (-1 turns these three off), filter_lorem_ipsum, filter_javascript,
+    /// filter_curly_bracket, filter_policy.</summary>
+    public static C4QualityOptions From(StepParameters p)
+    {
+        var d = new C4QualityOptions();
+        int Limit(string name, int value)
+        {
+            int v = p.GetInt(name, value);
+            return v >= -1 ? v : throw p.Invalid(name, $"expected -1 (off) or a count >= 0, got {v}");
+        }
+        return new C4QualityOptions
+        {
+            FilterNoTerminalPunctuation = p.GetBool("filter_no_terminal_punct", d.FilterNoTerminalPunctuation),
+            RemoveCitations = p.GetBool("remove_citations", d.RemoveCitations),
+            MinSentences = Limit("min_num_sentences", d.MinSentences),
+            MinWordsPerLine = Limit("min_words_per_line", d.MinWordsPerLine),
+            MaxWordLength = Limit("max_word_length", d.MaxWordLength),
+            FilterLoremIpsum = p.GetBool("filter_lorem_ipsum", d.FilterLoremIpsum),
+            FilterJavascript = p.GetBool("filter_javascript", d.FilterJavascript),
+            FilterCurlyBracket = p.GetBool("filter_curly_bracket", d.FilterCurlyBracket),
+            FilterPolicy = p.GetBool("filter_policy", d.FilterPolicy),
+        };
+    }
 }
 
 /// <summary>
@@ -36,8 +62,11 @@ public sealed record C4QualityOptions
 /// followed by whitespace and a character that is not a lower-case letter, outside a few common abbreviations; this
 /// stands in for NLTK's Punkt, which datatrove uses.
 /// </summary>
+[RecipeStep("c4_quality")]
 public sealed partial class C4QualityFilter(C4QualityOptions? options = null) : DocumentFilter, IPipelineStep
 {
+    public C4QualityFilter(StepParameters parameters) : this(C4QualityOptions.From(parameters)) { }
+
     private readonly C4QualityOptions _options = options ?? new C4QualityOptions();
     private readonly List<WordSpan> _lines = [];
     private readonly StringBuilder _kept = new();

@@ -1,4 +1,5 @@
 using LmForge.Data.Pipeline;
+using LmForge.Data.Recipes;
 
 namespace LmForge.Data.Filters.Quality;
 
@@ -16,6 +17,22 @@ public sealed record FineWebQualityOptions
     public double CharacterDuplicatesRatio { get; init; } = 0.01;
     /// <summary>Max newlines per word.</summary>
     public double NewLineRatio { get; init; } = 0.3;
+
+    /// <summary>Recipe parameters (datatrove's names): line_punct_thr, line_punct_exclude_zero, short_line_thr,
+    /// short_line_length, char_duplicates_ratio, new_line_ratio; 0 turns a rule off.</summary>
+    public static FineWebQualityOptions From(StepParameters p)
+    {
+        var d = new FineWebQualityOptions();
+        return new FineWebQualityOptions
+        {
+            LinePunctuationRatio = QualityParameters.Fraction(p, "line_punct_thr", d.LinePunctuationRatio) ?? 0,
+            LinePunctuationExcludeZero = p.GetBool("line_punct_exclude_zero", d.LinePunctuationExcludeZero),
+            ShortLineRatio = QualityParameters.Fraction(p, "short_line_thr", d.ShortLineRatio) ?? double.PositiveInfinity,
+            ShortLineLength = QualityParameters.Count(p, "short_line_length", d.ShortLineLength) ?? 0,
+            CharacterDuplicatesRatio = QualityParameters.Fraction(p, "char_duplicates_ratio", d.CharacterDuplicatesRatio) ?? double.PositiveInfinity,
+            NewLineRatio = QualityParameters.Fraction(p, "new_line_ratio", d.NewLineRatio, max: 1000) ?? double.PositiveInfinity,
+        };
+    }
 }
 
 /// <summary>
@@ -23,8 +40,11 @@ public sealed record FineWebQualityOptions
 /// char_dup_ratio, list_ratio. Lines are the text split at '\n' without blank ones; line lengths and endings are
 /// taken as they are (not trimmed), as in datatrove.
 /// </summary>
+[RecipeStep("fineweb_quality")]
 public sealed class FineWebQualityFilter(FineWebQualityOptions? options = null) : DocumentFilter
 {
+    public FineWebQualityFilter(StepParameters parameters) : this(FineWebQualityOptions.From(parameters)) { }
+
     private readonly FineWebQualityOptions _options = options ?? new FineWebQualityOptions();
     private readonly List<WordSpan> _lines = [];
     private readonly List<WordSpan> _words = [];

@@ -1,4 +1,5 @@
 using LmForge.Data.Pipeline;
+using LmForge.Data.Recipes;
 
 namespace LmForge.Data.Filters.Quality;
 
@@ -17,6 +18,27 @@ public sealed record GopherQualityOptions
     public double? MinAlphaWordsRatio { get; init; } = 0.8;
     public int? MinStopWords { get; init; } = 2;
     public IReadOnlyCollection<string> StopWords { get; init; } = ["the", "be", "to", "of", "and", "that", "have", "with"];
+
+    /// <summary>Recipe parameters (datatrove's names; 0 turns a rule off): min_doc_words, max_doc_words,
+    /// min_avg_word_length, max_avg_word_length, max_symbol_word_ratio, max_bullet_lines_ratio,
+    /// max_ellipsis_lines_ratio, min_alpha_words_ratio, min_stop_words, stop_words.</summary>
+    public static GopherQualityOptions From(StepParameters p)
+    {
+        var d = new GopherQualityOptions();
+        return new GopherQualityOptions
+        {
+            MinWords = QualityParameters.Count(p, "min_doc_words", d.MinWords),
+            MaxWords = QualityParameters.Count(p, "max_doc_words", d.MaxWords),
+            MinMeanWordLength = QualityParameters.Fraction(p, "min_avg_word_length", d.MinMeanWordLength, max: 1000),
+            MaxMeanWordLength = QualityParameters.Fraction(p, "max_avg_word_length", d.MaxMeanWordLength, max: 1000),
+            MaxSymbolWordRatio = QualityParameters.Fraction(p, "max_symbol_word_ratio", d.MaxSymbolWordRatio, max: 1000),
+            MaxBulletLinesRatio = QualityParameters.Fraction(p, "max_bullet_lines_ratio", d.MaxBulletLinesRatio),
+            MaxEllipsisLinesRatio = QualityParameters.Fraction(p, "max_ellipsis_lines_ratio", d.MaxEllipsisLinesRatio),
+            MinAlphaWordsRatio = QualityParameters.Fraction(p, "min_alpha_words_ratio", d.MinAlphaWordsRatio),
+            MinStopWords = QualityParameters.Count(p, "min_stop_words", d.MinStopWords),
+            StopWords = p.GetStrings("stop_words", [.. d.StopWords]),
+        };
+    }
 }
 
 /// <summary>
@@ -27,8 +49,11 @@ public sealed record GopherQualityOptions
 /// gopher_too_many_end_ellipsis); words with a letter (gopher_below_alpha_threshold); distinct stop words present,
 /// case-sensitive as in datatrove (gopher_enough_stop_words).
 /// </summary>
+[RecipeStep("gopher_quality")]
 public sealed class GopherQualityFilter : DocumentFilter
 {
+    public GopherQualityFilter(StepParameters parameters) : this(GopherQualityOptions.From(parameters)) { }
+
     private readonly GopherQualityOptions _options;
     private readonly string[] _stopWords;
     private readonly List<WordSpan> _words = [];

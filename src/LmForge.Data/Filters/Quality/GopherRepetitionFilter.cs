@@ -1,5 +1,6 @@
 using LmForge.Data.Dedup;
 using LmForge.Data.Pipeline;
+using LmForge.Data.Recipes;
 
 namespace LmForge.Data.Filters.Quality;
 
@@ -15,6 +16,22 @@ public sealed record GopherRepetitionOptions
     /// <summary>(n, max fraction of characters inside repeated n-grams).</summary>
     public IReadOnlyList<(int N, double Fraction)> DuplicatedNGrams { get; init; } =
         [(5, 0.15), (6, 0.14), (7, 0.13), (8, 0.12), (9, 0.11), (10, 0.10)];
+
+    /// <summary>Recipe parameters (datatrove's names; 0 turns a rule off): dup_line_frac, dup_para_frac,
+    /// dup_line_char_frac, dup_para_char_frac, top_2_gram .. top_4_gram, dup_5_gram .. dup_10_gram.</summary>
+    public static GopherRepetitionOptions From(StepParameters p)
+    {
+        var d = new GopherRepetitionOptions();
+        return new GopherRepetitionOptions
+        {
+            DuplicateLineFraction = QualityParameters.Fraction(p, "dup_line_frac", d.DuplicateLineFraction),
+            DuplicateParagraphFraction = QualityParameters.Fraction(p, "dup_para_frac", d.DuplicateParagraphFraction),
+            DuplicateLineCharacterFraction = QualityParameters.Fraction(p, "dup_line_char_frac", d.DuplicateLineCharacterFraction),
+            DuplicateParagraphCharacterFraction = QualityParameters.Fraction(p, "dup_para_char_frac", d.DuplicateParagraphCharacterFraction),
+            TopNGrams = [.. d.TopNGrams.Select(t => (t.N, QualityParameters.Fraction(p, $"top_{t.N}_gram", t.Fraction))).Where(t => t.Item2 is not null).Select(t => (t.N, t.Item2!.Value))],
+            DuplicatedNGrams = [.. d.DuplicatedNGrams.Select(t => (t.N, QualityParameters.Fraction(p, $"dup_{t.N}_gram", t.Fraction))).Where(t => t.Item2 is not null).Select(t => (t.N, t.Item2!.Value))],
+        };
+    }
 }
 
 /// <summary>
@@ -24,8 +41,11 @@ public sealed record GopherRepetitionOptions
 /// duplicated_{n}_n_grams (characters of n-grams seen before, scanning left to right and jumping n words past a repeat,
 /// n-grams counted without spaces). All fractions are of the whole text's length in characters.
 /// </summary>
+[RecipeStep("gopher_repetition")]
 public sealed class GopherRepetitionFilter(GopherRepetitionOptions? options = null) : DocumentFilter
 {
+    public GopherRepetitionFilter(StepParameters parameters) : this(GopherRepetitionOptions.From(parameters)) { }
+
     private readonly GopherRepetitionOptions _options = options ?? new GopherRepetitionOptions();
     private readonly List<WordSpan> _segments = [];
     private readonly List<WordSpan> _words = [];

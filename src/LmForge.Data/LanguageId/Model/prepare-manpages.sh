@@ -18,10 +18,21 @@ if [[ "${2:-}" == "--install" ]]; then
 fi
 max_pages=${MAX_PAGES:-1500}
 rm -rf "$out.tmp" && mkdir -p "$out.tmp"
-for lang in $(printf '%s\n' "${!dirs[@]}" | sort); do
+# English last: only the originals of pages that some other language translates (a parallel corpus, and the same
+# pages on every Debian machine with these packages, whatever else is installed).
+for lang in $(printf '%s\n' "${!dirs[@]}" | grep -v '^en$' | sort) en; do
   mkdir -p "$out.tmp/$lang"
   files=()
+  if [[ $lang == en ]]; then
+    declare -A translated=()
+    while IFS= read -r name; do translated[$name]=1; done < <(find "$out.tmp" -mindepth 2 -maxdepth 2 -name '*.txt' -printf '%f\n')
+    while IFS= read -r f; do
+      name=$(basename "$f" .gz)
+      [[ -n ${translated[$name.txt]:-} ]] && files+=("$f")
+    done < <(find /usr/share/man/man[1-8] -maxdepth 1 -name '*.gz' -type f | LC_ALL=C sort)
+  fi
   for d in ${dirs[$lang]}; do
+    [[ $d == . ]] && continue
     while IFS= read -r f; do files+=("$f"); done < <(find "/usr/share/man/$d"/man[1-8] -maxdepth 1 -name '*.gz' -type f 2>/dev/null | LC_ALL=C sort)
   done
   n=0
