@@ -57,11 +57,10 @@ internal static class ContentScorer
         {
             if (IsScoredParagraph(child, measure))
             {
-                var text = child.TextContent;
                 int length = measure.Get(child).TextLength;
                 if (length >= MinParagraphLength)
                 {
-                    double score = 1 + CountCommas(text) + Math.Min(length / 100, 3);
+                    double score = 1 + CountCommas(child) + Math.Min(length / 100, 3);
                     var ancestor = child.ParentElement;
                     for (int level = 0; level < 3 && ancestor is not null && ancestor.LocalName != "html"; level++, ancestor = ancestor.ParentElement)
                     {
@@ -114,12 +113,20 @@ internal static class ContentScorer
         return false;
     }
 
-    private static int CountCommas(string text)
+    // Walks the text nodes rather than building TextContent: no string per paragraph.
+    private static int CountCommas(INode node)
     {
         int n = 0;
-        foreach (char c in text)
+        for (var child = node.FirstChild; child is not null; child = child.NextSibling)
         {
-            if (c is ',' or '\uFF0C' or '\u3001' or '\u060C') n++;
+            if (child.NodeType == NodeType.Text)
+            {
+                foreach (char c in child.TextContent)
+                {
+                    if (c is ',' or '\uFF0C' or '\u3001' or '\u060C') n++;
+                }
+            }
+            else if (child is IElement) n += CountCommas(child);
         }
         return n;
     }

@@ -31,8 +31,6 @@ public sealed class HtmlTextExtractor
         var measure = new PageMeasure();
         measure.Measure(body);
         RemoveFurniture(body, measure, measure.Get(body).TextLength);
-        measure.Clear();
-        measure.Measure(body);
         var content = ContentScorer.SelectContent(body, measure);
         return TextRenderer.Render(content, measure);
     }
@@ -41,7 +39,11 @@ public sealed class HtmlTextExtractor
     {
         var doomed = new List<IElement>();
         Collect(root, doomed, measure, pageText);
-        foreach (var element in doomed) element.Remove();
+        foreach (var element in doomed)
+        {
+            measure.Subtract(element);
+            element.Remove();
+        }
     }
 
     private static void Collect(IElement element, List<IElement> doomed, PageMeasure measure, int pageText)

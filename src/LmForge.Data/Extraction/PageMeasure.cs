@@ -26,6 +26,19 @@ internal sealed class PageMeasure
 
     public void Clear() => _info.Clear();
 
+    /// <summary>Takes an element about to be removed out of its ancestors' counts (cheaper than measuring again).</summary>
+    public void Subtract(IElement element)
+    {
+        var removed = Get(element);
+        for (var ancestor = element.ParentElement; ancestor is not null; ancestor = ancestor.ParentElement)
+        {
+            if (!_info.TryGetValue(ancestor, out var info)) continue;
+            info.TextLength -= removed.TextLength;
+            info.LinkLength -= removed.LinkLength;
+            info.ProseParagraphs -= removed.ProseParagraphs;
+        }
+    }
+
     /// <summary>Counts non-space characters under element (and under its links); returns the element's info.</summary>
     public Info Measure(IElement element, bool insideLink = false)
     {
