@@ -65,7 +65,7 @@ internal static class ContentScorer
                     for (int level = 0; level < 3 && ancestor is not null && ancestor.LocalName != "html"; level++, ancestor = ancestor.ParentElement)
                     {
                         var info = measure.Get(ancestor);
-                        if (!info.IsCandidate) Initialize(ancestor, info);
+                        if (!info.IsCandidate) Initialize(ancestor, info, measure);
                         info.Score += score / (level == 0 ? 1 : level == 1 ? 2 : level * 3);
                     }
                 }
@@ -83,7 +83,7 @@ internal static class ContentScorer
             && (tag != "span" || element.ParentElement?.LocalName is not ("p" or "li" or "td" or "a"));
     }
 
-    private static void Initialize(IElement element, PageMeasure.Info info)
+    private static void Initialize(IElement element, PageMeasure.Info info, PageMeasure measure)
     {
         info.IsCandidate = true;
         info.Score = element.LocalName switch
@@ -95,12 +95,9 @@ internal static class ContentScorer
             "h1" or "h2" or "h3" or "h4" or "h5" or "h6" or "th" => -5,
             _ => 0,
         };
-        var names = HtmlTextExtractor.ClassAndId(element);
-        if (names.Length > 0)
-        {
-            if (BoilerplatePatterns.StrongNegative().IsMatch(names) || BoilerplatePatterns.WeakNegative().IsMatch(names)) info.Score -= 25;
-            if (BoilerplatePatterns.Positive().IsMatch(names)) info.Score += 25;
-        }
+        var names = measure.Names(element);
+        if ((names & (NameFlags.StrongNegative | NameFlags.WeakNegative)) != 0) info.Score -= 25;
+        if ((names & NameFlags.Positive) != 0) info.Score += 25;
         if (element.GetAttribute("itemprop") == "articleBody") info.Score += 30;
     }
 
