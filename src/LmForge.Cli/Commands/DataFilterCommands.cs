@@ -24,15 +24,20 @@ public static class DataFilterCommands
         var bucketBits = new Option<int>("--bucket-bits") { Description = "log2 of the hash buckets", DefaultValueFactory = _ => defaults.BucketBits };
         var epochs = new Option<int>("--epochs") { Description = "Passes over the training pieces", DefaultValueFactory = _ => defaults.Epochs };
         var report = new Option<string?>("--report") { Description = "Also write the held-out accuracy table (Markdown) here" };
+        var markers = new Option<string?>("--reference-markers") { Description = "Comma-separated words of the reference language; a line of another language holding 2+ of them is dropped as untranslated" };
+        var reference = new Option<string?>("--reference-language") { Description = "Language of the originals (e.g. en): lines of a translation found verbatim in its same-named original are dropped" };
         var command = new Command("train-langid", "Train a language identifier (hashed character 1-5-grams, softmax) and report held-out accuracy per language.");
         command.Options.Add(input);
         command.Options.Add(output);
         command.Options.Add(bucketBits);
         command.Options.Add(epochs);
         command.Options.Add(report);
+        command.Options.Add(reference);
+        command.Options.Add(markers);
         command.SetAction(parse => DataCommands.Guard(() =>
         {
-            var options = defaults with { BucketBits = parse.GetValue(bucketBits), Epochs = parse.GetValue(epochs) };
+            var options = defaults with { BucketBits = parse.GetValue(bucketBits), Epochs = parse.GetValue(epochs), ReferenceLanguage = parse.GetValue(reference),
+                ReferenceMarkers = parse.GetValue(markers)?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) ?? [] };
             if (options.Epochs < 1) throw new ArgumentOutOfRangeException("--epochs", options.Epochs, "--epochs must be >= 1");
             LanguageIdTrainingResult? result = null;
             AnsiConsole.Progress()

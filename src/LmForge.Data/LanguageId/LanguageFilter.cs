@@ -29,7 +29,18 @@ public sealed class LanguageFilter : DocumentFilter
     }
 
     /// <summary>Recipe parameters: languages (default ["en"]), threshold (default 0.65), model (default: the built-in model).</summary>
-    public LanguageFilter(StepParameters parameters) : this(LoadModel(parameters), parameters.GetStrings("languages", ["en"]), ReadThreshold(parameters)) { }
+    public LanguageFilter(StepParameters parameters) : this(FromParameters(parameters)) { }
+
+    private LanguageFilter((LanguageIdModel Model, IReadOnlyList<string> Languages, double Threshold) a) : this(a.Model, a.Languages, a.Threshold) { }
+
+    private static (LanguageIdModel, IReadOnlyList<string>, double) FromParameters(StepParameters p)
+    {
+        var model = LoadModel(p);
+        var languages = p.GetStrings("languages", ["en"]);
+        foreach (var language in languages)
+            if (!model.Languages.Contains(language)) throw p.Invalid("languages", $"'{language}' is not a language of the model, expected some of: {string.Join(", ", model.Languages)}");
+        return (model, languages, ReadThreshold(p));
+    }
 
     private static LanguageIdModel LoadModel(StepParameters p)
     {

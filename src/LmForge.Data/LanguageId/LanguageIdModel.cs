@@ -113,7 +113,7 @@ public sealed class LanguageIdModel
 
     /// <summary>Name of the model built into this library (25 languages, trained on Debian's translated man pages by
     /// LanguageId/Model/build-model.sh).</summary>
-    public const string BuiltInResource = "LmForge.Data.LanguageId.Model.manpages25.langid";
+    public const string BuiltInResource = "LmForge.Data.LanguageId.Model.debian25.langid";
 
     private static readonly Lazy<LanguageIdModel> BuiltInModel = new(() =>
     {

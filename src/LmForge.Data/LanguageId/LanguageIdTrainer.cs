@@ -21,6 +21,13 @@ public sealed record LanguageIdTrainingOptions
     public int MaxTrainChunksPerLanguage { get; init; } = 3000;
     public int MaxTestChunksPerLanguage { get; init; } = 400;
     public int Seed { get; init; } = 20230828;
+    /// <summary>When set (e.g. "en"), a document of another language that has a same-named document in this language
+    /// (its original) loses every line found verbatim in the original: untranslated option lists, commands and code,
+    /// which would otherwise teach the model that the original's language is the translation's.</summary>
+    public string? ReferenceLanguage { get; init; }
+    /// <summary>Words typical of the reference language (e.g. "the", "and", "that"): a line of another language holding
+    /// two or more of them is dropped too, as untranslated text whose original is not in the corpus.</summary>
+    public IReadOnlyList<string> ReferenceMarkers { get; init; } = [];
 }
 
 /// <summary>Held-out accuracy of one language: on text pieces of ChunkCharacters and on whole test documents.</summary>
@@ -64,6 +71,17 @@ public static class LanguageIdTrainer
         if (languageDirectories.Length < 2) throw new InvalidDataException($"{inputDirectory}: needs at least 2 language subdirectories of .txt files, found {languageDirectories.Length}");
         var languages = languageDirectories.Select(d => Path.GetFileName(d)).ToArray();
 
+        Dictionary<string, HashSet<string>>? originals = null;
+        int referenceIndex = -1;
+        if (options.ReferenceLanguage is { } reference)
+        {
+            referenceIndex = Array.IndexOf(languages, reference);
+            if (referenceIndex < 0) throw new InvalidDataException($"{inputDirectory}: reference language '{reference}' has no subdirectory");
+            originals = [];
+            foreach (var file in Directory.GetFiles(languageDirectories[referenceIndex], "*.txt"))
+                originals[Path.GetFileName(file)] = [.. File.ReadAllLines(file).Select(l => l.Trim()).Where(l => l.Length > 0)];
+        }
+        var markers = options.ReferenceMarkers.Count == 0 ? null : new HashSet<string>(options.ReferenceMarkers, StringComparer.OrdinalIgnoreCase);
         var trainText = new List<string>[languages.Length];
         var testText = new List<string>[languages.Length];
         for (int l = 0; l < languages.Length; l++)
@@ -74,7 +92,7 @@ public static class LanguageIdTrainer
             foreach (var file in files)
             {
                 bool test = StableHash.Hash64(Path.GetFileName(file)) % 1000 < (ulong)(options.TestFraction * 1000);
-                (test ? testText[l] : trainText[l]).Add(File.ReadAllText(file));
+                (test ? testText[l] : trainText[l]).Add(l == referenceIndex ? File.ReadAllText(file) : ReadDocument(file, originals, markers));
             }
             // A language with few documents still needs both sides.
             if (testText[l].Count == 0 && trainText[l].Count > 1) { testText[l].Add(trainText[l][^1]); trainText[l].RemoveAt(trainText[l].Count - 1); }
@@ -103,6 +121,24 @@ public static class LanguageIdTrainer
         var model = LanguageIdModel.Load(temporary);
         File.Delete(temporary);
         return new LanguageIdTrainingResult(model, Evaluate(model, languages, trainText, testText, testPieces), options.ChunkCharacters);
+    }
+
+    // The document's text, less the lines found verbatim in its original (same file name in the reference language)
+    // and the lines holding two or more reference-language marker words.
+    private static string ReadDocument(string file, Dictionary<string, HashSet<string>>? originals, HashSet<string>? markers)
+    {
+        string text = File.ReadAllText(file);
+        HashSet<string>? original = null;
+        originals?.TryGetValue(Path.GetFileName(file), out original);
+        if (original is null && markers is null) return text;
+        var kept = new StringBuilder(text.Length);
+        foreach (var line in text.Split('\n'))
+        {
+            if (original is not null && original.Contains(line.Trim())) continue;
+            if (markers is not null && line.Split(' ', StringSplitOptions.RemoveEmptyEntries).Where(markers.Contains).Distinct(StringComparer.OrdinalIgnoreCase).Count() >= 2) continue;
+            kept.Append(line).Append('\n');
+        }
+        return kept.ToString();
     }
 
     // Pieces of about `size` characters ending at whitespace, each holding at least size/4 letters.
