@@ -13,6 +13,8 @@ public static class Program
             ["tokenizer-encode"] = TokenizerEncodeBenchmark.Run,
             ["train-step"] = TrainStepBenchmark.Run,
             ["gemm"] = GemmBenchmark.Run,
+            ["data"] = DataBenchmark.Run,
+            ["dedup"] = DedupBenchmark.Run,
         };
         if (args.Length == 0 || !suites.TryGetValue(args[0], out var run))
         {

@@ -9,6 +9,8 @@ public static class Program
         var root = new RootCommand("LmForge: from raw text to a language model you can talk to.");
         // Each area contributes its commands from its own file under Commands/.
         foreach (var command in Commands.TokenizerCommands.Create()) root.Subcommands.Add(command);
+        root.Subcommands.Add(Commands.DataCommands.Create());
+        Commands.DataFilterCommands.AddTo(root);
         return root.Parse(args).Invoke();
     }
 }

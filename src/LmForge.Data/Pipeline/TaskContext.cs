@@ -21,6 +21,12 @@ public sealed class TaskContext
     /// <summary>When set, filters hand each removed document with the step name and reason here (to be written out).</summary>
     public Action<string, string, Document>? RemovedDocumentSink { get; init; }
 
+    /// <summary>Where steps write one-line notes about skipped input (file, offset, reason); null discards them.</summary>
+    public Action<string>? Log { get; init; }
+
+    /// <summary>Live counters a scheduler reads to show progress (documents read, input bytes read).</summary>
+    public TaskProgress Progress { get; init; } = new();
+
     /// <summary>Files of a sorted list that this task owns: every WorldSize-th one starting at Rank.</summary>
     public IEnumerable<T> OwnShare<T>(IReadOnlyList<T> items)
     {

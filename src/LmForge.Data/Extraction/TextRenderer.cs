@@ -1,0 +1,102 @@
+using System.Text;
+using AngleSharp.Dom;
+
+namespace LmForge.Data.Extraction;
+
+/// <summary>
+/// Turns the chosen content elements into text: whitespace collapsed inside blocks, a line break between blocks
+/// and a blank line between paragraphs, pre-formatted text kept as is; link-dense lists and tables and one-line
+/// furniture inside the content are left out.
+/// </summary>
+internal sealed class TextRenderer
+{
+    private readonly StringBuilder _text = new();
+    private readonly PageMeasure _measure;
+    private int _pendingBreaks;
+    private bool _pendingSpace;
+
+    private TextRenderer(PageMeasure measure) => _measure = measure;
+
+    public static string Render(IReadOnlyList<IElement> content, PageMeasure measure)
+    {
+        var renderer = new TextRenderer(measure);
+        foreach (var element in content)
+        {
+            // The chosen containers themselves are content by choice; only what they hold is judged.
+            if (renderer._measure.Get(element).TextLength == 0) continue;
+            renderer.Block(element, 2);
+        }
+        return renderer._text.ToString();
+    }
+
+    private void Block(IElement element, int breaks)
+    {
+        _pendingBreaks = Math.Max(_pendingBreaks, breaks);
+        Children(element, element.LocalName == "pre");
+        _pendingBreaks = Math.Max(_pendingBreaks, breaks);
+    }
+
+    private void Children(IElement element, bool preformatted)
+    {
+        for (var node = element.FirstChild; node is not null; node = node.NextSibling)
+        {
+            if (node is IElement child)
+            {
+                var tag = child.LocalName;
+                if (tag == "br") { _pendingBreaks = Math.Max(_pendingBreaks, 1); continue; }
+                if (IsClutter(child)) continue;
+                if (BoilerplatePatterns.BlockTags.Contains(tag))
+                {
+                    if (tag == "pre") Block(child, 2);
+                    else if (BoilerplatePatterns.ParagraphTags.Contains(tag)) { _pendingBreaks = Math.Max(_pendingBreaks, 2); Children(child, preformatted); _pendingBreaks = Math.Max(_pendingBreaks, 2); }
+                    else { _pendingBreaks = Math.Max(_pendingBreaks, 1); Children(child, preformatted); _pendingBreaks = Math.Max(_pendingBreaks, 1); }
+                }
+                else if (tag is "td" or "th") { _pendingSpace = true; Children(child, preformatted); _pendingSpace = true; }
+                else Children(child, preformatted || tag == "pre");
+            }
+            else if (node.NodeType == NodeType.Text)
+            {
+                Append(node.TextContent, preformatted);
+            }
+        }
+    }
+
+    private void Append(string text, bool preformatted)
+    {
+        foreach (char c in text)
+        {
+            if (preformatted && c == '\n') { _pendingBreaks = Math.Max(_pendingBreaks, 1); continue; }
+            if (char.IsWhiteSpace(c)) { _pendingSpace = true; continue; }
+            if (_text.Length > 0)
+            {
+                if (_pendingBreaks > 0) _text.Append('\n', _pendingBreaks);
+                else if (_pendingSpace) _text.Append(' ');
+            }
+            _pendingBreaks = 0;
+            _pendingSpace = false;
+            _text.Append(c);
+        }
+    }
+
+    private bool IsClutter(IElement element)
+    {
+        var tag = element.LocalName;
+        var info = _measure.Get(element);
+        if (info.TextLength == 0) return tag is not ("br" or "img");
+        if (tag is "h1") return true;
+        if (tag is "figcaption" or "figure" && info.TextLength < 300) return true;
+        if (tag is "ul" or "ol" or "table" or "dl" or "div" or "section" or "form" or "fieldset" or "p" or "li" or "h2" or "h3" or "h4" or "h5" or "h6")
+        {
+            double density = info.LinkDensity;
+            // A link-dense container that still holds prose is entered, and its link lists dropped one by one.
+            bool prose = tag is "div" or "section" && info.ProseParagraphs > 0;
+            // Data tables link each row's name (package lists, stock tables) and are content up to more links.
+            if (density > 0.5 && !prose && tag is "div" or "section" && element.QuerySelector("table") is not null) return false;
+            double limit = tag == "table" ? 0.9 : 0.5;
+            if (density > limit && !prose && !(tag is "p" && info.TextLength > 200)) return true;
+            if (density > 0.3 && tag is "ul" or "ol" or "dl" && info.TextLength < 400) return true;
+        }
+        if (info.TextLength < 40 && BoilerplatePatterns.BoilerplateLine().IsMatch(element.TextContent.Trim())) return true;
+        return false;
+    }
+}

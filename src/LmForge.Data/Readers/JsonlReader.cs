@@ -1,0 +1,113 @@
+using System.Text.Json;
+using LmForge.Data.Pipeline;
+using LmForge.Data.Recipes;
+
+namespace LmForge.Data.Readers;
+
+/// <summary>
+/// Reads JSON Lines files (plain or gzip): one object per line with a text field (default "text") and an id field
+/// (default "id"); "url" becomes the document address and other fields its metadata. A line that is not such an
+/// object is skipped, counted and logged with its line number.
+/// Recipe: <c>{"type": "jsonl_reader", "path": "docs/", "glob": "*.jsonl*", "text_key": "text", "id_key": "id"}</c>.
+/// </summary>
+[RecipeStep("jsonl_reader")]
+public sealed class JsonlReader : FileReaderStep
+{
+    public JsonlReader(StepParameters parameters) : base(parameters, "*.jsonl*")
+    {
+        TextKey = parameters.GetString("text_key", "text")!;
+        IdKey = parameters.GetString("id_key", "id")!;
+    }
+
+    public JsonlReader(string inputPath, string glob = "*.jsonl*") : base(inputPath, glob) { }
+
+    public override string Name => "jsonl_reader";
+
+    public string TextKey { get; init; } = "text";
+
+    public string IdKey { get; init; } = "id";
+
+    protected override IEnumerable<Document> ReadFile(string path, StepStats stats, TaskContext context)
+    {
+        Stream stream;
+        try
+        {
+            stream = InputFiles.OpenMaybeGzip(path);
+        }
+        catch (IOException e)
+        {
+            Skip(stats, context, "unreadable_file", $"{path}: {e.Message}");
+            yield break;
+        }
+        using var reader = new StreamReader(stream);
+        long lineNumber = 0;
+        while (true)
+        {
+            string? line;
+            try
+            {
+                line = reader.ReadLine();
+            }
+            catch (InvalidDataException e)
+            {
+                Skip(stats, context, "gzip_corrupt", $"{path}: after line {lineNumber}: {e.Message}");
+                yield break;
+            }
+            if (line is null) break;
+            lineNumber++;
+            if (string.IsNullOrWhiteSpace(line)) continue;
+            var document = Parse(line, path, lineNumber, stats, context);
+            if (document is not null) yield return document;
+        }
+        context.Progress.AddInputBytes(new FileInfo(path).Length);
+    }
+
+    private Document? Parse(string line, string path, long lineNumber, StepStats stats, TaskContext context)
+    {
+        try
+        {
+            using var json = JsonDocument.Parse(line);
+            var root = json.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
+            {
+                Skip(stats, context, "bad_json_line", $"{path}:{lineNumber}: expected a JSON object, got {root.ValueKind}");
+                return null;
+            }
+            if (!root.TryGetProperty(TextKey, out var text) || text.ValueKind != JsonValueKind.String)
+            {
+                Skip(stats, context, "bad_json_line", $"{path}:{lineNumber}: field \"{TextKey}\" missing or not a string");
+                return null;
+            }
+            string id = root.TryGetProperty(IdKey, out var idValue)
+                ? (idValue.ValueKind == JsonValueKind.String ? idValue.GetString()! : idValue.GetRawText())
+                : $"{Path.GetFileName(path)}:{lineNumber}";
+            var document = new Document(id, text.GetString()!);
+            foreach (var property in root.EnumerateObject())
+            {
+                if (property.Name == TextKey || property.Name == IdKey) continue;
+                if (property.Name == "url" && property.Value.ValueKind == JsonValueKind.String) document.Url = property.Value.GetString();
+                else if (property.Name == "metadata" && property.Value.ValueKind == JsonValueKind.Object)
+                {
+                    foreach (var inner in property.Value.EnumerateObject()) document.Metadata[inner.Name] = ToValue(inner.Value);
+                }
+                else document.Metadata[property.Name] = ToValue(property.Value);
+            }
+            return document;
+        }
+        catch (JsonException e)
+        {
+            Skip(stats, context, "bad_json_line", $"{path}:{lineNumber}: {e.Message}");
+            return null;
+        }
+    }
+
+    private static object? ToValue(JsonElement value) => value.ValueKind switch
+    {
+        JsonValueKind.String => value.GetString(),
+        JsonValueKind.Number => value.TryGetInt64(out long l) ? (object)l : value.GetDouble(),
+        JsonValueKind.True => true,
+        JsonValueKind.False => false,
+        JsonValueKind.Null => null,
+        _ => value.Clone(),
+    };
+}

@@ -1,0 +1,51 @@
+using System.Text;
+using LmForge.Data.Pipeline;
+using LmForge.Data.Recipes;
+
+namespace LmForge.Data.Readers;
+
+/// <summary>
+/// Reads plain-text files (plain or gzip, UTF-8): each file is one document whose id is its path relative to the
+/// input directory. Files that are not valid UTF-8 are skipped and counted.
+/// Recipe: <c>{"type": "text_reader", "path": "books/", "glob": "*.txt"}</c>.
+/// </summary>
+[RecipeStep("text_reader")]
+public sealed class PlainTextReader : FileReaderStep
+{
+    public PlainTextReader(StepParameters parameters) : base(parameters, "*.txt*") { }
+
+    public PlainTextReader(string inputPath, string glob = "*.txt*") : base(inputPath, glob) { }
+
+    public override string Name => "text_reader";
+
+    protected override IEnumerable<Document> ReadFile(string path, StepStats stats, TaskContext context)
+    {
+        byte[] bytes;
+        try
+        {
+            using var stream = InputFiles.OpenMaybeGzip(path);
+            using var memory = new MemoryStream();
+            stream.CopyTo(memory);
+            bytes = memory.ToArray();
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException)
+        {
+            Skip(stats, context, "unreadable_file", $"{path}: {e.Message}");
+            yield break;
+        }
+        context.Progress.AddInputBytes(new FileInfo(path).Length);
+        if (!HtmlCharset.IsValidUtf8(bytes))
+        {
+            Skip(stats, context, "undecodable", $"{path}: not valid UTF-8");
+            yield break;
+        }
+        var text = Encoding.UTF8.GetString(bytes.AsSpan(bytes.AsSpan().StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF]) ? 3 : 0));
+        if (text.Trim().Length == 0)
+        {
+            stats.Count("skipped_empty_document");
+            yield break;
+        }
+        string root = Directory.Exists(InputPath) ? InputPath : Path.GetDirectoryName(InputPath)!;
+        yield return new Document(Path.GetRelativePath(root, path).Replace('\\', '/'), text);
+    }
+}

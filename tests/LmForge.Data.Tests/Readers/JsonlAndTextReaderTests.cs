@@ -1,0 +1,77 @@
+using System.IO.Compression;
+using System.Text;
+using LmForge.Data.Readers;
+
+namespace LmForge.Data.Tests.Readers;
+
+public class JsonlAndTextReaderTests
+{
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Jsonl_reads_documents_and_counts_bad_lines_with_line_numbers(bool gzip)
+    {
+        using var dir = new TempDirectory();
+        var lines = string.Join('\n',
+            """{"id": "a", "text": "first", "url": "https://x.org/a", "lang": "en", "score": 0.5}""",
+            """{"id": "b", "text": 42}""",
+            """not json at all""",
+            "",
+            """{"id": 7, "text": "third", "metadata": {"dump": "CC-MAIN"}}""",
+            """["an", "array"]""",
+            """{"text": "no id"}""");
+        var path = dir.File(gzip ? "d.jsonl.gz" : "d.jsonl");
+        var bytes = Encoding.UTF8.GetBytes(lines);
+        if (gzip)
+        {
+            using var file = File.Create(path);
+            using var z = new GZipStream(file, CompressionLevel.Fastest);
+            z.Write(bytes);
+        }
+        else File.WriteAllBytes(path, bytes);
+
+        var (docs, stats, log) = StepRunner.Run(new JsonlReader(path));
+        Assert.Equal(["a", "7", "d.jsonl" + (gzip ? ".gz" : "") + ":7"], docs.Select(d => d.Id));
+        Assert.Equal("https://x.org/a", docs[0].Url);
+        Assert.Equal("en", docs[0].Metadata["lang"]);
+        Assert.Equal(0.5, docs[0].Metadata["score"]);
+        Assert.Equal("CC-MAIN", docs[1].Metadata["dump"]);
+        Assert.Equal(3, stats.Counter("skipped_bad_json_line"));
+        Assert.Contains(log, l => l.Contains(":2:", StringComparison.Ordinal) && l.Contains("\"text\"", StringComparison.Ordinal));
+        Assert.Contains(log, l => l.Contains(":3:", StringComparison.Ordinal));
+        Assert.Contains(log, l => l.Contains(":6:", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Jsonl_truncated_gzip_keeps_lines_before_the_damage()
+    {
+        using var dir = new TempDirectory();
+        var path = dir.File("t.jsonl.gz");
+        using (var file = File.Create(path))
+        using (var z = new GZipStream(file, CompressionLevel.Fastest))
+        {
+            for (int i = 0; i < 2000; i++) z.Write(Encoding.UTF8.GetBytes($"{{\"id\":\"{i}\",\"text\":\"document number {i} {new string('z', i % 50)}\"}}\n"));
+        }
+        var bytes = File.ReadAllBytes(path);
+        File.WriteAllBytes(path, bytes[..(bytes.Length / 2)]);
+        var (docs, stats, _) = StepRunner.Run(new JsonlReader(path));
+        Assert.InRange(docs.Count, 1, 1999);
+        Assert.Equal("0", docs[0].Id);
+        Assert.True(stats.Counter("skipped_gzip_corrupt") + stats.Counter("skipped_bad_json_line") >= 1);
+    }
+
+    [Fact]
+    public void Text_reader_reads_one_document_per_file_and_skips_invalid_utf8()
+    {
+        using var dir = new TempDirectory();
+        Directory.CreateDirectory(dir.File("sub"));
+        File.WriteAllText(dir.File("a.txt"), "Alpha text.");
+        File.WriteAllText(dir.File("sub/b.txt"), "Beta text.");
+        File.WriteAllBytes(dir.File("bad.txt"), [0x41, 0xFF, 0xFE, 0x42]);
+        File.WriteAllText(dir.File("ignored.md"), "not matched by the glob");
+        var (docs, stats, _) = StepRunner.Run(new PlainTextReader(dir.Path));
+        Assert.Equal(["a.txt", "sub/b.txt"], docs.Select(d => d.Id));
+        Assert.Equal("Beta text.", docs[1].Text);
+        Assert.Equal(1, stats.Counter("skipped_undecodable"));
+    }
+}
