@@ -1,0 +1,12 @@
+namespace LmForge.Training.Metrics;
+
+/// <summary>One optimizer step as written to metrics.jsonl. ValidationLoss is present only on evaluation steps.</summary>
+public sealed record MetricsRecord(
+    int Step,
+    float TrainLoss,
+    float? ValidationLoss,
+    float LearningRate,
+    float GradientNorm,
+    double TokensPerSecond,
+    double Mfu,
+    double ElapsedSeconds);
