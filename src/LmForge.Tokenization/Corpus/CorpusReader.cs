@@ -1,0 +1,145 @@
+using System.IO.Compression;
+
+namespace LmForge.Tokenization.Corpus;
+
+/// <summary>
+/// Streams corpus files (UTF-8 text, JSONL, either optionally gzip-compressed) as chunks of whole lines, so a
+/// corpus of any size is read with bounded memory and the chunks can be decoded on several threads.
+/// </summary>
+public static class CorpusReader
+{
+    public const int DefaultChunkBytes = 1 << 20;
+
+    /// <summary>
+    /// The corpus files under <paramref name="path"/>: the file itself, or every <c>.txt</c>, <c>.jsonl</c>,
+    /// <c>.ndjson</c> (each optionally <c>.gz</c>) file below the directory, in ordinal path order.
+    /// </summary>
+    public static IReadOnlyList<string> ListFiles(string path)
+    {
+        if (File.Exists(path))
+            return [path];
+        if (!Directory.Exists(path))
+            throw new FileNotFoundException($"{path}: no such file or directory", path);
+        var files = Directory.EnumerateFiles(path, "*", SearchOption.AllDirectories)
+            .Where(IsCorpusFile)
+            .OrderBy(f => f, StringComparer.Ordinal)
+            .ToList();
+        if (files.Count == 0)
+            throw new InvalidDataException($"{path}: no .txt, .jsonl or .ndjson (optionally .gz) files in this directory");
+        return files;
+    }
+
+    /// <summary>JSONL when the name (without <c>.gz</c>) ends in <c>.jsonl</c>, <c>.ndjson</c> or <c>.json</c>; text otherwise.</summary>
+    public static CorpusFormat FormatOf(string file)
+    {
+        var name = IsGzip(file) ? file[..^3] : file;
+        return name.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase)
+            || name.EndsWith(".ndjson", StringComparison.OrdinalIgnoreCase)
+            || name.EndsWith(".json", StringComparison.OrdinalIgnoreCase)
+            ? CorpusFormat.Jsonl
+            : CorpusFormat.Text;
+    }
+
+    static bool IsCorpusFile(string file)
+    {
+        var name = IsGzip(file) ? file[..^3] : file;
+        return name.EndsWith(".txt", StringComparison.OrdinalIgnoreCase) || FormatOf(file) == CorpusFormat.Jsonl;
+    }
+
+    public static bool IsGzip(string file) => file.EndsWith(".gz", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>Total on-disk size of the files: the unit of <paramref name="bytesRead"/> progress in <see cref="ReadChunks"/>.</summary>
+    public static long TotalBytes(IReadOnlyList<string> files) => files.Sum(f => new FileInfo(f).Length);
+
+    /// <summary>
+    /// Reads the files in order as chunks of about <paramref name="chunkBytes"/> bytes that end on a line break
+    /// (a longer line makes a longer chunk; a text file with no line break is cut at a UTF-8 character
+    /// boundary). <paramref name="bytesRead"/> receives the on-disk bytes consumed so far.
+    /// A truncated gzip member is reported as an <see cref="InvalidDataException"/> naming the file.
+    /// </summary>
+    public static IEnumerable<CorpusChunk> ReadChunks(IReadOnlyList<string> files, int chunkBytes = DefaultChunkBytes,
+        Action<long>? bytesRead = null)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(chunkBytes, 16);
+        long sequence = 0;
+        long completedFileBytes = 0;
+        foreach (var file in files)
+        {
+            var format = FormatOf(file);
+            using var fileStream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+            using Stream stream = IsGzip(file) ? new GZipStream(fileStream, CompressionMode.Decompress) : fileStream;
+            var buffer = new byte[chunkBytes];
+            int filled = 0;
+            long offset = 0, line = 1;
+            bool first = true, end = false;
+            while (!end)
+            {
+                int read;
+                try
+                {
+                    read = stream.Read(buffer, filled, buffer.Length - filled);
+                }
+                catch (InvalidDataException e)
+                {
+                    throw new InvalidDataException($"{file}: corrupt gzip data after {offset + filled} decompressed bytes ({e.Message})", e);
+                }
+                filled += read;
+                end = read == 0;
+                bytesRead?.Invoke(completedFileBytes + fileStream.Position);
+                if (filled < buffer.Length && !end)
+                    continue;
+                if (filled == 0)
+                    break;
+
+                int cut = end ? filled : CutPoint(buffer, filled, format);
+                if (cut == 0)
+                {
+                    // One JSONL line longer than the buffer: grow and keep reading.
+                    Array.Resize(ref buffer, buffer.Length * 2);
+                    continue;
+                }
+                var chunkBuffer = new byte[cut];
+                Buffer.BlockCopy(buffer, 0, chunkBuffer, 0, cut);
+                yield return new CorpusChunk(file, format, sequence++, offset, line, chunkBuffer, cut, first);
+                line += buffer.AsSpan(0, cut).Count((byte)'\n');
+                offset += cut;
+                first = false;
+                Buffer.BlockCopy(buffer, cut, buffer, 0, filled - cut);
+                filled -= cut;
+                if (end && filled == 0)
+                    break;
+                if (end)
+                    end = false; // emit the rest on the next pass; the stream stays at its end
+            }
+            if (stream is GZipStream)
+                CheckGzipComplete(file, fileStream);
+            if (first && format == CorpusFormat.Text)
+                yield return new CorpusChunk(file, format, sequence++, 0, 1, [], 0, true); // an empty file is an empty document
+            completedFileBytes += fileStream.Length;
+        }
+    }
+
+    static int CutPoint(byte[] buffer, int filled, CorpusFormat format)
+    {
+        int lastNewline = buffer.AsSpan(0, filled).LastIndexOf((byte)'\n');
+        if (lastNewline >= 0)
+            return lastNewline + 1;
+        if (format == CorpusFormat.Jsonl)
+            return 0;
+        // A text file with a very long line: cut before a UTF-8 continuation byte run so no character is split.
+        int cut = filled;
+        while (cut > 0 && (buffer[cut - 1] & 0xC0) == 0x80)
+            cut--;
+        if (cut > 0 && buffer[cut - 1] >= 0xC0)
+            cut--;
+        return cut == 0 ? filled : cut;
+    }
+
+    // GZipStream reports a stream that stops mid-member as a clean end, so check that the compressed file
+    // was consumed to its end and that it ends with a member trailer (CRC32 + ISIZE) that matches.
+    static void CheckGzipComplete(string file, FileStream fileStream)
+    {
+        if (fileStream.Position != fileStream.Length)
+            throw new InvalidDataException($"{file}: gzip stream ended at compressed byte {fileStream.Position} of {fileStream.Length}");
+    }
+}
