@@ -1,0 +1,77 @@
+namespace LmForge.Tensors;
+
+/// <summary>
+/// The fused operations a transformer needs, each with its hand-written backward. A model calls only these, so the
+/// same model runs on any device that implements them.
+/// Gradient conventions: parameter gradients (weight, bias, embedding) are always ACCUMULATED into (+=), so the
+/// caller zeroes them once per optimizer step and can accumulate micro-batches; gradients with respect to inputs
+/// are OVERWRITTEN unless the method says otherwise. Shapes below: B batch, T time, C channels, OC output
+/// channels, N rows (any leading dimensions flattened), V vocabulary, Vp padded vocabulary, NH heads.
+/// </summary>
+public interface IBackend
+{
+    string Name { get; }
+
+    /// <summary>output (B,T,C) = tokenEmbedding[tokens[b,t]] + positionEmbedding[t]; tokenEmbedding (V,C), positionEmbedding (maxT,C), tokens B·T.</summary>
+    void EncoderForward(Tensor output, ReadOnlySpan<int> tokens, Tensor tokenEmbedding, Tensor positionEmbedding);
+
+    /// <summary>Accumulates outputGrad (B,T,C) into the rows of tokenEmbeddingGrad (V,C) and positionEmbeddingGrad (maxT,C).</summary>
+    void EncoderBackward(Tensor tokenEmbeddingGrad, Tensor positionEmbeddingGrad, Tensor outputGrad, ReadOnlySpan<int> tokens);
+
+    /// <summary>output (N,OC) = input (N,C) · weightᵀ + bias; weight (OC,C) as in nn.Linear, bias (OC) or null.</summary>
+    void LinearForward(Tensor output, Tensor input, Tensor weight, Tensor? bias);
+
+    /// <summary>inputGrad (N,C) = outputGrad · weight (overwritten); weightGrad (OC,C) += outputGradᵀ · input; biasGrad (OC) += Σ_N outputGrad.</summary>
+    void LinearBackward(Tensor inputGrad, Tensor weightGrad, Tensor? biasGrad, Tensor outputGrad, Tensor input, Tensor weight);
+
+    /// <summary>output (N,C) = (input − mean) · rstd · weight + bias per row, with eps 1e-5; saves mean (N) and rstd (N) for backward.</summary>
+    void LayerNormForward(Tensor output, Tensor mean, Tensor rstd, Tensor input, Tensor weight, Tensor bias);
+
+    /// <summary>inputGrad (N,C) is ACCUMULATED into (layer norm inputs are residual streams that also receive the skip gradient).</summary>
+    void LayerNormBackward(Tensor inputGrad, Tensor weightGrad, Tensor biasGrad, Tensor outputGrad, Tensor input, Tensor weight, Tensor mean, Tensor rstd);
+
+    /// <summary>GPT-2's tanh GELU, elementwise: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).</summary>
+    void GeluForward(Tensor output, Tensor input);
+
+    /// <summary>inputGrad = outputGrad · GELU'(input), elementwise; inputGrad may be the same tensor as outputGrad.</summary>
+    void GeluBackward(Tensor inputGrad, Tensor input, Tensor outputGrad);
+
+    /// <summary>output = a + b, elementwise. Its backward is the identity for both inputs, so models pass the gradient on unchanged.</summary>
+    void ResidualForward(Tensor output, Tensor a, Tensor b);
+
+    /// <summary>
+    /// Causal multi-head self-attention. qkv (B,T,3C) holds q, k, v side by side, head h in channels [h·hs, (h+1)·hs)
+    /// of each; output (B,T,C); logSumExp (B,NH,T) saves each softmax row's normalizer for backward, so the (T,T)
+    /// attention matrix is never stored.
+    /// </summary>
+    void AttentionForward(Tensor output, Tensor logSumExp, Tensor qkv, int headCount);
+
+    /// <summary>qkvGrad (B,T,3C) is overwritten, from outputGrad (B,T,C) and the forward's qkv, output and logSumExp.</summary>
+    void AttentionBackward(Tensor qkvGrad, Tensor outputGrad, Tensor qkv, Tensor output, Tensor logSumExp, int headCount);
+
+    /// <summary>
+    /// losses (N) = −log softmax(logits[n, 0..V))[targets[n]] over the real vocabulary V of the padded logits (N,Vp).
+    /// A target of −1 is ignored (loss 0). Targets outside [−1, V) throw.
+    /// </summary>
+    void CrossEntropyForward(Tensor losses, Tensor logits, ReadOnlySpan<int> targets, int vocabSize);
+
+    /// <summary>
+    /// logitsGrad (N,Vp) = (softmax(logits) − onehot(target)) · lossGradScale over the real vocabulary, 0 in padded columns
+    /// and in rows with target −1. Recomputes the softmax from logits and the forward's losses; logitsGrad may be the
+    /// same tensor as logits (the logits are then overwritten).
+    /// </summary>
+    void CrossEntropyBackward(Tensor logitsGrad, Tensor logits, Tensor losses, ReadOnlySpan<int> targets, int vocabSize, float lossGradScale);
+
+    /// <summary>Σ values², accumulated in double (for the global gradient norm).</summary>
+    double SumOfSquares(Tensor values);
+
+    /// <summary>
+    /// One AdamW update of parameters with gradients·update.GradientScale (the scale folds in gradient clipping).
+    /// Elements [0, decayedLength) get decoupled weight decay, the rest none (matrices first, biases and norms after).
+    /// </summary>
+    void AdamW(Tensor parameters, Tensor gradients, Tensor firstMoment, Tensor secondMoment, in AdamWUpdate update, long decayedLength);
+}
+
+/// <summary>The scalars of one AdamW step. Step counts from 1 (bias correction uses it).</summary>
+public readonly record struct AdamWUpdate(
+    float LearningRate, float Beta1, float Beta2, float Epsilon, float WeightDecay, int Step, float GradientScale = 1f);
