@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace LmForge.Tensors.Cpu;
 
 /// <summary>
@@ -6,29 +8,94 @@ namespace LmForge.Tensors.Cpu;
 /// op(A) is A (m×k, leading dimension lda) or, when transposeA, Aᵀ where A is stored k×m.
 /// op(B) is B (k×n, leading dimension ldb) or, when transposeB, Bᵀ where B is stored n×k.
 /// </summary>
+/// <remarks>
+/// The product is computed the BLIS way: op(B) is packed into panels of <see cref="GemmKernel.Nr"/> columns
+/// (a kc×nc block that stays in L3), op(A) into panels of <see cref="GemmKernel.Mr"/> rows (an mc×kc block that
+/// stays in L2), and a register-blocked FMA micro-kernel multiplies one A panel by one B panel into an
+/// Mr×Nr tile of C held in registers. Packing absorbs the transposes, so all four forms share the kernel.
+/// Large products are split across <see cref="WorkerPool.Shared"/> by columns or rows of C.
+/// </remarks>
 public static unsafe class Gemm
 {
-    // PLACEHOLDER contract: the packed, cache-blocked, register-blocked implementation replaces this body.
+    // Below this many multiply-adds the product runs on the calling thread: waking a worker costs more.
+    private const long ParallelThreshold = 1L << 18;
+
     public static void Multiply(
         bool transposeA, bool transposeB, int m, int n, int k,
         float* a, int lda, float* b, int ldb, float* c, int ldc,
         bool accumulate = false, float* bias = null)
+        => Multiply(WorkerPool.Shared, transposeA, transposeB, m, n, k, a, lda, b, ldb, c, ldc, accumulate, bias);
+
+    /// <summary>Same as the other overload, but splits the work across the given pool (one worker = serial).</summary>
+    public static void Multiply(
+        WorkerPool pool, bool transposeA, bool transposeB, int m, int n, int k,
+        float* a, int lda, float* b, int ldb, float* c, int ldc,
+        bool accumulate = false, float* bias = null)
+    {
+        ArgumentNullException.ThrowIfNull(pool);
+        Validate(transposeA, transposeB, m, n, k, a, lda, b, ldb, c, ldc);
+        if (m == 0 || n == 0) return;
+        if (k == 0)
+        {
+            ApplyEmptyProduct(m, n, c, ldc, accumulate, bias);
+            return;
+        }
+
+        var operation = new GemmRangeOperation(transposeA, transposeB, m, n, k, a, lda, b, ldb, c, ldc, accumulate, bias);
+        long work = (long)m * n * k;
+        if (pool.WorkerCount == 1 || work < ParallelThreshold)
+        {
+            operation.Invoke(0, operation.PanelCount);
+            return;
+        }
+        // Each worker must get enough panels to amortize packing its share of the shared operand.
+        int minPerWorker = operation.SplitColumns ? 64 / GemmKernel.Nr : 48 / GemmKernel.Mr;
+        pool.Run(operation.PanelCount, minPerWorker, ref operation);
+    }
+
+    // k == 0: op(A)·op(B) is the zero matrix, so C = (accumulate ? C : 0) + bias.
+    private static void ApplyEmptyProduct(int m, int n, float* c, int ldc, bool accumulate, float* bias)
     {
         for (int i = 0; i < m; i++)
         {
+            float* row = c + (long)i * ldc;
             for (int j = 0; j < n; j++)
             {
-                float sum = 0f;
-                for (int p = 0; p < k; p++)
-                {
-                    float av = transposeA ? a[(long)p * lda + i] : a[(long)i * lda + p];
-                    float bv = transposeB ? b[(long)j * ldb + p] : b[(long)p * ldb + j];
-                    sum += av * bv;
-                }
-                if (bias != null) sum += bias[j];
-                float* dst = c + (long)i * ldc + j;
-                *dst = accumulate ? *dst + sum : sum;
+                float value = accumulate ? row[j] : 0f;
+                row[j] = bias != null ? value + bias[j] : value;
             }
         }
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Validate(
+        bool transposeA, bool transposeB, int m, int n, int k,
+        float* a, int lda, float* b, int ldb, float* c, int ldc)
+    {
+        if (m < 0) ThrowNegative(nameof(m), m);
+        if (n < 0) ThrowNegative(nameof(n), n);
+        if (k < 0) ThrowNegative(nameof(k), k);
+        if (m == 0 || n == 0) return;
+        int aWidth = transposeA ? m : k;
+        int bWidth = transposeB ? k : n;
+        if (lda < Math.Max(1, aWidth)) ThrowLeadingDimension(nameof(lda), lda, aWidth);
+        if (ldb < Math.Max(1, bWidth)) ThrowLeadingDimension(nameof(ldb), ldb, bWidth);
+        if (ldc < n) ThrowLeadingDimension(nameof(ldc), ldc, n);
+        if (c == null) ThrowNull(nameof(c));
+        if (k > 0 && a == null) ThrowNull(nameof(a));
+        if (k > 0 && b == null) ThrowNull(nameof(b));
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void ThrowNegative(string name, int value) =>
+        throw new ArgumentOutOfRangeException(name, value, $"Gemm.Multiply: {name} is {value}, expected >= 0.");
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void ThrowLeadingDimension(string name, int value, int width) =>
+        throw new ArgumentOutOfRangeException(
+            name, value, $"Gemm.Multiply: {name} is {value}, expected >= the row width {Math.Max(1, width)}.");
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void ThrowNull(string name) =>
+        throw new ArgumentNullException(name, $"Gemm.Multiply: {name} is null but the product reads it.");
 }
