@@ -1,3 +1,5 @@
+using LmForge.Tokenization.Shards;
+
 namespace LmForge.Training.Data;
 
 /// <summary>
@@ -10,7 +12,7 @@ namespace LmForge.Training.Data;
 /// </summary>
 public sealed class TokenBatchLoader : IDisposable
 {
-    readonly TokenShardView[] _shards;
+    readonly TokenShardReader[] _shards;
     readonly int[] _batchesInShard;
     readonly ulong _seed;
     readonly bool _shuffle;
@@ -28,10 +30,10 @@ public sealed class TokenBatchLoader : IDisposable
         _seed = seed;
         _shuffle = shuffle;
         _row = new int[sequenceLength + 1];
-        _shards = new TokenShardView[shardPaths.Count];
+        _shards = new TokenShardReader[shardPaths.Count];
         try
         {
-            for (int i = 0; i < _shards.Length; i++) _shards[i] = TokenShardView.Open(shardPaths[i]);
+            for (int i = 0; i < _shards.Length; i++) _shards[i] = TokenShardReader.Open(shardPaths[i]);
         }
         catch
         {
@@ -119,7 +121,7 @@ public sealed class TokenBatchLoader : IDisposable
         SkipExhaustedShards();
     }
 
-    long SamplesIn(TokenShardView shard) => shard.TokenCount <= 1 ? 0 : (shard.TokenCount - 1) / SequenceLength;
+    long SamplesIn(TokenShardReader shard) => shard.TokenCount <= 1 ? 0 : (shard.TokenCount - 1) / SequenceLength;
 
     void SkipExhaustedShards()
     {

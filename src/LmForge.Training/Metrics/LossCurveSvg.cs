@@ -26,7 +26,7 @@ public static class LossCurveSvg
             $"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{Width}\" height=\"{Height}\" viewBox=\"0 0 {Width} {Height}\" font-family=\"sans-serif\" font-size=\"12\">\n");
         svg.Append("<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n");
         svg.Append(CultureInfo.InvariantCulture, $"<text x=\"{Width / 2}\" y=\"20\" text-anchor=\"middle\" font-size=\"14\">{Escape(title)}</text>\n");
-        var train = records.Where(r => float.IsFinite(r.TrainLoss)).Select(r => (r.Step, Loss: (double)r.TrainLoss)).ToList();
+        var train = records.Where(r => r.TrainLoss is { } t && float.IsFinite(t)).Select(r => (r.Step, Loss: (double)r.TrainLoss!.Value)).ToList();
         var validation = records.Where(r => r.ValidationLoss is { } v && float.IsFinite(v)).Select(r => (r.Step, Loss: (double)r.ValidationLoss!.Value)).ToList();
         if (train.Count == 0 && validation.Count == 0)
         {
