@@ -1,0 +1,166 @@
+using System.Buffers;
+using System.Runtime.CompilerServices;
+
+namespace LmForge.Tokenization;
+
+// The merge loop: turns the UTF-8 bytes of one piece into token ids by repeatedly merging the adjacent pair with
+// the lowest priority (leftmost on ties), as tiktoken's byte_pair_encode does. Short pieces use a linear scan over
+// small stack arrays; long ones (a 100 KB run of letters is one piece) use a heap over a linked list, O(n log n).
+internal sealed class BytePairMerger(int[] byteTokens, TokenPairTable pairs, ByteSequenceTable tokens, bool wholePieceLookup)
+{
+    private const int LinearScanLimit = 64;
+
+    /// <summary>Appends the tokens of <paramref name="piece"/> (non-empty UTF-8) to <paramref name="output"/>.</summary>
+    public void Encode(ReadOnlySpan<byte> piece, List<int> output)
+    {
+        if (piece.Length == 1)
+        {
+            output.Add(byteTokens[piece[0]]);
+            return;
+        }
+        // tiktoken first looks the whole piece up: a piece that is a token is that token.
+        if (wholePieceLookup && tokens.TryGetValue(piece, out int token))
+        {
+            output.Add(token);
+            return;
+        }
+        if (piece.Length <= LinearScanLimit) MergeLinear(piece, output);
+        else MergeWithHeap(piece, output);
+    }
+
+    private void MergeLinear(ReadOnlySpan<byte> piece, List<int> output)
+    {
+        int count = piece.Length;
+        Span<int> ids = stackalloc int[LinearScanLimit];
+        Span<int> priority = stackalloc int[LinearScanLimit]; // priority[i]: merging ids[i] with ids[i + 1]
+        Span<int> merged = stackalloc int[LinearScanLimit];
+        for (int i = 0; i < count; i++) ids[i] = byteTokens[piece[i]];
+        for (int i = 0; i < count - 1; i++) priority[i] = pairs.Lookup(ids[i], ids[i + 1], out merged[i]);
+
+        while (count > 1)
+        {
+            int best = -1;
+            int bestPriority = int.MaxValue;
+            for (int i = 0; i < count - 1; i++)
+            {
+                if (priority[i] < bestPriority)
+                {
+                    bestPriority = priority[i];
+                    best = i;
+                }
+            }
+            if (best < 0) break;
+            ids[best] = merged[best];
+            // Remove ids[best + 1] and the pair entry that started at it.
+            ids.Slice(best + 2, count - best - 2).CopyTo(ids.Slice(best + 1));
+            priority.Slice(best + 2, count - best - 3 > 0 ? count - best - 3 : 0).CopyTo(priority.Slice(best + 1));
+            merged.Slice(best + 2, count - best - 3 > 0 ? count - best - 3 : 0).CopyTo(merged.Slice(best + 1));
+            count--;
+            if (best < count - 1) priority[best] = pairs.Lookup(ids[best], ids[best + 1], out merged[best]);
+            if (best > 0) priority[best - 1] = pairs.Lookup(ids[best - 1], ids[best], out merged[best - 1]);
+        }
+        for (int i = 0; i < count; i++) output.Add(ids[i]);
+    }
+
+    private void MergeWithHeap(ReadOnlySpan<byte> piece, List<int> output)
+    {
+        int n = piece.Length;
+        int[] ids = ArrayPool<int>.Shared.Rent(n);
+        int[] next = ArrayPool<int>.Shared.Rent(n);
+        int[] previous = ArrayPool<int>.Shared.Rent(n);
+        long[] heap = ArrayPool<long>.Shared.Rent(2 * n);
+        try
+        {
+            int heapCount = 0;
+            for (int i = 0; i < n; i++)
+            {
+                ids[i] = byteTokens[piece[i]];
+                next[i] = i + 1 < n ? i + 1 : -1;
+                previous[i] = i - 1;
+            }
+            for (int i = 0; i + 1 < n; i++)
+            {
+                int p = pairs.Lookup(ids[i], ids[i + 1], out _);
+                if (p != int.MaxValue) Push(heap, ref heapCount, p, i);
+            }
+            // Entries are (priority, left position); an entry is stale when the pair at that position has changed,
+            // which re-looking the pair up detects. Positions keep text order, so ties go to the leftmost pair.
+            while (heapCount > 0)
+            {
+                long top = Pop(heap, ref heapCount);
+                int p = (int)(top >> 32);
+                int left = (int)(top & 0xFFFFFFFF);
+                if (ids[left] < 0) continue;
+                int right = next[left];
+                if (right < 0) continue;
+                if (pairs.Lookup(ids[left], ids[right], out int mergedId) != p) continue;
+                if (heapCount + 2 > heap.Length) heap = GrowHeap(heap);
+                ids[left] = mergedId;
+                ids[right] = -1;
+                int after = next[right];
+                next[left] = after;
+                if (after >= 0) previous[after] = left;
+                if (after >= 0)
+                {
+                    int q = pairs.Lookup(mergedId, ids[after], out _);
+                    if (q != int.MaxValue) Push(heap, ref heapCount, q, left);
+                }
+                int before = previous[left];
+                if (before >= 0)
+                {
+                    int q = pairs.Lookup(ids[before], mergedId, out _);
+                    if (q != int.MaxValue) Push(heap, ref heapCount, q, before);
+                }
+            }
+            for (int i = 0; i >= 0; i = next[i]) output.Add(ids[i]);
+        }
+        finally
+        {
+            ArrayPool<int>.Shared.Return(ids);
+            ArrayPool<int>.Shared.Return(next);
+            ArrayPool<int>.Shared.Return(previous);
+            ArrayPool<long>.Shared.Return(heap);
+        }
+    }
+
+    private static long[] GrowHeap(long[] heap)
+    {
+        long[] larger = ArrayPool<long>.Shared.Rent(heap.Length * 2);
+        heap.AsSpan().CopyTo(larger);
+        ArrayPool<long>.Shared.Return(heap);
+        return larger;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Push(long[] heap, ref int count, int priority, int position)
+    {
+        long item = ((long)priority << 32) | (uint)position;
+        int i = count++;
+        while (i > 0)
+        {
+            int parent = (i - 1) >> 1;
+            if (heap[parent] <= item) break;
+            heap[i] = heap[parent];
+            i = parent;
+        }
+        heap[i] = item;
+    }
+
+    private static long Pop(long[] heap, ref int count)
+    {
+        long top = heap[0];
+        long last = heap[--count];
+        int i = 0;
+        while (true)
+        {
+            int child = 2 * i + 1;
+            if (child >= count) break;
+            if (child + 1 < count && heap[child + 1] < heap[child]) child++;
+            if (heap[child] >= last) break;
+            heap[i] = heap[child];
+            i = child;
+        }
+        heap[i] = last;
+        return top;
+    }
+}
