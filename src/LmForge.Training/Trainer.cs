@@ -110,7 +110,7 @@ public sealed class Trainer : IDisposable
         EnsureWritable(runDirectory);
         var trainShards = TokenShardSet.Resolve(config.TrainShards, "train");
         var validationShards = TokenShardSet.Resolve(config.ValidationShards, "val");
-        var train = new TokenBatchLoader(trainShards, config.MicroBatchSize, config.ContextLength, (ulong)config.Seed, shuffle: true);
+        var train = new TokenBatchLoader(trainShards, config.MicroBatchSize, config.ContextLength, (ulong)config.Seed, config.ShuffleTrainingData);
         TokenBatchLoader? validation = null;
         try
         {
@@ -185,7 +185,11 @@ public sealed class Trainer : IDisposable
             }
             loss /= accumulation;
             float gradientNorm = (float)Math.Sqrt(_backend.SumOfSquares(_model.Gradients));
-            float clipScale = _config.GradientClip > 0 && gradientNorm > _config.GradientClip ? _config.GradientClip / gradientNorm : 1f;
+            if (!float.IsFinite(loss) || !float.IsFinite(gradientNorm))
+                throw new InvalidOperationException(
+                    $"step {step}: the {(float.IsFinite(loss) ? "gradient norm" : "loss")} is not finite; lower the learning rate (now {_config.LearningRate}) or resume from the last checkpoint");
+            // As torch.nn.utils.clip_grad_norm_: scale by max_norm / (norm + 1e-6) when that is below 1.
+            float clipScale = _config.GradientClip > 0 ? Math.Min(1f, _config.GradientClip / (gradientNorm + 1e-6f)) : 1f;
             float learningRate = schedule.At(step);
             _optimizer.Step(_model.Parameters, _model.Gradients, learningRate, clipScale);
             double seconds = Stopwatch.GetElapsedTime(stepStart).TotalSeconds;

@@ -27,6 +27,8 @@ public sealed record TrainingConfig
     public int MicroBatchSize { get; init; } = 8;
     /// <summary>Tokens per optimizer step; a multiple of MicroBatchSize × ContextLength (gradient accumulation makes up the rest).</summary>
     public int TotalBatchTokens { get; init; } = 1024;
+    /// <summary>Visit shards and sequences in a seeded random order (false: file order, for comparisons with other trainers).</summary>
+    public bool ShuffleTrainingData { get; init; } = true;
 
     // Optimizer: AdamW with decoupled weight decay on matrices only, and global gradient-norm clipping.
     public float LearningRate { get; init; } = 1e-3f;
@@ -120,9 +122,14 @@ public sealed record TrainingConfig
             if (!node.ContainsKey(name))
                 throw new TrainingConfigException(
                     $"override '{assignment}': unknown setting '{name}'; known settings: {string.Join(", ", node.Select(p => p.Key))}");
-            node[name] = node[name] is JsonValue existing && existing.GetValueKind() == JsonValueKind.Number
-                ? ParseNumber(assignment, value)
-                : JsonValue.Create(value);
+            node[name] = (node[name] as JsonValue)?.GetValueKind() switch
+            {
+                JsonValueKind.Number => ParseNumber(assignment, value),
+                JsonValueKind.True or JsonValueKind.False => bool.TryParse(value, out bool flag)
+                    ? JsonValue.Create(flag)
+                    : throw new TrainingConfigException($"override '{assignment}': '{value}' is not true or false"),
+                _ => JsonValue.Create(value),
+            };
         }
         return Parse(node.ToJsonString(JsonOptions), "overrides");
     }
@@ -180,6 +187,7 @@ public sealed record TrainingConfig
         Check("microBatchSize", MicroBatchSize, saved.MicroBatchSize);
         Check("totalBatchTokens", TotalBatchTokens, saved.TotalBatchTokens);
         Check("seed", Seed, saved.Seed);
+        Check("shuffleTrainingData", ShuffleTrainingData, saved.ShuffleTrainingData);
         return differences.Count == 0 ? null : string.Join("; ", differences);
     }
 
