@@ -39,9 +39,7 @@ public static class QuickstartPipeline
         if (options.Corpus is null) return [BrownCorpus.EnsureCached(options.CacheDirectory, log)];
         if (!File.Exists(options.Corpus) && !Directory.Exists(options.Corpus))
             throw new FileNotFoundException($"{options.Corpus}: no such corpus file or directory; pass --corpus with a .txt/.jsonl file or a directory of them");
-        var files = CorpusReader.ListFiles(options.Corpus);
-        if (files.Count == 0)
-            throw new InvalidDataException($"{options.Corpus}: no .txt, .jsonl or .ndjson files (optionally .gz) in it; put your text in such files");
+        var files = CorpusReader.ListFiles(options.Corpus); // throws, naming the directory, when it holds no corpus files
         if (CorpusReader.TotalBytes(files) == 0)
             throw new InvalidDataException($"{options.Corpus}: the corpus is empty; give it some text (a few megabytes trains a small model well)");
         return files;
