@@ -9,6 +9,7 @@ public static class Program
         var suites = new Dictionary<string, Func<string[], int>>(StringComparer.OrdinalIgnoreCase)
         {
             ["tokenizer-train"] = Tokenization.TokenizerTrainBench.Run,
+            ["engine-profile"] = EngineProfileBench.Run,
         };
         if (args.Length == 0 || !suites.TryGetValue(args[0], out var run))
         {
