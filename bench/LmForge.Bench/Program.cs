@@ -10,6 +10,7 @@ public static class Program
         {
             ["tokenizer-train"] = Tokenization.TokenizerTrainBench.Run,
             ["engine-profile"] = EngineProfileBench.Run,
+            ["train-step"] = TrainStepBenchmark.Run,
         };
         if (args.Length == 0 || !suites.TryGetValue(args[0], out var run))
         {

@@ -106,7 +106,7 @@ public sealed class SafeTensorsBadInputTests : IDisposable
         AssertOneLine(Assert.Throws<InvalidDataException>(() => file.ReadFloat32("w", [2, 2])), path, "file ended before byte", "truncated");
     }
 
-    // Hostile bytes beyond the hand-written cases: every truncation of the PyTorch fixture and thousands of seeded
+    // Hostile bytes beyond the hand-written cases: every truncation of the PyTorch fixture and 1,500 seeded
     // random byte flips in its header either open cleanly or fail with the reader's one-line error.
     [Fact]
     public void Open_TruncatedAndCorruptedFixture_OnlyEverThrowsInvalidData()
@@ -122,7 +122,7 @@ public sealed class SafeTensorsBadInputTests : IDisposable
 
         var random = new Random(20230828);
         int headerEnd = 8 + (int)BitConverter.ToUInt64(original, 0);
-        for (int trial = 0; trial < 3000; trial++)
+        for (int trial = 0; trial < 1500; trial++)
         {
             byte[] corrupted = (byte[])original.Clone();
             int flips = random.Next(1, 4);

@@ -61,13 +61,26 @@ public sealed class SafeTensorsTests : IDisposable
                 new SafeTensorEntry("native.cube", [2, 3, 4], nativePointer, native.Length),
                 new SafeTensorEntry("scalar", [], new float[] { -0.25f }),
                 new SafeTensorEntry("empty", [0, 5], ReadOnlyMemory<float>.Empty),
+                new SafeTensorEntry("produced.transpose", [13, 7], 13 * 7, (start, destination) =>
+                {
+                    // element (i, j) of the 13×7 transpose of the 7×13 matrix
+                    for (int e = 0; e < destination.Length; e++)
+                    {
+                        long index = start + e;
+                        destination[e] = matrix[(index % 7 * 13) + (index / 7)];
+                    }
+                }),
+                new SafeTensorEntry("produced.long", [100_000], 100_000, (start, destination) =>
+                {
+                    for (int e = 0; e < destination.Length; e++) destination[e] = start + e;
+                }),
             ], metadata);
         }
 
         using (var file = SafeTensorsFile.Open(path))
         {
             Assert.Equal(metadata, file.Metadata);
-            Assert.Equal(5, file.Tensors.Count);
+            Assert.Equal(7, file.Tensors.Count);
             Assert.All(file.Tensors.Values, t => Assert.Equal(SafeTensorDType.F32, t.DType));
             Assert.Equal(matrix, file.ReadFloat32("h.0.mlp.c_fc.weight", [7, 13]));
             Assert.Equal(vector, file.ReadFloat32("h.0.mlp.c_fc.bias", [13]));
@@ -76,6 +89,9 @@ public sealed class SafeTensorsTests : IDisposable
             Assert.Equal(native, cube);
             Assert.Equal([-0.25f], file.ReadFloat32("scalar", []));
             Assert.Empty(file.ReadFloat32("empty", [0, 5]));
+            float[] transpose = file.ReadFloat32("produced.transpose", [13, 7]);
+            Assert.Equal(matrix[(3 * 13) + 11], transpose[(11 * 7) + 3]);
+            Assert.Equal(Enumerable.Range(0, 100_000).Select(i => (float)i), file.ReadFloat32("produced.long", [100_000]));
         }
 
         // The bytes follow the published layout, checked without our reader: header length, 8-byte padded JSON,
@@ -87,7 +103,7 @@ public sealed class SafeTensorsTests : IDisposable
         var offsets = header.RootElement.GetProperty("h.0.mlp.c_fc.bias").GetProperty("data_offsets");
         Assert.Equal(7 * 13 * 4, offsets[0].GetInt64());
         Assert.Equal("F32", header.RootElement.GetProperty("native.cube").GetProperty("dtype").GetString());
-        Assert.Equal(8 + headerLength + (7 * 13 + 13 + 24 + 1) * 4, bytes.Length);
+        Assert.Equal(8 + headerLength + (7 * 13 + 13 + 24 + 1 + 13 * 7 + 100_000) * 4, bytes.Length);
         Assert.Equal(vector[0], BitConverter.ToSingle(bytes, (int)(8 + headerLength + 7 * 13 * 4)));
         Assert.Single(_files.AllFiles);
     }

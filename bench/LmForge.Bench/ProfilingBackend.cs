@@ -1,0 +1,138 @@
+using System.Diagnostics;
+using LmForge.Tensors;
+
+namespace LmForge.Bench;
+
+/// <summary>
+/// Wraps a backend and adds up the wall time of every call, per operation and, for matrix products, per weight shape
+/// (so the output projection shows apart from the block's linears), with the floating-point operations of the matrix
+/// products and attention so their achieved GFLOP/s can be compared. Used by the train-step suite's --profile run.
+/// </summary>
+internal sealed class ProfilingBackend(IBackend inner) : IBackend
+{
+    private readonly Dictionary<string, (long Ticks, int Calls, double Flops)> _totals = new(StringComparer.Ordinal);
+
+    public string Name => inner.Name;
+
+    public IReadOnlyDictionary<string, (long Ticks, int Calls, double Flops)> Totals => _totals;
+
+    public void Reset() => _totals.Clear();
+
+    public void EncoderForward(Tensor output, ReadOnlySpan<int> tokens, Tensor tokenEmbedding, Tensor positionEmbedding)
+    {
+        long start = Stopwatch.GetTimestamp();
+        inner.EncoderForward(output, tokens, tokenEmbedding, positionEmbedding);
+        Add("EncoderForward", start);
+    }
+
+    public void EncoderBackward(Tensor tokenEmbeddingGrad, Tensor positionEmbeddingGrad, Tensor outputGrad, ReadOnlySpan<int> tokens)
+    {
+        long start = Stopwatch.GetTimestamp();
+        inner.EncoderBackward(tokenEmbeddingGrad, positionEmbeddingGrad, outputGrad, tokens);
+        Add("EncoderBackward", start);
+    }
+
+    public void LinearForward(Tensor output, Tensor input, Tensor weight, Tensor? bias)
+    {
+        long start = Stopwatch.GetTimestamp();
+        inner.LinearForward(output, input, weight, bias);
+        // (N,C)·(C,OC): 2·N·C·OC
+        Add($"LinearForward {weight.Shape[0]}x{weight.Shape[1]}", start, 2.0 * input.Length * weight.Shape[0]);
+    }
+
+    public void LinearBackward(Tensor inputGrad, Tensor weightGrad, Tensor? biasGrad, Tensor outputGrad, Tensor input, Tensor weight)
+    {
+        long start = Stopwatch.GetTimestamp();
+        inner.LinearBackward(inputGrad, weightGrad, biasGrad, outputGrad, input, weight);
+        // two products of the forward's size: dX = dY·W and dW += dYᵀ·X
+        Add($"LinearBackward {weight.Shape[0]}x{weight.Shape[1]}", start, 4.0 * input.Length * weight.Shape[0]);
+    }
+
+    public void LayerNormForward(Tensor output, Tensor mean, Tensor rstd, Tensor input, Tensor weight, Tensor bias)
+    {
+        long start = Stopwatch.GetTimestamp();
+        inner.LayerNormForward(output, mean, rstd, input, weight, bias);
+        Add("LayerNormForward", start);
+    }
+
+    public void LayerNormBackward(Tensor inputGrad, Tensor weightGrad, Tensor biasGrad, Tensor outputGrad, Tensor input, Tensor weight, Tensor mean, Tensor rstd)
+    {
+        long start = Stopwatch.GetTimestamp();
+        inner.LayerNormBackward(inputGrad, weightGrad, biasGrad, outputGrad, input, weight, mean, rstd);
+        Add("LayerNormBackward", start);
+    }
+
+    public void GeluForward(Tensor output, Tensor input)
+    {
+        long start = Stopwatch.GetTimestamp();
+        inner.GeluForward(output, input);
+        Add("GeluForward", start);
+    }
+
+    public void GeluBackward(Tensor inputGrad, Tensor input, Tensor outputGrad)
+    {
+        long start = Stopwatch.GetTimestamp();
+        inner.GeluBackward(inputGrad, input, outputGrad);
+        Add("GeluBackward", start);
+    }
+
+    public void ResidualForward(Tensor output, Tensor a, Tensor b)
+    {
+        long start = Stopwatch.GetTimestamp();
+        inner.ResidualForward(output, a, b);
+        Add("ResidualForward", start);
+    }
+
+    public void AttentionForward(Tensor output, Tensor logSumExp, Tensor qkv, int headCount)
+    {
+        long start = Stopwatch.GetTimestamp();
+        inner.AttentionForward(output, logSumExp, qkv, headCount);
+        // causal: q·k and p·v over j ≤ t, 4·hs flops per (b, h, t, j) pair: 2·B·C·T·(T+1)
+        Add("AttentionForward", start, 2.0 * output.Length * (qkv.Shape[1] + 1));
+    }
+
+    public void AttentionBackward(Tensor qkvGrad, Tensor outputGrad, Tensor qkv, Tensor output, Tensor logSumExp, int headCount)
+    {
+        long start = Stopwatch.GetTimestamp();
+        inner.AttentionBackward(qkvGrad, outputGrad, qkv, output, logSumExp, headCount);
+        // recomputed q·k, dv, dout·v, dq, dk: 10·hs flops per pair: 5·B·C·T·(T+1)
+        Add("AttentionBackward", start, 5.0 * output.Length * (qkv.Shape[1] + 1));
+    }
+
+    public void CrossEntropyForward(Tensor losses, Tensor logits, ReadOnlySpan<int> targets, int vocabSize)
+    {
+        long start = Stopwatch.GetTimestamp();
+        inner.CrossEntropyForward(losses, logits, targets, vocabSize);
+        Add("CrossEntropyForward", start);
+    }
+
+    public void CrossEntropyBackward(Tensor logitsGrad, Tensor logits, Tensor losses, ReadOnlySpan<int> targets, int vocabSize, float lossGradScale)
+    {
+        long start = Stopwatch.GetTimestamp();
+        inner.CrossEntropyBackward(logitsGrad, logits, losses, targets, vocabSize, lossGradScale);
+        Add("CrossEntropyBackward", start);
+    }
+
+    public double SumOfSquares(Tensor values)
+    {
+        long start = Stopwatch.GetTimestamp();
+        double result = inner.SumOfSquares(values);
+        Add("SumOfSquares", start);
+        return result;
+    }
+
+    public void AdamW(Tensor parameters, Tensor gradients, Tensor firstMoment, Tensor secondMoment, in AdamWUpdate update, long decayedLength)
+    {
+        long start = Stopwatch.GetTimestamp();
+        inner.AdamW(parameters, gradients, firstMoment, secondMoment, update, decayedLength);
+        Add("AdamW", start);
+    }
+
+    private void Add(string operation, long start, double flops = 0)
+    {
+        long elapsed = Stopwatch.GetTimestamp() - start;
+        _totals[operation] = _totals.TryGetValue(operation, out var total)
+            ? (total.Ticks + elapsed, total.Calls + 1, total.Flops + flops)
+            : (elapsed, 1, flops);
+    }
+}

@@ -1,0 +1,186 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using LmForge.Models.Gpt;
+using LmForge.Tensors;
+using LmForge.Tensors.Cpu;
+using LmForge.Tensors.Optimization;
+
+namespace LmForge.Bench;
+
+/// <summary>
+/// The `train-step` suite: tokens per second of one full GPT-2 training step (forward, loss, backward, clip, AdamW) on
+/// random tokens, for LmForge and for PyTorch (bench/peers/torch_train_step.py, same model code as the correctness
+/// fixtures, 2 threads) measured one after the other in the same invocation. Prints ms/step, tokens/s, an estimated
+/// MFU (6 · parameters · tokens/s over a stated peak) and the ratio LmForge / PyTorch.
+/// Usage: train-step [tiny|gpt2|all] [--steps N] [--warmup N] [--profile] [--no-peer]
+/// </summary>
+public static class TrainStepBenchmark
+{
+    /// <summary>Stated FP32 peak of the benchmark machine: 2 Zen 3 cores × 2 FMA units × 8 lanes × 2 FLOP × ~3 GHz.</summary>
+    public const double PeakFlopsPerSecond = 190e9;
+
+    private sealed record Case(string Name, GptConfig Config, int BatchSize, int SequenceLength, int DefaultSteps);
+
+    private static readonly Case[] Cases =
+    [
+        new("tiny", new GptConfig(VocabSize: 8192, ContextLength: 256, LayerCount: 4, HeadCount: 4, Width: 256), 8, 256, 5),
+        new("gpt2", GptConfig.Gpt2Small, 4, 64, 3),
+    ];
+
+    public static int Run(string[] args)
+    {
+        string which = args.FirstOrDefault(a => !a.StartsWith("--", StringComparison.Ordinal)) ?? "all";
+        int? steps = IntOption(args, "--steps");
+        int warmup = IntOption(args, "--warmup") ?? 1;
+        bool profile = args.Contains("--profile");
+        bool peer = !args.Contains("--no-peer");
+        var cases = Cases.Where(c => which == "all" || c.Name == which).ToList();
+        if (cases.Count == 0)
+        {
+            Console.Error.WriteLine($"train-step: unknown case '{which}', expected tiny, gpt2 or all");
+            return 2;
+        }
+
+        Console.WriteLine($"train-step: {Environment.ProcessorCount} cores, {WorkerPool.Shared.WorkerCount} workers; peer: PyTorch {(peer ? "(2 threads)" : "skipped")}; MFU over a stated peak of {PeakFlopsPerSecond / 1e9:F0} GFLOP/s");
+        var rows = new List<string>();
+        foreach (var benchCase in cases)
+        {
+            int n = steps ?? benchCase.DefaultSteps;
+            var ours = MeasureLmForge(benchCase, n, warmup, profile);
+            var theirs = peer ? MeasurePyTorch(benchCase, n, warmup) : null;
+            rows.Add(FormatRow(benchCase, ours, theirs));
+        }
+
+        Console.WriteLine();
+        Console.WriteLine("| config | batch | params | LmForge ms/step | LmForge tokens/s | LmForge MFU | PyTorch ms/step | PyTorch tokens/s | PyTorch MFU | LmForge / PyTorch |");
+        Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|");
+        foreach (string row in rows) Console.WriteLine(row);
+        return 0;
+    }
+
+    private sealed record Measurement(double MillisecondsPerStep, double TokensPerSecond, long Parameters, float FirstLoss, float LastLoss);
+
+    private static Measurement MeasureLmForge(Case benchCase, int steps, int warmup, bool profile)
+    {
+        var config = benchCase.Config;
+        int b = benchCase.BatchSize, t = benchCase.SequenceLength;
+        var profiler = profile ? new ProfilingBackend(CpuBackend.Shared) : null;
+        using var model = new GptModel(config, profiler);
+        model.InitializeWeights(seed: 20230828);
+        using var optimizer = model.CreateOptimizer(new AdamWSettings(Beta1: 0.9f, Beta2: 0.95f, Epsilon: 1e-8f, WeightDecay: 0.1f));
+        var random = new Random(20230828);
+        var sequence = new int[b * (t + 1)];
+        for (int i = 0; i < sequence.Length; i++) sequence[i] = random.Next(config.VocabSize);
+        var tokens = new int[b * t];
+        var targets = new int[b * t];
+        for (int row = 0; row < b; row++)
+        {
+            Array.Copy(sequence, row * (t + 1), tokens, row * t, t);
+            Array.Copy(sequence, (row * (t + 1)) + 1, targets, row * t, t);
+        }
+
+        Console.WriteLine($"[{benchCase.Name}] LmForge: {model.ParameterCount:N0} parameters, batch {b}×{t}, {warmup} warm-up + {steps} timed steps");
+        float first = 0;
+        for (int i = 0; i < warmup; i++) first = model.TrainStep(tokens, targets, b, t, optimizer, 3e-4f, 1f).Loss;
+        profiler?.Reset();
+        var stopwatch = Stopwatch.StartNew();
+        float last = 0;
+        for (int i = 0; i < steps; i++) last = model.TrainStep(tokens, targets, b, t, optimizer, 3e-4f, 1f).Loss;
+        stopwatch.Stop();
+        double seconds = stopwatch.Elapsed.TotalSeconds;
+        if (profiler != null) PrintProfile(profiler, seconds, steps);
+        return new Measurement(1000 * seconds / steps, (double)b * t * steps / seconds, model.ParameterCount, first, last);
+    }
+
+    private static void PrintProfile(ProfilingBackend profiler, double seconds, int steps)
+    {
+        double frequency = Stopwatch.Frequency;
+        double accounted = 0;
+        Console.WriteLine($"  {"operation",-30} {"calls/step",10} {"ms/step",10} {"share",7} {"GFLOP/s",8}");
+        foreach (var (operation, (ticks, calls, flops)) in profiler.Totals.OrderByDescending(kv => kv.Value.Ticks))
+        {
+            double opSeconds = ticks / frequency;
+            accounted += opSeconds;
+            string rate = flops > 0 ? (flops / opSeconds / 1e9).ToString("F1", CultureInfo.InvariantCulture) : "";
+            Console.WriteLine($"  {operation,-30} {calls / (double)steps,10:F0} {1000 * opSeconds / steps,10:F1} {opSeconds / seconds,7:P1} {rate,8}");
+        }
+        Console.WriteLine($"  {"outside the backend",-30} {"",10} {1000 * (seconds - accounted) / steps,10:F1} {(seconds - accounted) / seconds,7:P1}");
+    }
+
+    private static Measurement? MeasurePyTorch(Case benchCase, int steps, int warmup)
+    {
+        var config = benchCase.Config;
+        string script = Path.Combine(RepositoryRoot(), "bench", "peers", "torch_train_step.py");
+        var start = new ProcessStartInfo("/usr/bin/python3")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (string argument in new[]
+                 {
+                     script, "--vocab", $"{config.VocabSize}", "--context", $"{config.ContextLength}", "--layers", $"{config.LayerCount}",
+                     "--heads", $"{config.HeadCount}", "--width", $"{config.Width}", "--batch", $"{benchCase.BatchSize}",
+                     "--seq", $"{benchCase.SequenceLength}", "--steps", $"{steps}", "--warmup", $"{warmup}", "--threads", "2",
+                 })
+        {
+            start.ArgumentList.Add(argument);
+        }
+        start.Environment["OMP_NUM_THREADS"] = "2";
+        start.Environment["OMP_WAIT_POLICY"] = "PASSIVE";
+        Console.WriteLine($"[{benchCase.Name}] PyTorch: {start.FileName} {string.Join(' ', start.ArgumentList)}");
+        try
+        {
+            using var process = Process.Start(start)!;
+            var stderr = process.StandardError.ReadToEndAsync();
+            string stdout = process.StandardOutput.ReadToEnd();
+            process.WaitForExit();
+            if (process.ExitCode != 0)
+            {
+                Console.Error.WriteLine($"[{benchCase.Name}] PyTorch peer failed (exit {process.ExitCode}): {stderr.Result.Trim().Split('\n').LastOrDefault()}");
+                return null;
+            }
+            string json = stdout.Trim().Split('\n').Last();
+            using var document = JsonDocument.Parse(json);
+            var root = document.RootElement;
+            return new Measurement(root.GetProperty("ms_per_step").GetDouble(), root.GetProperty("tokens_per_s").GetDouble(),
+                root.GetProperty("params").GetInt64(), (float)root.GetProperty("loss_first").GetDouble(), (float)root.GetProperty("loss_last").GetDouble());
+        }
+        catch (Exception e) when (e is System.ComponentModel.Win32Exception or JsonException or InvalidOperationException or KeyNotFoundException)
+        {
+            Console.Error.WriteLine($"[{benchCase.Name}] PyTorch peer unavailable: {e.Message}");
+            return null;
+        }
+    }
+
+    private static string FormatRow(Case benchCase, Measurement ours, Measurement? theirs)
+    {
+        var config = benchCase.Config;
+        static double Mfu(Measurement m) => 6.0 * m.Parameters * m.TokensPerSecond / PeakFlopsPerSecond;
+        string name = $"{benchCase.Name} (V {config.VocabSize}→{config.PaddedVocabSize}, L {config.LayerCount}, H {config.HeadCount}, C {config.Width}, T {config.ContextLength})";
+        string peer = theirs is null
+            ? "n/a | n/a | n/a | n/a"
+            : string.Create(CultureInfo.InvariantCulture, $"{theirs.MillisecondsPerStep:F0} | {theirs.TokensPerSecond:F0} | {Mfu(theirs):P1} | {ours.TokensPerSecond / theirs.TokensPerSecond:F2}x");
+        return string.Create(CultureInfo.InvariantCulture,
+            $"| {name} | {benchCase.BatchSize}×{benchCase.SequenceLength} | {ours.Parameters / 1e6:F1}M | {ours.MillisecondsPerStep:F0} | {ours.TokensPerSecond:F0} | {Mfu(ours):P1} | {peer} |");
+    }
+
+    private static int? IntOption(string[] args, string name)
+    {
+        int index = Array.IndexOf(args, name);
+        return index >= 0 && index + 1 < args.Length && int.TryParse(args[index + 1], CultureInfo.InvariantCulture, out int value) ? value : null;
+    }
+
+    private static string RepositoryRoot()
+    {
+        foreach (string start in new[] { Environment.CurrentDirectory, AppContext.BaseDirectory })
+        {
+            for (var directory = new DirectoryInfo(start); directory != null; directory = directory.Parent)
+            {
+                if (File.Exists(Path.Combine(directory.FullName, "LmForge.slnx"))) return directory.FullName;
+            }
+        }
+        throw new InvalidOperationException($"no LmForge.slnx above {Environment.CurrentDirectory} or {AppContext.BaseDirectory}");
+    }
+}
