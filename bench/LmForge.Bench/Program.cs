@@ -11,6 +11,7 @@ public static class Program
             ["tokenizer-train"] = Tokenization.TokenizerTrainBench.Run,
             ["engine-profile"] = EngineProfileBench.Run,
             ["train-step"] = TrainStepBenchmark.Run,
+            ["tokenizer-encode"] = TokenizerEncodeBenchmark.Run,
         };
         if (args.Length == 0 || !suites.TryGetValue(args[0], out var run))
         {

@@ -26,6 +26,7 @@ namespace LmForge.Tokenization;
 public sealed partial class BpeTokenizer
 {
     private readonly BytePairMerger _merger;
+    private readonly ThreadLocal<PieceCache> _pieceCache = new(() => new PieceCache());
     private readonly byte[] _tokenArena;
     private readonly int[] _tokenStart;   // by id; -1 where no token has that id
     private readonly int[] _tokenLength;
@@ -160,6 +161,7 @@ public sealed partial class BpeTokenizer
     {
         Span<byte> buffer = stackalloc byte[StackBufferBytes];
         byte[]? rented = null;
+        PieceCache cache = _pieceCache.Value!;
         try
         {
             int position = 0;
@@ -167,8 +169,8 @@ public sealed partial class BpeTokenizer
             {
                 int length = TScanner.PieceLength(text, position);
                 ReadOnlySpan<char> piece = text.Slice(position, length);
-                if (length * 3 > buffer.Length) buffer = Rent(ref rented, length * 3);
-                _merger.Encode(buffer[..ToUtf8(piece, buffer)], tokens);
+                if (length * 3 + PieceCache.MaxBytes > buffer.Length) buffer = Rent(ref rented, length * 3 + PieceCache.MaxBytes);
+                _merger.Encode(buffer[..ToUtf8(piece, buffer)], tokens, cache);
                 position += length;
             }
         }
@@ -182,6 +184,7 @@ public sealed partial class BpeTokenizer
     {
         Span<byte> buffer = stackalloc byte[StackBufferBytes];
         byte[]? rented = null;
+        PieceCache cache = _pieceCache.Value!;
         try
         {
             int position = 0;
@@ -189,8 +192,8 @@ public sealed partial class BpeTokenizer
             {
                 int length = Pattern.PieceLength(text, position);
                 ReadOnlySpan<char> piece = text.Slice(position, length);
-                if (length * 3 > buffer.Length) buffer = Rent(ref rented, length * 3);
-                _merger.Encode(buffer[..ToUtf8(piece, buffer)], tokens);
+                if (length * 3 + PieceCache.MaxBytes > buffer.Length) buffer = Rent(ref rented, length * 3 + PieceCache.MaxBytes);
+                _merger.Encode(buffer[..ToUtf8(piece, buffer)], tokens, cache);
                 position += length;
             }
         }

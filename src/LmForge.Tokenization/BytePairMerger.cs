@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace LmForge.Tokenization;
 
@@ -10,14 +11,32 @@ internal sealed class BytePairMerger(int[] byteTokens, TokenPairTable pairs, Byt
 {
     private const int LinearScanLimit = 64;
 
-    /// <summary>Appends the tokens of <paramref name="piece"/> (non-empty UTF-8) to <paramref name="output"/>.</summary>
-    public void Encode(ReadOnlySpan<byte> piece, List<int> output)
+    /// <summary>Appends the tokens of <paramref name="piece"/> (non-empty UTF-8) to <paramref name="output"/>.
+    /// The memory after the piece must hold at least <see cref="PieceCache.MaxBytes"/> readable bytes from its start
+    /// (the caller's scratch buffer guarantees it), so a short piece is packed with two unaligned reads.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Encode(ReadOnlySpan<byte> piece, List<int> output, PieceCache cache)
     {
-        if (piece.Length == 1)
+        int length = piece.Length;
+        if (length == 1)
         {
             output.Add(byteTokens[piece[0]]);
             return;
         }
+        if (length > PieceCache.MaxBytes)
+        {
+            EncodeUncached(piece, output);
+            return;
+        }
+        PieceCache.Pack(ref MemoryMarshal.GetReference(piece), length, out ulong low, out ulong high);
+        if (cache.TryAppend(low, high, length, output)) return;
+        int start = output.Count;
+        EncodeUncached(piece, output);
+        cache.Store(low, high, length, CollectionsMarshal.AsSpan(output)[start..]);
+    }
+
+    private void EncodeUncached(ReadOnlySpan<byte> piece, List<int> output)
+    {
         // tiktoken first looks the whole piece up: a piece that is a token is that token.
         if (wholePieceLookup && tokens.TryGetValue(piece, out int token))
         {

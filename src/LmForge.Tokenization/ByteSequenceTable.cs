@@ -3,38 +3,44 @@ using System.Runtime.InteropServices;
 
 namespace LmForge.Tokenization;
 
-// Byte sequence -> token id: open addressing over one byte arena, with the hash kept per slot so a probe compares
-// bytes only on a hash hit. Built once, then read-only (safe to share across threads).
+// Byte sequence -> token id: open addressing over one byte arena. Each slot holds the key's hash, where its bytes
+// start in the arena, its length and its value, so a probe touches one slot and compares bytes only on a hash hit.
+// Built once, then read-only (safe to share across threads).
 internal sealed class ByteSequenceTable
 {
+    [StructLayout(LayoutKind.Sequential)]
+    private struct Slot
+    {
+        public ulong Hash;
+        public int Start;
+        public int Length; // 0 = empty (keys are never empty)
+        public int Value;
+    }
+
     private byte[] _arena = new byte[1 << 16];
     private int _arenaLength;
-    private readonly List<int> _offsets = [0];
-    private readonly List<int> _values = [];
-    private int[] _slots = new int[1 << 10]; // entry index + 1, 0 = empty
-    private ulong[] _slotHashes = new ulong[1 << 10];
+    private Slot[] _slots = new Slot[1 << 10];
     private int _mask = (1 << 10) - 1;
 
-    public int Count => _values.Count;
+    public int Count { get; private set; }
 
-    /// <summary>Adds a sequence; false (and no change) when it is already present.</summary>
+    /// <summary>Adds a non-empty sequence; false (and no change) when it is already present.</summary>
     public bool TryAdd(ReadOnlySpan<byte> key, int value)
     {
+        if (key.IsEmpty) throw new ArgumentException("empty key", nameof(key));
         if ((Count + 1) * 2 > _slots.Length) Grow();
         ulong hash = Hash(key);
         int slot = (int)hash & _mask;
-        while (_slots[slot] != 0)
+        while (_slots[slot].Length != 0)
         {
-            if (_slotHashes[slot] == hash && KeyAt(_slots[slot] - 1).SequenceEqual(key)) return false;
+            if (_slots[slot].Hash == hash && KeyAt(slot).SequenceEqual(key)) return false;
             slot = (slot + 1) & _mask;
         }
         if (_arenaLength + key.Length > _arena.Length) Array.Resize(ref _arena, Math.Max(_arena.Length * 2, _arenaLength + key.Length));
         key.CopyTo(_arena.AsSpan(_arenaLength));
+        _slots[slot] = new Slot { Hash = hash, Start = _arenaLength, Length = key.Length, Value = value };
         _arenaLength += key.Length;
-        _offsets.Add(_arenaLength);
-        _values.Add(value);
-        _slots[slot] = Count;
-        _slotHashes[slot] = hash;
+        Count++;
         return true;
     }
 
@@ -43,15 +49,15 @@ internal sealed class ByteSequenceTable
     {
         ulong hash = Hash(key);
         int slot = (int)hash & _mask;
-        ref int slots = ref MemoryMarshal.GetArrayDataReference(_slots);
-        ref ulong hashes = ref MemoryMarshal.GetArrayDataReference(_slotHashes);
+        ref Slot slots = ref MemoryMarshal.GetArrayDataReference(_slots);
         while (true)
         {
-            int entry = Unsafe.Add(ref slots, slot);
-            if (entry == 0) break;
-            if (Unsafe.Add(ref hashes, slot) == hash && KeyAt(entry - 1).SequenceEqual(key))
+            ref Slot s = ref Unsafe.Add(ref slots, slot);
+            if (s.Length == 0) break;
+            if (s.Hash == hash && s.Length == key.Length &&
+                key.SequenceEqual(MemoryMarshal.CreateReadOnlySpan(ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_arena), s.Start), s.Length)))
             {
-                value = _values[entry - 1];
+                value = s.Value;
                 return true;
             }
             slot = (slot + 1) & _mask;
@@ -60,29 +66,20 @@ internal sealed class ByteSequenceTable
         return false;
     }
 
-    private ReadOnlySpan<byte> KeyAt(int entry)
-    {
-        int start = _offsets[entry];
-        return new ReadOnlySpan<byte>(_arena, start, _offsets[entry + 1] - start);
-    }
+    private ReadOnlySpan<byte> KeyAt(int slot) => new(_arena, _slots[slot].Start, _slots[slot].Length);
 
     private void Grow()
     {
-        int capacity = _slots.Length * 2;
-        var slots = new int[capacity];
-        var hashes = new ulong[capacity];
-        int mask = capacity - 1;
-        for (int i = 0; i < _slots.Length; i++)
+        var old = _slots;
+        _slots = new Slot[old.Length * 2];
+        _mask = _slots.Length - 1;
+        foreach (var s in old)
         {
-            if (_slots[i] == 0) continue;
-            int slot = (int)_slotHashes[i] & mask;
-            while (slots[slot] != 0) slot = (slot + 1) & mask;
-            slots[slot] = _slots[i];
-            hashes[slot] = _slotHashes[i];
+            if (s.Length == 0) continue;
+            int slot = (int)s.Hash & _mask;
+            while (_slots[slot].Length != 0) slot = (slot + 1) & _mask;
+            _slots[slot] = s;
         }
-        _slots = slots;
-        _slotHashes = hashes;
-        _mask = mask;
     }
 
     // Multiply-xorshift over 8-byte words; the length seeds the state, so overlapping tail reads are harmless.
@@ -96,8 +93,7 @@ internal sealed class ByteSequenceTable
         ulong tail;
         if (length >= 8)
         {
-            int i = 0;
-            for (; i + 8 < length; i += 8)
+            for (int i = 0; i + 8 < length; i += 8)
             {
                 h = (h ^ Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref start, i))) * K;
                 h ^= h >> 29;
