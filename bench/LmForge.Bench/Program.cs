@@ -12,6 +12,7 @@ public static class Program
             ["engine-profile"] = EngineProfileBench.Run,
             ["train-step"] = TrainStepBenchmark.Run,
             ["tokenizer-encode"] = TokenizerEncodeBenchmark.Run,
+            ["tokenize"] = Tokenization.TokenizeBench.Run,
         };
         if (args.Length == 0 || !suites.TryGetValue(args[0], out var run))
         {

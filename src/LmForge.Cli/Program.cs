@@ -8,6 +8,7 @@ public static class Program
     {
         var root = new RootCommand("LmForge: from raw text to a language model you can talk to.");
         // Each area contributes its commands from its own file under Commands/.
+        foreach (var command in Commands.TokenizerCommands.Create()) root.Subcommands.Add(command);
         foreach (var command in Commands.TrainingCommands.Create()) root.Subcommands.Add(command);
         return root.Parse(args).Invoke();
     }

@@ -119,14 +119,30 @@ public static class CorpusReader
         }
     }
 
+    // JSONL is cut after any line break. Text is cut after a line break followed by an ASCII letter or digit when
+    // there is one: no piece of the gpt2, cl100k or o200k patterns spans "\n" + letter/digit, so chunking a text
+    // file gives the same pieces (and tokens) as splitting it whole. (A custom regex may not share that property.)
     static int CutPoint(byte[] buffer, int filled, CorpusFormat format)
     {
-        int lastNewline = buffer.AsSpan(0, filled).LastIndexOf((byte)'\n');
+        var bytes = buffer.AsSpan(0, filled);
+        int lastNewline = bytes.LastIndexOf((byte)'\n');
+        if (format == CorpusFormat.Jsonl)
+            return lastNewline + 1;
+        for (int i = lastNewline; i >= 0; i = bytes[..i].LastIndexOf((byte)'\n'))
+        {
+            if (i + 1 < filled && char.IsAsciiLetterOrDigit((char)bytes[i + 1]))
+                return i + 1;
+        }
+        // No such line break in the chunk: cut before a space between two ASCII letters ("a| b"), which also
+        // never falls inside a piece of those patterns.
+        for (int i = bytes.LastIndexOf((byte)' '); i > 0; i = bytes[..i].LastIndexOf((byte)' '))
+        {
+            if (i + 1 < filled && char.IsAsciiLetter((char)bytes[i - 1]) && char.IsAsciiLetter((char)bytes[i + 1]))
+                return i;
+        }
         if (lastNewline >= 0)
             return lastNewline + 1;
-        if (format == CorpusFormat.Jsonl)
-            return 0;
-        // A text file with a very long line: cut before a UTF-8 continuation byte run so no character is split.
+        // Last resort: cut before a UTF-8 continuation byte run so no character is split.
         int cut = filled;
         while (cut > 0 && (buffer[cut - 1] & 0xC0) == 0x80)
             cut--;
@@ -135,8 +151,8 @@ public static class CorpusReader
         return cut == 0 ? filled : cut;
     }
 
-    // GZipStream reports a stream that stops mid-member as a clean end, so check that the compressed file
-    // was consumed to its end and that it ends with a member trailer (CRC32 + ISIZE) that matches.
+    // GZipStream throws on a stream cut inside a member (caught above); this also catches trailing bytes that
+    // are not a gzip member.
     static void CheckGzipComplete(string file, FileStream fileStream)
     {
         if (fileStream.Position != fileStream.Length)

@@ -20,7 +20,7 @@ public static class HuggingFaceTokenizerWriter
     public static void Write(TrainedBpe bpe, Stream stream)
     {
         using var json = new Utf8JsonWriter(stream, Options);
-        var tokenStrings = bpe.TokenBytes.Select(b => ByteLevelAlphabet.Encode(b)).ToArray();
+        var tokenStrings = bpe.TokenBytes.Select(b => ByteLevelCharacters.Encode(b)).ToArray();
 
         json.WriteStartObject();
         json.WriteString("version", "1.0");
@@ -50,7 +50,7 @@ public static class HuggingFaceTokenizerWriter
         json.WriteStartObject();
         json.WriteString("type", "Split");
         json.WriteStartObject("pattern");
-        json.WriteString("Regex", bpe.SplitPattern);
+        json.WriteString("Regex", bpe.Pattern.Regex);
         json.WriteEndObject();
         json.WriteString("behavior", "Isolated");
         json.WriteBoolean("invert", false);

@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Text.RegularExpressions;
 using LmForge.Tokenization.Corpus;
 
 namespace LmForge.Tokenization.Training;
@@ -14,7 +13,7 @@ namespace LmForge.Tokenization.Training;
 public sealed class BpeTrainer
 {
     readonly BpeTrainerOptions options;
-    readonly Regex split;
+    readonly SplitPattern split;
 
     public BpeTrainer(BpeTrainerOptions? options = null)
     {
@@ -32,15 +31,7 @@ public sealed class BpeTrainer
             if (!seen.Add(special))
                 ThrowBadOption($"special token {special} is listed twice");
         }
-        try
-        {
-            split = new Regex(this.options.SplitPattern, RegexOptions.Compiled | RegexOptions.CultureInvariant);
-        }
-        catch (ArgumentException e)
-        {
-            ThrowBadOption($"split pattern is not a valid regex: {e.Message}");
-            throw;
-        }
+        split = this.options.Pattern ?? throw new ArgumentException("BpeTrainerOptions: Pattern is null");
     }
 
     /// <summary>Trains on a corpus file or a directory of them (.txt, .jsonl, .ndjson, each optionally .gz).</summary>
@@ -97,7 +88,7 @@ public sealed class BpeTrainer
         foreach (var special in options.SpecialTokens)
             specials.Add(special, loop.Tokens.Count + specials.Count);
         progress?.Report(new BpeTrainingProgress(BpeTrainingPhase.Done, bytesRead, bytesRead, piecesCounted, pieceCounts.Count, loop.Tokens.Count - 256, target));
-        return new TrainedBpe(loop.Tokens, loop.Merges, options.SplitPattern, specials, !complete);
+        return new TrainedBpe(loop.Tokens, loop.Merges, split, specials, !complete);
     }
 
     int MergeTarget => options.VocabSize - 256 - options.SpecialTokens.Count;

@@ -17,8 +17,8 @@ public sealed class BpeTrainerOptions
     /// </summary>
     public int VocabSize { get; init; } = 32768;
 
-    /// <summary>The pre-tokenization regex (default: GPT-4's cl100k pattern).</summary>
-    public string SplitPattern { get; init; } = TrainingSplitPatterns.Cl100k;
+    /// <summary>The pre-tokenizer (default: GPT-4's cl100k pattern; any regex via <see cref="SplitPattern.FromRegex"/>).</summary>
+    public SplitPattern Pattern { get; init; } = SplitPattern.Cl100k;
 
     /// <summary>Special tokens, given ids after the merged tokens in this order. Default: <c>&lt;|endoftext|&gt;</c>.</summary>
     public IReadOnlyList<string> SpecialTokens { get; init; } = [EndOfText];

@@ -8,11 +8,11 @@ namespace LmForge.Tokenization.Training;
 public sealed class TrainedBpe
 {
     internal TrainedBpe(IReadOnlyList<byte[]> tokenBytes, IReadOnlyList<(int Left, int Right, int Merged)> merges,
-        string splitPattern, IReadOnlyDictionary<string, int> specialTokens, bool ranOutOfPairs)
+        SplitPattern splitPattern, IReadOnlyDictionary<string, int> specialTokens, bool ranOutOfPairs)
     {
         TokenBytes = tokenBytes;
         Merges = merges;
-        SplitPattern = splitPattern;
+        Pattern = splitPattern;
         SpecialTokens = specialTokens;
         RanOutOfPairs = ranOutOfPairs;
     }
@@ -23,7 +23,7 @@ public sealed class TrainedBpe
     /// <summary>Every merge in learning order: (left id, right id) → merged id.</summary>
     public IReadOnlyList<(int Left, int Right, int Merged)> Merges { get; }
 
-    public string SplitPattern { get; }
+    public SplitPattern Pattern { get; }
 
     public IReadOnlyDictionary<string, int> SpecialTokens { get; }
 
@@ -32,4 +32,11 @@ public sealed class TrainedBpe
 
     /// <summary>True when the corpus had no pair left to merge before the requested size was reached.</summary>
     public bool RanOutOfPairs { get; }
+
+    /// <summary>
+    /// The tokenizer that encodes with this vocabulary: tiktoken-style ranks (token bytes → id, lowest rank merges
+    /// first), the split pattern and the special tokens.
+    /// </summary>
+    public BpeTokenizer ToTokenizer(string name = "trained") =>
+        BpeTokenizer.FromRanks(TokenBytes.Select((bytes, id) => KeyValuePair.Create(bytes, id)), Pattern, SpecialTokens, name);
 }

@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
 using System.Text;
-using System.Text.RegularExpressions;
 using LmForge.Tokenization.Corpus;
 
 namespace LmForge.Tokenization.Training;
@@ -12,7 +11,7 @@ namespace LmForge.Tokenization.Training;
 /// splits them with the split pattern and counts pieces in its own table; the tables are summed at the end.
 /// Counting is order-independent, so the result does not depend on the thread count.
 /// </summary>
-internal sealed class WordCounter(Regex splitPattern, int threads)
+internal sealed class WordCounter(SplitPattern splitPattern, int threads)
 {
     long piecesCounted;
 
@@ -92,9 +91,10 @@ internal sealed class WordCounter(Regex splitPattern, int threads)
     {
         var lookup = table.GetAlternateLookup<ReadOnlySpan<char>>();
         long pieces = 0;
-        foreach (var match in splitPattern.EnumerateMatches(text))
+        var chars = text.AsSpan();
+        foreach (var range in splitPattern.EnumeratePieces(chars))
         {
-            var piece = text.AsSpan(match.Index, match.Length);
+            var piece = chars[range];
             CollectionsMarshal.GetValueRefOrAddDefault(lookup, piece, out _)++;
             pieces++;
         }

@@ -18,7 +18,7 @@ public sealed class BpeTrainerTests : IDisposable
         var options = new BpeTrainerOptions { VocabSize = 256 + merges + 1 };
 
         var trained = new BpeTrainer(options).TrainOnTexts(documents);
-        var expected = NaiveBpeReference.Train(documents, options.SplitPattern, merges);
+        var expected = NaiveBpeReference.Train(documents, options.Pattern.Regex, merges);
 
         Assert.Equal(merges, expected.Count);
         Assert.Equal(expected.Count, trained.Merges.Count);
@@ -38,7 +38,7 @@ public sealed class BpeTrainerTests : IDisposable
         string[] documents = ["aaaaa aaa aaaaaaa abababa ababab aab baa", "aaaa bbbb abba baab aaaaa"];
         var options = new BpeTrainerOptions { VocabSize = 256 + 8 + 1 };
         var trained = new BpeTrainer(options).TrainOnTexts(documents);
-        var expected = NaiveBpeReference.Train(documents, options.SplitPattern, 8);
+        var expected = NaiveBpeReference.Train(documents, options.Pattern.Regex, 8);
         Assert.Equal(
             expected.Select(m => Encoding.UTF8.GetString(m.Left) + "|" + Encoding.UTF8.GetString(m.Right)),
             trained.Merges.Select(m => Encoding.UTF8.GetString(trained.TokenBytes[m.Left]) + "|" + Encoding.UTF8.GetString(trained.TokenBytes[m.Right])));
@@ -62,6 +62,22 @@ public sealed class BpeTrainerTests : IDisposable
         Assert.Equal(398, trained.SpecialTokens[BpeTrainerOptions.ImSep]);
         Assert.Equal(399, trained.SpecialTokens[BpeTrainerOptions.ImEnd]);
         Assert.Equal(trained.TokenBytes.Count, trained.TokenBytes.Select(Convert.ToHexString).Distinct().Count());
+    }
+
+    [Fact]
+    public void TrainedTokenizer_RoundTripsTheTrainingText_AndCompressesIt()
+    {
+        var documents = TrainingCorpus.Documents(count: 30, wordsPerDocument: 60);
+        var tokenizer = new BpeTrainer(new BpeTrainerOptions { VocabSize = 1000 }).TrainOnTexts(documents).ToTokenizer();
+        long bytes = 0, tokens = 0;
+        foreach (var document in documents)
+        {
+            var ids = tokenizer.EncodeOrdinary(document);
+            Assert.Equal(document, tokenizer.DecodeText(ids));
+            bytes += Encoding.UTF8.GetByteCount(document);
+            tokens += ids.Length;
+        }
+        Assert.True(bytes > 4 * tokens, $"{bytes} bytes in {tokens} tokens: a vocabulary trained on this text should average over 4 bytes a token");
     }
 
     [Fact]
@@ -89,6 +105,19 @@ public sealed class BpeTrainerTests : IDisposable
             var fromFile = new BpeTrainer(options).Train(file);
             Assert.Equal(inMemory.Merges, fromFile.Merges);
         }
+    }
+
+    [Fact]
+    public void TextFileReadInSmallChunks_GivesTheSameMergesAsTheWholeText()
+    {
+        // Blank lines, indented lines and lines starting with punctuation: chunk cuts must not change the pieces.
+        var text = string.Join("\n", TrainingCorpus.Documents(count: 30, wordsPerDocument: 40)
+            .Select((d, i) => (i % 3) switch { 0 => "\n\n  " + d, 1 => "-- " + d + "\n", _ => d }));
+        string file = Path.Combine(directory, "whole.txt");
+        File.WriteAllText(file, text);
+        var options = new BpeTrainerOptions { VocabSize = 400, ChunkBytes = 64 };
+        var whole = new BpeTrainer(options).TrainOnTexts([text]);
+        Assert.Equal(whole.Merges, new BpeTrainer(options).Train(file).Merges);
     }
 
     [Fact]

@@ -1,0 +1,272 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text;
+using LmForge.Tokenization;
+using LmForge.Tokenization.Saving;
+using LmForge.Tokenization.Shards;
+using LmForge.Tokenization.Training;
+using Spectre.Console;
+
+namespace LmForge.Cli.Commands;
+
+/// <summary>
+/// <c>lmforge tokenizer train|encode|decode</c> and <c>lmforge tokenize</c>: thin front ends over
+/// <see cref="BpeTrainer"/>, the tokenizer and the shard writer; all logic lives in LmForge.Tokenization.
+/// </summary>
+public static class TokenizerCommands
+{
+    public static IEnumerable<Command> Create()
+    {
+        var tokenizer = new Command("tokenizer", "Train a byte-level BPE tokenizer, or encode/decode text with one.");
+        tokenizer.Subcommands.Add(CreateTrain());
+        tokenizer.Subcommands.Add(CreateEncode());
+        tokenizer.Subcommands.Add(CreateDecode());
+        yield return tokenizer;
+        yield return CreateTokenize();
+    }
+
+    static Option<string> TokenizerOption() => new("--tokenizer", "-t")
+    {
+        Description = "tokenizer.json (Hugging Face), a directory with encoder.json + vocab.bpe (GPT-2), or gpt2/cl100k_base/o200k_base.tiktoken",
+        Required = true,
+    };
+
+    static Command CreateEncode()
+    {
+        var tokenizerPath = TokenizerOption();
+        var text = new Argument<string?>("text") { Description = "Text to encode (or use --file)", Arity = ArgumentArity.ZeroOrOne };
+        var file = new Option<string?>("--file", "-f") { Description = "Encode the contents of this UTF-8 file" };
+        var allowSpecial = new Option<bool>("--allow-special") { Description = "Encode special tokens' text (e.g. <|endoftext|>) as the special tokens; by default such text is an error, as in tiktoken" };
+        var pieces = new Option<bool>("--pieces") { Description = "Print each token with the bytes it stands for" };
+        var command = new Command("encode", "Encode text to token ids.");
+        command.Arguments.Add(text);
+        foreach (var option in new Option[] { tokenizerPath, file, allowSpecial, pieces })
+            command.Options.Add(option);
+        command.SetAction(parse => Run(() =>
+        {
+            var tokenizer = LoadTokenizer(parse.GetValue(tokenizerPath)!);
+            string input = parse.GetValue(file) is { } path ? File.ReadAllText(path)
+                : parse.GetValue(text) ?? throw new ArgumentException("give the text to encode, or --file PATH");
+            int[] ids = parse.GetValue(allowSpecial) ? tokenizer.Encode(input, SpecialTokenSet.All) : tokenizer.Encode(input);
+            Console.WriteLine(string.Join(' ', ids));
+            if (parse.GetValue(pieces))
+                foreach (int id in ids)
+                    Console.WriteLine($"{id,8}  {Show(tokenizer, id)}");
+            int bytes = Encoding.UTF8.GetByteCount(input);
+            Console.Error.WriteLine($"{ids.Length} tokens, {bytes} bytes, {(ids.Length == 0 ? 0 : (double)bytes / ids.Length):F2} bytes/token ({tokenizer})");
+            return 0;
+        }));
+        return command;
+    }
+
+    static Command CreateDecode()
+    {
+        var tokenizerPath = TokenizerOption();
+        var ids = new Argument<string[]>("ids") { Description = "Token ids (separated by spaces or commas)", Arity = ArgumentArity.OneOrMore };
+        var command = new Command("decode", "Decode token ids to text.");
+        command.Arguments.Add(ids);
+        command.Options.Add(tokenizerPath);
+        command.SetAction(parse => Run(() =>
+        {
+            var tokenizer = LoadTokenizer(parse.GetValue(tokenizerPath)!);
+            var tokens = new List<int>();
+            foreach (var part in parse.GetValue(ids)!.SelectMany(a => a.Split([',', ' '], StringSplitOptions.RemoveEmptyEntries)))
+            {
+                if (!int.TryParse(part, NumberStyles.None, CultureInfo.InvariantCulture, out int id) || id >= tokenizer.VocabularySize)
+                    throw new ArgumentException($"'{part}' is not a token id of {tokenizer} (expected 0..{tokenizer.VocabularySize - 1})");
+                tokens.Add(id);
+            }
+            Console.WriteLine(tokenizer.DecodeText(tokens.ToArray()));
+            return 0;
+        }));
+        return command;
+    }
+
+    static Command CreateTokenize()
+    {
+        var input = new Argument<string>("input") { Description = "Documents: a .txt (one document per file) or .jsonl/.ndjson ({\"text\"} per line) file, optionally .gz, or a directory of them" };
+        var tokenizerPath = TokenizerOption();
+        var output = new Option<string>("--output", "-o") { Description = "Directory for the shards", DefaultValueFactory = _ => "shards" };
+        var shardTokens = new Option<string>("--shard-tokens") { Description = "Tokens per training shard (K/M/G suffixes)", DefaultValueFactory = _ => "100M" };
+        var valTokens = new Option<string?>("--val-tokens") { Description = "Tokens of the validation shard, taken from the start (default: one shard; 0 for none)" };
+        var prefix = new Option<string?>("--prefix") { Description = "Shard file name prefix (default: the input's name)" };
+        var threads = new Option<int>("--threads") { Description = "Encoding threads (the output does not depend on it)", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var command = new Command("tokenize", "Tokenize documents into llm.c token shards (<|endoftext|> before each document).");
+        command.Arguments.Add(input);
+        foreach (var option in new Option[] { tokenizerPath, output, shardTokens, valTokens, prefix, threads })
+            command.Options.Add(option);
+        command.SetAction(parse => Run(() =>
+        {
+            var tokenizer = LoadTokenizer(parse.GetValue(tokenizerPath)!);
+            string inputPath = parse.GetValue(input)!;
+            string name = parse.GetValue(prefix) ?? DefaultPrefix(inputPath);
+            TokenizeResult? result = null;
+            var elapsed = System.Diagnostics.Stopwatch.StartNew();
+            AnsiConsole.Progress()
+                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(),
+                    new TransferSpeedColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
+                .Start(context =>
+                {
+                    var task = context.AddTask("tokenize");
+                    var options = new TokenizeOptions
+                    {
+                        ShardTokens = ParseCount(parse.GetValue(shardTokens)!, "--shard-tokens"),
+                        ValidationTokens = parse.GetValue(valTokens) is { } v ? ParseCount(v, "--val-tokens") : null,
+                        Prefix = name,
+                        Threads = parse.GetValue(threads),
+                        Progress = new CallbackProgress<TokenizeProgress>(p =>
+                        {
+                            task.MaxValue = Math.Max(1, p.TotalBytes);
+                            task.Value = p.BytesRead;
+                            task.Description = $"tokenize: {p.Tokens / 1e6:F1}M tokens, {p.ShardsWritten} shards";
+                        }),
+                    };
+                    result = CorpusTokenizer.Run(tokenizer, inputPath, parse.GetValue(output)!, options);
+                    task.Value = task.MaxValue;
+                });
+            double seconds = elapsed.Elapsed.TotalSeconds;
+            AnsiConsole.MarkupLineInterpolated($"{result!.Documents:N0} documents, {result.Tokens:N0} tokens in {result.Shards.Count} shards ({result.BytesRead / 1e6 / seconds:F1} MB/s, {seconds:F1} s):");
+            foreach (var shard in result.Shards)
+                Console.WriteLine($"  {shard}");
+            return 0;
+        }));
+        return command;
+    }
+
+    static string DefaultPrefix(string input)
+    {
+        string name = Path.GetFileName(Path.TrimEndingDirectorySeparator(input));
+        foreach (var extension in new[] { ".gz", ".jsonl", ".ndjson", ".json", ".txt" })
+            if (name.EndsWith(extension, StringComparison.OrdinalIgnoreCase))
+                name = name[..^extension.Length];
+        return name.Length == 0 ? "corpus" : name;
+    }
+
+    /// <summary>"100M" → 100,000,000 (K, M, G are powers of 1000, as in llm.c's shard sizes).</summary>
+    static long ParseCount(string text, string option)
+    {
+        string digits = text.TrimEnd('K', 'k', 'M', 'm', 'G', 'g');
+        long multiplier = text[digits.Length..].ToUpperInvariant() switch { "" => 1, "K" => 1_000, "M" => 1_000_000, "G" => 1_000_000_000, _ => 0 };
+        if (multiplier == 0 || !long.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out long count))
+            throw new ArgumentException($"{option} '{text}': expected a count such as 100M, 500K or 1000000");
+        return count * multiplier;
+    }
+
+    /// <summary>Picks the loader by what the path is; the loaders themselves live in LmForge.Tokenization.</summary>
+    static BpeTokenizer LoadTokenizer(string path)
+    {
+        if (Directory.Exists(path))
+            return Gpt2VocabularyFiles.Load(Path.Combine(path, "encoder.json"), Path.Combine(path, "vocab.bpe"));
+        if (!File.Exists(path))
+            throw new FileNotFoundException($"{path}: no such tokenizer file or directory", path);
+        return Path.GetFileName(path).ToLowerInvariant() switch
+        {
+            "gpt2.tiktoken" or "r50k_base.tiktoken" => BpeTokenizer.Gpt2(path),
+            "cl100k_base.tiktoken" => BpeTokenizer.Cl100k(path),
+            "o200k_base.tiktoken" => BpeTokenizer.O200k(path),
+            var other when other.EndsWith(".tiktoken", StringComparison.Ordinal) =>
+                throw new ArgumentException($"{path}: a tiktoken rank file does not say its split pattern and special tokens; name it gpt2/cl100k_base/o200k_base.tiktoken or use a tokenizer.json"),
+            _ => HuggingFaceTokenizerFile.Load(path),
+        };
+    }
+
+    // tiktoken's examples show each token's bytes; a token that is not whole UTF-8 is shown with \x escapes.
+    static string Show(BpeTokenizer tokenizer, int id)
+    {
+        var bytes = tokenizer.GetTokenBytes(id);
+        var text = new StringBuilder("'");
+        if (System.Text.Unicode.Utf8.IsValid(bytes))
+        {
+            foreach (char c in Encoding.UTF8.GetString(bytes))
+                text.Append(c switch { '\n' => "\\n", '\r' => "\\r", '\t' => "\\t", '\'' => "\\'", _ when char.IsControl(c) => $"\\u{(int)c:x4}", _ => c.ToString() });
+        }
+        else
+        {
+            foreach (byte b in bytes)
+                text.Append(b is >= 0x20 and < 0x7F ? ((char)b).ToString() : $"\\x{b:x2}");
+        }
+        return text.Append('\'').ToString();
+    }
+
+    static Command CreateTrain()
+    {
+        var input = new Argument<string>("input") { Description = "Corpus: a .txt/.jsonl/.ndjson file (optionally .gz) or a directory of them" };
+        var output = new Option<string>("--output", "-o") { Description = "Where to write the Hugging Face tokenizer.json", DefaultValueFactory = _ => "tokenizer.json" };
+        var vocab = new Option<int>("--vocab-size") { Description = "Total vocabulary: 256 bytes + merges + special tokens", DefaultValueFactory = _ => 32768 };
+        var chat = new Option<bool>("--chat") { Description = "Add the chat markers <|im_start|>, <|im_sep|>, <|im_end|> after <|endoftext|>" };
+        var specials = new Option<string[]>("--special") { Description = "Extra special tokens (after <|endoftext|> and the chat markers)", AllowMultipleArgumentsPerToken = true };
+        var threads = new Option<int>("--threads") { Description = "Pre-tokenizing threads", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var command = new Command("train", "Train a byte-level BPE vocabulary on a corpus and save it as tokenizer.json.");
+        command.Arguments.Add(input);
+        foreach (var option in new Option[] { output, vocab, chat, specials, threads })
+            command.Options.Add(option);
+        command.SetAction(parse => Run(() =>
+        {
+            var specialTokens = new List<string> { BpeTrainerOptions.EndOfText };
+            if (parse.GetValue(chat))
+                specialTokens.AddRange(BpeTrainerOptions.ChatSpecialTokens);
+            specialTokens.AddRange(parse.GetValue(specials) ?? []);
+            string outputPath = parse.GetValue(output)!;
+            TrainedBpe? bpe = null;
+            var elapsed = System.Diagnostics.Stopwatch.StartNew();
+            AnsiConsole.Progress()
+                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(),
+                    new TransferSpeedColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
+                .Start(context =>
+                {
+                    var counting = context.AddTask("pre-tokenize");
+                    var merging = context.AddTask("merges", autoStart: false);
+                    var progress = new CallbackProgress<BpeTrainingProgress>(p =>
+                    {
+                        if (p.Phase == BpeTrainingPhase.CountingWords)
+                        {
+                            counting.MaxValue = Math.Max(1, p.TotalBytes);
+                            counting.Value = p.BytesRead;
+                            return;
+                        }
+                        counting.Value = counting.MaxValue;
+                        counting.StopTask();
+                        if (!merging.IsStarted)
+                            merging.StartTask();
+                        merging.MaxValue = Math.Max(1, p.MergesTarget);
+                        merging.Value = p.MergesDone;
+                        if (p.Phase == BpeTrainingPhase.Done)
+                            merging.StopTask();
+                    });
+                    var options = new BpeTrainerOptions
+                    {
+                        VocabSize = parse.GetValue(vocab),
+                        SpecialTokens = specialTokens,
+                        Threads = parse.GetValue(threads),
+                        Progress = progress,
+                    };
+                    bpe = new BpeTrainer(options).Train(parse.GetValue(input)!);
+                });
+            HuggingFaceTokenizerWriter.Write(bpe!, outputPath);
+            AnsiConsole.MarkupLineInterpolated($"wrote [bold]{outputPath}[/]: {bpe!.VocabSize:N0} tokens ({bpe.Merges.Count:N0} merges, specials {string.Join(" ", bpe.SpecialTokens.Keys)}) in {elapsed.Elapsed.TotalSeconds:F1} s");
+            if (bpe.RanOutOfPairs)
+                AnsiConsole.MarkupLine("[yellow]warning:[/] the corpus ran out of pairs to merge before the requested vocabulary size");
+            return 0;
+        }));
+        return command;
+    }
+
+    // Library errors are one-line messages naming the file and place: print them, not a stack trace.
+    static int Run(Func<int> action)
+    {
+        try
+        {
+            return action();
+        }
+        catch (Exception e) when (e is InvalidDataException or ArgumentException or IOException or KeyNotFoundException or FormatException or UnauthorizedAccessException)
+        {
+            Console.Error.WriteLine($"error: {e.Message}");
+            return 1;
+        }
+    }
+
+    sealed class CallbackProgress<T>(Action<T> report) : IProgress<T>
+    {
+        public void Report(T value) => report(value);
+    }
+}

@@ -1,0 +1,70 @@
+using System.Runtime.CompilerServices;
+using System.Text.Json;
+using LmForge.Tokenization.Corpus;
+
+namespace LmForge.Tokenization.Chat;
+
+/// <summary>
+/// Reads chat transcripts, one JSON object per line: <c>{"messages":[{"role":"user","content":"..."}, ...]}</c>
+/// (the OpenAI / Hugging Face convention; other fields are ignored; optionally gzip). Errors name the file and line.
+/// </summary>
+public static class ChatJsonl
+{
+    public static IEnumerable<IReadOnlyList<ChatMessage>> Read(string path)
+    {
+        foreach (var chunk in CorpusReader.ReadChunks([path]))
+        {
+            var rest = chunk.Bytes.ToArray().AsMemory();
+            long line = chunk.FirstLine;
+            while (!rest.IsEmpty)
+            {
+                int newline = rest.Span.IndexOf((byte)'\n');
+                var lineBytes = newline < 0 ? rest : rest[..newline];
+                rest = newline < 0 ? Memory<byte>.Empty : rest[(newline + 1)..];
+                if (!lineBytes.Span.Trim(" \t\r"u8).IsEmpty)
+                    yield return ParseLine(lineBytes.Span, path, line);
+                line++;
+            }
+        }
+    }
+
+    /// <summary>Parses one line; roles are checked against <see cref="ChatTemplate.Roles"/>.</summary>
+    public static IReadOnlyList<ChatMessage> ParseLine(ReadOnlySpan<byte> line, string file, long lineNumber)
+    {
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(line.ToArray());
+        }
+        catch (JsonException e)
+        {
+            throw Error(file, lineNumber, $"malformed JSON ({e.Message})");
+        }
+        using (document)
+        {
+            var root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("messages", out var messages) || messages.ValueKind != JsonValueKind.Array)
+                throw Error(file, lineNumber, "expected an object with an array field \"messages\"");
+            var result = new List<ChatMessage>();
+            int index = 0;
+            foreach (var message in messages.EnumerateArray())
+            {
+                if (message.ValueKind != JsonValueKind.Object
+                    || !message.TryGetProperty("role", out var role) || role.ValueKind != JsonValueKind.String
+                    || !message.TryGetProperty("content", out var content) || content.ValueKind != JsonValueKind.String)
+                    throw Error(file, lineNumber, $"messages[{index}]: expected {{\"role\": string, \"content\": string}}");
+                string roleText = role.GetString()!;
+                if (!ChatTemplate.Roles.Contains(roleText))
+                    throw Error(file, lineNumber, $"messages[{index}]: unknown role '{roleText}', expected one of {string.Join(", ", ChatTemplate.Roles)}");
+                result.Add(new ChatMessage(roleText, content.GetString()!));
+                index++;
+            }
+            if (result.Count == 0)
+                throw Error(file, lineNumber, "\"messages\" is empty");
+            return result;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    static InvalidDataException Error(string file, long line, string what) => new($"{file}: line {line}: {what}");
+}

@@ -1,0 +1,129 @@
+using System.IO.Compression;
+using System.Text.Json;
+using LmForge.Tokenization.Shards;
+using LmForge.Tokenization.Tests.Training;
+using LmForge.Tokenization.Training;
+
+namespace LmForge.Tokenization.Tests.Shards;
+
+public sealed class CorpusTokenizerTests : IDisposable
+{
+    readonly string directory = Directory.CreateTempSubdirectory("lmforge-tokenize-").FullName;
+    readonly BpeTokenizer tokenizer = FixtureTokenizer.Bpe.ToTokenizer();
+    readonly List<string> documents = TrainingCorpus.Documents(count: 40, wordsPerDocument: 80);
+
+    public void Dispose() => Directory.Delete(directory, recursive: true);
+
+    string WriteJsonl(string name, IEnumerable<string> texts)
+    {
+        string path = Path.Combine(directory, name);
+        File.WriteAllLines(path, texts.Select(t => JsonSerializer.Serialize(new { text = t })));
+        return path;
+    }
+
+    int[] Expected()
+    {
+        int eot = tokenizer.GetSpecialTokenId(BpeTrainerOptions.EndOfText);
+        return [.. documents.SelectMany(d => (int[])[eot, .. tokenizer.EncodeOrdinary(d)])];
+    }
+
+    [Fact]
+    public void Shards_HoldEveryDocumentAfterEndOfText_CutAtExactSizes_ValidationFirst()
+    {
+        string input = WriteJsonl("docs.jsonl", documents);
+        string output = Path.Combine(directory, "out");
+        var result = CorpusTokenizer.Run(tokenizer, input, output,
+            new TokenizeOptions { ShardTokens = 3000, ValidationTokens = 1000, Prefix = "docs", ChunkBytes = 4096 });
+
+        var expected = Expected();
+        Assert.Equal(expected.Length, result.Tokens);
+        Assert.Equal(documents.Count, result.Documents);
+        var names = result.Shards.Select(Path.GetFileName).ToList();
+        Assert.Equal("docs_val_000000.bin", names[0]);
+        Assert.Equal("docs_train_000001.bin", names[1]);
+        Assert.Equal(1 + (expected.Length - 1000 + 2999) / 3000, names.Count);
+        var shards = result.Shards.Select(TokenShardReader.ReadAll).ToList();
+        Assert.Equal(1000, shards[0].Length);
+        Assert.All(shards.Skip(1).SkipLast(1), s => Assert.Equal(3000, s.Length));
+        Assert.Equal(expected, shards.SelectMany(s => s));
+        Assert.Equal(Directory.GetFiles(output).Order(), result.Shards.Order());
+    }
+
+    [Fact]
+    public void Output_IsByteIdentical_ForAnyThreadCount()
+    {
+        string input = WriteJsonl("docs.jsonl", documents);
+        string[] Run(int threads)
+        {
+            string output = Path.Combine(directory, $"out{threads}");
+            var result = CorpusTokenizer.Run(tokenizer, input, output,
+                new TokenizeOptions { ShardTokens = 2500, Threads = threads, ChunkBytes = 1024 });
+            return [.. result.Shards.Select(s => Convert.ToHexString(File.ReadAllBytes(s)))];
+        }
+        var one = Run(1);
+        Assert.Equal(one, Run(2));
+        Assert.Equal(one, Run(3));
+    }
+
+    [Fact]
+    public void DirectoryOfTextAndGzipJsonl_IsReadInPathOrder_OneDocumentPerTextFile()
+    {
+        string input = Path.Combine(directory, "in");
+        Directory.CreateDirectory(input);
+        File.WriteAllText(Path.Combine(input, "a.txt"), documents[0]);
+        using (var gz = new GZipStream(File.Create(Path.Combine(input, "b.jsonl.gz")), CompressionLevel.Fastest))
+            gz.Write(File.ReadAllBytes(WriteJsonl("b.jsonl", documents[1..3])));
+        File.WriteAllText(Path.Combine(input, "c.txt"), documents[3]);
+        File.WriteAllText(Path.Combine(input, "ignored.csv"), "not,a,corpus");
+
+        var result = CorpusTokenizer.Run(tokenizer, input, Path.Combine(directory, "out"), new TokenizeOptions { ValidationTokens = 0 });
+
+        int eot = tokenizer.GetSpecialTokenId(BpeTrainerOptions.EndOfText);
+        int[] expected = [.. documents[..4].SelectMany(d => (int[])[eot, .. tokenizer.EncodeOrdinary(d)])];
+        Assert.Equal("corpus_train_000001.bin", Path.GetFileName(Assert.Single(result.Shards)));
+        Assert.Equal(expected, TokenShardReader.ReadAll(result.Shards[0]));
+        Assert.Equal(4, result.Documents);
+    }
+
+    [Fact]
+    public void LargeTextFile_ReadInChunks_EncodesLikeTheWholeText()
+    {
+        var text = string.Join("\n\n ", documents);
+        string input = Path.Combine(directory, "big.txt");
+        File.WriteAllText(input, text);
+        var result = CorpusTokenizer.Run(tokenizer, input, Path.Combine(directory, "out"),
+            new TokenizeOptions { ChunkBytes = 100, ValidationTokens = 0, Threads = 2 });
+        int[] expected = [tokenizer.GetSpecialTokenId(BpeTrainerOptions.EndOfText), .. tokenizer.EncodeOrdinary(text)];
+        Assert.Equal(expected, TokenShardReader.ReadAll(Assert.Single(result.Shards)));
+        Assert.Equal(1, result.Documents);
+    }
+
+    [Fact]
+    public void BadLine_ReportsItsNumber_AndLeavesOnlyCompleteShards()
+    {
+        var lines = documents.Select(d => JsonSerializer.Serialize(new { text = d })).ToList();
+        lines[30] = "{\"text\": oops}";
+        string input = Path.Combine(directory, "bad.jsonl");
+        File.WriteAllLines(input, lines);
+        string output = Path.Combine(directory, "out");
+
+        var e = Assert.Throws<InvalidDataException>(() => CorpusTokenizer.Run(tokenizer, input, output,
+            new TokenizeOptions { ShardTokens = 1000, ChunkBytes = 512, Threads = 2 }));
+        Assert.StartsWith($"{input}: line 31: malformed JSON", e.Message);
+        Assert.Empty(Directory.GetFiles(output, "*.partial"));
+        foreach (var shard in Directory.GetFiles(output))
+            Assert.Equal(1000, TokenShardReader.Open(shard).TokenCount);
+    }
+
+    [Fact]
+    public void TokenizerWithoutEndOfText_Throws()
+    {
+        var noEot = new BpeTrainer(new BpeTrainerOptions { VocabSize = 300, SpecialTokens = [] }).TrainOnTexts(documents).ToTokenizer("no-eot");
+        var e = Assert.Throws<ArgumentException>(() => CorpusTokenizer.Run(noEot, WriteJsonl("d.jsonl", documents), directory));
+        Assert.StartsWith("tokenizer no-eot has no special token <|endoftext|> to separate documents", e.Message);
+    }
+
+    [Fact]
+    public void MissingInput_Throws() =>
+        Assert.Throws<FileNotFoundException>(() => CorpusTokenizer.Run(tokenizer, Path.Combine(directory, "nope.jsonl"), directory));
+}
