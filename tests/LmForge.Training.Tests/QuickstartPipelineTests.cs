@@ -29,27 +29,18 @@ public class QuickstartPipelineTests
         string corpus = WriteCorpus(directory, 3000);
         var files = QuickstartPipeline.CorpusFiles(new QuickstartOptions { Corpus = corpus });
         var bpe = QuickstartPipeline.TrainTokenizer(files, 320);
-        var tokenizerFiles = CheckpointTokenizer.Save(bpe, Path.Combine(directory, "tokenizer"));
-        var tokenizer = CheckpointTokenizer.Create(bpe);
+        string[] tokenizerFiles = [CheckpointTokenizer.Save(bpe, Path.Combine(directory, "tokenizer"))];
+        var tokenizer = CheckpointTokenizer.Load(Path.Combine(directory, "tokenizer"));
         int endOfText = tokenizer.GetSpecialTokenId(CheckpointTokenizer.EndOfText);
-        var split = CorpusTokenization.WriteShards(files, tokenizer, endOfText, Path.Combine(directory, "data"));
+        Assert.Equal(bpe.ToTokenizer().Encode("The jury said nothing."), tokenizer.Encode("The jury said nothing."));
+        var split = QuickstartPipeline.WriteShards(corpus, tokenizer, Path.Combine(directory, "data"));
 
-        // Every 20th block of 1024 tokens is validation; together they are the whole corpus, decodable back to it.
-        var train = TokenShardReader.ReadAll(split.TrainShard);
+        // The first ~5% of the tokens are validation, the rest training; together they are the corpus, decodable back to it.
         var validation = TokenShardReader.ReadAll(split.ValidationShard);
-        long blocks = (train.Length + validation.Length + 1023) / 1024;
-        Assert.Equal(blocks / 20 * 1024, validation.Length);
-        Assert.Equal(endOfText, train[0]);
-        var all = new List<int>();
-        for (int block = 0, t = 0, v = 0; block < blocks; block++)
-        {
-            bool isValidation = block % 20 == 19;
-            var source = isValidation ? validation : train;
-            int start = isValidation ? v : t, n = Math.Min(1024, source.Length - start);
-            all.AddRange(source.AsSpan(start, n).ToArray());
-            if (isValidation) v += n; else t += n;
-        }
-        Assert.Equal(File.ReadAllText(corpus), tokenizer.DecodeText(all.ToArray().AsSpan(1)));
+        var train = split.TrainShards.SelectMany(TokenShardReader.ReadAll).ToArray();
+        Assert.InRange(validation.Length, (train.Length + validation.Length) / 40, (train.Length + validation.Length) / 10);
+        Assert.Equal(endOfText, validation[0]);
+        Assert.Equal(File.ReadAllText(corpus), tokenizer.DecodeText(validation.Concat(train).ToArray().AsSpan(1)));
 
         var config = QuickstartPipeline.DefaultConfig(split, tokenizer.VocabularySize).WithOverrides(
             ["layers=2", "heads=2", "embeddingSize=32", "contextLength=32", "microBatchSize=4", "totalBatchTokens=128", "steps=60",
@@ -67,7 +58,7 @@ public class QuickstartPipelineTests
             result = trainer.Run();
         }
         Assert.Equal(2, samples.Count);
-        var baselines = Baselines.Measure([split.TrainShard], [split.ValidationShard], tokenizer.VocabularySize);
+        var baselines = Baselines.Measure(split.TrainShards, [split.ValidationShard], tokenizer.VocabularySize);
         Assert.Equal(Math.Log(320), baselines.Uniform, 6);
         Assert.True(baselines.Unigram < baselines.Uniform);
         Assert.True(result.LastValidationLoss < baselines.Unigram, $"validation loss {result.LastValidationLoss} does not beat the unigram baseline {baselines.Unigram}");
@@ -119,8 +110,8 @@ public class QuickstartPipelineTests
         string corpus = WriteCorpus(directory, 30);
         var files = QuickstartPipeline.CorpusFiles(new QuickstartOptions { Corpus = corpus });
         var bpe = QuickstartPipeline.TrainTokenizer(files, 300);
-        var tokenizer = CheckpointTokenizer.Create(bpe);
-        var split = CorpusTokenization.WriteShards(files, tokenizer, tokenizer.GetSpecialTokenId(CheckpointTokenizer.EndOfText), Path.Combine(directory, "data"));
+        var tokenizer = bpe.ToTokenizer();
+        var split = QuickstartPipeline.WriteShards(corpus, tokenizer, Path.Combine(directory, "data"));
         var config = QuickstartPipeline.DefaultConfig(split, tokenizer.VocabularySize);
         using var model = GptTrainableModel.Create(config with { Layers = 1, EmbeddingSize = 32, Heads = 1 }, CpuBackend.Shared);
         var error = Assert.Throws<InvalidDataException>(() => Trainer.Start(config with { Layers = 1, EmbeddingSize = 32, Heads = 1 }, model, CpuBackend.Shared, Path.Combine(directory, "run")));

@@ -3,6 +3,7 @@ using System.Globalization;
 using LmForge.Inference;
 using LmForge.Tensors.Cpu;
 using LmForge.Tokenization;
+using LmForge.Tokenization.Shards;
 using LmForge.Tokenization.Training;
 using LmForge.Training;
 using LmForge.Training.Checkpoints;
@@ -66,17 +67,16 @@ public static class TrainingCommands
             bpe = QuickstartPipeline.TrainTokenizer(files, options.VocabularySize, progress);
             task.Value = 1;
         });
-        var tokenizerFiles = CheckpointTokenizer.Save(bpe, tokenizerDirectory);
-        var tokenizer = CheckpointTokenizer.Create(bpe);
-        int endOfText = tokenizer.GetSpecialTokenId(CheckpointTokenizer.EndOfText);
+        string[] tokenizerFiles = [CheckpointTokenizer.Save(bpe, tokenizerDirectory)];
+        var tokenizer = CheckpointTokenizer.Load(tokenizerDirectory);
 
-        AnsiConsole.MarkupLine("[bold]3. Token shards[/] (llm.c format, 1 block in 20 for validation)");
+        AnsiConsole.MarkupLine("[bold]3. Token shards[/] (llm.c format; the first 5% of the corpus is held out for validation)");
         ShardSplit split = null!;
         Progress().Start(context =>
         {
             var task = context.AddTask("   encoding", maxValue: Math.Max(1, corpusBytes));
-            split = CorpusTokenization.WriteShards(files, tokenizer, endOfText, dataDirectory,
-                new SynchronousProgress<(long BytesRead, long TotalBytes)>(p => task.Value = p.BytesRead));
+            split = QuickstartPipeline.WriteShards(options.Corpus ?? files[0], tokenizer, dataDirectory,
+                new SynchronousProgress<TokenizeProgress>(p => task.Value = p.BytesRead));
             task.Value = task.MaxValue;
         });
         AnsiConsole.MarkupLineInterpolated($"   {split.TrainTokens:N0} training tokens, {split.ValidationTokens:N0} validation tokens ({(double)corpusBytes / (split.TrainTokens + split.ValidationTokens):F2} bytes/token)");
@@ -98,7 +98,7 @@ public static class TrainingCommands
         var result = TrainWithProgress(config, model, run, tokenizer, tokenizerFiles, resumeFrom: null);
 
         AnsiConsole.MarkupLine("[bold]5. Result[/]");
-        var baselines = Baselines.Measure([split.TrainShard], [split.ValidationShard], tokenizer.VocabularySize);
+        var baselines = Baselines.Measure(split.TrainShards, [split.ValidationShard], tokenizer.VocabularySize);
         var table = new Table().AddColumn("validation loss (nats/token)").AddColumn(new TableColumn("value").RightAligned()).AddColumn(new TableColumn("perplexity").RightAligned());
         void Row(string name, double loss) => table.AddRow(name, loss.ToString("F3", CultureInfo.InvariantCulture), Math.Exp(loss).ToString("F1", CultureInfo.InvariantCulture));
         Row("uniform over the vocabulary", baselines.Uniform);
@@ -126,7 +126,7 @@ public static class TrainingCommands
         var set = new Option<string[]>("--set") { Description = "Override a setting, e.g. --set learning-rate=3e-4 (repeatable)" };
         var trainShards = new Option<string?>("--train") { Description = "Training shards: a .bin file, a directory, or a pattern like data/train_*.bin" };
         var validationShards = new Option<string?>("--val") { Description = "Validation shards" };
-        var tokenizer = new Option<string?>("--tokenizer") { Description = "Directory with the tokenizer files (tokenizer.tiktoken + tokenizer_pattern.json), copied into checkpoints and used for samples" };
+        var tokenizer = new Option<string?>("--tokenizer") { Description = "Directory with the tokenizer.json the shards were made with (copied into checkpoints, used for samples)" };
         var output = new Option<string>("--out") { Description = "Run directory", DefaultValueFactory = _ => Path.Combine("runs", "train") };
         var resume = new Option<string?>("--resume") { Description = "Continue from a checkpoint directory or a run directory (its newest checkpoint)" };
         var command = new Command("train", "Pretrain a GPT on token shards (config file + overrides), with checkpoints, validation and samples.")
@@ -144,12 +144,11 @@ public static class TrainingCommands
             if (parse.GetValue(validationShards) is { } validation) overrides.Add("validationShards=" + validation);
             config = config.WithOverrides(overrides);
             string tokenizerDirectory = parse.GetValue(tokenizer) ?? checkpoint
-                ?? throw new ArgumentException("--tokenizer is required for a new run (the directory holding tokenizer.tiktoken and tokenizer_pattern.json)");
+                ?? throw new ArgumentException("--tokenizer is required for a new run (the directory holding the tokenizer.json the shards were made with)");
             var bpe = CheckpointTokenizer.Load(tokenizerDirectory);
             if (bpe.VocabularySize != config.VocabularySize) config = config with { VocabularySize = bpe.VocabularySize };
             string run = checkpoint is not null && parse.GetValue(output) == Path.Combine("runs", "train") ? Path.GetDirectoryName(Path.GetFullPath(checkpoint))! : parse.GetValue(output)!;
-            string[] tokenizerFiles = [.. new[] { CheckpointTokenizer.HuggingFaceFile, CheckpointTokenizer.RanksFile, CheckpointTokenizer.PatternFile }
-                .Select(f => Path.Combine(tokenizerDirectory, f)).Where(File.Exists)];
+            string[] tokenizerFiles = [Path.Combine(tokenizerDirectory, CheckpointTokenizer.FileName)];
             using var model = GptTrainableModel.Create(config, CpuBackend.Shared);
             AnsiConsole.MarkupLineInterpolated($"GPT: {config.Layers} layers, width {config.EmbeddingSize}, {model.Model.ParameterCount / 1e6:F2}M parameters; {config.Steps} steps of {config.TotalBatchTokens} tokens{(checkpoint is null ? "" : $", resuming {checkpoint}")}");
             var result = TrainWithProgress(config, model, run, bpe, tokenizerFiles, checkpoint);

@@ -2,6 +2,9 @@ using LmForge.Tokenization.Shards;
 
 namespace LmForge.Training.Quickstart;
 
+/// <summary>The shards the quickstart wrote: training shards (and a pattern matching them) and one validation shard.</summary>
+public sealed record ShardSplit(IReadOnlyList<string> TrainShards, string ValidationShard, long TrainTokens, long ValidationTokens, string TrainPattern);
+
 /// <summary>
 /// What a model must beat, in nats per token on the validation shards: a uniform guess over the vocabulary (ln V), and
 /// a unigram model of the training shards' token frequencies (add-one smoothed), which knows which tokens are common

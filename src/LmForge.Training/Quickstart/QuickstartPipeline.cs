@@ -4,6 +4,7 @@ using LmForge.Inference;
 using LmForge.Tensors;
 using LmForge.Tokenization;
 using LmForge.Tokenization.Corpus;
+using LmForge.Tokenization.Shards;
 using LmForge.Tokenization.Training;
 using LmForge.Training.Gpt;
 
@@ -14,8 +15,8 @@ namespace LmForge.Training.Quickstart;
 /// <code>
 /// var files = QuickstartPipeline.CorpusFiles(options, log);
 /// var bpe = QuickstartPipeline.TrainTokenizer(files, options.VocabularySize);
-/// var tokenizer = CheckpointTokenizer.Create(bpe);
-/// var split = CorpusTokenization.WriteShards(files, tokenizer, eot, dataDirectory);
+/// var tokenizer = bpe.ToTokenizer();
+/// var split = QuickstartPipeline.WriteShards(corpusPath, tokenizer, dataDirectory);
 /// var config = QuickstartPipeline.DefaultConfig(split, tokenizer.VocabularySize).WithOverrides(options.Overrides);
 /// using var model = GptTrainableModel.Create(config, backend);
 /// config = config with { Steps = QuickstartPipeline.StepsForBudget(model, config, seconds) };
@@ -52,6 +53,38 @@ public static class QuickstartPipeline
     }
 
     /// <summary>
+    /// Encodes the corpus into llm.c shards with the tokenizer area's <see cref="CorpusTokenizer"/> (documents separated
+    /// by end-of-text, encoded in parallel). The first 1/<see cref="ValidationFraction"/> of the estimated tokens, taken
+    /// from the corpus start as llm.c does, is the validation shard.
+    /// </summary>
+    public static ShardSplit WriteShards(string corpus, BpeTokenizer tokenizer, string directory, IProgress<TokenizeProgress>? progress = null)
+    {
+        long bytes = CorpusReader.TotalBytes(CorpusReader.ListFiles(corpus));
+        // About 4 bytes per token for English with a few thousand BPE tokens; gzip input holds about 3x more text.
+        long estimatedTokens = Math.Max(1, bytes / 4);
+        var result = CorpusTokenizer.Run(tokenizer, corpus, directory, new TokenizeOptions
+        {
+            ValidationTokens = Math.Max(1, estimatedTokens / ValidationFraction),
+            Prefix = "corpus",
+            Progress = progress,
+        });
+        if (result.Shards.Count < 2)
+            throw new InvalidDataException($"{corpus}: only {result.Tokens} tokens of text, too few to hold out a validation set and train; use more text (a few megabytes trains a small model well)");
+        string validation = result.Shards[0];
+        var train = result.Shards.Skip(1).ToList();
+        long validationTokens = TokenShardReader.Open(validation) is var reader ? Dispose(reader) : 0;
+        return new ShardSplit(train, validation, result.Tokens - validationTokens, validationTokens,
+            Path.Combine(directory, "corpus_train_*.bin"));
+
+        static long Dispose(TokenShardReader reader)
+        {
+            using (reader) return reader.TokenCount;
+        }
+    }
+
+    public const int ValidationFraction = 20;
+
+    /// <summary>
     /// The quickstart's model and optimization (measured on 2 shared Zen 3 cores to learn well within a few minutes):
     /// a 4-layer GPT of width 128 with 4 heads and a context of 128, 8 sequences (1,024 tokens) per step, AdamW at
     /// 3e-3 with 10% warmup and cosine decay to 3e-4.
@@ -63,7 +96,7 @@ public static class QuickstartPipeline
         EmbeddingSize = 128,
         ContextLength = 128,
         VocabularySize = vocabularySize,
-        TrainShards = split.TrainShard,
+        TrainShards = split.TrainPattern,
         ValidationShards = split.ValidationShard,
         MicroBatchSize = 8,
         TotalBatchTokens = 8 * 128,
