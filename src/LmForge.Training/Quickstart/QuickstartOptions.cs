@@ -11,6 +11,9 @@ public sealed record QuickstartOptions
     /// <summary>The training time budget; the number of steps is chosen from a measured step time.</summary>
     public double Minutes { get; init; } = 4;
 
+    /// <summary>Train exactly this many steps (overrides <see cref="Minutes"/>).</summary>
+    public int? Steps { get; init; }
+
     public int VocabularySize { get; init; } = 4096;
 
     /// <summary>"name=value" overrides of the default <see cref="TrainingConfig"/> (see <see cref="QuickstartPipeline.DefaultConfig"/>).</summary>
