@@ -16,7 +16,8 @@ public class TrainingConfigTests
     [Fact]
     public void Overrides_AcceptKebabAndCamelCaseNames()
     {
-        var config = new TrainingConfig().WithOverrides(["learning-rate=3e-4", "steps=50", "schedule=warmupStableDecay", "trainShards=a/*.bin"]);
+        var config = new TrainingConfig().WithOverrides(["learning-rate=3e-4", "steps=50", "schedule=warmupStableDecay", "trainShards=a/*.bin", "shuffle-training-data=false"]);
+        Assert.False(config.ShuffleTrainingData);
         Assert.Equal(3e-4f, config.LearningRate);
         Assert.Equal(50, config.Steps);
         Assert.Equal(ScheduleKind.WarmupStableDecay, config.Schedule);
@@ -32,6 +33,7 @@ public class TrainingConfigTests
     [InlineData("totalBatchTokens=1000", "totalBatchTokens = 1000 is invalid; expected a positive multiple of microBatchSize x contextLength = 1024")]
     [InlineData("minLearningRate=1", "minLearningRate")]
     [InlineData("schedule=linear", "schedule")]
+    [InlineData("shuffleTrainingData=maybe", "'maybe' is not true or false")]
     public void BadOverride_IsAOneLineErrorNamingTheSetting(string assignment, string expected)
     {
         var error = Assert.Throws<TrainingConfigException>(() => new TrainingConfig().WithOverrides([assignment]));

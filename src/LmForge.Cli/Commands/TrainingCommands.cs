@@ -130,7 +130,7 @@ public static class TrainingCommands
         var trainShards = new Option<string?>("--train") { Description = "Training shards: a .bin file, a directory, or a pattern like data/train_*.bin" };
         var validationShards = new Option<string?>("--val") { Description = "Validation shards" };
         var tokenizer = new Option<string?>("--tokenizer") { Description = "Directory with the tokenizer.json the shards were made with (copied into checkpoints, used for samples)" };
-        var output = new Option<string>("--out") { Description = "Run directory", DefaultValueFactory = _ => Path.Combine("runs", "train") };
+        var output = new Option<string?>("--out") { Description = "Run directory (default: runs/train, or the resumed checkpoint's run)" };
         var resume = new Option<string?>("--resume") { Description = "Continue from a checkpoint directory or a run directory (its newest checkpoint)" };
         var command = new Command("train", "Pretrain a GPT on token shards (config file + overrides), with checkpoints, validation and samples.")
         {
@@ -150,7 +150,8 @@ public static class TrainingCommands
                 ?? throw new ArgumentException("--tokenizer is required for a new run (the directory holding the tokenizer.json the shards were made with)");
             var bpe = CheckpointTokenizer.Load(tokenizerDirectory);
             if (bpe.VocabularySize != config.VocabularySize) config = config with { VocabularySize = bpe.VocabularySize };
-            string run = checkpoint is not null && parse.GetValue(output) == Path.Combine("runs", "train") ? Path.GetDirectoryName(Path.GetFullPath(checkpoint))! : parse.GetValue(output)!;
+            string run = parse.GetValue(output)
+                ?? (checkpoint is not null ? Path.GetDirectoryName(Path.GetFullPath(checkpoint))! : Path.Combine("runs", "train"));
             string[] tokenizerFiles = [Path.Combine(tokenizerDirectory, CheckpointTokenizer.FileName)];
             using var model = GptTrainableModel.Create(config, CpuBackend.Shared);
             AnsiConsole.MarkupLineInterpolated($"GPT: {config.Layers} layers, width {config.EmbeddingSize}, {model.Model.ParameterCount / 1e6:F2}M parameters; {config.Steps} steps of {config.TotalBatchTokens} tokens{(checkpoint is null ? "" : $", resuming {checkpoint}")}");
