@@ -13,6 +13,7 @@ public static class Program
             ["train-step"] = TrainStepBenchmark.Run,
             ["tokenizer-encode"] = TokenizerEncodeBenchmark.Run,
             ["tokenize"] = Tokenization.TokenizeBench.Run,
+            ["gemm"] = GemmBenchmark.Run,
         };
         if (args.Length == 0 || !suites.TryGetValue(args[0], out var run))
         {

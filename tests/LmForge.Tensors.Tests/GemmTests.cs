@@ -52,13 +52,20 @@ public sealed unsafe class GemmTests
     [MemberData(nameof(Forms))]
     public void Multiply_LargerThanEveryCacheBlock_MatchesDoubleReference(bool transposeA, bool transposeB)
     {
-        // n crosses the Nc column block, m the Mc row block, k the Kc depth block, with bias and accumulate.
+        // n crosses the Nc column block, m the Mc row block, k the Kc depth block, with bias and accumulate,
+        // through both parallel forms (few rows: one slice of C per worker; many rows: shared packed B).
         var random = new Random(20230828);
         var wide = new ProductCase(transposeA, transposeB, 13, GemmKernel.Nc + 37, GemmKernel.Kc + 3)
         {
             Accumulate = true, WithBias = true, PadC = 2,
         };
         wide.Check(random, WorkerPool.Shared);
+        // Enough rows for the workers to share packed B blocks, with n again crossing Nc.
+        var wideAndTall = new ProductCase(transposeA, transposeB, 101, GemmKernel.Nc + 21, GemmKernel.Kc + 5)
+        {
+            Accumulate = true, WithBias = true, PadB = 3,
+        };
+        wideAndTall.Check(random, WorkerPool.Shared);
         var tall = new ProductCase(transposeA, transposeB, GemmKernel.Mc * 2 + 5, 40, 2 * GemmKernel.Kc + 1)
         {
             Accumulate = true, WithBias = true, PadA = 1,
@@ -115,6 +122,23 @@ public sealed unsafe class GemmTests
             Gemm.Multiply(false, false, 2, 2, 3, pa, 3, pb, 2, pc, 2, bias: pbias);
         }
         Assert.Equal([59f, 63f, 140f, 153f], c);
+    }
+
+    [Fact]
+    public void Multiply_AfterWarmUp_AllocatesNothing()
+    {
+        // 64·512·64 multiply-adds: large enough to be split across the pool. Warm-up lets the JIT tier up.
+        var a = new float[64 * 64];
+        var b = new float[512 * 64];
+        var c = new float[64 * 512];
+        void Multiply(int times)
+        {
+            fixed (float* pa = a, pb = b, pc = c)
+            {
+                for (int run = 0; run < times; run++) Gemm.Multiply(false, true, 64, 512, 64, pa, 64, pb, 64, pc, 512);
+            }
+        }
+        Assert.Equal(0, AllocationMeter.BytesAllocatedBy(() => Multiply(200), () => Multiply(20)));
     }
 
     [Fact]

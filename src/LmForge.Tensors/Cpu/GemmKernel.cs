@@ -76,6 +76,15 @@ internal static unsafe class GemmKernel
     // a is (kc, 6), b is (kc, 16), c is a 6×16 tile with leading dimension ldc.
     private static void MicroKernelFma(int kc, float* a, float* b, float* c, int ldc, bool loadC, float* bias)
     {
+        if (loadC)
+        {
+            // The tile of C is read back after the k loop: start fetching its 12 cache lines now.
+            for (int i = 0; i < Mr; i++)
+            {
+                Sse.Prefetch0(c + (long)i * ldc);
+                Sse.Prefetch0(c + (long)i * ldc + 15);
+            }
+        }
         Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector256<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
         for (int p = 0; p < kc; p++, a += Mr, b += Nr)

@@ -1,4 +1,6 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace LmForge.Tensors.Cpu;
 
@@ -50,7 +52,34 @@ internal static unsafe class GemmPacking
                 {
                     float* row0 = row, row1 = row + lda, row2 = row1 + lda, row3 = row2 + lda, row4 = row3 + lda,
                         row5 = row4 + lda;
-                    for (int p = 0; p < kc; p++, panel += Mr)
+                    int p = 0;
+                    if (Avx.IsSupported)
+                    {
+                        // 8 k steps at a time: transpose a 6×8 block (two zero rows make it 8×8) and store each
+                        // column with a full 8-wide store; its last 2 lanes are overwritten by the next column
+                        // (the buffer has slack for the very last one).
+                        for (; p + 8 <= kc; p += 8, panel += 8 * Mr)
+                        {
+                            var c0 = Vector256.Load(row0 + p);
+                            var c1 = Vector256.Load(row1 + p);
+                            var c2 = Vector256.Load(row2 + p);
+                            var c3 = Vector256.Load(row3 + p);
+                            var c4 = Vector256.Load(row4 + p);
+                            var c5 = Vector256.Load(row5 + p);
+                            var c6 = Vector256<float>.Zero;
+                            var c7 = Vector256<float>.Zero;
+                            Transpose8x8(ref c0, ref c1, ref c2, ref c3, ref c4, ref c5, ref c6, ref c7);
+                            Vector256.Store(c0, panel);
+                            Vector256.Store(c1, panel + Mr);
+                            Vector256.Store(c2, panel + 2 * Mr);
+                            Vector256.Store(c3, panel + 3 * Mr);
+                            Vector256.Store(c4, panel + 4 * Mr);
+                            Vector256.Store(c5, panel + 5 * Mr);
+                            Vector256.Store(c6, panel + 6 * Mr);
+                            Vector256.Store(c7, panel + 7 * Mr);
+                        }
+                    }
+                    for (; p < kc; p++, panel += Mr)
                     {
                         panel[0] = row0[p];
                         panel[1] = row1[p];
@@ -122,11 +151,73 @@ internal static unsafe class GemmPacking
     // panel[p][j] = source[j·ld + p] for 16 rows j of a row-major matrix: a 16×kc → kc×16 transpose.
     private static void PackTransposedPanel(float* source, int ld, int kc, float* panel)
     {
+        int p = 0;
+        if (Avx.IsSupported)
+        {
+            // 8×8 blocks: rows 0-7 of 8 k steps fill the left halves of 8 panel rows, rows 8-15 the right halves.
+            for (; p + 8 <= kc; p += 8)
+            {
+                for (int half = 0; half < Nr; half += 8)
+                {
+                    float* rows = source + (long)half * ld + p;
+                    var r0 = Vector256.Load(rows);
+                    var r1 = Vector256.Load(rows + ld);
+                    var r2 = Vector256.Load(rows + 2L * ld);
+                    var r3 = Vector256.Load(rows + 3L * ld);
+                    var r4 = Vector256.Load(rows + 4L * ld);
+                    var r5 = Vector256.Load(rows + 5L * ld);
+                    var r6 = Vector256.Load(rows + 6L * ld);
+                    var r7 = Vector256.Load(rows + 7L * ld);
+                    Transpose8x8(ref r0, ref r1, ref r2, ref r3, ref r4, ref r5, ref r6, ref r7);
+                    float* target = panel + p * Nr + half;
+                    Vector256.Store(r0, target);
+                    Vector256.Store(r1, target + Nr);
+                    Vector256.Store(r2, target + 2 * Nr);
+                    Vector256.Store(r3, target + 3 * Nr);
+                    Vector256.Store(r4, target + 4 * Nr);
+                    Vector256.Store(r5, target + 5 * Nr);
+                    Vector256.Store(r6, target + 6 * Nr);
+                    Vector256.Store(r7, target + 7 * Nr);
+                }
+            }
+        }
         for (int j = 0; j < Nr; j++)
         {
             float* row = source + (long)j * ld;
-            float* column = panel + j;
-            for (int p = 0; p < kc; p++) column[p * Nr] = row[p];
+            for (int q = p; q < kc; q++) panel[q * Nr + j] = row[q];
         }
+    }
+
+    // In-register transpose: on return r_c holds column c of the 8×8 block whose rows were r0..r7.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Transpose8x8(
+        ref Vector256<float> r0, ref Vector256<float> r1, ref Vector256<float> r2, ref Vector256<float> r3,
+        ref Vector256<float> r4, ref Vector256<float> r5, ref Vector256<float> r6, ref Vector256<float> r7)
+    {
+        // Interleave pairs of rows, then pairs of pairs within each 128-bit lane, then swap lanes.
+        var t0 = Avx.UnpackLow(r0, r1);
+        var t1 = Avx.UnpackHigh(r0, r1);
+        var t2 = Avx.UnpackLow(r2, r3);
+        var t3 = Avx.UnpackHigh(r2, r3);
+        var t4 = Avx.UnpackLow(r4, r5);
+        var t5 = Avx.UnpackHigh(r4, r5);
+        var t6 = Avx.UnpackLow(r6, r7);
+        var t7 = Avx.UnpackHigh(r6, r7);
+        var s0 = Avx.Shuffle(t0, t2, 0x44);
+        var s1 = Avx.Shuffle(t0, t2, 0xEE);
+        var s2 = Avx.Shuffle(t1, t3, 0x44);
+        var s3 = Avx.Shuffle(t1, t3, 0xEE);
+        var s4 = Avx.Shuffle(t4, t6, 0x44);
+        var s5 = Avx.Shuffle(t4, t6, 0xEE);
+        var s6 = Avx.Shuffle(t5, t7, 0x44);
+        var s7 = Avx.Shuffle(t5, t7, 0xEE);
+        r0 = Avx.Permute2x128(s0, s4, 0x20);
+        r1 = Avx.Permute2x128(s1, s5, 0x20);
+        r2 = Avx.Permute2x128(s2, s6, 0x20);
+        r3 = Avx.Permute2x128(s3, s7, 0x20);
+        r4 = Avx.Permute2x128(s0, s4, 0x31);
+        r5 = Avx.Permute2x128(s1, s5, 0x31);
+        r6 = Avx.Permute2x128(s2, s6, 0x31);
+        r7 = Avx.Permute2x128(s3, s7, 0x31);
     }
 }

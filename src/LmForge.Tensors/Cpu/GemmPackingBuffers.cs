@@ -13,7 +13,8 @@ internal sealed unsafe class GemmPackingBuffers
 
     private GemmPackingBuffers()
     {
-        PackedA = (float*)NativeMemory.AlignedAlloc((nuint)(GemmKernel.Mc * GemmKernel.Kc * sizeof(float)), 64);
+        // Slack after A: the vectorized packing of A stores 2 floats past the end of the last panel.
+        PackedA = (float*)NativeMemory.AlignedAlloc((nuint)((GemmKernel.Mc * GemmKernel.Kc + 16) * sizeof(float)), 64);
         PackedB = (float*)NativeMemory.AlignedAlloc((nuint)(GemmKernel.Kc * GemmKernel.Nc * sizeof(float)), 64);
     }
 

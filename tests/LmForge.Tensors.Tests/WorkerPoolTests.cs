@@ -1,0 +1,182 @@
+using System.Collections.Concurrent;
+using LmForge.Tensors.Cpu;
+
+namespace LmForge.Tensors.Tests;
+
+public sealed unsafe class WorkerPoolTests
+{
+    [Theory]
+    [InlineData(2)]
+    [InlineData(3)]
+    [InlineData(4)]
+    public void Run_ManyRuns_ProcessEveryIndexExactlyOnce(int workerCount)
+    {
+        using var pool = new WorkerPool(workerCount);
+        var random = new Random(20230828);
+        var hits = new int[1000];
+        fixed (int* counts = hits)
+        {
+            for (int run = 0; run < 2000; run++)
+            {
+                int count = random.Next(1, hits.Length + 1);
+                var operation = new CountingOperation { Counts = counts };
+                pool.Run(count, random.Next(1, 8), ref operation);
+                for (int i = 0; i < count; i++)
+                {
+                    if (counts[i] != 1) Assert.Fail($"run {run}, count {count}: index {i} processed {counts[i]} times");
+                    counts[i] = 0;
+                }
+                for (int i = count; i < hits.Length; i++) Assert.Equal(0, counts[i]);
+            }
+        }
+    }
+
+    [Fact]
+    public void Run_LargeRange_SplitsIntoOneContiguousChunkPerWorkerOnDistinctThreads()
+    {
+        using var pool = new WorkerPool(3);
+        var chunks = new ConcurrentBag<(int Start, int End, int Thread)>();
+        var operation = new RecordingOperation { Chunks = chunks };
+        pool.Run(90, 1, ref operation);
+        var sorted = chunks.OrderBy(chunk => chunk.Start).ToArray();
+        Assert.Equal([(0, 30), (30, 60), (60, 90)], sorted.Select(chunk => (chunk.Start, chunk.End)));
+        Assert.Equal(3, sorted.Select(chunk => chunk.Thread).Distinct().Count());
+        Assert.Equal(Environment.CurrentManagedThreadId, sorted[0].Thread);
+    }
+
+    [Fact]
+    public void Run_LessThanMinPerWorkerEach_RunsOnceOnCallerThread()
+    {
+        using var pool = new WorkerPool(4);
+        var chunks = new ConcurrentBag<(int Start, int End, int Thread)>();
+        var operation = new RecordingOperation { Chunks = chunks };
+        pool.Run(10, 6, ref operation);
+        Assert.Equal([(0, 10, Environment.CurrentManagedThreadId)], chunks);
+    }
+
+    [Fact]
+    public void Run_FromInsideAnOperation_RunsTheInnerRangeSerially()
+    {
+        using var pool = new WorkerPool(2);
+        var hits = new int[64 * 64];
+        fixed (int* counts = hits)
+        {
+            var operation = new NestedOperation { Pool = pool, Counts = counts, Width = 64 };
+            pool.Run(64, 1, ref operation);
+        }
+        Assert.All(hits, hit => Assert.Equal(1, hit));
+    }
+
+    [Fact]
+    public void Run_FromTwoThreadsAtOnce_BothComplete()
+    {
+        using var pool = new WorkerPool(2);
+        var first = new int[5000];
+        var second = new int[5000];
+        void Work(int[] hits)
+        {
+            fixed (int* counts = hits)
+            {
+                for (int run = 0; run < 200; run++)
+                {
+                    var operation = new CountingOperation { Counts = counts };
+                    pool.Run(hits.Length, 1, ref operation);
+                }
+            }
+        }
+        Parallel.Invoke(() => Work(first), () => Work(second));
+        Assert.All(first, hit => Assert.Equal(200, hit));
+        Assert.All(second, hit => Assert.Equal(200, hit));
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(75)]
+    public void Run_ChunkThrows_RethrowsOnCallerAndPoolStaysUsable(int failingIndex)
+    {
+        using var pool = new WorkerPool(2);
+        var throwing = new ThrowingOperation { FailingIndex = failingIndex };
+        var exception = Assert.Throws<InvalidOperationException>(() => pool.Run(100, 1, ref throwing));
+        Assert.Equal($"index {failingIndex} failed", exception.Message);
+
+        var hits = new int[100];
+        fixed (int* counts = hits)
+        {
+            var operation = new CountingOperation { Counts = counts };
+            pool.Run(hits.Length, 1, ref operation);
+        }
+        Assert.All(hits, hit => Assert.Equal(1, hit));
+    }
+
+    [Fact]
+    public void Run_AfterWarmUp_AllocatesNothing()
+    {
+        using var pool = new WorkerPool(2);
+        var hits = new int[256];
+        void Run(int times)
+        {
+            fixed (int* counts = hits)
+            {
+                var operation = new CountingOperation { Counts = counts };
+                for (int run = 0; run < times; run++) pool.Run(hits.Length, 1, ref operation);
+            }
+        }
+        Assert.Equal(0, AllocationMeter.BytesAllocatedBy(() => Run(3000), () => Run(1000)));
+        Assert.All(hits, hit => Assert.Equal(4000, hit));
+    }
+
+    [Fact]
+    public void Run_AfterDispose_Throws()
+    {
+        var pool = new WorkerPool(2);
+        pool.Dispose();
+        var operation = new CountingOperation();
+        Assert.Throws<ObjectDisposedException>(() => pool.Run(10, 1, ref operation));
+    }
+
+    private struct CountingOperation : IRangeOperation
+    {
+        public int* Counts;
+
+        public readonly void Invoke(int start, int end)
+        {
+            for (int i = start; i < end; i++) Interlocked.Increment(ref Counts[i]);
+        }
+    }
+
+    private struct RecordingOperation : IRangeOperation
+    {
+        public ConcurrentBag<(int Start, int End, int Thread)> Chunks;
+
+        public readonly void Invoke(int start, int end) => Chunks.Add((start, end, Environment.CurrentManagedThreadId));
+    }
+
+    private struct NestedOperation : IRangeOperation
+    {
+        public WorkerPool Pool;
+        public int* Counts;
+        public int Width;
+
+        public readonly void Invoke(int start, int end)
+        {
+            for (int row = start; row < end; row++)
+            {
+                var inner = new CountingOperation { Counts = Counts + row * Width };
+                Pool.Run(Width, 1, ref inner);
+            }
+        }
+    }
+
+    private struct ThrowingOperation : IRangeOperation
+    {
+        public int FailingIndex;
+
+        public readonly void Invoke(int start, int end)
+        {
+            if (FailingIndex >= start && FailingIndex < end)
+            {
+                throw new InvalidOperationException($"index {FailingIndex} failed");
+            }
+        }
+    }
+}
