@@ -50,10 +50,10 @@ public static class EngineProfileBench
         [
             "EncoderForward", "EncoderBackward", "LinearForward", "LinearBackward", "LayerNormForward", "LayerNormBackward",
             "GeluForward", "GeluBackward", "ResidualForward", "AttentionForward", "AttentionBackward", "CrossEntropyForward",
-            "CrossEntropyBackward", "SumOfSquares", "AdamW",
+            "CrossEntropyBackward", "SumOfSquares", "AdamW", "Clear", "Sum",
         ];
 
-        public long[] Ticks { get; } = new long[15];
+        public long[] Ticks { get; } = new long[17];
 
         public string Name => inner.Name;
 
@@ -104,6 +104,12 @@ public static class EngineProfileBench
 
         public double SumOfSquares(Tensor values)
         { long s = Start(); double r = inner.SumOfSquares(values); Stop(13, s); return r; }
+
+        public void Clear(Tensor values)
+        { long s = Start(); inner.Clear(values); Stop(15, s); }
+
+        public double Sum(Tensor values)
+        { long s = Start(); double r = inner.Sum(values); Stop(16, s); return r; }
 
         public void AdamW(Tensor parameters, Tensor gradients, Tensor firstMoment, Tensor secondMoment, in AdamWUpdate update, long decayedLength)
         { long s = Start(); inner.AdamW(parameters, gradients, firstMoment, secondMoment, update, decayedLength); Stop(14, s); }

@@ -62,6 +62,12 @@ public interface IBackend
     /// </summary>
     void CrossEntropyBackward(Tensor logitsGrad, Tensor logits, Tensor losses, ReadOnlySpan<int> targets, int vocabSize, float lossGradScale);
 
+    /// <summary>Sets every element to zero.</summary>
+    void Clear(Tensor values);
+
+    /// <summary>Σ values, accumulated in double (for the mean loss).</summary>
+    double Sum(Tensor values);
+
     /// <summary>Σ values², accumulated in double (for the global gradient norm).</summary>
     double SumOfSquares(Tensor values);
 

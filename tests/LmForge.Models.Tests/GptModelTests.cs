@@ -94,15 +94,21 @@ public sealed class GptModelTests
         model.TrainStep(tokens, targets, 2, 12, optimizer, 1e-3f, 1f);
 
         long threadBefore = GC.GetAllocatedBytesForCurrentThread();
-        long processBefore = GC.GetTotalAllocatedBytes(precise: true);
         float loss = 0;
         for (int i = 0; i < 3; i++) loss = model.TrainStep(tokens, targets, 2, 12, optimizer, 1e-3f, 1f).Loss;
-        long processAllocated = GC.GetTotalAllocatedBytes(precise: true) - processBefore;
-        long threadAllocated = GC.GetAllocatedBytesForCurrentThread() - threadBefore;
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - threadBefore);
 
-        Assert.Equal(0, threadAllocated);
-        Assert.Equal(0, processAllocated); // includes the worker pool's threads
-        Assert.True(float.IsFinite(loss) && optimizer.StepCount == 5);
+        // The process-wide counter also sees the worker pool's threads, but the test host allocates on its own
+        // threads now and then. An allocation in the step would show in every attempt, so the quietest must be 0.
+        long quietest = long.MaxValue;
+        for (int attempt = 0; attempt < 5 && quietest != 0; attempt++)
+        {
+            long processBefore = GC.GetTotalAllocatedBytes(precise: true);
+            for (int i = 0; i < 3; i++) loss = model.TrainStep(tokens, targets, 2, 12, optimizer, 1e-3f, 1f).Loss;
+            quietest = Math.Min(quietest, GC.GetTotalAllocatedBytes(precise: true) - processBefore);
+        }
+        Assert.Equal(0, quietest);
+        Assert.True(float.IsFinite(loss) && optimizer.StepCount >= 8);
     }
 
     [Fact]
@@ -159,6 +165,28 @@ public sealed class GptModelTests
         float[] accumulated = model.Gradients.ToArray();
         double scale = full.Max(v => Math.Abs((double)v));
         for (int i = 0; i < full.Length; i++) Assert.True(Math.Abs(full[i] - accumulated[i]) <= 1e-5 * scale, $"gradient {i}: {full[i]} vs {accumulated[i]}");
+    }
+
+    [Fact]
+    public void Logits_are_causal_and_the_same_for_any_planned_length()
+    {
+        var random = new Random(20230828);
+        using var model = new GptModel(Tiny);
+        model.InitializeWeights(seed: 9);
+        var (tokens, _) = Batch(random, Tiny, 1, 10);
+        int vp = Tiny.PaddedVocabSize;
+        model.Forward(tokens, 1, 10);
+        float[] full = model.Logits.ToArray();
+
+        model.Forward(tokens.AsSpan(0, 6), 1, 6); // shorter: re-planned inside the same memory
+        float[] prefix = model.Logits.ToArray();
+        for (int i = 0; i < 6 * vp; i++) Assert.Equal(full[i], prefix[i], 1e-5f);
+
+        tokens[9] = (tokens[9] + 1) % Tiny.VocabSize; // changing the last token changes only the last position
+        model.Forward(tokens, 1, 10);
+        float[] changed = model.Logits.ToArray();
+        for (int i = 0; i < 9 * vp; i++) Assert.Equal(full[i], changed[i], 1e-5f);
+        Assert.NotEqual(full.AsSpan(9 * vp, vp).ToArray(), changed.AsSpan(9 * vp, vp).ToArray());
     }
 
     [Fact]

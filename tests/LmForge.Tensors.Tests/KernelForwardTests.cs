@@ -151,13 +151,18 @@ public sealed class KernelForwardTests
     }
 
     [Fact]
-    public void SumOfSquares_matches_double_sum_over_many_blocks()
+    public void Sums_match_double_sums_over_many_blocks_and_clear_zeroes()
     {
         var random = TestData.NewRandom();
         using var values = TestData.Random(random, 1f, 100_003);
         double expected = 0;
         foreach (float v in values.AsSpan()) expected += (double)v * v;
         Assert.Equal(expected, _backend.SumOfSquares(values), expected * 1e-6);
+        double sum = 0;
+        foreach (float v in values.AsSpan()) sum += v;
+        Assert.Equal(sum, _backend.Sum(values), 1e-6 * Math.Sqrt(values.Length));
+        _backend.Clear(values);
+        Assert.All(values.ToArray(), v => Assert.Equal(0f, v));
     }
 
     [Fact]

@@ -5,21 +5,29 @@ namespace LmForge.Models.Gpt;
 /// <summary>
 /// Everything a forward and backward pass of one (batch, sequence length) needs, carved once out of one buffer and
 /// reused every step. Forward activations are kept per layer for the backward; backward scratch is shared by all layers.
+/// The buffer belongs to the model, which keeps it while shapes fit (e.g. a growing sequence during generation).
 /// </summary>
-internal sealed class GptActivations : IDisposable
+internal sealed class GptActivations
 {
     private readonly NativeBuffer _buffer;
     private long _next;
 
-    public GptActivations(GptConfig config, int batchSize, int tokenCount)
+    /// <summary>Floats needed for one (batch, sequence length).</summary>
+    public static long RequiredLength(GptConfig config, int batchSize, int tokenCount)
+    {
+        int c = config.Width, l = config.LayerCount, nh = config.HeadCount;
+        long bt = (long)batchSize * tokenCount;
+        long perLayer = (bt * c * 4) + (bt * 3 * c) + (bt * 4 * c * 2) + (bt * 4) + ((long)batchSize * nh * tokenCount);
+        return (bt * c * 4) + (bt * 4 * c) + (bt * config.PaddedVocabSize) + (bt * 3) + ((l + 1) * bt * c) + (l * perLayer);
+    }
+
+    public GptActivations(GptConfig config, int batchSize, int tokenCount, NativeBuffer buffer)
     {
         BatchSize = batchSize;
         TokenCount = tokenCount;
         int b = batchSize, t = tokenCount, c = config.Width, l = config.LayerCount, nh = config.HeadCount;
         long bt = (long)b * t;
-        long perLayer = (bt * c * 4) + (bt * 3 * c) + (bt * 4 * c * 2) + (bt * 4) + ((long)b * nh * t);
-        long total = (bt * c * 4) + (bt * 4 * c) + (bt * config.PaddedVocabSize) + (bt * 3) + ((l + 1) * bt * c) + (l * perLayer);
-        _buffer = NativeBuffer.Allocate(total);
+        _buffer = buffer;
 
         Residuals = new Tensor[l + 1];
         for (int i = 0; i <= l; i++) Residuals[i] = Take(b, t, c);
@@ -89,6 +97,4 @@ internal sealed class GptActivations : IDisposable
         _next += tensorShape.Length;
         return tensor;
     }
-
-    public void Dispose() => _buffer.Dispose();
 }

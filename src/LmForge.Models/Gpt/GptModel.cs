@@ -25,6 +25,7 @@ public sealed class GptModel : IDisposable
     private readonly GptWeights _weights;
     private readonly GptWeights _grads;
     private GptActivations? _acts;
+    private NativeBuffer? _activationMemory;
     private int _lossTokenCount;
     private bool _logitsReadyForBackward;
 
@@ -123,22 +124,16 @@ public sealed class GptModel : IDisposable
         targets.CopyTo(acts.Targets);
         RunForward(acts);
         Backend.CrossEntropyForward(acts.Losses, acts.Logits, acts.Targets, Config.VocabSize);
-        double sum = 0;
         int count = 0;
-        var losses = acts.Losses.AsSpan();
-        for (int i = 0; i < losses.Length; i++)
-        {
-            if (acts.Targets[i] < 0) continue;
-            sum += losses[i];
-            count++;
-        }
+        foreach (int target in targets) count += target >= 0 ? 1 : 0;
+        double sum = Backend.Sum(acts.Losses); // ignored positions have loss 0
         _lossTokenCount = count;
         _logitsReadyForBackward = true;
         return count == 0 ? 0f : (float)(sum / count);
     }
 
     /// <summary>Sets every gradient to zero (call once per optimizer step; Backward accumulates, so micro-batches add up).</summary>
-    public void ZeroGradients() => Gradients.Clear();
+    public void ZeroGradients() => Backend.Clear(Gradients);
 
     /// <summary>
     /// Accumulates into <see cref="Gradients"/> the gradient of lossScale × (the mean loss of the last Forward with targets).
@@ -157,7 +152,7 @@ public sealed class GptModel : IDisposable
 
         Backend.CrossEntropyBackward(a.Logits, a.Logits, a.Losses, a.Targets, Config.VocabSize, dlossScale);
         Backend.LinearBackward(a.NormGrad, g.TokenEmbedding, null, a.Logits, a.FinalNorm, w.TokenEmbedding);
-        a.ResidualGrad.Clear();
+        Backend.Clear(a.ResidualGrad);
         Backend.LayerNormBackward(a.ResidualGrad, g.FinalNormWeight, g.FinalNormBias, a.NormGrad, a.Residuals[Config.LayerCount],
             w.FinalNormWeight, a.FinalNormMean, a.FinalNormRstd);
 
@@ -237,9 +232,17 @@ public sealed class GptModel : IDisposable
         CheckIds(tokens, nameof(tokens), allowIgnore: false);
         if (_acts is null || _acts.BatchSize != batchSize || _acts.TokenCount != sequenceLength)
         {
-            _acts?.Dispose();
+            // plan views for the new shape; native memory is reallocated only when it grows
             _acts = null;
-            _acts = new GptActivations(Config, batchSize, sequenceLength);
+            long required = GptActivations.RequiredLength(Config, batchSize, sequenceLength);
+            if (_activationMemory is null || _activationMemory.Length < required)
+            {
+                _activationMemory?.Dispose();
+                _activationMemory = null;
+                _activationMemory = NativeBuffer.Allocate(required);
+            }
+            _acts = new GptActivations(Config, batchSize, sequenceLength, _activationMemory);
+            _logitsReadyForBackward = false;
         }
         return _acts;
     }
@@ -274,7 +277,7 @@ public sealed class GptModel : IDisposable
 
     public void Dispose()
     {
-        _acts?.Dispose();
+        _activationMemory?.Dispose();
         Parameters.Dispose();
         Gradients.Dispose();
     }

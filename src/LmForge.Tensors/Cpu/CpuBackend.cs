@@ -142,7 +142,11 @@ public sealed unsafe class CpuBackend : IBackend
             CrossEntropy.Backward(Pool, logitsGrad.Pointer, logits.Pointer, losses.Pointer, targetPointer, rows, vocabSize, paddedVocabSize, lossGradScale);
     }
 
-    public double SumOfSquares(Tensor values) => Kernels.SumOfSquares.Compute(Pool, values.Pointer, values.Length);
+    public void Clear(Tensor values) => Reduction.Clear(Pool, values.Pointer, values.Length);
+
+    public double Sum(Tensor values) => Reduction.Sum(Pool, values.Pointer, values.Length, squares: false);
+
+    public double SumOfSquares(Tensor values) => Reduction.Sum(Pool, values.Pointer, values.Length, squares: true);
 
     public void AdamW(Tensor parameters, Tensor gradients, Tensor firstMoment, Tensor secondMoment, in AdamWUpdate update, long decayedLength)
     {

@@ -102,7 +102,7 @@ internal static unsafe class VectorMath
         if (IsAccelerated && n >= 8)
         {
             var acc = Vector256.Create(float.NegativeInfinity);
-            for (; i <= n - 8; i += 8) acc = Vector256.Max(acc, Vector256.Load(x + i));
+            for (; i <= n - 8; i += 8) acc = Vector256.MaxNative(acc, Vector256.Load(x + i)); // vmaxps; a NaN still poisons the sum that follows
             for (int lane = 0; lane < 8; lane++) max = MathF.Max(max, acc.GetElement(lane));
         }
         for (; i < n; i++) max = MathF.Max(max, x[i]);

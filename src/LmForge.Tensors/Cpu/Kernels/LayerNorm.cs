@@ -92,7 +92,22 @@ internal static unsafe class LayerNorm
                 float* dx = Dinput + (long)row * c;
                 float m = Mean[row], s = Rstd[row];
                 float dnormMean = 0f, dnormNormMean = 0f;
-                for (int i = 0; i < c; i++)
+                int i = 0;
+                if (VectorMath.IsAccelerated && c >= 8)
+                {
+                    var vm = Vector256.Create(m);
+                    var sumDnorm = Vector256<float>.Zero;
+                    var sumDnormCentered = Vector256<float>.Zero;
+                    for (; i <= c - 8; i += 8)
+                    {
+                        var dnorm = Vector256.Load(Weight + i) * Vector256.Load(dy + i);
+                        sumDnorm += dnorm;
+                        sumDnormCentered = VectorMath.MultiplyAdd(dnorm, Vector256.Load(x + i) - vm, sumDnormCentered);
+                    }
+                    dnormMean = Vector256.Sum(sumDnorm);
+                    dnormNormMean = Vector256.Sum(sumDnormCentered) * s;
+                }
+                for (; i < c; i++)
                 {
                     float dnorm = Weight[i] * dy[i];
                     dnormMean += dnorm;
