@@ -12,8 +12,10 @@ namespace LmForge.Bench;
 /// The `train-step` suite: tokens per second of one full GPT-2 training step (forward, loss, backward, clip, AdamW) on
 /// random tokens, for LmForge and for PyTorch (bench/peers/torch_train_step.py, same model code as the correctness
 /// fixtures, 2 threads) measured one after the other in the same invocation. Prints ms/step, tokens/s, an estimated
-/// MFU (6 · parameters · tokens/s over a stated peak) and the ratio LmForge / PyTorch.
-/// Usage: train-step [tiny|gpt2|all] [--steps N] [--warmup N] [--profile] [--no-peer]
+/// MFU (6 · parameters · tokens/s over a stated peak) and the ratio LmForge / PyTorch. With --rounds R the two are
+/// measured alternately R times and the best round of each is kept, so a burst of load on a shared machine does not
+/// land on one side only.
+/// Usage: train-step [tiny|gpt2|all] [--steps N] [--warmup N] [--rounds R] [--profile] [--no-peer]
 /// </summary>
 public static class TrainStepBenchmark
 {
@@ -33,6 +35,7 @@ public static class TrainStepBenchmark
         string which = args.FirstOrDefault(a => !a.StartsWith("--", StringComparison.Ordinal)) ?? "all";
         int? steps = IntOption(args, "--steps");
         int warmup = IntOption(args, "--warmup") ?? 1;
+        int rounds = Math.Max(1, IntOption(args, "--rounds") ?? 1);
         bool profile = args.Contains("--profile");
         bool peer = !args.Contains("--no-peer");
         var cases = Cases.Where(c => which == "all" || c.Name == which).ToList();
@@ -47,9 +50,17 @@ public static class TrainStepBenchmark
         foreach (var benchCase in cases)
         {
             int n = steps ?? benchCase.DefaultSteps;
-            var ours = MeasureLmForge(benchCase, n, warmup, profile);
-            var theirs = peer ? MeasurePyTorch(benchCase, n, warmup) : null;
-            rows.Add(FormatRow(benchCase, ours, theirs));
+            Measurement? ours = null, theirs = null;
+            for (int round = 0; round < rounds; round++)
+            {
+                var oursNow = MeasureLmForge(benchCase, n, warmup, profile && round == 0);
+                var theirsNow = peer ? MeasurePyTorch(benchCase, n, warmup) : null;
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"[{benchCase.Name}] round {round + 1}: LmForge {oursNow.TokensPerSecond:F0} tokens/s (loss {oursNow.FirstLoss:F3} → {oursNow.LastLoss:F3}), PyTorch {(theirsNow is null ? "n/a" : $"{theirsNow.TokensPerSecond:F0} tokens/s (loss {theirsNow.FirstLoss:F3} → {theirsNow.LastLoss:F3})")}"));
+                if (ours is null || oursNow.TokensPerSecond > ours.TokensPerSecond) ours = oursNow;
+                if (theirsNow != null && (theirs is null || theirsNow.TokensPerSecond > theirs.TokensPerSecond)) theirs = theirsNow;
+            }
+            rows.Add(FormatRow(benchCase, ours!, theirs));
         }
 
         Console.WriteLine();

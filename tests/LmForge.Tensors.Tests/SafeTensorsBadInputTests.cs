@@ -106,14 +106,15 @@ public sealed class SafeTensorsBadInputTests : IDisposable
         AssertOneLine(Assert.Throws<InvalidDataException>(() => file.ReadFloat32("w", [2, 2])), path, "file ended before byte", "truncated");
     }
 
-    // Hostile bytes beyond the hand-written cases: every truncation of the PyTorch fixture and 1,500 seeded
-    // random byte flips in its header either open cleanly or fail with the reader's one-line error.
+    // Hostile bytes beyond the hand-written cases: truncations of the PyTorch fixture (every length through the header
+    // length field and the start of the JSON, then every 13th) and 600 seeded random byte flips in its header either
+    // open cleanly or fail with the reader's one-line error.
     [Fact]
     public void Open_TruncatedAndCorruptedFixture_OnlyEverThrowsInvalidData()
     {
         byte[] original = File.ReadAllBytes(SafeTensorsTestFiles.Fixture("mixed_dtypes.safetensors"));
         string path = _files.PathFor("fuzz.safetensors");
-        for (int length = 0; length < original.Length; length++)
+        for (int length = 0; length < original.Length; length += length < 80 ? 1 : 13)
         {
             File.WriteAllBytes(path, original.AsSpan(0, length).ToArray());
             var error = Assert.Throws<InvalidDataException>(() => SafeTensorsFile.Open(path));
@@ -122,7 +123,7 @@ public sealed class SafeTensorsBadInputTests : IDisposable
 
         var random = new Random(20230828);
         int headerEnd = 8 + (int)BitConverter.ToUInt64(original, 0);
-        for (int trial = 0; trial < 1500; trial++)
+        for (int trial = 0; trial < 600; trial++)
         {
             byte[] corrupted = (byte[])original.Clone();
             int flips = random.Next(1, 4);

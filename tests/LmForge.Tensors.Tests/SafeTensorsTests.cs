@@ -123,6 +123,7 @@ public sealed class SafeTensorsTests : IDisposable
         Assert.Contains("tensor 'a' is given twice", duplicate.Message);
         Assert.Throws<ArgumentException>(() => SafeTensorsFile.Write(path, [new SafeTensorEntry("__metadata__", [1], new float[] { 1 })]));
         Assert.Throws<ArgumentException>(() => SafeTensorsFile.Write(path, [new SafeTensorEntry("n", [-1], ReadOnlyMemory<float>.Empty)]));
+        Assert.Throws<ArgumentException>(() => SafeTensorsFile.Write(path, [new SafeTensorEntry("o", [int.MaxValue, int.MaxValue, 4], ReadOnlyMemory<float>.Empty)]));
 
         // A failure while writing the data (here: a source that throws mid-stream) must not replace the old file.
         using var failing = new FailingMemory(4);

@@ -57,7 +57,8 @@ public sealed partial class SafeTensorsFile
         foreach (int size in entry.Shape)
         {
             if (size < 0) throw new ArgumentException($"{path}: tensor {SafeTensorsText.Quote(entry.Name)} has negative shape {SafeTensorsText.Shape(entry.Shape)}");
-            count = checked(count * size);
+            try { count = checked(count * size); }
+            catch (OverflowException) { throw new ArgumentException($"{path}: tensor {SafeTensorsText.Quote(entry.Name)} has shape {SafeTensorsText.Shape(entry.Shape)} whose element count overflows"); }
         }
         if (count != entry.ElementCount)
             throw new ArgumentException($"{path}: tensor {SafeTensorsText.Quote(entry.Name)} has shape {SafeTensorsText.Shape(entry.Shape)} ({count} elements) but {entry.ElementCount} values");
