@@ -40,7 +40,7 @@ internal static class TokenizerEncodeBenchmark
             Node(oracles, "tiktoken-oracle.mjs", "english", corpusFile);
             string text = File.ReadAllText(corpusFile, Encoding.UTF8);
             double megabytes = new FileInfo(corpusFile).Length / 1e6;
-            Console.WriteLine($"corpus: nlp-corpus (npm), {megabytes:F1} MB of English, single thread, best of {runs} runs (ours), one run after warm-up (tiktoken)");
+            Console.WriteLine($"corpus: nlp-corpus (npm), {megabytes:F1} MB of English, single thread, best of {runs} runs after a warm-up, each side");
             Console.WriteLine($"| encoding | tokens | LmForge MB/s | tiktoken (WASM) MB/s | ratio | ids identical | load ms |");
             Console.WriteLine($"|---|---:|---:|---:|---:|---|---:|");
             bool allIdentical = true;
@@ -66,7 +66,7 @@ internal static class TokenizerEncodeBenchmark
                     best = Math.Min(best, watch.Elapsed.TotalSeconds);
                 }
                 string idsFile = Path.Combine(work, encoding + ".ids");
-                string json = Node(oracles, "tiktoken-oracle.mjs", "bench", corpusFile, encoding, idsFile);
+                string json = Node(oracles, "tiktoken-oracle.mjs", "bench", corpusFile, encoding, idsFile, runs.ToString(System.Globalization.CultureInfo.InvariantCulture));
                 using var result = JsonDocument.Parse(json);
                 double theirSeconds = result.RootElement.GetProperty("seconds").GetDouble();
                 int[] theirs = ReadIds(idsFile);

@@ -93,28 +93,31 @@ public sealed partial class BpeTokenizer
             EncodeOrdinary(text, tokens);
             return;
         }
+        // Next occurrence of each allowed special at or after `position` (-1: none left); a special is searched
+        // again only once the text before its cached occurrence is consumed, so many specials stay linear.
+        Span<int> next = allowed.Length <= 16 ? stackalloc int[allowed.Length] : new int[allowed.Length];
+        for (int k = 0; k < allowed.Length; k++) next[k] = text.IndexOf(allowed[k], StringComparison.Ordinal);
         int position = 0;
-        while (position < text.Length)
+        while (true)
         {
-            int found = -1;
-            string? match = null;
-            foreach (string token in allowed) // longest first: at equal offsets the longer special wins
+            int best = -1; // allowed is longest first: at equal offsets the longer special wins
+            for (int k = 0; k < allowed.Length; k++)
             {
-                int offset = text[position..].IndexOf(token, StringComparison.Ordinal);
-                if (offset >= 0 && (found < 0 || offset < found))
+                if (next[k] >= 0 && next[k] < position)
                 {
-                    found = offset;
-                    match = token;
+                    int again = text[position..].IndexOf(allowed[k], StringComparison.Ordinal);
+                    next[k] = again < 0 ? -1 : position + again;
                 }
+                if (next[k] >= 0 && (best < 0 || next[k] < next[best])) best = k;
             }
-            if (match is null)
+            if (best < 0)
             {
                 EncodeOrdinary(text[position..], tokens);
-                break;
+                return;
             }
-            EncodeOrdinary(text.Slice(position, found), tokens);
-            tokens.Add(_specialTokens[match]);
-            position += found + match.Length;
+            EncodeOrdinary(text[position..next[best]], tokens);
+            tokens.Add(_specialTokens[allowed[best]]);
+            position = next[best] + allowed[best].Length;
         }
     }
 

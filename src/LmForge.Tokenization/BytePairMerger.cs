@@ -7,9 +7,33 @@ namespace LmForge.Tokenization;
 // The merge loop: turns the UTF-8 bytes of one piece into token ids by repeatedly merging the adjacent pair with
 // the lowest priority (leftmost on ties), as tiktoken's byte_pair_encode does. Short pieces use a linear scan over
 // small stack arrays; long ones (a 100 KB run of letters is one piece) use a heap over a linked list, O(n log n).
-internal sealed class BytePairMerger(int[] byteTokens, TokenPairTable pairs, ByteSequenceTable tokens, bool wholePieceLookup)
+internal sealed class BytePairMerger
 {
     private const int LinearScanLimit = 64;
+
+    private readonly int[] byteTokens;
+    private readonly TokenPairTable pairs;
+    private readonly ByteSequenceTable tokens;
+    private readonly bool wholePieceLookup;
+    // The merge of every byte pair, indexed by first << 8 | second: a piece's first round of lookups is dense
+    // and cache-friendly (ASCII letter pairs sit in a few KB) instead of probing the large pair table.
+    private readonly long[] _bytePairs = new long[65536]; // priority << 32 | merged token
+
+    public BytePairMerger(int[] byteTokens, TokenPairTable pairs, ByteSequenceTable tokens, bool wholePieceLookup)
+    {
+        this.byteTokens = byteTokens;
+        this.pairs = pairs;
+        this.tokens = tokens;
+        this.wholePieceLookup = wholePieceLookup;
+        for (int a = 0; a < 256; a++)
+        {
+            for (int b = 0; b < 256; b++)
+            {
+                int priority = pairs.Lookup(byteTokens[a], byteTokens[b], out int merged);
+                _bytePairs[a << 8 | b] = (long)priority << 32 | (uint)merged;
+            }
+        }
+    }
 
     /// <summary>Appends the tokens of <paramref name="piece"/> (non-empty UTF-8) to <paramref name="output"/>.
     /// The memory after the piece must hold at least <see cref="PieceCache.MaxBytes"/> readable bytes from its start
@@ -25,17 +49,18 @@ internal sealed class BytePairMerger(int[] byteTokens, TokenPairTable pairs, Byt
         }
         if (length > PieceCache.MaxBytes)
         {
-            EncodeUncached(piece, output);
+            EncodeUncached(piece, output, cache);
             return;
         }
         PieceCache.Pack(ref MemoryMarshal.GetReference(piece), length, out ulong low, out ulong high);
         if (cache.TryAppend(low, high, length, output)) return;
         int start = output.Count;
-        EncodeUncached(piece, output);
+        if (wholePieceLookup && tokens.TryGetShort(low, high, length, out int token)) output.Add(token);
+        else MergeLinear(piece, output, cache);
         cache.Store(low, high, length, CollectionsMarshal.AsSpan(output)[start..]);
     }
 
-    private void EncodeUncached(ReadOnlySpan<byte> piece, List<int> output)
+    private void EncodeUncached(ReadOnlySpan<byte> piece, List<int> output, PieceCache cache)
     {
         // tiktoken first looks the whole piece up: a piece that is a token is that token.
         if (wholePieceLookup && tokens.TryGetValue(piece, out int token))
@@ -43,18 +68,23 @@ internal sealed class BytePairMerger(int[] byteTokens, TokenPairTable pairs, Byt
             output.Add(token);
             return;
         }
-        if (piece.Length <= LinearScanLimit) MergeLinear(piece, output);
+        if (piece.Length <= LinearScanLimit) MergeLinear(piece, output, cache);
         else MergeWithHeap(piece, output);
     }
 
-    private void MergeLinear(ReadOnlySpan<byte> piece, List<int> output)
+    private void MergeLinear(ReadOnlySpan<byte> piece, List<int> output, PieceCache cache)
     {
         int count = piece.Length;
         Span<int> ids = stackalloc int[LinearScanLimit];
         Span<int> priority = stackalloc int[LinearScanLimit]; // priority[i]: merging ids[i] with ids[i + 1]
         Span<int> merged = stackalloc int[LinearScanLimit];
         for (int i = 0; i < count; i++) ids[i] = byteTokens[piece[i]];
-        for (int i = 0; i < count - 1; i++) priority[i] = pairs.Lookup(ids[i], ids[i + 1], out merged[i]);
+        for (int i = 0; i < count - 1; i++)
+        {
+            long pair = _bytePairs[piece[i] << 8 | piece[i + 1]];
+            priority[i] = (int)(pair >> 32);
+            merged[i] = (int)pair;
+        }
 
         while (count > 1)
         {
@@ -75,8 +105,8 @@ internal sealed class BytePairMerger(int[] byteTokens, TokenPairTable pairs, Byt
             priority.Slice(best + 2, count - best - 3 > 0 ? count - best - 3 : 0).CopyTo(priority.Slice(best + 1));
             merged.Slice(best + 2, count - best - 3 > 0 ? count - best - 3 : 0).CopyTo(merged.Slice(best + 1));
             count--;
-            if (best < count - 1) priority[best] = pairs.Lookup(ids[best], ids[best + 1], out merged[best]);
-            if (best > 0) priority[best - 1] = pairs.Lookup(ids[best - 1], ids[best], out merged[best - 1]);
+            if (best < count - 1) priority[best] = cache.LookupPair(pairs, ids[best], ids[best + 1], out merged[best]);
+            if (best > 0) priority[best - 1] = cache.LookupPair(pairs, ids[best - 1], ids[best], out merged[best - 1]);
         }
         for (int i = 0; i < count; i++) output.Add(ids[i]);
     }

@@ -3,18 +3,21 @@ using System.Runtime.InteropServices;
 
 namespace LmForge.Tokenization;
 
-// Byte sequence -> token id: open addressing over one byte arena. Each slot holds the key's hash, where its bytes
-// start in the arena, its length and its value, so a probe touches one slot and compares bytes only on a hash hit.
+// Byte sequence -> token id: open addressing with 32-byte slots that hold the key's first 16 bytes packed in two
+// ulongs, its length and value, and where the rest of a longer key starts in a byte arena. Most tokens are at most
+// 16 bytes, so a probe usually compares two ulongs in one cache line and never touches the arena.
 // Built once, then read-only (safe to share across threads).
 internal sealed class ByteSequenceTable
 {
     [StructLayout(LayoutKind.Sequential)]
     private struct Slot
     {
-        public ulong Hash;
-        public int Start;
+        public ulong Low;
+        public ulong High;
         public int Length; // 0 = empty (keys are never empty)
         public int Value;
+        public int Start;  // arena offset of the whole key (compared beyond byte 16 only)
+        public int Unused;
     }
 
     private byte[] _arena = new byte[1 << 16];
@@ -28,34 +31,55 @@ internal sealed class ByteSequenceTable
     public bool TryAdd(ReadOnlySpan<byte> key, int value)
     {
         if (key.IsEmpty) throw new ArgumentException("empty key", nameof(key));
+        if (TryGetValue(key, out _)) return false;
         if ((Count + 1) * 2 > _slots.Length) Grow();
-        ulong hash = Hash(key);
-        int slot = (int)hash & _mask;
-        while (_slots[slot].Length != 0)
-        {
-            if (_slots[slot].Hash == hash && KeyAt(slot).SequenceEqual(key)) return false;
-            slot = (slot + 1) & _mask;
-        }
+        Pack(key, out ulong low, out ulong high);
+        int slot = (int)Hash(key, low, high) & _mask;
+        while (_slots[slot].Length != 0) slot = (slot + 1) & _mask;
         if (_arenaLength + key.Length > _arena.Length) Array.Resize(ref _arena, Math.Max(_arena.Length * 2, _arenaLength + key.Length));
         key.CopyTo(_arena.AsSpan(_arenaLength));
-        _slots[slot] = new Slot { Hash = hash, Start = _arenaLength, Length = key.Length, Value = value };
+        _slots[slot] = new Slot { Low = low, High = high, Length = key.Length, Value = value, Start = _arenaLength };
         _arenaLength += key.Length;
         Count++;
         return true;
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryGetValue(ReadOnlySpan<byte> key, out int value)
     {
-        ulong hash = Hash(key);
-        int slot = (int)hash & _mask;
+        Pack(key, out ulong low, out ulong high);
+        return TryGetValue(key, low, high, out value);
+    }
+
+    /// <summary>Lookup of a key of at most 16 bytes already packed (zero-padded, little-endian).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool TryGetShort(ulong low, ulong high, int length, out int value)
+    {
+        int slot = (int)Mix(low, high, length) & _mask;
         ref Slot slots = ref MemoryMarshal.GetArrayDataReference(_slots);
         while (true)
         {
             ref Slot s = ref Unsafe.Add(ref slots, slot);
+            if (s.Low == low && s.High == high && s.Length == length)
+            {
+                value = s.Value;
+                return true;
+            }
             if (s.Length == 0) break;
-            if (s.Hash == hash && s.Length == key.Length &&
-                key.SequenceEqual(MemoryMarshal.CreateReadOnlySpan(ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_arena), s.Start), s.Length)))
+            slot = (slot + 1) & _mask;
+        }
+        value = -1;
+        return false;
+    }
+
+    private bool TryGetValue(ReadOnlySpan<byte> key, ulong low, ulong high, out int value)
+    {
+        if (key.Length <= 16) return TryGetShort(low, high, key.Length, out value);
+        int slot = (int)Hash(key, low, high) & _mask;
+        while (true)
+        {
+            ref Slot s = ref _slots[slot];
+            if (s.Length == 0) break;
+            if (s.Low == low && s.High == high && s.Length == key.Length && key[16..].SequenceEqual(_arena.AsSpan(s.Start + 16, s.Length - 16)))
             {
                 value = s.Value;
                 return true;
@@ -66,8 +90,6 @@ internal sealed class ByteSequenceTable
         return false;
     }
 
-    private ReadOnlySpan<byte> KeyAt(int slot) => new(_arena, _slots[slot].Start, _slots[slot].Length);
-
     private void Grow()
     {
         var old = _slots;
@@ -76,45 +98,60 @@ internal sealed class ByteSequenceTable
         foreach (var s in old)
         {
             if (s.Length == 0) continue;
-            int slot = (int)s.Hash & _mask;
+            int slot = (int)Hash(_arena.AsSpan(s.Start, s.Length), s.Low, s.High) & _mask;
             while (_slots[slot].Length != 0) slot = (slot + 1) & _mask;
             _slots[slot] = s;
         }
     }
 
-    // Multiply-xorshift over 8-byte words; the length seeds the state, so overlapping tail reads are harmless.
+    /// <summary>The first 16 bytes of <paramref name="key"/>, zero-padded, as two little-endian ulongs (reads only the key).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static ulong Hash(ReadOnlySpan<byte> key)
+    internal static void Pack(ReadOnlySpan<byte> key, out ulong low, out ulong high)
     {
-        const ulong K = 0x9E3779B97F4A7C15;
         ref byte start = ref MemoryMarshal.GetReference(key);
         int length = key.Length;
-        ulong h = (ulong)(length + 1) * K;
-        ulong tail;
-        if (length >= 8)
+        if (length >= 16)
         {
-            for (int i = 0; i + 8 < length; i += 8)
-            {
-                h = (h ^ Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref start, i))) * K;
-                h ^= h >> 29;
-            }
-            tail = Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref start, length - 8));
+            low = Unsafe.ReadUnaligned<ulong>(ref start);
+            high = Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref start, 8));
+        }
+        else if (length >= 8)
+        {
+            low = Unsafe.ReadUnaligned<ulong>(ref start);
+            high = length == 8 ? 0 : Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref start, length - 8)) >> ((16 - length) * 8);
         }
         else if (length >= 4)
         {
-            tail = Unsafe.ReadUnaligned<uint>(ref start) | ((ulong)Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref start, length - 4)) << 32);
+            low = Unsafe.ReadUnaligned<uint>(ref start) | ((ulong)Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref start, length - 4)) << ((length - 4) * 8));
+            high = 0;
         }
         else if (length > 0)
         {
-            tail = start | ((ulong)Unsafe.Add(ref start, length >> 1) << 8) | ((ulong)Unsafe.Add(ref start, length - 1) << 16);
+            low = start | ((ulong)Unsafe.Add(ref start, length >> 1) << ((length >> 1) * 8)) | ((ulong)Unsafe.Add(ref start, length - 1) << ((length - 1) * 8));
+            high = 0;
         }
         else
         {
-            tail = 0;
+            low = high = 0;
         }
-        h = (h ^ tail) * K;
-        h ^= h >> 32;
-        h *= K;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong Mix(ulong low, ulong high, int length)
+    {
+        ulong h = (low ^ (ulong)length << 59) * 0x9E3779B97F4A7C15;
+        h ^= (high + (h >> 31)) * 0xC2B2AE3D27D4EB4F;
         return h ^ (h >> 29);
+    }
+
+    private static ulong Hash(ReadOnlySpan<byte> key, ulong low, ulong high)
+    {
+        ulong h = Mix(low, high, key.Length);
+        if (key.Length <= 16) return h;
+        ref byte start = ref MemoryMarshal.GetReference(key);
+        int i = 16;
+        for (; i + 8 <= key.Length; i += 8) h = (h ^ Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref start, i))) * 0x9E3779B97F4A7C15 ^ (h >> 29);
+        if (i < key.Length) h = (h ^ Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref start, key.Length - 8))) * 0x9E3779B97F4A7C15 ^ (h >> 29);
+        return h;
     }
 }

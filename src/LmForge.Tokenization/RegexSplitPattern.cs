@@ -37,7 +37,8 @@ internal sealed class RegexSplitPattern : SplitPattern
         return end - start;
     }
 
-    // .NET has no possessive quantifiers: `atom++` becomes `(?>atom+)`, likewise `*+`, `?+` and `{n,m}+`.
+    // .NET has no possessive quantifiers: `atom++` becomes `(?>atom+)`, likewise `*+`, `?+` and `{n,m}+`;
+    // `$` becomes `\z` (end of text, as in the Rust and Python engines the patterns come from).
     internal static string RewritePossessiveQuantifiers(string pattern)
     {
         var output = new StringBuilder(pattern.Length + 16);
@@ -116,6 +117,12 @@ internal sealed class RegexSplitPattern : SplitPattern
                     output.Append(quantifier);
                     if (i + 1 < pattern.Length && pattern[i + 1] == '?') output.Append(pattern[++i]); // lazy
                 }
+                lastAtomStart = -1;
+            }
+            else if (c == '$')
+            {
+                // Rust/Python `$` (no multiline) is the end of text; .NET's also matches before a final '\n'.
+                output.Append(@"\z");
                 lastAtomStart = -1;
             }
             else

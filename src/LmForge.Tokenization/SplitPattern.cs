@@ -49,8 +49,9 @@ public abstract class SplitPattern
     /// <summary>
     /// A pattern from its regex text. The three known patterns (exact text) return the fast scanners; any other runs
     /// through .NET Regex, with possessive quantifiers (<c>x++</c>, <c>x*+</c>, <c>x?+</c>, <c>x{n,m}+</c>) rewritten
-    /// as atomic groups. Text between two matches becomes a piece of its own, so no text is ever dropped. .NET Regex
-    /// classifies UTF-16 units, so an astral letter (U+10000 and up) is not \p{L} in a custom pattern.
+    /// as atomic groups and <c>$</c> meaning the end of text, as in Rust and Python. Text between two matches becomes a piece of its own, so no text is ever dropped. .NET Regex
+    /// classifies UTF-16 units, so an astral letter (U+10000 and up) is not \p{L} in a custom pattern, and its (?i) does
+    /// not fold U+017F (long s) to 's' as Rust's does.
     /// </summary>
     /// <exception cref="ArgumentException">The pattern is not a valid regex.</exception>
     public static SplitPattern FromRegex(string pattern, string name = "custom")

@@ -37,6 +37,31 @@ public class SpecialTokenAndDecodeTests
     }
 
     [Fact]
+    public void Encode_ManyAllowedSpecials_AllFoundInOrder()
+    {
+        var text = new System.Text.StringBuilder();
+        var expected = new List<int>();
+        var random = new Random(20230828);
+        for (int i = 0; i < 20_000; i++)
+        {
+            bool end = random.Next(2) == 0;
+            text.Append(end ? "<|end|>" : "<|pad|>").Append('x');
+            expected.Add(end ? TinyTokenizer.End : TinyTokenizer.Pad);
+            expected.Add(TinyTokenizer.Byte('x'));
+        }
+        Assert.Equal(expected, Tiny.Encode(text.ToString(), SpecialTokenSet.All));
+    }
+
+    [Fact]
+    public void Encode_OverlappingSpecials_LongerWinsAtSameOffset()
+    {
+        var tokenizer = BpeTokenizer.FromRanks(TinyTokenizer.Ranks(), SplitPattern.Gpt2,
+            new Dictionary<string, int> { ["<|a|>"] = 300, ["<|a|>b"] = 301, ["|>b<"] = 302 });
+        Assert.Equal([301, 300], tokenizer.Encode("<|a|>b<|a|>", SpecialTokenSet.All));
+        Assert.Equal([300, TinyTokenizer.Byte('c')], tokenizer.Encode("<|a|>c", SpecialTokenSet.All));
+    }
+
+    [Fact]
     public void Encode_SpecialNeitherAllowedNorDisallowed_IsPlainText()
     {
         int[] ids = Tiny.Encode("<|pad|><|end|>", SpecialTokenSet.Of("<|end|>"), SpecialTokenSet.None);
