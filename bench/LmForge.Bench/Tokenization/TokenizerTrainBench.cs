@@ -63,8 +63,9 @@ public static class TokenizerTrainBench
 
     static (TrainedBpe Bpe, TimeSpan Total, TimeSpan Cpu) Train(string corpus, int vocab, int threads, bool verbose)
     {
+        var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
         var clock = Stopwatch.StartNew();
-        TimeSpan countingEnd = TimeSpan.Zero;
+        TimeSpan countingEnd = TimeSpan.Zero, countingCpu = TimeSpan.Zero;
         long bytes = 0, pieces = 0;
         int distinct = 0;
         var progress = new InlineProgress(p =>
@@ -72,10 +73,10 @@ public static class TokenizerTrainBench
             if (p.Phase == BpeTrainingPhase.Merging && countingEnd == TimeSpan.Zero)
             {
                 countingEnd = clock.Elapsed;
+                countingCpu = Process.GetCurrentProcess().TotalProcessorTime - cpuBefore;
                 (bytes, pieces, distinct) = (p.BytesRead, p.WordsCounted, p.DistinctWords);
             }
         });
-        var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
         var options = new BpeTrainerOptions { VocabSize = vocab, Threads = threads, Progress = progress };
         var bpe = new BpeTrainer(options).Train(corpus);
         var total = clock.Elapsed;
@@ -84,8 +85,9 @@ public static class TokenizerTrainBench
         if (verbose)
         {
             Console.WriteLine($"corpus {corpus}: {bytes / 1e6:F1} MB on disk, {pieces:N0} pieces, {distinct:N0} distinct");
-            Console.WriteLine($"pre-tokenize ({threads} threads): {countingEnd.TotalSeconds:F2} s, {bytes / 1e6 / countingEnd.TotalSeconds:F1} MB/s");
-            Console.WriteLine($"merges: {bpe.Merges.Count:N0} in {merging.TotalSeconds:F2} s, {bpe.Merges.Count / merging.TotalSeconds:N0} merges/s");
+            Console.WriteLine($"pre-tokenize ({threads} threads): {countingEnd.TotalSeconds:F2} s wall ({countingCpu.TotalSeconds:F2} s CPU), {bytes / 1e6 / countingEnd.TotalSeconds:F1} MB/s");
+            Console.WriteLine($"merges: {bpe.Merges.Count:N0} in {merging.TotalSeconds:F2} s wall ({(cpu - countingCpu).TotalSeconds:F2} s CPU), {bpe.Merges.Count / merging.TotalSeconds:N0} merges/s");
+            Console.WriteLine($"GC: {GC.GetTotalPauseDuration().TotalSeconds:F2} s paused, {GC.CollectionCount(2)} gen2 collections, peak working set {Process.GetCurrentProcess().PeakWorkingSet64 / 1e6:F0} MB");
             Console.WriteLine($"total: {total.TotalSeconds:F2} s wall, {cpu.TotalSeconds:F2} s CPU, vocabulary {bpe.VocabSize:N0}{(bpe.RanOutOfPairs ? " (ran out of pairs)" : "")}");
         }
         return (bpe, total, cpu);

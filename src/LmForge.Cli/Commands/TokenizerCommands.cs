@@ -196,9 +196,10 @@ public static class TokenizerCommands
         var chat = new Option<bool>("--chat") { Description = "Add the chat markers <|im_start|>, <|im_sep|>, <|im_end|> after <|endoftext|>" };
         var specials = new Option<string[]>("--special") { Description = "Extra special tokens (after <|endoftext|> and the chat markers)", AllowMultipleArgumentsPerToken = true };
         var threads = new Option<int>("--threads") { Description = "Pre-tokenizing threads", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var pattern = new Option<string>("--pattern") { Description = "Split pattern: cl100k (GPT-4), gpt2, o200k (GPT-4o), or a regex", DefaultValueFactory = _ => "cl100k" };
         var command = new Command("train", "Train a byte-level BPE vocabulary on a corpus and save it as tokenizer.json.");
         command.Arguments.Add(input);
-        foreach (var option in new Option[] { output, vocab, chat, specials, threads })
+        foreach (var option in new Option[] { output, vocab, chat, specials, threads, pattern })
             command.Options.Add(option);
         command.SetAction(parse => Run(() =>
         {
@@ -236,6 +237,13 @@ public static class TokenizerCommands
                     var options = new BpeTrainerOptions
                     {
                         VocabSize = parse.GetValue(vocab),
+                        Pattern = parse.GetValue(pattern) switch
+                        {
+                            "cl100k" or "cl100k_base" => SplitPattern.Cl100k,
+                            "gpt2" => SplitPattern.Gpt2,
+                            "o200k" or "o200k_base" => SplitPattern.O200k,
+                            var regex => SplitPattern.FromRegex(regex!),
+                        },
                         SpecialTokens = specialTokens,
                         Threads = parse.GetValue(threads),
                         Progress = progress,

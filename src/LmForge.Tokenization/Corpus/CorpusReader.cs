@@ -106,10 +106,6 @@ public static class CorpusReader
                 first = false;
                 Buffer.BlockCopy(buffer, cut, buffer, 0, filled - cut);
                 filled -= cut;
-                if (end && filled == 0)
-                    break;
-                if (end)
-                    end = false; // emit the rest on the next pass; the stream stays at its end
             }
             if (stream is GZipStream)
                 CheckGzipComplete(file, fileStream);

@@ -62,16 +62,6 @@ public sealed class BpeTrainer
         return TrainOnCounts(table, counter.PiecesCounted, 0);
     }
 
-    /// <summary>Pre-tokenizes texts into the piece → count table that <see cref="TrainOnCounts"/> takes.</summary>
-    public Dictionary<string, long> CountPieces(IEnumerable<string> texts)
-    {
-        var counter = new WordCounter(split, 1);
-        var table = new Dictionary<string, long>();
-        foreach (var text in texts)
-            counter.CountText(text, table);
-        return table;
-    }
-
     /// <summary>Learns merges from a piece → count table (pieces as produced by the split pattern).</summary>
     public TrainedBpe TrainOnCounts(IReadOnlyDictionary<string, long> pieceCounts, long piecesCounted = 0, long bytesRead = 0)
     {

@@ -6,8 +6,9 @@ namespace LmForge.Tokenization.Training;
 /// The BPE merge loop over a word → count table, with incremental pair statistics:
 /// <list type="bullet">
 /// <item>every distinct word is a run of token ids in one shared array (initially its UTF-8 bytes);</item>
-/// <item><c>pairCount</c> holds, for every adjacent pair (left, right), the number of occurrences weighted by word count;</item>
-/// <item><c>pairWords</c> lists the words where the pair occurs (it may hold words that no longer do: they are skipped);</item>
+/// <item>every adjacent pair (left, right) has a slot (<c>pairSlots</c>) with its number of occurrences weighted by
+/// word count and a linked list of the words where it occurs (a word that no longer holds the pair is skipped
+/// when met). Slots and list nodes live in flat arrays, so the millions of pairs cost the GC nothing;</item>
 /// <item>a max-heap of (count, pair) with lazy invalidation picks the next merge: a popped entry whose count is
 /// stale is re-queued with the current count or dropped.</item>
 /// </list>
@@ -29,10 +30,18 @@ internal sealed class PairMergeLoop
     readonly int[] wordLength;
     readonly long[] wordCount;
 
-    readonly Dictionary<long, long> pairCount = [];
-    readonly Dictionary<long, List<int>> pairWords = [];
+    readonly Dictionary<long, int> pairSlots = [];
+    long[] slotKey = new long[1 << 16];
+    long[] slotCount = new long[1 << 16];
+    int[] slotFirstNode = new int[1 << 16];
+    int[] slotTouchedAtMerge = new int[1 << 16];
+    int slotsUsed;
+    int[] nodeWord = new int[1 << 18];
+    int[] nodeNext = new int[1 << 18];
+    int nodesUsed;
     readonly PriorityQueue<long, Candidate> queue;
-    readonly HashSet<long> touchedPairs = [];
+    readonly List<int> touchedSlots = [];
+    int mergeNumber;
 
     public PairMergeLoop(IEnumerable<KeyValuePair<byte[], long>> wordCounts)
     {
@@ -68,9 +77,8 @@ internal sealed class PairMergeLoop
             for (int i = 0; i + 1 < word.Length; i++)
                 AddPair(PairKey(word[i], word[i + 1]), wordCount[w], w);
         }
-        foreach (var (key, count) in pairCount)
-            queue.Enqueue(key, new Candidate(count, Left(key), Right(key)));
-        touchedPairs.Clear();
+        queue.EnqueueRange(pairSlots.Select(p => (p.Key, new Candidate(slotCount[p.Value], Left(p.Key), Right(p.Key))))); // heapify, O(n)
+        touchedSlots.Clear();
     }
 
     public IReadOnlyList<byte[]> Tokens => tokens;
@@ -83,7 +91,7 @@ internal sealed class PairMergeLoop
         {
             if (!queue.TryDequeue(out long key, out var candidate))
                 return false;
-            long current = pairCount.GetValueOrDefault(key);
+            long current = pairSlots.TryGetValue(key, out int slot) ? slotCount[slot] : 0;
             if (current != candidate.Count)
             {
                 // Stale entry: a count that went up was re-queued when it changed; one that went down is re-queued now.
@@ -109,19 +117,21 @@ internal sealed class PairMergeLoop
         }
         merges.Add((left, right, merged));
 
-        var words = pairWords[key];
-        pairWords.Remove(key);
-        pairCount.Remove(key);
-        foreach (int w in CollectionsMarshal.AsSpan(words))
-            MergeInWord(w, key, left, right, merged);
+        pairSlots.Remove(key, out int mergedSlot);
+        mergeNumber++;
+        for (int node = slotFirstNode[mergedSlot]; node >= 0; node = nodeNext[node])
+            MergeInWord(nodeWord[node], key, left, right, merged);
 
-        foreach (long touched in touchedPairs)
+        foreach (int slot in CollectionsMarshal.AsSpan(touchedSlots))
         {
-            long count = pairCount.GetValueOrDefault(touched);
+            long count = slotCount[slot];
             if (count > 0)
+            {
+                long touched = slotKey[slot];
                 queue.Enqueue(touched, new Candidate(count, Left(touched), Right(touched)));
+            }
         }
-        touchedPairs.Clear();
+        touchedSlots.Clear();
     }
 
     // Rewrites word w left to right, replacing each (left, right) with merged, and moves the counts of the
@@ -161,22 +171,60 @@ internal sealed class PairMergeLoop
 
     void AddPair(long key, long count, int word)
     {
-        ref long total = ref CollectionsMarshal.GetValueRefOrAddDefault(pairCount, key, out _);
-        total += count;
-        ref var words = ref CollectionsMarshal.GetValueRefOrAddDefault(pairWords, key, out _);
-        words ??= [];
-        if (words.Count == 0 || words[^1] != word)
-            words.Add(word);
-        touchedPairs.Add(key);
+        ref int slotRef = ref CollectionsMarshal.GetValueRefOrAddDefault(pairSlots, key, out bool exists);
+        if (!exists)
+            slotRef = NewSlot(key);
+        int slot = slotRef;
+        slotCount[slot] += count;
+        int first = slotFirstNode[slot];
+        if (first < 0 || nodeWord[first] != word)
+        {
+            if (nodesUsed == nodeWord.Length)
+            {
+                Array.Resize(ref nodeWord, nodesUsed * 2);
+                Array.Resize(ref nodeNext, nodesUsed * 2);
+            }
+            nodeWord[nodesUsed] = word;
+            nodeNext[nodesUsed] = first;
+            slotFirstNode[slot] = nodesUsed++;
+        }
+        Touch(slot);
     }
 
     void SubtractPair(long key, long count, long mergedKey)
     {
         if (key == mergedKey)
             return; // the pair being merged is already gone
-        ref long total = ref CollectionsMarshal.GetValueRefOrNullRef(pairCount, key);
-        total -= count;
-        touchedPairs.Add(key);
+        // No re-queue: the pair's queued entry now overstates its count, so it surfaces early and is re-queued
+        // with the true count then (lazy invalidation); only increases must be queued at once.
+        slotCount[pairSlots[key]] -= count;
+    }
+
+    int NewSlot(long key)
+    {
+        if (slotsUsed == slotKey.Length)
+        {
+            int size = slotsUsed * 2;
+            Array.Resize(ref slotKey, size);
+            Array.Resize(ref slotCount, size);
+            Array.Resize(ref slotFirstNode, size);
+            Array.Resize(ref slotTouchedAtMerge, size);
+        }
+        int slot = slotsUsed++;
+        slotKey[slot] = key;
+        slotCount[slot] = 0;
+        slotFirstNode[slot] = -1;
+        slotTouchedAtMerge[slot] = -1;
+        return slot;
+    }
+
+    // Remembers each pair whose count went up, once per merge, to queue it with its new count afterwards.
+    void Touch(int slot)
+    {
+        if (slotTouchedAtMerge[slot] == mergeNumber)
+            return;
+        slotTouchedAtMerge[slot] = mergeNumber;
+        touchedSlots.Add(slot);
     }
 
     static long PairKey(int left, int right) => ((long)left << 32) | (uint)right;
