@@ -176,7 +176,7 @@ public sealed class Trainer : IDisposable
                 Listener?.OnSample(step, Sampler(_model, step));
 
             long stepStart = Stopwatch.GetTimestamp();
-            _model.Gradients.Clear();
+            _backend.Clear(_model.Gradients);
             float loss = 0;
             for (int micro = 0; micro < accumulation; micro++)
             {
