@@ -62,6 +62,7 @@ public sealed record TrainingConfig
     [JsonIgnore]
     public int GradientAccumulationSteps => TotalBatchTokens / (MicroBatchSize * ContextLength);
 
+    [JsonIgnore]
     public LearningRateSchedule LearningRateSchedule =>
         new(Schedule, LearningRate, MinLearningRate, WarmupSteps, Steps, DecayFraction);
 

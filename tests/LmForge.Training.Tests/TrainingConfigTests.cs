@@ -11,6 +11,7 @@ public class TrainingConfigTests
         Assert.Equal(0.003f, config.LearningRate);
         Assert.Equal(new TrainingConfig().Heads, config.Heads);
         Assert.Equal(config, TrainingConfig.Parse(config.ToJson(), "round trip"));
+        Assert.DoesNotContain("learningRateSchedule", config.ToJson(), StringComparison.Ordinal); // derived, not a setting
     }
 
     [Fact]
