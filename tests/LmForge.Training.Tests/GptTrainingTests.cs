@@ -82,12 +82,12 @@ public class GptTrainingTests
         var config = TinyGpt(1);
         using (var model = GptTrainableModel.Create(config, CpuBackend.Shared))
         {
-            GptCheckpointFiles.Save(model.Model, run);
+            model.SaveWeights(run);
         }
         using var wider = GptTrainableModel.Create(config with { EmbeddingSize = 64 }, CpuBackend.Shared);
         var error = Assert.Throws<InvalidDataException>(() => wider.LoadWeights(run));
         Assert.Equal($"{run}: checkpoint shape (vocab 64, context 16, 2 layers, 2 heads, width 32) differs from the model's (vocab 64, context 16, 2 layers, 2 heads, width 64)", error.Message);
-        File.Delete(Path.Combine(run, GptCheckpointFiles.ConfigFile));
+        File.Delete(Path.Combine(run, "config.json"));
         Assert.StartsWith(Path.Combine(run, "config.json") + ": missing", Assert.Throws<FileNotFoundException>(() => GptTrainableModel.Load(run, CpuBackend.Shared)).Message, StringComparison.Ordinal);
     }
 

@@ -26,7 +26,7 @@ public class PyTorchAgreementTests(ITestOutputHelper output)
             ValidationShards = Path.Combine(Fixture, "val_000000.bin"),
         };
         using var model = GptTrainableModel.Create(config, CpuBackend.Shared);
-        GptCheckpointFiles.Load(model.Model, Path.Combine(Fixture, "init"));
+        model.LoadWeights(Path.Combine(Fixture, "init")); // Hugging Face layout, through the Models area's Gpt2Checkpoint
         string run = TestFiles.TemporaryDirectory("pytorch-agreement");
         using (var trainer = Trainer.Start(config, model, CpuBackend.Shared, run))
         {

@@ -46,7 +46,7 @@ public class QuickstartPipelineTests
             ["layers=2", "heads=2", "embeddingSize=32", "contextLength=32", "microBatchSize=4", "totalBatchTokens=128", "steps=60",
              "warmupSteps=5", "evalEvery=30", "evalBatches=4", "sampleEvery=30", "sampleTokens=8"]);
         using var model = GptTrainableModel.Create(config, CpuBackend.Shared);
-        Assert.InRange(QuickstartPipeline.StepsForBudget(model, config, seconds: 60), 1, 10_000_000);
+        Assert.InRange(QuickstartPipeline.StepsForBudget(model, config, budgetSeconds: 60), 1, 10_000_000);
         string run = Path.Combine(directory, "run");
         var samples = new List<string>();
         TrainingResult result;

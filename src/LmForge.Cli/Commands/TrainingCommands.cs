@@ -281,7 +281,7 @@ public static class TrainingCommands
         return command;
     }
 
-    static bool IsModelDirectory(string directory) => File.Exists(Path.Combine(directory, GptCheckpointFiles.WeightsFile));
+    static bool IsModelDirectory(string directory) => File.Exists(Path.Combine(directory, LmForge.Models.Checkpoints.Gpt2Checkpoint.WeightsFileName));
 
     static Spectre.Console.Progress Progress() => AnsiConsole.Progress()
         .AutoClear(false)

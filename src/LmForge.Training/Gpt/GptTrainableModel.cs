@@ -1,3 +1,4 @@
+using LmForge.Models.Checkpoints;
 using LmForge.Models.Gpt;
 using LmForge.Tensors;
 
@@ -17,20 +18,12 @@ public sealed class GptTrainableModel(GptModel model) : ITrainableModel
         return new GptTrainableModel(model);
     }
 
-    /// <summary>Loads a checkpoint directory's config.json and model.safetensors.</summary>
+    /// <summary>Loads a checkpoint directory's config.json and model.safetensors (Hugging Face GPT-2 layout).</summary>
     public static GptTrainableModel Load(string directory, IBackend backend)
     {
-        var model = new GptModel(GptCheckpointFiles.ReadConfig(directory), backend);
-        try
-        {
-            GptCheckpointFiles.Load(model, directory);
-            return new GptTrainableModel(model);
-        }
-        catch
-        {
-            model.Dispose();
-            throw;
-        }
+        string config = Path.Combine(directory, Gpt2ConfigJson.FileName);
+        if (!File.Exists(config)) throw new FileNotFoundException($"{config}: missing; a GPT-2 checkpoint directory holds {Gpt2Checkpoint.WeightsFileName} and {Gpt2ConfigJson.FileName}");
+        return new GptTrainableModel(Gpt2Checkpoint.Load(directory, backend));
     }
 
     public int VocabularySize => Model.Config.VocabSize;
@@ -70,11 +63,11 @@ public sealed class GptTrainableModel(GptModel model) : ITrainableModel
         Model.Logits.AsSpan().Slice((context.Length - 1) * paddedVocabulary, VocabularySize).CopyTo(logits);
     }
 
-    public void SaveWeights(string directory) => GptCheckpointFiles.Save(Model, directory);
+    public void SaveWeights(string directory) => Gpt2Checkpoint.Save(Model, directory);
 
     public void LoadWeights(string directory)
     {
-        var saved = GptCheckpointFiles.ReadConfig(directory);
+        var saved = Gpt2ConfigJson.Read(Path.Combine(directory, Gpt2ConfigJson.FileName));
         var mine = Model.Config;
         if (saved.VocabSize != mine.VocabSize || saved.ContextLength != mine.ContextLength || saved.LayerCount != mine.LayerCount ||
             saved.HeadCount != mine.HeadCount || saved.Width != mine.Width)
@@ -83,7 +76,7 @@ public sealed class GptTrainableModel(GptModel model) : ITrainableModel
                 $"{directory}: checkpoint shape (vocab {saved.VocabSize}, context {saved.ContextLength}, {saved.LayerCount} layers, {saved.HeadCount} heads, width {saved.Width}) " +
                 $"differs from the model's (vocab {mine.VocabSize}, context {mine.ContextLength}, {mine.LayerCount} layers, {mine.HeadCount} heads, width {mine.Width})");
         }
-        GptCheckpointFiles.Load(Model, directory);
+        Gpt2Checkpoint.LoadWeights(Model, Path.Combine(directory, Gpt2Checkpoint.WeightsFileName));
     }
 
     public void Dispose() => Model.Dispose();

@@ -114,10 +114,10 @@ public static class QuickstartPipeline
     };
 
     /// <summary>
-    /// How many optimizer steps fit in <paramref name="seconds"/>: times a few forward+backward passes on the config's
-    /// batch shape (the first is discarded as warm-up), allows for evaluation, then restores the model's weights.
+    /// How many optimizer steps fit in <paramref name="seconds"/>: times forward+backward passes on the config's batch
+    /// shape (after warm-up passes) and allows for evaluation. Only gradients are touched, and they are cleared after.
     /// </summary>
-    public static int StepsForBudget(ITrainableModel model, TrainingConfig config, double seconds)
+    public static int StepsForBudget(ITrainableModel model, TrainingConfig config, double budgetSeconds)
     {
         int b = config.MicroBatchSize, t = config.ContextLength;
         var random = new Random(config.Seed);
@@ -125,16 +125,23 @@ public static class QuickstartPipeline
         var targets = new int[b * t];
         for (int i = 0; i < inputs.Length; i++) (inputs[i], targets[i]) = (random.Next(config.VocabularySize), random.Next(config.VocabularySize));
         model.Gradients.Clear();
-        model.ForwardBackward(inputs, targets, b, t, 1f);
-        const int timed = 3;
-        var clock = Stopwatch.StartNew();
-        for (int i = 0; i < timed; i++) model.ForwardBackward(inputs, targets, b, t, 1f);
-        double microSeconds = clock.Elapsed.TotalSeconds / timed;
+        // Warm-up passes let the JIT tier up the kernels (methods are recompiled optimized after ~30 calls); then the
+        // median of a few timed passes, which a single slow pass on a shared machine does not move.
+        for (int i = 0; i < 3; i++) model.ForwardBackward(inputs, targets, b, t, 1f);
+        var seconds = new double[5];
+        for (int i = 0; i < seconds.Length; i++)
+        {
+            long start = Stopwatch.GetTimestamp();
+            model.ForwardBackward(inputs, targets, b, t, 1f);
+            seconds[i] = Stopwatch.GetElapsedTime(start).TotalSeconds;
+        }
+        Array.Sort(seconds);
+        double microSeconds = seconds[seconds.Length / 2];
         model.Gradients.Clear();
         double stepSeconds = microSeconds * config.GradientAccumulationSteps * 1.03; // + the optimizer and data loading
         // Evaluation: EvalBatches forward passes (measured at about half a forward+backward) every EvalEvery steps.
         double evaluationShare = config.EvalEvery > 0 ? config.EvalBatches * microSeconds / 2 / config.EvalEvery : 0;
-        return Math.Max(1, (int)(seconds / (stepSeconds + evaluationShare)));
+        return Math.Max(1, (int)(budgetSeconds / (stepSeconds + evaluationShare)));
     }
 
     /// <summary>Generates text with <paramref name="tokenizer"/>, starting from a prompt (or from end-of-text when empty).</summary>
