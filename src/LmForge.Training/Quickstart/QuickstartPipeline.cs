@@ -125,9 +125,10 @@ public static class QuickstartPipeline
         var targets = new int[b * t];
         for (int i = 0; i < inputs.Length; i++) (inputs[i], targets[i]) = (random.Next(config.VocabularySize), random.Next(config.VocabularySize));
         model.Gradients.Clear();
-        // Warm-up passes let the JIT tier up the kernels (methods are recompiled optimized after ~30 calls); then the
+        // Warm-up passes (at least 2 s) let the JIT tier up the kernels (methods are recompiled optimized after ~30 calls); then the
         // median of a few timed passes, which a single slow pass on a shared machine does not move.
-        for (int i = 0; i < 3; i++) model.ForwardBackward(inputs, targets, b, t, 1f);
+        var warmUp = Stopwatch.StartNew();
+        for (int i = 0; i < 50 && (i < 3 || warmUp.Elapsed.TotalSeconds < 2); i++) model.ForwardBackward(inputs, targets, b, t, 1f);
         var seconds = new double[5];
         for (int i = 0; i < seconds.Length; i++)
         {
