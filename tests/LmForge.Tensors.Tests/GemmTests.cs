@@ -53,14 +53,14 @@ public sealed unsafe class GemmTests
     public void Multiply_LargerThanEveryCacheBlock_MatchesDoubleReference(bool transposeA, bool transposeB)
     {
         // n crosses the Nc column block, m the Mc row block, k the Kc depth block, with bias and accumulate,
-        // through both parallel forms (few rows: one slice of C per worker; many rows: shared packed B).
+        // through both parallel splits (column slices when C is wide, row slices when it is tall).
         var random = new Random(20230828);
         var wide = new ProductCase(transposeA, transposeB, 13, GemmKernel.Nc + 37, GemmKernel.Kc + 3)
         {
             Accumulate = true, WithBias = true, PadC = 2,
         };
         wide.Check(random, WorkerPool.Shared);
-        // Enough rows for the workers to share packed B blocks, with n again crossing Nc.
+        // Many rows and n again crossing Nc: column slices with several row blocks each.
         var wideAndTall = new ProductCase(transposeA, transposeB, 101, GemmKernel.Nc + 21, GemmKernel.Kc + 5)
         {
             Accumulate = true, WithBias = true, PadB = 3,

@@ -13,16 +13,13 @@ namespace LmForge.Tensors.Cpu;
 /// (a kc×nc block that stays in L3), op(A) into panels of <see cref="GemmKernel.Mr"/> rows (an mc×kc block that
 /// stays in L2), and a register-blocked FMA micro-kernel multiplies one A panel by one B panel into an
 /// Mr×Nr tile of C held in registers. Packing absorbs the transposes, so all four forms share the kernel.
-/// Large products are split across <see cref="WorkerPool.Shared"/>: workers pack each B block together and
-/// take row chunks of C (<see cref="GemmSharedPanelProduct"/>), or, for products with few rows, one slice of C each.
+/// Large products are split across <see cref="WorkerPool.Shared"/>, one slice of C per worker (columns when C is
+/// wider than tall, rows otherwise), each worker running the whole blocked loop nest on its slice.
 /// </remarks>
 public static unsafe class Gemm
 {
     // Below this many multiply-adds the product runs on the calling thread: waking a worker costs more.
     private const long ParallelThreshold = 1L << 18;
-
-    // With at least this many rows per worker, workers share one packed B block and split the rows of C.
-    private const int SharedPanelMinRowsPerWorker = 48;
 
     public static void Multiply(
         bool transposeA, bool transposeB, int m, int n, int k,
@@ -52,12 +49,8 @@ public static unsafe class Gemm
             operation.Invoke(0, operation.PanelCount);
             return;
         }
-        if (m >= SharedPanelMinRowsPerWorker * pool.WorkerCount)
-        {
-            GemmSharedPanelProduct.Multiply(pool, transposeA, transposeB, m, n, k, a, lda, b, ldb, c, ldc, accumulate, bias);
-            return;
-        }
-        // Few rows: split C into one slice per worker, each packing all of op(A) (cheap, since A is short).
+        // One slice of C per worker, along the longer side: one handoff per product, and the operand packed twice
+        // (the short side, op(A) for column slices) costs about 1/(slice width) of the multiply-adds.
         int minPerWorker = operation.SplitColumns ? 64 / GemmKernel.Nr : 48 / GemmKernel.Mr;
         pool.Run(operation.PanelCount, minPerWorker, ref operation);
     }
