@@ -27,7 +27,7 @@ public static class EngineProfileBench
         int[] targets = Enumerable.Range(0, batch * seq).Select(_ => random.Next(config.VocabSize)).ToArray();
         Console.WriteLine($"GPT-2 L={config.LayerCount} NH={config.HeadCount} C={config.Width} T={seq} B={batch} V={config.VocabSize} " +
             $"({model.ParameterCount / 1e6:F1}M parameters), backend {profiler.Name}, {Environment.ProcessorCount} threads");
-        model.TrainStep(tokens, targets, batch, seq, optimizer, 1e-4f, 1f); // warm-up: plans activations, JIT
+        for (int i = 0; i < 2; i++) model.TrainStep(tokens, targets, batch, seq, optimizer, 1e-4f, 1f); // warm-up: plans activations, JIT tiers up
         profiler.Reset();
         var watch = Stopwatch.StartNew();
         for (int i = 0; i < steps; i++) model.TrainStep(tokens, targets, batch, seq, optimizer, 1e-4f, 1f);

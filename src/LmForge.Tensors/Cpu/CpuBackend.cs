@@ -17,6 +17,9 @@ public sealed unsafe class CpuBackend : IBackend
 
     public string Name => VectorMath.IsAccelerated ? "cpu (AVX2)" : "cpu (scalar)";
 
+    /// <summary>Longest sequence the attention kernels accept (their per-worker score rows live on the stack: 512 KB at this length).</summary>
+    public const int MaxAttentionTokens = 16384;
+
     public void EncoderForward(Tensor output, ReadOnlySpan<int> tokens, Tensor tokenEmbedding, Tensor positionEmbedding)
     {
         const string op = nameof(EncoderForward);
@@ -218,6 +221,8 @@ public sealed unsafe class CpuBackend : IBackend
             ThrowHelper.ThrowArgumentOutOfRange(nameof(headCount), $"{op}: {c} channels do not split into {headCount} heads");
         Require(op, nameof(output), output, b, t, c);
         Require(op, nameof(logSumExp), logSumExp, b, headCount, t);
+        if (t > MaxAttentionTokens) // the kernels keep two rows of scores per query block on the worker's stack
+            ThrowHelper.ThrowArgumentOutOfRange(nameof(qkv), $"{op}: sequence length {t} exceeds the CPU attention limit of {MaxAttentionTokens}");
         return (b, t, c);
     }
 
