@@ -72,19 +72,24 @@ internal sealed class BytePairMerger
         else MergeWithHeap(piece, output);
     }
 
+    // One part of a piece during the linear merge: its token and the merge with the next part.
+    private struct Part
+    {
+        public int Id;
+        public int Priority; // of merging with the next part; int.MaxValue when they do not merge
+        public int Merged;
+    }
+
     private void MergeLinear(ReadOnlySpan<byte> piece, List<int> output, PieceCache cache)
     {
         int count = piece.Length;
-        Span<int> ids = stackalloc int[LinearScanLimit];
-        Span<int> priority = stackalloc int[LinearScanLimit]; // priority[i]: merging ids[i] with ids[i + 1]
-        Span<int> merged = stackalloc int[LinearScanLimit];
-        for (int i = 0; i < count; i++) ids[i] = byteTokens[piece[i]];
+        Span<Part> parts = stackalloc Part[LinearScanLimit];
         for (int i = 0; i < count - 1; i++)
         {
             long pair = _bytePairs[piece[i] << 8 | piece[i + 1]];
-            priority[i] = (int)(pair >> 32);
-            merged[i] = (int)pair;
+            parts[i] = new Part { Id = byteTokens[piece[i]], Priority = (int)(pair >> 32), Merged = (int)pair };
         }
+        parts[count - 1] = new Part { Id = byteTokens[piece[count - 1]], Priority = int.MaxValue };
 
         while (count > 1)
         {
@@ -92,23 +97,25 @@ internal sealed class BytePairMerger
             int bestPriority = int.MaxValue;
             for (int i = 0; i < count - 1; i++)
             {
-                if (priority[i] < bestPriority)
+                if (parts[i].Priority < bestPriority)
                 {
-                    bestPriority = priority[i];
+                    bestPriority = parts[i].Priority;
                     best = i;
                 }
             }
             if (best < 0) break;
-            ids[best] = merged[best];
-            // Remove ids[best + 1] and the pair entry that started at it.
-            ids.Slice(best + 2, count - best - 2).CopyTo(ids.Slice(best + 1));
-            priority.Slice(best + 2, count - best - 3 > 0 ? count - best - 3 : 0).CopyTo(priority.Slice(best + 1));
-            merged.Slice(best + 2, count - best - 3 > 0 ? count - best - 3 : 0).CopyTo(merged.Slice(best + 1));
+            parts[best].Id = parts[best].Merged;
             count--;
-            if (best < count - 1) priority[best] = cache.LookupPair(pairs, ids[best], ids[best + 1], out merged[best]);
-            if (best > 0) priority[best - 1] = cache.LookupPair(pairs, ids[best - 1], ids[best], out merged[best - 1]);
+            for (int i = best + 1; i < count; i++) parts[i] = parts[i + 1]; // drop the right part
+            ref Part merged = ref parts[best];
+            merged.Priority = best < count - 1 ? cache.LookupPair(pairs, merged.Id, parts[best + 1].Id, out merged.Merged) : int.MaxValue;
+            if (best > 0)
+            {
+                ref Part left = ref parts[best - 1];
+                left.Priority = cache.LookupPair(pairs, left.Id, merged.Id, out left.Merged);
+            }
         }
-        for (int i = 0; i < count; i++) output.Add(ids[i]);
+        for (int i = 0; i < count; i++) output.Add(parts[i].Id);
     }
 
     private void MergeWithHeap(ReadOnlySpan<byte> piece, List<int> output)

@@ -37,6 +37,21 @@ public class TiktokenExactnessTests
         AssertAllEqual(tokenizer, cases, expected, c => tokenizer.Encode(c, SpecialTokenSet.All));
     }
 
+    [TiktokenFact]
+    public void EncodeOrdinary_FromManyThreads_MatchesTiktoken()
+    {
+        // One tokenizer shared by several threads (each has its own piece cache).
+        var tokenizer = TiktokenOracle.Tokenizer("o200k_base");
+        var cases = TiktokenOracle.ReadCases("udhr").Concat(TiktokenOracle.ReadCases("adversarial")).ToList();
+        var expected = TiktokenOracle.ReadIds("udhr", "o200k_base", "ordinary").Concat(TiktokenOracle.ReadIds("adversarial", "o200k_base", "ordinary")).ToList();
+        int failures = 0;
+        Parallel.For(0, cases.Count, new ParallelOptions { MaxDegreeOfParallelism = 4 }, i =>
+        {
+            if (!tokenizer.EncodeOrdinary(cases[i]).AsSpan().SequenceEqual(expected[i])) Interlocked.Increment(ref failures);
+        });
+        Assert.Equal(0, failures);
+    }
+
     private static void AssertAllEqual(BpeTokenizer tokenizer, List<string> cases, List<int[]> expected, Func<string, int[]> encode)
     {
         int failures = 0;
