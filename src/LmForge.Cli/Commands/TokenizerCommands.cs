@@ -102,10 +102,7 @@ public static class TokenizerCommands
             string name = parse.GetValue(prefix) ?? DefaultPrefix(inputPath);
             TokenizeResult? result = null;
             var elapsed = System.Diagnostics.Stopwatch.StartNew();
-            AnsiConsole.Progress()
-                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(),
-                    new TransferSpeedColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
-                .Start(context =>
+            NewProgress().Start(context =>
                 {
                     var task = context.AddTask("tokenize");
                     var options = new TokenizeOptions
@@ -125,7 +122,7 @@ public static class TokenizerCommands
                     task.Value = task.MaxValue;
                 });
             double seconds = elapsed.Elapsed.TotalSeconds;
-            AnsiConsole.MarkupLineInterpolated($"{result!.Documents:N0} documents, {result.Tokens:N0} tokens in {result.Shards.Count} shards ({result.BytesRead / 1e6 / seconds:F1} MB/s, {seconds:F1} s):");
+            Console.WriteLine($"{result!.Documents:N0} documents, {result.Tokens:N0} tokens in {result.Shards.Count} shards ({result.BytesRead / 1e6 / seconds:F1} MB/s, {seconds:F1} s):");
             foreach (var shard in result.Shards)
                 Console.WriteLine($"  {shard}");
             return 0;
@@ -210,10 +207,7 @@ public static class TokenizerCommands
             string outputPath = parse.GetValue(output)!;
             TrainedBpe? bpe = null;
             var elapsed = System.Diagnostics.Stopwatch.StartNew();
-            AnsiConsole.Progress()
-                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(),
-                    new TransferSpeedColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
-                .Start(context =>
+            NewProgress().Start(context =>
                 {
                     var counting = context.AddTask("pre-tokenize");
                     var merging = context.AddTask("merges", autoStart: false);
@@ -251,12 +245,24 @@ public static class TokenizerCommands
                     bpe = new BpeTrainer(options).Train(parse.GetValue(input)!);
                 });
             HuggingFaceTokenizerWriter.Write(bpe!, outputPath);
-            AnsiConsole.MarkupLineInterpolated($"wrote [bold]{outputPath}[/]: {bpe!.VocabSize:N0} tokens ({bpe.Merges.Count:N0} merges, specials {string.Join(" ", bpe.SpecialTokens.Keys)}) in {elapsed.Elapsed.TotalSeconds:F1} s");
+            Console.WriteLine($"wrote {outputPath}: {bpe!.VocabSize:N0} tokens ({bpe.Merges.Count:N0} merges, specials {string.Join(" ", bpe.SpecialTokens.Keys)}) in {elapsed.Elapsed.TotalSeconds:F1} s");
             if (bpe.RanOutOfPairs)
-                AnsiConsole.MarkupLine("[yellow]warning:[/] the corpus ran out of pairs to merge before the requested vocabulary size");
+                Console.Error.WriteLine("warning: the corpus ran out of pairs to merge before the requested vocabulary size");
             return 0;
         }));
         return command;
+    }
+
+    // A live bar on a terminal; when output is redirected (logs, CI) the bar is drawn nowhere and only the
+    // summary lines are printed.
+    static Progress NewProgress()
+    {
+        var console = AnsiConsole.Profile.Capabilities.Interactive
+            ? AnsiConsole.Console
+            : AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(TextWriter.Null) });
+        return new Progress(console)
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(),
+                new TransferSpeedColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn());
     }
 
     // Library errors are one-line messages naming the file and place: print them, not a stack trace.

@@ -159,6 +159,18 @@ public sealed class BpeTrainerTests : IDisposable
     }
 
     [Fact]
+    public void DirectoryWithoutCorpusFiles_Throws_AndMissingPathSaysSo()
+    {
+        string empty = Path.Combine(directory, "empty-dir");
+        Directory.CreateDirectory(empty);
+        File.WriteAllText(Path.Combine(empty, "notes.csv"), "a,b");
+        var e = Assert.Throws<InvalidDataException>(() => new BpeTrainer().Train(empty));
+        Assert.Equal($"{empty}: no .txt, .jsonl or .ndjson (optionally .gz) files in this directory", e.Message);
+        string missing = Path.Combine(directory, "missing.jsonl");
+        Assert.Equal($"{missing}: no such file or directory", Assert.Throws<FileNotFoundException>(() => new BpeTrainer().Train(missing)).Message);
+    }
+
+    [Fact]
     public void InvalidUtf8InTextFile_ReportsTheByteOffset()
     {
         string file = Path.Combine(directory, "latin1.txt");
