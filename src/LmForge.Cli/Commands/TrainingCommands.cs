@@ -102,11 +102,12 @@ public static class TrainingCommands
 
         AnsiConsole.MarkupLine("[bold]5. Result[/]");
         var baselines = Baselines.Measure(split.TrainShards, [split.ValidationShard], tokenizer.VocabularySize);
-        var table = new Table().AddColumn("validation loss (nats/token)").AddColumn(new TableColumn("value").RightAligned()).AddColumn(new TableColumn("perplexity").RightAligned());
+        var table = new Table().AddColumn($"loss on the {split.ValidationTokens:N0} validation tokens (nats/token)").AddColumn(new TableColumn("value").RightAligned()).AddColumn(new TableColumn("perplexity").RightAligned());
         void Row(string name, double loss) => table.AddRow(name, loss.ToString("F3", CultureInfo.InvariantCulture), Math.Exp(loss).ToString("F1", CultureInfo.InvariantCulture));
         Row("uniform over the vocabulary", baselines.Uniform);
         Row("unigram of the training tokens", baselines.Unigram);
-        Row($"[bold]this GPT after {result.Step} steps[/]", result.LastValidationLoss ?? double.NaN);
+        var final = Evaluation.Run(model, [split.ValidationShard], config.MicroBatchSize); // the whole validation shard
+        Row($"[bold]this GPT after {result.Step} steps[/]", final.MeanLoss);
         AnsiConsole.Write(table);
         AnsiConsole.MarkupLine("[bold]Samples[/] (temperature 0.8, top-k 40):");
         foreach (string prompt in new[] { "", "The man said", "In the morning" })
