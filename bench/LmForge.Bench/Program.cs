@@ -9,7 +9,8 @@ public static class Program
         var suites = new Dictionary<string, Func<string[], int>>(StringComparer.OrdinalIgnoreCase)
         {
             ["tokenizer-train"] = Tokenization.TokenizerTrainBench.Run,
-            ["tokenize"] = Tokenization.TokenizeBench.Run,
+            ["engine-profile"] = EngineProfileBench.Run,
+            ["train-step"] = TrainStepBenchmark.Run,
             ["tokenizer-encode"] = TokenizerEncodeBenchmark.Run,
             ["train-step"] = TrainStepBenchmark.Run,
             ["gemm"] = GemmBenchmark.Run,

@@ -11,6 +11,7 @@ public static class Program
         foreach (var command in Commands.TokenizerCommands.Create()) root.Subcommands.Add(command);
         root.Subcommands.Add(Commands.DataCommands.Create());
         Commands.DataFilterCommands.AddTo(root);
+        foreach (var command in Commands.TrainingCommands.Create()) root.Subcommands.Add(command);
         return root.Parse(args).Invoke();
     }
 }

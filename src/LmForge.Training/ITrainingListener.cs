@@ -1,0 +1,16 @@
+using LmForge.Training.Metrics;
+
+namespace LmForge.Training;
+
+/// <summary>What a front end hears from a running <see cref="Trainer"/> (all optional; called on the training thread).</summary>
+public interface ITrainingListener
+{
+    /// <summary>After every optimizer step, with the estimated time left.</summary>
+    void OnStep(MetricsRecord record, int totalSteps, TimeSpan remaining) { }
+
+    void OnValidation(int step, float validationLoss) { }
+
+    void OnSample(int step, string text) { }
+
+    void OnCheckpoint(int step, string directory) { }
+}

@@ -1,0 +1,272 @@
+using System.Diagnostics;
+using LmForge.Tensors;
+using LmForge.Tensors.Optimization;
+using LmForge.Training.Checkpoints;
+using LmForge.Training.Data;
+using LmForge.Training.Metrics;
+
+namespace LmForge.Training;
+
+/// <summary>
+/// The pretraining loop (as llm.c's train_gpt2): per optimizer step, GradientAccumulationSteps micro-batches of
+/// forward+backward, global gradient-norm clipping, AdamW with the scheduled learning rate; validation loss every
+/// EvalEvery steps, a text sample every SampleEvery steps, a metrics.jsonl line per step with a loss.svg next to it,
+/// and a checkpoint every CheckpointEvery steps and at the end. A cancelled run finishes its step, saves and returns.
+/// <code>
+/// using var trainer = Trainer.Start(config, model, backend, runDirectory);   // or Trainer.Resume(...)
+/// var result = trainer.Run(cancellationToken);
+/// </code>
+/// </summary>
+public sealed class Trainer : IDisposable
+{
+    public const string MetricsFile = "metrics.jsonl";
+    public const string LossCurveFile = "loss.svg";
+
+    readonly TrainingConfig _config;
+    readonly ITrainableModel _model;
+    readonly IBackend _backend;
+    readonly AdamWOptimizer _optimizer;
+    readonly TokenBatchLoader _train;
+    readonly TokenBatchLoader _validation;
+    readonly MetricsLog _metrics;
+    readonly int[] _inputs, _targets;
+    TrainerState _state;
+    string? _resumedFrom;
+
+    Trainer(TrainingConfig config, ITrainableModel model, IBackend backend, string runDirectory, TrainerState state,
+        AdamWOptimizer optimizer, TokenBatchLoader train, TokenBatchLoader validation, MetricsLog metrics)
+    {
+        _config = config;
+        _model = model;
+        _backend = backend;
+        RunDirectory = runDirectory;
+        _state = state;
+        _optimizer = optimizer;
+        _train = train;
+        _validation = validation;
+        _metrics = metrics;
+        _inputs = new int[config.MicroBatchSize * config.ContextLength];
+        _targets = new int[_inputs.Length];
+    }
+
+    public string RunDirectory { get; }
+
+    public TrainingConfig Config => _config;
+
+    public TrainerState State => _state;
+
+    public ITrainingListener? Listener { get; set; }
+
+    /// <summary>Turns the model into text for the periodic samples (the CLI generates with the run's tokenizer).</summary>
+    public Func<ITrainableModel, int, string>? Sampler { get; set; }
+
+    /// <summary>Files copied into every checkpoint (the tokenizer).</summary>
+    public IReadOnlyList<string> CheckpointExtraFiles { get; set; } = [];
+
+    /// <summary>Peak FLOP/s of the machine for the MFU estimate; default: cores × 32 FP32 FLOPs/cycle (AVX2, 2 FMA ports) × 3 GHz.</summary>
+    public double PeakFlopsPerSecond { get; set; } = Environment.ProcessorCount * 32 * 3.0e9;
+
+    /// <summary>A new run in <paramref name="runDirectory"/> from the model's current (initialized) weights.</summary>
+    public static Trainer Start(TrainingConfig config, ITrainableModel model, IBackend backend, string runDirectory)
+    {
+        var (optimizer, train, validation) = Open(config, model, backend, runDirectory);
+        var metrics = MetricsLog.Create(Path.Combine(runDirectory, MetricsFile));
+        return new Trainer(config, model, backend, runDirectory, new TrainerState(0, 0, train.Position, config.Seed, 0), optimizer, train, validation, metrics);
+    }
+
+    /// <summary>
+    /// Continues the run whose checkpoint is <paramref name="checkpointDirectory"/>: loads weights, moments, step and
+    /// data position. <paramref name="config"/> may change the run length and reporting, not the model or the data order.
+    /// </summary>
+    public static Trainer Resume(TrainingConfig config, ITrainableModel model, IBackend backend, string runDirectory, string checkpointDirectory)
+    {
+        var saved = TrainerState.LoadConfig(checkpointDirectory);
+        if (config.IncompatibilityWith(saved) is { } reason)
+            throw new TrainingConfigException($"{checkpointDirectory}: cannot resume with this config: {reason}; resume with the checkpoint's {TrainerState.ConfigFile} or start a new run");
+        var (optimizer, train, validation) = Open(config, model, backend, runDirectory);
+        try
+        {
+            model.LoadWeights(checkpointDirectory);
+            var state = TrainerState.Load(checkpointDirectory, optimizer);
+            train.Seek(state.DataPosition);
+            var metrics = MetricsLog.Continue(Path.Combine(runDirectory, MetricsFile), state.Step);
+            return new Trainer(config, model, backend, runDirectory, state, optimizer, train, validation, metrics) { _resumedFrom = checkpointDirectory };
+        }
+        catch
+        {
+            optimizer.Dispose();
+            train.Dispose();
+            validation.Dispose();
+            throw;
+        }
+    }
+
+    static (AdamWOptimizer, TokenBatchLoader, TokenBatchLoader) Open(TrainingConfig config, ITrainableModel model, IBackend backend, string runDirectory)
+    {
+        config.Validate();
+        if (model.VocabularySize != config.VocabularySize || model.ContextLength < config.ContextLength)
+            throw new TrainingConfigException(
+                $"the model (vocabulary {model.VocabularySize}, context {model.ContextLength}) does not match the config (vocabularySize {config.VocabularySize}, contextLength {config.ContextLength})");
+        EnsureWritable(runDirectory);
+        var trainShards = TokenShardSet.Resolve(config.TrainShards, "train");
+        var validationShards = TokenShardSet.Resolve(config.ValidationShards, "val");
+        var train = new TokenBatchLoader(trainShards, config.MicroBatchSize, config.ContextLength, (ulong)config.Seed, config.ShuffleTrainingData);
+        TokenBatchLoader? validation = null;
+        try
+        {
+            validation = new TokenBatchLoader(validationShards, config.MicroBatchSize, config.ContextLength, 0, shuffle: false);
+            var settings = new AdamWSettings(config.Beta1, config.Beta2, config.Epsilon, config.WeightDecay);
+            return (new AdamWOptimizer(backend, model.Parameters.Length, model.DecayedParameterCount, settings), train, validation);
+        }
+        catch
+        {
+            train.Dispose();
+            validation?.Dispose();
+            throw;
+        }
+    }
+
+    static void EnsureWritable(string runDirectory)
+    {
+        try
+        {
+            Directory.CreateDirectory(runDirectory);
+            string probe = Path.Combine(runDirectory, $".write-test-{Environment.ProcessId}");
+            File.WriteAllText(probe, "");
+            File.Delete(probe);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new IOException($"{runDirectory}: the output directory is not writable ({e.Message}); choose another with --out");
+        }
+    }
+
+    /// <summary>Trains until config.Steps or until <paramref name="cancellation"/> is signalled (then the current step finishes and a checkpoint is saved).</summary>
+    public TrainingResult Run(CancellationToken cancellation = default)
+    {
+        int accumulation = _config.GradientAccumulationSteps;
+        float lossScale = 1f / accumulation;
+        var schedule = _config.LearningRateSchedule;
+        double flopsPerToken = _model.TrainingFlopsPerToken(_config.ContextLength);
+        var losses = new List<float>();
+        float lastTrainLoss = float.NaN;
+        float? lastValidation = null;
+        bool interrupted = false;
+        var clock = Stopwatch.StartNew();
+        double elapsedBefore = _state.ElapsedSeconds;
+        int firstStep = _state.Step;
+        int savedStep = _resumedFrom is null ? -1 : firstStep;
+        string checkpoint = _resumedFrom ?? "";
+
+        while (_state.Step < _config.Steps)
+        {
+            if (cancellation.IsCancellationRequested)
+            {
+                interrupted = true;
+                break;
+            }
+            int step = _state.Step;
+            float? validationLoss = null;
+            if (_config.EvalEvery > 0 && step % _config.EvalEvery == 0)
+            {
+                validationLoss = lastValidation = ValidationLoss();
+                Listener?.OnValidation(step, validationLoss.Value);
+            }
+            if (_config.SampleEvery > 0 && step % _config.SampleEvery == 0 && Sampler is not null)
+                Listener?.OnSample(step, Sampler(_model, step));
+
+            long stepStart = Stopwatch.GetTimestamp();
+            _backend.Clear(_model.Gradients);
+            float loss = 0;
+            for (int micro = 0; micro < accumulation; micro++)
+            {
+                _train.Next(_inputs, _targets);
+                loss += _model.ForwardBackward(_inputs, _targets, _config.MicroBatchSize, _config.ContextLength, lossScale);
+            }
+            loss /= accumulation;
+            float gradientNorm = (float)Math.Sqrt(_backend.SumOfSquares(_model.Gradients));
+            if (!float.IsFinite(loss) || !float.IsFinite(gradientNorm))
+                throw new InvalidOperationException(
+                    $"step {step}: the {(float.IsFinite(loss) ? "gradient norm" : "loss")} is not finite; lower the learning rate (now {_config.LearningRate}) or resume from the last checkpoint");
+            // As torch.nn.utils.clip_grad_norm_: scale by max_norm / (norm + 1e-6) when that is below 1.
+            float clipScale = _config.GradientClip > 0 ? Math.Min(1f, _config.GradientClip / (gradientNorm + 1e-6f)) : 1f;
+            float learningRate = schedule.At(step);
+            _optimizer.Step(_model.Parameters, _model.Gradients, learningRate, clipScale);
+            double seconds = Stopwatch.GetElapsedTime(stepStart).TotalSeconds;
+
+            long tokens = (long)_config.TotalBatchTokens;
+            double tokensPerSecond = tokens / seconds;
+            _state = _state with
+            {
+                Step = step + 1,
+                TokensSeen = _state.TokensSeen + tokens,
+                DataPosition = _train.Position,
+                ElapsedSeconds = elapsedBefore + clock.Elapsed.TotalSeconds,
+            };
+            var record = new MetricsRecord(step, loss, validationLoss, learningRate, gradientNorm, tokensPerSecond,
+                tokensPerSecond * flopsPerToken / PeakFlopsPerSecond, _state.ElapsedSeconds);
+            _metrics.Append(record);
+            losses.Add(loss);
+            lastTrainLoss = loss;
+            double secondsPerStep = clock.Elapsed.TotalSeconds / (_state.Step - firstStep);
+            Listener?.OnStep(record, _config.Steps, TimeSpan.FromSeconds(secondsPerStep * (_config.Steps - _state.Step)));
+            if (validationLoss is not null) WriteLossCurve();
+
+            bool last = _state.Step == _config.Steps;
+            if (!last && _config.CheckpointEvery > 0 && _state.Step % _config.CheckpointEvery == 0)
+            {
+                checkpoint = SaveCheckpoint();
+                savedStep = _state.Step;
+            }
+        }
+
+        if (!interrupted)
+        {
+            // The final validation loss, after the last update, as its own record (no training step at this index).
+            lastValidation = ValidationLoss();
+            Listener?.OnValidation(_state.Step, lastValidation.Value);
+            _metrics.Append(new MetricsRecord(_state.Step, null, lastValidation, schedule.At(_state.Step), null, 0, 0, _state.ElapsedSeconds));
+        }
+        if (savedStep != _state.Step) checkpoint = SaveCheckpoint();
+        WriteLossCurve();
+        return new TrainingResult(_state.Step, lastTrainLoss, lastValidation, checkpoint, interrupted, losses);
+    }
+
+    /// <summary>Mean loss over the first EvalBatches batches of the validation shards (always the same batches).</summary>
+    public float ValidationLoss()
+    {
+        _validation.Reset();
+        int batches = (int)Math.Min(_config.EvalBatches, _validation.BatchesPerEpoch);
+        double sum = 0;
+        for (int i = 0; i < batches; i++)
+        {
+            _validation.Next(_inputs, _targets);
+            sum += _model.Loss(_inputs, _targets, _config.MicroBatchSize, _config.ContextLength);
+        }
+        return (float)(sum / batches);
+    }
+
+    string SaveCheckpoint()
+    {
+        string directory = CheckpointDirectory.Save(RunDirectory, _state.Step, temporary =>
+        {
+            _model.SaveWeights(temporary);
+            foreach (string file in CheckpointExtraFiles) File.Copy(file, Path.Combine(temporary, Path.GetFileName(file)));
+            _state.Save(temporary, _optimizer, _config);
+        }, _config.KeepCheckpoints);
+        Listener?.OnCheckpoint(_state.Step, directory);
+        return directory;
+    }
+
+    void WriteLossCurve() =>
+        LossCurveSvg.Write(Path.Combine(RunDirectory, LossCurveFile), _metrics.Records,
+            $"{_config.Layers} layers x {_config.EmbeddingSize} channels, {_config.TotalBatchTokens} tokens/step");
+
+    public void Dispose()
+    {
+        _optimizer.Dispose();
+        _train.Dispose();
+        _validation.Dispose();
+        _metrics.Dispose();
+    }
+}

@@ -1,0 +1,213 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
+
+namespace LmForge.Training;
+
+/// <summary>
+/// Everything that defines a pretraining run: the model shape, the data, the optimizer and the schedule, and how often
+/// to evaluate, sample and save. Read from a JSON file (camelCase names), overridable by "name=value" pairs, and saved
+/// into every checkpoint as training_config.json so a run can be resumed and audited.
+/// </summary>
+public sealed record TrainingConfig
+{
+    // Model shape (GPT-2 layout). The vocabulary size comes from the tokenizer.
+    public int Layers { get; init; } = 4;
+    public int Heads { get; init; } = 4;
+    public int EmbeddingSize { get; init; } = 128;
+    /// <summary>Tokens per training sequence (T), also the model's maximum context.</summary>
+    public int ContextLength { get; init; } = 128;
+    public int VocabularySize { get; init; } = 4096;
+
+    // Data: a directory, a file, or a glob pattern such as "shards/train_*.bin".
+    public string TrainShards { get; init; } = "";
+    public string ValidationShards { get; init; } = "";
+    /// <summary>Sequences per forward/backward pass (B).</summary>
+    public int MicroBatchSize { get; init; } = 8;
+    /// <summary>Tokens per optimizer step; a multiple of MicroBatchSize × ContextLength (gradient accumulation makes up the rest).</summary>
+    public int TotalBatchTokens { get; init; } = 1024;
+    /// <summary>Visit shards and sequences in a seeded random order (false: file order, for comparisons with other trainers).</summary>
+    public bool ShuffleTrainingData { get; init; } = true;
+
+    // Optimizer: AdamW with decoupled weight decay on matrices only, and global gradient-norm clipping.
+    public float LearningRate { get; init; } = 1e-3f;
+    public float MinLearningRate { get; init; } = 1e-4f;
+    public int WarmupSteps { get; init; } = 20;
+    public ScheduleKind Schedule { get; init; } = ScheduleKind.Cosine;
+    /// <summary>For WarmupStableDecay: the fraction of the steps spent decaying at the end.</summary>
+    public float DecayFraction { get; init; } = 0.2f;
+    public float WeightDecay { get; init; } = 0.1f;
+    public float Beta1 { get; init; } = 0.9f;
+    public float Beta2 { get; init; } = 0.95f;
+    public float Epsilon { get; init; } = 1e-8f;
+    /// <summary>Clip the global gradient norm to this value; 0 turns clipping off.</summary>
+    public float GradientClip { get; init; } = 1.0f;
+
+    // The run.
+    /// <summary>Optimizer steps in the whole run (the schedule decays to MinLearningRate at the last one).</summary>
+    public int Steps { get; init; } = 1000;
+    public int Seed { get; init; } = 1337;
+    public int EvalEvery { get; init; } = 100;
+    public int EvalBatches { get; init; } = 20;
+    /// <summary>Print a text sample every this many steps; 0 for never.</summary>
+    public int SampleEvery { get; init; } = 200;
+    public int SampleTokens { get; init; } = 64;
+    /// <summary>Save a checkpoint every this many steps (and always at the end); 0 saves only at the end.</summary>
+    public int CheckpointEvery { get; init; } = 500;
+    /// <summary>How many of the newest checkpoints to keep.</summary>
+    public int KeepCheckpoints { get; init; } = 2;
+
+    /// <summary>Micro-batches whose gradients add up to one optimizer step.</summary>
+    [JsonIgnore]
+    public int GradientAccumulationSteps => TotalBatchTokens / (MicroBatchSize * ContextLength);
+
+    [JsonIgnore]
+    public LearningRateSchedule LearningRateSchedule =>
+        new(Schedule, LearningRate, MinLearningRate, WarmupSteps, Steps, DecayFraction);
+
+    public static readonly JsonSerializerOptions JsonOptions = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        WriteIndented = true,
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase) },
+        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+    };
+
+    public string ToJson() => JsonSerializer.Serialize(this, JsonOptions);
+
+    /// <summary>Reads a config file; fields it leaves out keep their defaults. Errors name the file and the field.</summary>
+    public static TrainingConfig Load(string path)
+    {
+        string text;
+        try
+        {
+            text = File.ReadAllText(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new TrainingConfigException($"{path}: cannot read the training config ({e.Message})");
+        }
+        return Parse(text, path);
+    }
+
+    public static TrainingConfig Parse(string json, string source)
+    {
+        try
+        {
+            var config = JsonSerializer.Deserialize<TrainingConfig>(json, JsonOptions)
+                ?? throw new TrainingConfigException($"{source}: the training config is 'null'; expected a JSON object");
+            config.Validate(source);
+            return config;
+        }
+        catch (JsonException e)
+        {
+            string where = e.Path is null ? "" : $" at {e.Path}";
+            throw new TrainingConfigException($"{source}: invalid training config{where}: {FirstLine(e.Message)}");
+        }
+    }
+
+    /// <summary>
+    /// Applies "name=value" overrides (names in camelCase or kebab-case, e.g. "learning-rate=3e-4") and validates.
+    /// </summary>
+    public TrainingConfig WithOverrides(IEnumerable<string> assignments)
+    {
+        var node = JsonSerializer.SerializeToNode(this, JsonOptions)!.AsObject();
+        foreach (string assignment in assignments)
+        {
+            int equals = assignment.IndexOf('=', StringComparison.Ordinal);
+            if (equals <= 0)
+                throw new TrainingConfigException($"override '{assignment}': expected name=value, e.g. learning-rate=3e-4");
+            string name = ToCamelCase(assignment[..equals].Trim());
+            string value = assignment[(equals + 1)..].Trim();
+            if (!node.ContainsKey(name))
+                throw new TrainingConfigException(
+                    $"override '{assignment}': unknown setting '{name}'; known settings: {string.Join(", ", node.Select(p => p.Key))}");
+            node[name] = (node[name] as JsonValue)?.GetValueKind() switch
+            {
+                JsonValueKind.Number => ParseNumber(assignment, value),
+                JsonValueKind.True or JsonValueKind.False => bool.TryParse(value, out bool flag)
+                    ? JsonValue.Create(flag)
+                    : throw new TrainingConfigException($"override '{assignment}': '{value}' is not true or false"),
+                _ => JsonValue.Create(value),
+            };
+        }
+        return Parse(node.ToJsonString(JsonOptions), "overrides");
+    }
+
+    /// <summary>Throws a one-line <see cref="TrainingConfigException"/> naming the first field that is out of range.</summary>
+    public void Validate(string source = "config")
+    {
+        void Require(bool ok, string field, string expected, object actual)
+        {
+            if (!ok) throw new TrainingConfigException($"{source}: {field} = {actual} is invalid; expected {expected}");
+        }
+        Require(Layers >= 1, "layers", "at least 1", Layers);
+        Require(Heads >= 1, "heads", "at least 1", Heads);
+        Require(EmbeddingSize >= 1 && EmbeddingSize % Heads == 0, "embeddingSize", $"a positive multiple of heads ({Heads})", EmbeddingSize);
+        Require(ContextLength >= 1, "contextLength", "at least 1", ContextLength);
+        Require(VocabularySize >= 2, "vocabularySize", "at least 2", VocabularySize);
+        Require(MicroBatchSize >= 1, "microBatchSize", "at least 1", MicroBatchSize);
+        int microBatchTokens = MicroBatchSize * ContextLength;
+        Require(TotalBatchTokens >= microBatchTokens && TotalBatchTokens % microBatchTokens == 0, "totalBatchTokens",
+            $"a positive multiple of microBatchSize x contextLength = {microBatchTokens}", TotalBatchTokens);
+        Require(LearningRate > 0 && float.IsFinite(LearningRate), "learningRate", "a positive number", LearningRate);
+        Require(MinLearningRate >= 0 && MinLearningRate <= LearningRate, "minLearningRate", $"between 0 and learningRate ({LearningRate})", MinLearningRate);
+        Require(WarmupSteps >= 0, "warmupSteps", "0 or more", WarmupSteps);
+        Require(DecayFraction > 0 && DecayFraction <= 1, "decayFraction", "in (0, 1]", DecayFraction);
+        Require(WeightDecay >= 0, "weightDecay", "0 or more", WeightDecay);
+        Require(Beta1 >= 0 && Beta1 < 1, "beta1", "in [0, 1)", Beta1);
+        Require(Beta2 >= 0 && Beta2 < 1, "beta2", "in [0, 1)", Beta2);
+        Require(Epsilon > 0, "epsilon", "a positive number", Epsilon);
+        Require(GradientClip >= 0, "gradientClip", "0 (off) or a positive norm", GradientClip);
+        Require(Steps >= 1, "steps", "at least 1", Steps);
+        Require(EvalEvery >= 0, "evalEvery", "0 (only at the end) or more", EvalEvery);
+        Require(EvalBatches >= 1, "evalBatches", "at least 1", EvalBatches);
+        Require(SampleEvery >= 0, "sampleEvery", "0 (never) or more", SampleEvery);
+        Require(SampleTokens >= 1, "sampleTokens", "at least 1", SampleTokens);
+        Require(CheckpointEvery >= 0, "checkpointEvery", "0 (only at the end) or more", CheckpointEvery);
+        Require(KeepCheckpoints >= 1, "keepCheckpoints", "at least 1", KeepCheckpoints);
+    }
+
+    /// <summary>
+    /// The settings a resumed run must share with the checkpoint to continue it exactly: the model shape, the batch
+    /// layout, the data order (seed) and the schedule. Returns null when compatible, else a one-line reason.
+    /// </summary>
+    public string? IncompatibilityWith(TrainingConfig saved)
+    {
+        var differences = new List<string>();
+        void Check<T>(string name, T mine, T theirs)
+        {
+            if (!EqualityComparer<T>.Default.Equals(mine, theirs)) differences.Add($"{name} {theirs} (checkpoint) vs {mine} (now)");
+        }
+        Check("layers", Layers, saved.Layers);
+        Check("heads", Heads, saved.Heads);
+        Check("embeddingSize", EmbeddingSize, saved.EmbeddingSize);
+        Check("contextLength", ContextLength, saved.ContextLength);
+        Check("vocabularySize", VocabularySize, saved.VocabularySize);
+        Check("microBatchSize", MicroBatchSize, saved.MicroBatchSize);
+        Check("totalBatchTokens", TotalBatchTokens, saved.TotalBatchTokens);
+        Check("seed", Seed, saved.Seed);
+        Check("shuffleTrainingData", ShuffleTrainingData, saved.ShuffleTrainingData);
+        return differences.Count == 0 ? null : string.Join("; ", differences);
+    }
+
+    static JsonNode ParseNumber(string assignment, string value)
+    {
+        if (double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out double number) && double.IsFinite(number))
+            return JsonValue.Create(number);
+        throw new TrainingConfigException($"override '{assignment}': '{value}' is not a number");
+    }
+
+    static string ToCamelCase(string name)
+    {
+        var parts = name.Split(['-', '_'], StringSplitOptions.RemoveEmptyEntries);
+        if (parts.Length == 0) return name;
+        return string.Concat(parts.Select((p, i) => i == 0 ? char.ToLowerInvariant(p[0]) + p[1..] : char.ToUpperInvariant(p[0]) + p[1..]));
+    }
+
+    static string FirstLine(string message) => message.Split('\n')[0].Trim();
+}
+
+/// <summary>A training config that cannot be read or is out of range; the message is one line naming the field.</summary>
+public sealed class TrainingConfigException(string message) : Exception(message);

@@ -1,0 +1,103 @@
+using LmForge.Tensors.Cpu;
+using LmForge.Training.Checkpoints;
+using LmForge.Training.Gpt;
+using LmForge.Training.Metrics;
+
+namespace LmForge.Training.Tests;
+
+/// <summary>The trainer with the engine's GPT-2: bit-exact resume, checkpoints loadable as models, shape checks.</summary>
+public class GptTrainingTests
+{
+    static readonly string Fixture = Path.Combine(AppContext.BaseDirectory, "Fixtures", "pytorch_training");
+
+    static TrainingConfig TinyGpt(int steps) => new()
+    {
+        Layers = 2, Heads = 2, EmbeddingSize = 32, ContextLength = 16, VocabularySize = 64,
+        TrainShards = Path.Combine(Fixture, "train_000000.bin"), ValidationShards = Path.Combine(Fixture, "val_000000.bin"),
+        MicroBatchSize = 4, TotalBatchTokens = 4 * 16 * 2, LearningRate = 1e-2f, MinLearningRate = 1e-3f, WarmupSteps = 3,
+        Steps = steps, Seed = 20230828, EvalEvery = 4, EvalBatches = 2, SampleEvery = 0, CheckpointEvery = 0,
+    };
+
+    [Fact]
+    public void GptResume_IsBitExact_LossesAndParameters()
+    {
+        const int steps = 10;
+        string directory = TestFiles.TemporaryDirectory("gpt-resume");
+        var config = TinyGpt(steps);
+        using var straight = GptTrainableModel.Create(config, CpuBackend.Shared);
+        using (var trainer = Trainer.Start(config, straight, CpuBackend.Shared, Path.Combine(directory, "straight"))) trainer.Run();
+
+        // Interrupted after half the steps (as Ctrl+C does), then resumed by a fresh model whose weights start zeroed.
+        string interrupted = Path.Combine(directory, "interrupted");
+        using (var first = GptTrainableModel.Create(config, CpuBackend.Shared))
+        using (var trainer = Trainer.Start(config, first, CpuBackend.Shared, interrupted))
+        {
+            using var stop = new CancellationTokenSource();
+            trainer.Listener = new StopAfter(steps / 2, stop);
+            Assert.True(trainer.Run(stop.Token).Interrupted);
+        }
+        using var resumed = GptTrainableModel.Create(config, CpuBackend.Shared);
+        resumed.Parameters.AsSpan().Clear();
+        using (var trainer = Trainer.Resume(config, resumed, CpuBackend.Shared, interrupted, CheckpointDirectory.FindLatest(interrupted)!)) trainer.Run();
+
+        var a = MetricsLog.Read(Path.Combine(directory, "straight", Trainer.MetricsFile));
+        var b = MetricsLog.Read(Path.Combine(interrupted, Trainer.MetricsFile));
+        Assert.Equal(a.Select(r => (r.Step, r.TrainLoss, r.ValidationLoss, r.GradientNorm, r.LearningRate)),
+            b.Select(r => (r.Step, r.TrainLoss, r.ValidationLoss, r.GradientNorm, r.LearningRate)));
+        Assert.True(straight.Parameters.AsSpan().SequenceEqual(resumed.Parameters.AsSpan()));
+    }
+
+    sealed class StopAfter(int steps, CancellationTokenSource source) : ITrainingListener
+    {
+        public void OnStep(MetricsRecord record, int totalSteps, TimeSpan remaining)
+        {
+            if (record.Step + 1 == steps) source.Cancel();
+        }
+    }
+
+    [Fact]
+    public void Checkpoint_LoadsAsAModel_WithTheSameLogits_AndEvaluatesToTheTrainersValidationLoss()
+    {
+        string run = TestFiles.TemporaryDirectory("gpt-checkpoint");
+        var config = TinyGpt(3) with { EvalBatches = 1000 }; // the whole validation shard
+        using var model = GptTrainableModel.Create(config, CpuBackend.Shared);
+        TrainingResult result;
+        using (var trainer = Trainer.Start(config, model, CpuBackend.Shared, run)) result = trainer.Run();
+
+        using var loaded = GptTrainableModel.Load(result.CheckpointDirectory, CpuBackend.Shared);
+        Assert.True(model.Parameters.AsSpan().SequenceEqual(loaded.Parameters.AsSpan()));
+        var expected = new float[64];
+        var actual = new float[64];
+        model.NextTokenLogits([1, 2, 3], expected);
+        loaded.NextTokenLogits([1, 2, 3], actual);
+        Assert.Equal(expected, actual);
+        var evaluation = Evaluation.Run(loaded, [config.ValidationShards], config.MicroBatchSize);
+        Assert.Equal(result.LastValidationLoss!.Value, evaluation.MeanLoss, 5);
+    }
+
+    [Fact]
+    public void LoadingACheckpointOfAnotherShape_IsAOneLineError()
+    {
+        string run = TestFiles.TemporaryDirectory("gpt-shape");
+        var config = TinyGpt(1);
+        using (var model = GptTrainableModel.Create(config, CpuBackend.Shared))
+        {
+            model.SaveWeights(run);
+        }
+        using var wider = GptTrainableModel.Create(config with { EmbeddingSize = 64 }, CpuBackend.Shared);
+        var error = Assert.Throws<InvalidDataException>(() => wider.LoadWeights(run));
+        Assert.Equal($"{run}: checkpoint shape (vocab 64, context 16, 2 layers, 2 heads, width 32) differs from the model's (vocab 64, context 16, 2 layers, 2 heads, width 64)", error.Message);
+        File.Delete(Path.Combine(run, "config.json"));
+        Assert.StartsWith(Path.Combine(run, "config.json") + ": missing", Assert.Throws<FileNotFoundException>(() => GptTrainableModel.Load(run, CpuBackend.Shared)).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void EvaluatingShardsFromAnotherTokenizer_IsAClearError()
+    {
+        string directory = TestFiles.TemporaryDirectory("gpt-eval-vocab");
+        string shard = TestFiles.WriteShard(Path.Combine(directory, "big.bin"), Enumerable.Range(0, 200).Select(i => i * 3).ToList());
+        using var model = GptTrainableModel.Create(TinyGpt(1), CpuBackend.Shared);
+        var error = Assert.Throws<InvalidDataException>(() => Evaluation.Run(model, [shard], 2));
+        Assert.Contains("outside the model's vocabulary of 64", error.Message, StringComparison.Ordinal);
+    }
+}

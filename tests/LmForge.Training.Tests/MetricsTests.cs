@@ -1,0 +1,43 @@
+using System.Xml.Linq;
+using LmForge.Training.Metrics;
+
+namespace LmForge.Training.Tests;
+
+public class MetricsTests
+{
+    static MetricsRecord Record(int step, float loss, float? validation = null) => new(step, loss, validation, 1e-3f, 0.5f, 1000, 0.1, step);
+
+    [Fact]
+    public void Log_WritesOneJsonLinePerStep_AndContinueDropsStepsAfterTheCheckpoint()
+    {
+        string path = Path.Combine(TestFiles.TemporaryDirectory("metrics"), "metrics.jsonl");
+        using (var log = MetricsLog.Create(path))
+        {
+            for (int step = 0; step < 6; step++) log.Append(Record(step, 5f - step, step == 5 ? 4.5f : null));
+        }
+        string[] lines = File.ReadAllLines(path);
+        Assert.Equal(6, lines.Length);
+        Assert.Equal("""{"step":5,"trainLoss":0,"validationLoss":4.5,"learningRate":0.001,"gradientNorm":0.5,"tokensPerSecond":1000,"mfu":0.1,"elapsedSeconds":5}""", lines[5]);
+        Assert.DoesNotContain("validationLoss", lines[0], StringComparison.Ordinal);
+        using (var resumed = MetricsLog.Continue(path, resumedStep: 4))
+        {
+            Assert.Equal(4, resumed.Records.Count);
+            resumed.Append(Record(4, 1f));
+        }
+        Assert.Equal([0, 1, 2, 3, 4], MetricsLog.Read(path).Select(r => r.Step));
+    }
+
+    [Fact]
+    public void Svg_IsWellFormed_WithATrainAndAValidationCurve()
+    {
+        var records = Enumerable.Range(0, 100).Select(s => Record(s, 6f / (1 + s * 0.05f), s % 20 == 19 ? 6.5f / (1 + s * 0.05f) : null)).ToList();
+        var svg = XDocument.Parse(LossCurveSvg.Render(records, "run <1>"));
+        XNamespace ns = "http://www.w3.org/2000/svg";
+        var polylines = svg.Descendants(ns + "polyline").ToList();
+        Assert.Equal(3, polylines.Count); // raw train, smoothed train, validation
+        Assert.Equal(100, polylines[0].Attribute("points")!.Value.Split(' ').Length);
+        Assert.Equal(5, polylines[2].Attribute("points")!.Value.Split(' ').Length);
+        Assert.Contains(svg.Descendants(ns + "text"), t => t.Value == "run <1>");
+        Assert.NotNull(XDocument.Parse(LossCurveSvg.Render([], "empty")).Root);
+    }
+}

@@ -1,0 +1,26 @@
+using System.Buffers.Binary;
+
+namespace LmForge.Training.Tests;
+
+/// <summary>Temporary directories and llm.c-format shards written byte by byte from the format's description.</summary>
+static class TestFiles
+{
+    public static string TemporaryDirectory(string name) => Directory.CreateTempSubdirectory("lmforge-" + name + "-").FullName;
+
+    /// <summary>Header: 256 int32 (magic, version, count, zeros), then uint16 (magic 20240520, version 1) or uint32 (20240801, 7) tokens.</summary>
+    public static string WriteShard(string path, IReadOnlyList<int> tokens, bool wide = false)
+    {
+        int width = wide ? 4 : 2;
+        var bytes = new byte[1024 + tokens.Count * width];
+        BinaryPrimitives.WriteInt32LittleEndian(bytes, wide ? 20240801 : 20240520);
+        BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(4), wide ? 7 : 1);
+        BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(8), tokens.Count);
+        for (int i = 0; i < tokens.Count; i++)
+        {
+            if (wide) BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(1024 + 4 * i), (uint)tokens[i]);
+            else BinaryPrimitives.WriteUInt16LittleEndian(bytes.AsSpan(1024 + 2 * i), (ushort)tokens[i]);
+        }
+        File.WriteAllBytes(path, bytes);
+        return path;
+    }
+}
