@@ -8,12 +8,11 @@ public static class Program
     {
         var suites = new Dictionary<string, Func<string[], int>>(StringComparer.OrdinalIgnoreCase)
         {
-            ["tokenizer-train"] = Tokenization.TokenizerTrainBench.Run,
-            ["engine-profile"] = EngineProfileBench.Run,
+            ["gemm"] = GemmBenchmark.Run,
             ["train-step"] = TrainStepBenchmark.Run,
             ["tokenizer-encode"] = TokenizerEncodeBenchmark.Run,
-            ["train-step"] = TrainStepBenchmark.Run,
-            ["gemm"] = GemmBenchmark.Run,
+            ["tokenizer-train"] = Tokenization.TokenizerTrainBench.Run,
+            ["tokenize"] = Tokenization.TokenizeBench.Run,
             ["data"] = DataBenchmark.Run,
             ["dedup"] = DedupBenchmark.Run,
         };
