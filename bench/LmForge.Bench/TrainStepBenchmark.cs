@@ -15,7 +15,7 @@ namespace LmForge.Bench;
 /// MFU (6 · parameters · tokens/s over a stated peak) and the ratio LmForge / PyTorch. With --rounds R the two are
 /// measured alternately R times and the best round of each is kept, so a burst of load on a shared machine does not
 /// land on one side only.
-/// Usage: train-step [tiny|gpt2|all] [--steps N] [--warmup N] [--rounds R] [--profile] [--no-peer]
+/// Usage: train-step [tiny|gpt2|quickstart|all] [--steps N] [--warmup N] [--rounds R] [--profile] [--no-peer]
 /// </summary>
 public static class TrainStepBenchmark
 {
@@ -28,6 +28,7 @@ public static class TrainStepBenchmark
     [
         new("tiny", new GptConfig(VocabSize: 8192, ContextLength: 256, LayerCount: 4, HeadCount: 4, Width: 256), 8, 256, 5),
         new("gpt2", GptConfig.Gpt2Small, 4, 64, 3),
+        new("quickstart", new GptConfig(VocabSize: 4096, ContextLength: 128, LayerCount: 4, HeadCount: 4, Width: 128), 8, 128, 20),
     ];
 
     public static int Run(string[] args)
