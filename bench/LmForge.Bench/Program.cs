@@ -8,6 +8,7 @@ public static class Program
     {
         var suites = new Dictionary<string, Func<string[], int>>(StringComparer.OrdinalIgnoreCase)
         {
+            ["data"] = DataBenchmark.Run,
             ["dedup"] = DedupBenchmark.Run,
         };
         if (args.Length == 0 || !suites.TryGetValue(args[0], out var run))

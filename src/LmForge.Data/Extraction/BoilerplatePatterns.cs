@@ -22,7 +22,7 @@ internal static partial class BoilerplatePatterns
     public static readonly HashSet<string> BlockTags = new(StringComparer.Ordinal)
     {
         "p", "div", "section", "article", "main", "body", "blockquote", "pre", "h1", "h2", "h3", "h4", "h5", "h6",
-        "ul", "ol", "li", "dl", "dt", "dd", "table", "tr", "td", "th", "thead", "tbody", "tfoot", "caption", "figure",
+        "ul", "ol", "li", "dl", "dt", "dd", "table", "tr", "thead", "tbody", "tfoot", "caption", "figure",
         "figcaption", "address", "center", "hr", "details", "summary", "form", "fieldset", "legend",
     };
 
@@ -36,12 +36,12 @@ internal static partial class BoilerplatePatterns
     public static readonly HashSet<string> ScoredTags = new(StringComparer.Ordinal) { "p", "pre", "td", "blockquote" };
 
     // Class/id words of elements that are never the article, whatever else the name says.
-    [GeneratedRegex(@"comment|disqus|share|sharing|social|related|recommend|cookie|consent|gdpr|newsletter|subscri|signup|sign-up|breadcrumb|outbrain|taboola|advert|\bads?\b|\bad[-_]|[-_]ads?\b|promo|sponsor|popup|modal|paywall|skip-?link|sr-only|visually-?hidden|screen-reader|print-only|trending|most-?popular|read-?more|more-?stories|author-?bio|about-?the-?author",
+    [GeneratedRegex(@"comment|disqus|share|sharing|social|related|recommend|cookie|consent|gdpr|newsletter|subscri|signup|sign-up|breadcrumb|outbrain|taboola|advert|\bads?\b|\bad[-_]|[-_]ads?\b|promo|sponsor|popup|modal|paywall|skip-?link|sr-only|visually-?hidden|screen-reader|print-only|trending|most-?popular|read-?more|more-?stories|author-?bio|about-?the-?author|tooltip|popover|rollover",
         RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
     public static partial Regex StrongNegative();
 
     // Class/id words of furniture, unless the name also says content.
-    [GeneratedRegex(@"sidebar|side-bar|footer|masthead|menu|\bnav|navbar|banner|pagination|\bpager\b|widget|toolbar|\btags?\b|tag-?list|byline|dateline|timestamp|\bmeta\b|post-?meta|entry-?meta|caption|credit|login|utility|topbar|top-bar|header|hero|teaser|extra|supplement|\brail\b",
+    [GeneratedRegex(@"sidebar|side-bar|footer|masthead|menu|\bnav|navbar|banner|pagination|\bpager\b|widget|toolbar|\btags?\b|tag-?list|byline|dateline|timestamp|\bmeta\b|post-?meta|entry-?meta|caption|credit|login|utility|topbar|top-bar|header|hero|teaser|extra|supplement|\brail\b|\btoc\b|table-?of-?contents",
         RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
     public static partial Regex WeakNegative();
 

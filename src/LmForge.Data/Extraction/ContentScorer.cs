@@ -15,6 +15,8 @@ internal static class ContentScorer
         foreach (var (element, info) in measure.Candidates)
         {
             info.Score *= 1 - info.LinkDensity;
+            // A title box named "content" is not the article: short candidates lose their name bonus in proportion.
+            if (info.TextLength < 200) info.Score *= info.TextLength / 200.0;
             if (info.Score > topScore)
             {
                 topScore = info.Score;
@@ -55,16 +57,15 @@ internal static class ContentScorer
         {
             if (IsScoredParagraph(child, measure))
             {
-                var text = child.TextContent;
                 int length = measure.Get(child).TextLength;
                 if (length >= MinParagraphLength)
                 {
-                    double score = 1 + CountCommas(text) + Math.Min(length / 100, 3);
+                    double score = 1 + CountCommas(child) + Math.Min(length / 100, 3);
                     var ancestor = child.ParentElement;
                     for (int level = 0; level < 3 && ancestor is not null && ancestor.LocalName != "html"; level++, ancestor = ancestor.ParentElement)
                     {
                         var info = measure.Get(ancestor);
-                        if (!info.IsCandidate) Initialize(ancestor, info);
+                        if (!info.IsCandidate) Initialize(ancestor, info, measure);
                         info.Score += score / (level == 0 ? 1 : level == 1 ? 2 : level * 3);
                     }
                 }
@@ -82,7 +83,7 @@ internal static class ContentScorer
             && (tag != "span" || element.ParentElement?.LocalName is not ("p" or "li" or "td" or "a"));
     }
 
-    private static void Initialize(IElement element, PageMeasure.Info info)
+    private static void Initialize(IElement element, PageMeasure.Info info, PageMeasure measure)
     {
         info.IsCandidate = true;
         info.Score = element.LocalName switch
@@ -94,12 +95,9 @@ internal static class ContentScorer
             "h1" or "h2" or "h3" or "h4" or "h5" or "h6" or "th" => -5,
             _ => 0,
         };
-        var names = HtmlTextExtractor.ClassAndId(element);
-        if (names.Length > 0)
-        {
-            if (BoilerplatePatterns.StrongNegative().IsMatch(names) || BoilerplatePatterns.WeakNegative().IsMatch(names)) info.Score -= 25;
-            if (BoilerplatePatterns.Positive().IsMatch(names)) info.Score += 25;
-        }
+        var names = measure.Names(element);
+        if ((names & (NameFlags.StrongNegative | NameFlags.WeakNegative)) != 0) info.Score -= 25;
+        if ((names & NameFlags.Positive) != 0) info.Score += 25;
         if (element.GetAttribute("itemprop") == "articleBody") info.Score += 30;
     }
 
@@ -112,12 +110,20 @@ internal static class ContentScorer
         return false;
     }
 
-    private static int CountCommas(string text)
+    // Walks the text nodes rather than building TextContent: no string per paragraph.
+    private static int CountCommas(INode node)
     {
         int n = 0;
-        foreach (char c in text)
+        for (var child = node.FirstChild; child is not null; child = child.NextSibling)
         {
-            if (c is ',' or '\uFF0C' or '\u3001' or '\u060C') n++;
+            if (child.NodeType == NodeType.Text)
+            {
+                foreach (char c in child.TextContent)
+                {
+                    if (c is ',' or '\uFF0C' or '\u3001' or '\u060C') n++;
+                }
+            }
+            else if (child is IElement) n += CountCommas(child);
         }
         return n;
     }

@@ -21,6 +21,7 @@ namespace LmForge.Data.Extraction;
 public sealed class HtmlTextExtractor
 {
     private readonly HtmlParser _parser = new(new HtmlParserOptions { IsScripting = false, IsKeepingSourceReferences = false });
+    private readonly PageMeasure _measure = new();
 
     /// <summary>Returns the main text, or "" when the page has none.</summary>
     public string Extract(string html)
@@ -28,20 +29,25 @@ public sealed class HtmlTextExtractor
         var document = _parser.ParseDocument(html);
         var body = document.Body;
         if (body is null) return "";
-        var measure = new PageMeasure();
-        measure.Measure(body);
-        RemoveFurniture(body, measure, measure.Get(body).TextLength);
+        var measure = _measure;
         measure.Clear();
         measure.Measure(body);
+        RemoveFurniture(body, measure, measure.Get(body).TextLength);
         var content = ContentScorer.SelectContent(body, measure);
-        return TextRenderer.Render(content, measure);
+        var text = TextRenderer.Render(content, measure);
+        measure.Clear(); // do not keep the page's tree alive until the next call
+        return text;
     }
 
     private static void RemoveFurniture(IElement root, PageMeasure measure, int pageText)
     {
         var doomed = new List<IElement>();
         Collect(root, doomed, measure, pageText);
-        foreach (var element in doomed) element.Remove();
+        foreach (var element in doomed)
+        {
+            measure.Subtract(element);
+            element.Remove();
+        }
     }
 
     private static void Collect(IElement element, List<IElement> doomed, PageMeasure measure, int pageText)
@@ -66,14 +72,14 @@ public sealed class HtmlTextExtractor
         if (element.GetAttribute("style") is { } style && IsHiddenStyle(style)) return true;
         if (tag is "article" or "main" or "body" or "html" || element.GetAttribute("itemprop") == "articleBody") return false;
 
-        var names = ClassAndId(element);
-        if (names.Length == 0) return false;
+        var names = measure.Names(element);
+        if (names == NameFlags.None) return false;
         var info = measure.Get(element);
         // Names lie (an "adrail" grid or an "advertisement-pusher" wrapper holding the story): a furniture name
         // removes an element only when it holds no run of prose, or is mostly links, and not most of the page.
         if (info.TextLength >= pageText * 0.7) return false;
-        bool furniture = BoilerplatePatterns.StrongNegative().IsMatch(names)
-            || (BoilerplatePatterns.WeakNegative().IsMatch(names) && !BoilerplatePatterns.Positive().IsMatch(names));
+        bool furniture = (names & NameFlags.StrongNegative) != 0
+            || ((names & NameFlags.WeakNegative) != 0 && (names & NameFlags.Positive) == 0);
         return furniture && (info.ProseParagraphs < 2 || info.LinkDensity > 0.5);
     }
 

@@ -2,9 +2,25 @@ using AngleSharp.Dom;
 
 namespace LmForge.Data.Extraction;
 
-/// <summary>Text length and linked-text length of every element, measured once per page bottom-up.</summary>
+/// <summary>What an element's class and id say it is.</summary>
+[Flags]
+internal enum NameFlags
+{
+    None = 0,
+    StrongNegative = 1,
+    WeakNegative = 2,
+    Positive = 4,
+}
+
+/// <summary>
+/// Text length and linked-text length of every element, measured once per page bottom-up, and the verdicts of the
+/// class/id patterns, cached per distinct name across pages (sites repeat their class names on every element).
+/// </summary>
 internal sealed class PageMeasure
 {
+    private const int MaxCachedNames = 50_000;
+    private readonly Dictionary<string, NameFlags> _names = new(StringComparer.Ordinal);
+
     internal sealed class Info
     {
         public int TextLength;
@@ -24,13 +40,45 @@ internal sealed class PageMeasure
 
     public IEnumerable<(IElement Element, Info Info)> Candidates => _info.Where(p => p.Value.IsCandidate).Select(p => (p.Key, p.Value));
 
-    public void Clear() => _info.Clear();
+    public void Clear()
+    {
+        _info.Clear();
+        if (_names.Count > MaxCachedNames) _names.Clear();
+    }
+
+    public NameFlags Names(IElement element) => Lookup(element.GetAttribute("class")) | Lookup(element.Id);
+
+    private NameFlags Lookup(string? name)
+    {
+        if (string.IsNullOrEmpty(name)) return NameFlags.None;
+        if (_names.TryGetValue(name, out var flags)) return flags;
+        if (BoilerplatePatterns.StrongNegative().IsMatch(name)) flags |= NameFlags.StrongNegative;
+        if (BoilerplatePatterns.WeakNegative().IsMatch(name)) flags |= NameFlags.WeakNegative;
+        if (BoilerplatePatterns.Positive().IsMatch(name)) flags |= NameFlags.Positive;
+        _names[name] = flags;
+        return flags;
+    }
+
+    /// <summary>Takes an element about to be removed out of its ancestors' counts (cheaper than measuring again).</summary>
+    public void Subtract(IElement element)
+    {
+        var removed = Get(element);
+        for (var ancestor = element.ParentElement; ancestor is not null; ancestor = ancestor.ParentElement)
+        {
+            if (!_info.TryGetValue(ancestor, out var info)) continue;
+            info.TextLength -= removed.TextLength;
+            info.LinkLength -= removed.LinkLength;
+            info.ProseParagraphs -= removed.ProseParagraphs;
+        }
+    }
 
     /// <summary>Counts non-space characters under element (and under its links); returns the element's info.</summary>
     public Info Measure(IElement element, bool insideLink = false)
     {
         var info = new Info();
-        bool isLink = insideLink || element.LocalName == "a";
+        // Only anchors with an href are links: XHTML's self-closed <a id="x"/> parses as an open anchor around
+        // everything after it, which must not count as link text.
+        bool isLink = insideLink || (element.LocalName == "a" && element.HasAttribute("href"));
         for (var node = element.FirstChild; node is not null; node = node.NextSibling)
         {
             if (node is IElement child)

@@ -22,7 +22,8 @@ internal sealed class TextRenderer
         var renderer = new TextRenderer(measure);
         foreach (var element in content)
         {
-            if (renderer.IsClutter(element)) continue;
+            // The chosen containers themselves are content by choice; only what they hold is judged.
+            if (renderer._measure.Get(element).TextLength == 0) continue;
             renderer.Block(element, 2);
         }
         return renderer._text.ToString();
@@ -87,8 +88,13 @@ internal sealed class TextRenderer
         if (tag is "ul" or "ol" or "table" or "dl" or "div" or "section" or "form" or "fieldset" or "p" or "li" or "h2" or "h3" or "h4" or "h5" or "h6")
         {
             double density = info.LinkDensity;
-            if (density > 0.5 && !(tag is "p" && info.TextLength > 200)) return true;
-            if (density > 0.3 && tag is "ul" or "ol" or "table" or "dl" && info.TextLength < 400) return true;
+            // A link-dense container that still holds prose is entered, and its link lists dropped one by one.
+            bool prose = tag is "div" or "section" && info.ProseParagraphs > 0;
+            // Data tables link each row's name (package lists, stock tables) and are content up to more links.
+            if (density > 0.5 && !prose && tag is "div" or "section" && element.QuerySelector("table") is not null) return false;
+            double limit = tag == "table" ? 0.9 : 0.5;
+            if (density > limit && !prose && !(tag is "p" && info.TextLength > 200)) return true;
+            if (density > 0.3 && tag is "ul" or "ol" or "dl" && info.TextLength < 400) return true;
         }
         if (info.TextLength < 40 && BoilerplatePatterns.BoilerplateLine().IsMatch(element.TextContent.Trim())) return true;
         return false;

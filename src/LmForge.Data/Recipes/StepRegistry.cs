@@ -43,6 +43,12 @@ public static class StepRegistry
         {
             throw new RecipeException(inner.Message, inner);
         }
+        catch (Exception e) when (e is not RecipeException)
+        {
+            // A step that cannot be built (missing model, bad argument) is a recipe error at that step.
+            var inner = e is TargetInvocationException { InnerException: { } wrapped } ? wrapped : e;
+            throw new RecipeException($"{parameters.Location} ({parameters.Type}): {inner.Message}", inner);
+        }
         parameters.EnsureAllRead();
         return step;
     }

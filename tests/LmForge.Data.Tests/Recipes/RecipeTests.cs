@@ -99,6 +99,15 @@ public class RecipeTests
     }
 
     [Fact]
+    public void A_step_that_cannot_be_built_is_a_recipe_error_at_that_step()
+    {
+        StepRegistry.Register("test_cannot_build", _ => throw new InvalidOperationException("model file missing"));
+        using var dir = new TempDirectory();
+        var e = Rejects(OneStage("""{"type": "jsonl_reader", "path": "."}, {"type": "test_cannot_build"}"""), dir);
+        Assert.Contains("stages[0].steps[1] (test_cannot_build): model file missing", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Missing_recipe_file_is_reported()
     {
         var e = Assert.Throws<RecipeException>(() => Recipe.Load("/nonexistent/recipe.json"));
