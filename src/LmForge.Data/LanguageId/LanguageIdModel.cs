@@ -1,6 +1,8 @@
 using System.Buffers.Binary;
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using System.Text;
 using LmForge.Data.Dedup;
 
@@ -61,6 +63,7 @@ public sealed class LanguageIdModel
         sink.Sum.Clear();
         CharNGramFeatures.Extract(text, BucketBits, ref sink);
         if (sink.Count == 0) return false;
+        sink.Flush();
         var logits = probabilities[..Languages.Count];
         TensorPrimitives.Multiply(logits, 1f / sink.Count, logits);
         TensorPrimitives.Add(logits, _bias, logits);
@@ -68,18 +71,38 @@ public sealed class LanguageIdModel
         return true;
     }
 
-    // Adds the weight row of every feature into Sum: Sum[c] += W[bucket, c] for each feature occurrence.
+    // Adds the weight row of every feature into Sum: Sum[c] += W[bucket, c] for each feature occurrence. Rows of 32
+    // (up to 32 languages) are summed in four AVX registers; other widths go through TensorPrimitives.
     private ref struct RowAccumulator(float[] weights, int stride, Span<float> sum) : IFeatureSink
     {
         private readonly float[] _weights = weights;
         private readonly int _stride = stride;
         public readonly Span<float> Sum = sum;
         public int Count;
+        private Vector256<float> _s0, _s1, _s2, _s3;
 
         public void Add(int bucket)
         {
-            TensorPrimitives.Add(Sum, _weights.AsSpan(bucket * _stride, _stride), Sum);
             Count++;
+            if (_stride == 32)
+            {
+                ref float row = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_weights), bucket * 32);
+                _s0 += Vector256.LoadUnsafe(ref row);
+                _s1 += Vector256.LoadUnsafe(ref row, 8);
+                _s2 += Vector256.LoadUnsafe(ref row, 16);
+                _s3 += Vector256.LoadUnsafe(ref row, 24);
+            }
+            else TensorPrimitives.Add(Sum, _weights.AsSpan(bucket * _stride, _stride), Sum);
+        }
+
+        /// <summary>Moves the register sums into Sum (call once after the last Add).</summary>
+        public readonly void Flush()
+        {
+            if (_stride != 32) return;
+            _s0.CopyTo(Sum);
+            _s1.CopyTo(Sum[8..]);
+            _s2.CopyTo(Sum[16..]);
+            _s3.CopyTo(Sum[24..]);
         }
     }
 
