@@ -126,7 +126,8 @@ public sealed class Trainer : IDisposable
         }
     }
 
-    static void EnsureWritable(string runDirectory)
+    /// <summary>Creates the run directory if needed and proves it writable, or fails with one line that says so.</summary>
+    public static void EnsureWritable(string runDirectory)
     {
         try
         {

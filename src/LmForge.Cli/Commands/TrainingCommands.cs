@@ -50,7 +50,7 @@ public static class TrainingCommands
         if (options.Steps is < 1) throw new ArgumentException($"--steps {options.Steps} is invalid; expected a positive number of steps");
         string run = options.OutputDirectory;
         string dataDirectory = Path.Combine(run, "data"), tokenizerDirectory = Path.Combine(run, "tokenizer");
-        EnsureWritable(run);
+        Trainer.EnsureWritable(run);
 
         AnsiConsole.MarkupLine("[bold]1. Corpus[/]");
         var files = QuickstartPipeline.CorpusFiles(options, message => AnsiConsole.MarkupLineInterpolated($"   {message}"));
@@ -287,21 +287,6 @@ public static class TrainingCommands
     static Spectre.Console.Progress Progress() => AnsiConsole.Progress()
         .AutoClear(false)
         .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn());
-
-    static void EnsureWritable(string directory)
-    {
-        try
-        {
-            Directory.CreateDirectory(directory);
-            string probe = Path.Combine(directory, $".write-test-{Environment.ProcessId}");
-            File.WriteAllText(probe, "");
-            File.Delete(probe);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new IOException($"{directory}: the output directory is not writable ({e.Message}); choose another with --out");
-        }
-    }
 
     static string OneLine(string text)
     {
