@@ -151,6 +151,24 @@ public sealed class KernelForwardTests
     }
 
     [Fact]
+    public void Linear_runs_its_products_on_the_backends_own_pool()
+    {
+        // A backend built on a given pool must not fall back to the shared one: on a disposed pool, a product large
+        // enough to be split across workers has to fail instead of quietly running elsewhere.
+        var pool = new WorkerPool(2);
+        pool.Dispose();
+        var backend = new CpuBackend(pool);
+        var random = TestData.NewRandom();
+        using var input = TestData.Random(random, 1f, 256, 256);
+        using var weight = TestData.Random(random, 1f, 256, 256);
+        using var output = Tensor.Allocate(256, 256);
+        Assert.Throws<ObjectDisposedException>(() => backend.LinearForward(output, input, weight, null));
+        using var inputGrad = Tensor.Allocate(256, 256);
+        using var weightGrad = Tensor.Allocate(256, 256);
+        Assert.Throws<ObjectDisposedException>(() => backend.LinearBackward(inputGrad, weightGrad, null, output, input, weight));
+    }
+
+    [Fact]
     public void Sums_match_double_sums_over_many_blocks_and_clear_zeroes()
     {
         var random = TestData.NewRandom();

@@ -53,7 +53,7 @@ public sealed unsafe class CpuBackend : IBackend
     public void LinearForward(Tensor output, Tensor input, Tensor weight, Tensor? bias)
     {
         (int rows, int inChannels, int outChannels) = LinearShapes(nameof(LinearForward), output, input, weight, bias, "output", "input", "bias");
-        Linear.Forward(output.Pointer, input.Pointer, weight.Pointer, bias is null ? null : bias.Pointer, rows, inChannels, outChannels);
+        Linear.Forward(Pool, output.Pointer, input.Pointer, weight.Pointer, bias is null ? null : bias.Pointer, rows, inChannels, outChannels);
     }
 
     public void LinearBackward(Tensor inputGrad, Tensor weightGrad, Tensor? biasGrad, Tensor outputGrad, Tensor input, Tensor weight)

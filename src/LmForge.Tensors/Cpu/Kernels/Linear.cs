@@ -6,8 +6,8 @@ namespace LmForge.Tensors.Cpu.Kernels;
 internal static unsafe class Linear
 {
     // out is (N,OC), inp is (N,C), weight is (OC,C), bias is (OC) or null
-    public static void Forward(float* output, float* input, float* weight, float* bias, int rows, int inChannels, int outChannels) =>
-        Gemm.Multiply(false, true, rows, outChannels, inChannels, input, inChannels, weight, inChannels, output, outChannels, accumulate: false, bias: bias);
+    public static void Forward(WorkerPool pool, float* output, float* input, float* weight, float* bias, int rows, int inChannels, int outChannels) =>
+        Gemm.Multiply(pool, false, true, rows, outChannels, inChannels, input, inChannels, weight, inChannels, output, outChannels, accumulate: false, bias: bias);
 
     // dinp (N,C) = dout (N,OC) · weight (OC,C), overwritten
     // dweight (OC,C) += doutᵀ (OC,N) · inp (N,C)
@@ -15,8 +15,8 @@ internal static unsafe class Linear
     public static void Backward(WorkerPool pool, float* dinput, float* dweight, float* dbias, float* doutput, float* input, float* weight,
         int rows, int inChannels, int outChannels)
     {
-        Gemm.Multiply(false, false, rows, inChannels, outChannels, doutput, outChannels, weight, inChannels, dinput, inChannels);
-        Gemm.Multiply(true, false, outChannels, inChannels, rows, doutput, outChannels, input, inChannels, dweight, inChannels, accumulate: true);
+        Gemm.Multiply(pool, false, false, rows, inChannels, outChannels, doutput, outChannels, weight, inChannels, dinput, inChannels);
+        Gemm.Multiply(pool, true, false, outChannels, inChannels, rows, doutput, outChannels, input, inChannels, dweight, inChannels, accumulate: true);
         if (dbias != null) ColumnSums(pool, dbias, doutput, rows, outChannels);
     }
 
