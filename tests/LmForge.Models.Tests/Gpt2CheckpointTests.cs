@@ -177,10 +177,13 @@ public sealed class Gpt2CheckpointTests : IDisposable
         if (defect == "int-dtype") path = RewriteAsInt32(path, "h.1.mlp.c_fc.bias");
 
         using var model = new GptModel(TinyConfig);
+        model.InitializeWeights(seed: 7);
+        float[] before = model.Parameters.ToArray();
         var error = Assert.Throws<InvalidDataException>(() => Gpt2Checkpoint.LoadWeights(model, path));
         Assert.StartsWith(path + ": ", error.Message);
         Assert.Contains(expected, error.Message);
         Assert.DoesNotContain('\n', error.Message);
+        Assert.Equal(before, model.Parameters.ToArray()); // nothing was copied from a file that fails
     }
 
     public static TheoryData<string, string> BadConfigs => new()

@@ -101,12 +101,19 @@ public static class Gpt2Checkpoint
         var byCanonicalName = MapFileNames(file, config);
         CheckModelShape(file, byCanonicalName, config);
 
+        // Every tensor is checked before any is copied, so a bad file leaves the model as it was.
+        foreach (var (name, fileShape, _) in ExpectedTensors(config))
+        {
+            if (!byCanonicalName.TryGetValue(name, out string? fileName))
+                throw new InvalidDataException($"{path}: tensor '{name}' is missing (expected {Describe(config)})");
+            file.CheckFloatTensor(fileName, fileShape);
+        }
+
         long largestMatrix = 4L * config.Width * config.Width;
         float[] scratch = new float[largestMatrix];
         foreach (var (name, fileShape, transposed) in ExpectedTensors(config))
         {
-            if (!byCanonicalName.TryGetValue(name, out string? fileName))
-                throw new InvalidDataException($"{path}: tensor '{name}' is missing (expected {Describe(config)})");
+            string fileName = byCanonicalName[name];
             var parameter = model.GetParameter(name);
             if (transposed)
             {

@@ -94,7 +94,7 @@ public sealed partial class SafeTensorsFile : IDisposable
     /// </summary>
     public void ReadFloat32(string name, Span<float> destination, ReadOnlySpan<int> expectedShape)
     {
-        var info = GetFloatTensor(name, expectedShape);
+        var info = CheckFloatTensor(name, expectedShape);
         if (destination.Length != info.ElementCount)
             throw new ArgumentException($"{Path}: tensor {SafeTensorsText.Quote(name)} has {info.ElementCount} elements but the destination holds {destination.Length}", nameof(destination));
 
@@ -145,7 +145,7 @@ public sealed partial class SafeTensorsFile : IDisposable
     /// <summary>Reads tensor <paramref name="name"/> into a new float32 array (convenient for small tensors).</summary>
     public float[] ReadFloat32(string name, ReadOnlySpan<int> expectedShape)
     {
-        var info = GetFloatTensor(name, expectedShape);
+        var info = CheckFloatTensor(name, expectedShape);
         if (info.ElementCount > Array.MaxLength)
             throw SafeTensorsHeader.Error(Path, $"tensor {SafeTensorsText.Quote(name)} has {info.ElementCount} elements, too many for one array");
         var result = new float[info.ElementCount];
@@ -182,7 +182,11 @@ public sealed partial class SafeTensorsFile : IDisposable
         for (; i < source.Length; i++) Unsafe.Add(ref dst, i) = (uint)Unsafe.Add(ref src, i) << 16;
     }
 
-    private SafeTensorInfo GetFloatTensor(string name, ReadOnlySpan<int> expectedShape)
+    /// <summary>
+    /// Checks, without reading data, that tensor <paramref name="name"/> exists with shape <paramref name="expectedShape"/>
+    /// and a floating dtype ReadFloat32 accepts; throws the same one-line errors ReadFloat32 would.
+    /// </summary>
+    public SafeTensorInfo CheckFloatTensor(string name, ReadOnlySpan<int> expectedShape)
     {
         var info = GetInfo(name);
         if (!ShapeEquals(info.Shape, expectedShape))
