@@ -48,6 +48,11 @@ public sealed class JsonlReader : FileReaderStep
             {
                 line = reader.ReadLine();
             }
+            catch (InvalidDataException e) when (InputFiles.IsGzipTruncation(e))
+            {
+                Skip(stats, context, "gzip_truncated", $"{e.Message}; {lineNumber} lines read before it are kept");
+                yield break;
+            }
             catch (InvalidDataException e)
             {
                 Skip(stats, context, "gzip_corrupt", $"{path}: after line {lineNumber}: {e.Message}");
