@@ -91,6 +91,23 @@ public class JsonlAndTextReaderTests
     }
 
     [Fact]
+    public void Jsonl_lone_surrogate_escape_becomes_replacement_character()
+    {
+        // Python's json.dumps writes "\ud83d" for an emoji cut in half: valid JSON that is no valid UTF-16 string.
+        using var dir = new TempDirectory();
+        var path = dir.File("s.jsonl");
+        File.WriteAllText(path, string.Join('\n',
+            """{"id": "a\ud83d", "text": "cut \ud83d", "url": "https://x.org/\ude00", "note": "\ud83d\ude00 \ud83d"}""",
+            """{"id": "b", "text": "next"}"""));
+        var (docs, stats, _) = StepRunner.Run(new JsonlReader(path));
+        Assert.Equal(["a\uFFFD", "b"], docs.Select(d => d.Id));
+        Assert.Equal("cut \uFFFD", docs[0].Text);
+        Assert.Equal("https://x.org/\uFFFD", docs[0].Url);
+        Assert.Equal("\U0001F600 \uFFFD", docs[0].Metadata["note"]);
+        Assert.Equal(0, stats.Counter("skipped_bad_json_line"));
+    }
+
+    [Fact]
     public void Text_reader_reads_one_document_per_file_and_skips_invalid_utf8()
     {
         using var dir = new TempDirectory();
