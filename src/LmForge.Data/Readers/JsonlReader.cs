@@ -1,4 +1,6 @@
+using System.Runtime.InteropServices;
 using System.Text.Json;
+using LmForge.Tokenization.Corpus;
 using LmForge.Data.Pipeline;
 using LmForge.Data.Recipes;
 
@@ -48,6 +50,11 @@ public sealed class JsonlReader : FileReaderStep
             {
                 line = reader.ReadLine();
             }
+            catch (InvalidDataException e) when (InputFiles.IsGzipTruncation(e))
+            {
+                Skip(stats, context, "gzip_truncated", $"{e.Message}; {lineNumber} lines read before it are kept");
+                yield break;
+            }
             catch (InvalidDataException e)
             {
                 Skip(stats, context, "gzip_corrupt", $"{path}: after line {lineNumber}: {e.Message}");
@@ -79,13 +86,13 @@ public sealed class JsonlReader : FileReaderStep
                 return null;
             }
             string id = root.TryGetProperty(IdKey, out var idValue)
-                ? (idValue.ValueKind == JsonValueKind.String ? idValue.GetString()! : idValue.GetRawText())
+                ? (idValue.ValueKind == JsonValueKind.String ? StringOf(idValue) : idValue.GetRawText())
                 : $"{Path.GetFileName(path)}:{lineNumber}";
-            var document = new Document(id, text.GetString()!);
+            var document = new Document(id, StringOf(text));
             foreach (var property in root.EnumerateObject())
             {
                 if (property.Name == TextKey || property.Name == IdKey) continue;
-                if (property.Name == "url" && property.Value.ValueKind == JsonValueKind.String) document.Url = property.Value.GetString();
+                if (property.Name == "url" && property.Value.ValueKind == JsonValueKind.String) document.Url = StringOf(property.Value);
                 else if (property.Name == "metadata" && property.Value.ValueKind == JsonValueKind.Object)
                 {
                     foreach (var inner in property.Value.EnumerateObject()) document.Metadata[inner.Name] = ToValue(inner.Value);
@@ -101,9 +108,24 @@ public sealed class JsonlReader : FileReaderStep
         }
     }
 
+    // GetString throws on an escaped lone surrogate ("\ud83d", which Python writes for a cut emoji); such a
+    // string gets U+FFFD instead, as the tokenizer's encoder would map it anyway.
+    private static string StringOf(JsonElement value)
+    {
+        try
+        {
+            return value.GetString()!;
+        }
+        catch (InvalidOperationException)
+        {
+            var quoted = JsonMarshal.GetRawUtf8Value(value);
+            return JsonStringDecoder.DecodeReplacingLoneSurrogates(quoted[1..^1]);
+        }
+    }
+
     private static object? ToValue(JsonElement value) => value.ValueKind switch
     {
-        JsonValueKind.String => value.GetString(),
+        JsonValueKind.String => StringOf(value),
         JsonValueKind.Number => value.TryGetInt64(out long l) ? (object)l : value.GetDouble(),
         JsonValueKind.True => true,
         JsonValueKind.False => false,

@@ -28,6 +28,11 @@ public sealed class PlainTextReader : FileReaderStep
             stream.CopyTo(memory);
             bytes = memory.ToArray();
         }
+        catch (InvalidDataException e) when (InputFiles.IsGzipTruncation(e))
+        {
+            Skip(stats, context, "gzip_truncated", e.Message);
+            yield break;
+        }
         catch (Exception e) when (e is IOException or InvalidDataException)
         {
             Skip(stats, context, "unreadable_file", $"{path}: {e.Message}");

@@ -59,7 +59,9 @@ public static class CorpusDocuments
                 {
                     if (reader.TokenType != JsonTokenType.String)
                         ThrowLine(file, line, $"field \"text\" is {reader.TokenType}, expected a string");
-                    text = reader.GetString();
+                    text = reader.ValueIsEscaped && !reader.HasValueSequence
+                        ? GetStringReplacingLoneSurrogates(ref reader)
+                        : reader.GetString();
                 }
                 else
                 {
@@ -80,6 +82,19 @@ public static class CorpusDocuments
         if (text is null)
             ThrowLine(file, line, "missing string field \"text\"");
         return text;
+    }
+
+    // Utf8JsonReader.GetString throws on an escaped lone surrogate ("\ud83d"); such text gets U+FFFD instead.
+    static string GetStringReplacingLoneSurrogates(ref Utf8JsonReader reader)
+    {
+        try
+        {
+            return reader.GetString()!;
+        }
+        catch (InvalidOperationException)
+        {
+            return JsonStringDecoder.DecodeReplacingLoneSurrogates(reader.ValueSpan);
+        }
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]

@@ -1,5 +1,3 @@
-using System.IO.Compression;
-
 namespace LmForge.Tokenization.Corpus;
 
 /// <summary>
@@ -55,7 +53,7 @@ public static class CorpusReader
     /// Reads the files in order as chunks of about <paramref name="chunkBytes"/> bytes that end on a line break
     /// (a longer line makes a longer chunk; a text file with no line break is cut at a UTF-8 character
     /// boundary). <paramref name="bytesRead"/> receives the on-disk bytes consumed so far.
-    /// A truncated gzip member is reported as an <see cref="InvalidDataException"/> naming the file.
+    /// A gzip file that ends early is reported as an <see cref="InvalidDataException"/> naming the file.
     /// </summary>
     public static IEnumerable<CorpusChunk> ReadChunks(IReadOnlyList<string> files, int chunkBytes = DefaultChunkBytes,
         Action<long>? bytesRead = null)
@@ -66,8 +64,9 @@ public static class CorpusReader
         foreach (var file in files)
         {
             var format = FormatOf(file);
-            using var fileStream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
-            using Stream stream = IsGzip(file) ? new GZipStream(fileStream, CompressionMode.Decompress) : fileStream;
+            using var stream = GzipInput.Open(file);
+            if (IsGzip(file) && stream is not GzipInputStream)
+                throw new InvalidDataException($"{file}: named .gz but does not start with the gzip magic bytes 1F 8B");
             var buffer = new byte[chunkBytes];
             int filled = 0;
             long offset = 0, line = 1;
@@ -79,13 +78,13 @@ public static class CorpusReader
                 {
                     read = stream.Read(buffer, filled, buffer.Length - filled);
                 }
-                catch (InvalidDataException e)
+                catch (InvalidDataException e) when (!GzipInput.IsTruncation(e))
                 {
                     throw new InvalidDataException($"{file}: corrupt gzip data after {offset + filled} decompressed bytes ({e.Message})", e);
                 }
                 filled += read;
                 end = read == 0;
-                bytesRead?.Invoke(completedFileBytes + fileStream.Position);
+                bytesRead?.Invoke(completedFileBytes + GzipInput.CompressedPosition(stream));
                 if (filled < buffer.Length && !end)
                     continue;
                 if (filled == 0)
@@ -107,11 +106,9 @@ public static class CorpusReader
                 Buffer.BlockCopy(buffer, cut, buffer, 0, filled - cut);
                 filled -= cut;
             }
-            if (stream is GZipStream)
-                CheckGzipComplete(file, fileStream);
             if (first && format == CorpusFormat.Text)
                 yield return new CorpusChunk(file, format, sequence++, 0, 1, [], 0, true); // an empty file is an empty document
-            completedFileBytes += fileStream.Length;
+            completedFileBytes += new FileInfo(file).Length;
         }
     }
 
@@ -145,13 +142,5 @@ public static class CorpusReader
         if (cut > 0 && buffer[cut - 1] >= 0xC0)
             cut--;
         return cut == 0 ? filled : cut;
-    }
-
-    // GZipStream throws on a stream cut inside a member (caught above); this also catches trailing bytes that
-    // are not a gzip member.
-    static void CheckGzipComplete(string file, FileStream fileStream)
-    {
-        if (fileStream.Position != fileStream.Length)
-            throw new InvalidDataException($"{file}: gzip stream ended at compressed byte {fileStream.Position} of {fileStream.Length}");
     }
 }

@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using LmForge.Tokenization.Corpus;
 
 namespace LmForge.Tokenization.Shards;
@@ -32,6 +33,7 @@ public static class CorpusTokenizer
         var files = CorpusReader.ListFiles(input);
         long totalBytes = CorpusReader.TotalBytes(files);
         Directory.CreateDirectory(outputDirectory);
+        RemoveEarlierShards(outputDirectory, options.Prefix, options.Log);
         var sink = new ShardSink(outputDirectory, options.Prefix, tokenizer.VocabularySize, validationTokens, options.ShardTokens);
         long bytesRead = 0, documents = 0;
         int threads = Math.Max(1, options.Threads);
@@ -103,6 +105,23 @@ public static class CorpusTokenizer
             count++;
         });
         return count;
+    }
+
+    /// <summary>
+    /// Deletes <c>{prefix}_val_NNNNNN.bin</c> / <c>{prefix}_train_NNNNNN.bin</c> (and their <c>.partial</c> files)
+    /// left by an earlier run, so a <c>{prefix}_train_*.bin</c> glob never mixes two runs' shards.
+    /// </summary>
+    static void RemoveEarlierShards(string directory, string prefix, Action<string>? log)
+    {
+        var shardName = new Regex($"^{Regex.Escape(prefix)}_(val|train)_[0-9]{{6,}}\\.bin(\\.partial)?$", RegexOptions.CultureInvariant);
+        var earlier = Directory.EnumerateFiles(directory)
+            .Where(f => shardName.IsMatch(Path.GetFileName(f)))
+            .Order(StringComparer.Ordinal)
+            .ToList();
+        foreach (var file in earlier)
+            File.Delete(file);
+        if (earlier.Count > 0)
+            log?.Invoke($"removed {earlier.Count} shard file(s) of an earlier run from {directory} ({prefix}_val_*.bin, {prefix}_train_*.bin)");
     }
 
     /// <summary>Cuts the ordered token stream into the validation shard and then training shards.</summary>

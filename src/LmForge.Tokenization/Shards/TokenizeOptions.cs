@@ -25,6 +25,9 @@ public sealed class TokenizeOptions
     public string DocumentSeparator { get; init; } = "<|endoftext|>";
 
     public IProgress<TokenizeProgress>? Progress { get; init; }
+
+    /// <summary>Receives one line per notable action, such as removing the shards of an earlier run.</summary>
+    public Action<string>? Log { get; init; }
 }
 
 /// <summary>Progress of <see cref="CorpusTokenizer"/>: on-disk bytes read of the total, tokens and shards written.</summary>

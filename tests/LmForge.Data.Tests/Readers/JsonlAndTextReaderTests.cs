@@ -45,19 +45,66 @@ public class JsonlAndTextReaderTests
     [Fact]
     public void Jsonl_truncated_gzip_keeps_lines_before_the_damage()
     {
+        // Cut just after a sync flush that follows line 1000: the cut file decompresses to 1000 whole lines and
+        // GZipStream alone reports no error, so only the missing gzip trailer shows the file is incomplete.
         using var dir = new TempDirectory();
         var path = dir.File("t.jsonl.gz");
-        using (var file = File.Create(path))
-        using (var z = new GZipStream(file, CompressionLevel.Fastest))
+        int flushedAt = 0;
+        using (var memory = new MemoryStream())
         {
-            for (int i = 0; i < 2000; i++) z.Write(Encoding.UTF8.GetBytes($"{{\"id\":\"{i}\",\"text\":\"document number {i} {new string('z', i % 50)}\"}}\n"));
+            using (var z = new GZipStream(memory, CompressionLevel.Fastest, leaveOpen: true))
+            {
+                for (int i = 0; i < 2000; i++)
+                {
+                    z.Write(Encoding.UTF8.GetBytes($"{{\"id\":\"{i}\",\"text\":\"document number {i} {new string('z', i % 50)}\"}}\n"));
+                    if (i == 999)
+                    {
+                        z.Flush();
+                        flushedAt = (int)memory.Length;
+                    }
+                }
+            }
+            File.WriteAllBytes(path, memory.ToArray()[..flushedAt]);
         }
-        var bytes = File.ReadAllBytes(path);
-        File.WriteAllBytes(path, bytes[..(bytes.Length / 2)]);
+        var (docs, stats, log) = StepRunner.Run(new JsonlReader(path));
+        Assert.Equal(1000, docs.Count);
+        Assert.Equal("999", docs[^1].Id);
+        Assert.Equal(1, stats.Counter("skipped_gzip_truncated"));
+        Assert.Equal(0, stats.Counter("skipped_bad_json_line"));
+        Assert.Contains(log, l => l.Contains($"{path}: gzip stream is truncated (ended at compressed byte {flushedAt})", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Text_truncated_gzip_is_counted_not_read_as_complete()
+    {
+        using var dir = new TempDirectory();
+        var path = dir.File("t.txt.gz");
+        using (var memory = new MemoryStream())
+        {
+            using (var z = new GZipStream(memory, CompressionLevel.Fastest, leaveOpen: true))
+                z.Write(Encoding.UTF8.GetBytes(string.Concat(Enumerable.Range(0, 500).Select(i => $"Line {i}.\n"))));
+            File.WriteAllBytes(path, memory.ToArray()[..^4]);
+        }
+        var (docs, stats, _) = StepRunner.Run(new PlainTextReader(path));
+        Assert.Empty(docs);
+        Assert.Equal(1, stats.Counter("skipped_gzip_truncated"));
+    }
+
+    [Fact]
+    public void Jsonl_lone_surrogate_escape_becomes_replacement_character()
+    {
+        // Python's json.dumps writes "\ud83d" for an emoji cut in half: valid JSON that is no valid UTF-16 string.
+        using var dir = new TempDirectory();
+        var path = dir.File("s.jsonl");
+        File.WriteAllText(path, string.Join('\n',
+            """{"id": "a\ud83d", "text": "cut \ud83d", "url": "https://x.org/\ude00", "note": "\ud83d\ude00 \ud83d"}""",
+            """{"id": "b", "text": "next"}"""));
         var (docs, stats, _) = StepRunner.Run(new JsonlReader(path));
-        Assert.InRange(docs.Count, 1, 1999);
-        Assert.Equal("0", docs[0].Id);
-        Assert.True(stats.Counter("skipped_gzip_corrupt") + stats.Counter("skipped_bad_json_line") >= 1);
+        Assert.Equal(["a\uFFFD", "b"], docs.Select(d => d.Id));
+        Assert.Equal("cut \uFFFD", docs[0].Text);
+        Assert.Equal("https://x.org/\uFFFD", docs[0].Url);
+        Assert.Equal("\U0001F600 \uFFFD", docs[0].Metadata["note"]);
+        Assert.Equal(0, stats.Counter("skipped_bad_json_line"));
     }
 
     [Fact]

@@ -50,6 +50,25 @@ public sealed class CorpusTokenizerTests : IDisposable
     }
 
     [Fact]
+    public void Rerun_RemovesTheEarlierRunsShards_AndSaysSo()
+    {
+        string input = WriteJsonl("docs.jsonl", documents);
+        string output = Path.Combine(directory, "out");
+        var first = CorpusTokenizer.Run(tokenizer, input, output, new TokenizeOptions { ShardTokens = 1000, Prefix = "docs" });
+        File.WriteAllBytes(Path.Combine(output, "docs_train_000099.bin.partial"), [1, 2, 3]);
+        File.WriteAllBytes(Path.Combine(output, "docs_train_notes.bin"), [1]);
+        File.WriteAllBytes(Path.Combine(output, "other_train_000001.bin"), [1]);
+        var log = new List<string>();
+        var second = CorpusTokenizer.Run(tokenizer, input, output,
+            new TokenizeOptions { ShardTokens = 5000, Prefix = "docs", Log = log.Add });
+
+        Assert.True(first.Shards.Count > second.Shards.Count);
+        var expected = second.Shards.Select(Path.GetFileName).Append("docs_train_notes.bin").Append("other_train_000001.bin");
+        Assert.Equal(expected.Order(StringComparer.Ordinal), Directory.GetFiles(output).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        Assert.Equal([$"removed {first.Shards.Count + 1} shard file(s) of an earlier run from {output} (docs_val_*.bin, docs_train_*.bin)"], log);
+    }
+
+    [Fact]
     public void Output_IsByteIdentical_ForAnyThreadCount()
     {
         string input = WriteJsonl("docs.jsonl", documents);

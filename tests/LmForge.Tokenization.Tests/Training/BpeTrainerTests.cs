@@ -206,16 +206,26 @@ public sealed class BpeTrainerTests : IDisposable
     [Fact]
     public void TruncatedGzip_Throws_NamingTheFile()
     {
+        // Cut just after a sync flush that follows a whole line: the cut file decompresses to complete JSONL
+        // lines, so only the missing gzip trailer shows the damage.
         var documents = TrainingCorpus.Documents(count: 50, wordsPerDocument: 100);
         string gz = Path.Combine(directory, "cut.jsonl.gz");
         using (var memory = new MemoryStream())
         {
+            int flushedAt;
             using (var output = new GZipStream(memory, CompressionLevel.Fastest, leaveOpen: true))
-                output.Write(Encoding.UTF8.GetBytes(string.Join("\n", documents.Select(d => System.Text.Json.JsonSerializer.Serialize(new { text = d })))));
-            File.WriteAllBytes(gz, memory.ToArray()[..(int)(memory.Length * 2 / 3)]);
+            {
+                foreach (var document in documents.Take(30))
+                    output.Write(Encoding.UTF8.GetBytes(System.Text.Json.JsonSerializer.Serialize(new { text = document }) + "\n"));
+                output.Flush();
+                flushedAt = (int)memory.Length;
+                foreach (var document in documents.Skip(30))
+                    output.Write(Encoding.UTF8.GetBytes(System.Text.Json.JsonSerializer.Serialize(new { text = document }) + "\n"));
+            }
+            File.WriteAllBytes(gz, memory.ToArray()[..flushedAt]);
         }
         var e = Assert.Throws<InvalidDataException>(() => new BpeTrainer().Train(gz));
-        Assert.StartsWith($"{gz}: ", e.Message);
+        Assert.Equal($"{gz}: gzip stream is truncated (ended at compressed byte {new FileInfo(gz).Length})", e.Message);
     }
 
     /// <summary>Reports on the caller's thread (Progress&lt;T&gt; posts to the thread pool, which would race the asserts).</summary>
