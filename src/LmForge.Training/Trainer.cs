@@ -66,9 +66,14 @@ public sealed class Trainer : IDisposable
     /// <summary>Peak FLOP/s of the machine for the MFU estimate; default: cores × 32 FP32 FLOPs/cycle (AVX2, 2 FMA ports) × 3 GHz.</summary>
     public double PeakFlopsPerSecond { get; set; } = Environment.ProcessorCount * 32 * 3.0e9;
 
-    /// <summary>A new run in <paramref name="runDirectory"/> from the model's current (initialized) weights.</summary>
+    /// <summary>
+    /// A new run in <paramref name="runDirectory"/> from the model's current (initialized) weights. Refuses a directory
+    /// that already holds checkpoints: a second run there would mix with the first (the newest step-* wins on resume).
+    /// </summary>
     public static Trainer Start(TrainingConfig config, ITrainableModel model, IBackend backend, string runDirectory)
     {
+        if (CheckpointDirectory.List(runDirectory).Count > 0)
+            throw new IOException($"{runDirectory} already holds checkpoints of a run; pass --resume {runDirectory} to continue it or choose another --out");
         var (optimizer, train, validation) = Open(config, model, backend, runDirectory);
         var metrics = MetricsLog.Create(Path.Combine(runDirectory, MetricsFile));
         return new Trainer(config, model, backend, runDirectory, new TrainerState(0, 0, train.Position, config.Seed, 0), optimizer, train, validation, metrics);

@@ -136,4 +136,21 @@ public class TrainerTests
         var error = Assert.Throws<IOException>(() => Trainer.Start(config, model, CpuBackend.Shared, Path.Combine(blocker, "run")));
         Assert.StartsWith($"{Path.Combine(blocker, "run")}: the output directory is not writable", error.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void FreshStart_InARunDirectoryWithCheckpoints_IsRefused()
+    {
+        string directory = TestFiles.TemporaryDirectory("trainer-second-start");
+        var config = Config(directory, steps: 2);
+        string run = Path.Combine(directory, "run");
+        using (var model = new TinyLanguageModel(Vocabulary, Context, Channels, seed: 1))
+        using (var trainer = Trainer.Start(config, model, CpuBackend.Shared, run))
+        {
+            trainer.Run();
+        }
+        using var second = new TinyLanguageModel(Vocabulary, Context, Channels, seed: 2);
+        var error = Assert.Throws<IOException>(() => Trainer.Start(config, second, CpuBackend.Shared, run));
+        Assert.Equal($"{run} already holds checkpoints of a run; pass --resume {run} to continue it or choose another --out", error.Message);
+        Assert.Equal(3, MetricsLog.Read(Path.Combine(run, Trainer.MetricsFile)).Count); // the first run's metrics are untouched
+    }
 }

@@ -49,8 +49,10 @@ public static class TrainingCommands
         if (!(options.Minutes > 0)) throw new ArgumentException($"--minutes {options.Minutes} is invalid; expected a positive number of minutes");
         if (options.Steps is < 1) throw new ArgumentException($"--steps {options.Steps} is invalid; expected a positive number of steps");
         string run = options.OutputDirectory;
-        string dataDirectory = Path.Combine(run, "data"), tokenizerDirectory = Path.Combine(run, "tokenizer");
+        string dataDirectory = Path.Combine(run, QuickstartPipeline.DataSubdirectory), tokenizerDirectory = Path.Combine(run, QuickstartPipeline.TokenizerSubdirectory);
         Trainer.EnsureWritable(run);
+        if (QuickstartPipeline.RemovePreviousRun(run))
+            AnsiConsole.MarkupLineInterpolated($"Removed the previous quickstart's data, tokenizer, checkpoints and metrics from {run} (the quickstart's own directory) to start clean");
 
         AnsiConsole.MarkupLine("[bold]1. Corpus[/]");
         var files = QuickstartPipeline.CorpusFiles(options, message => AnsiConsole.MarkupLineInterpolated($"   {message}"));
