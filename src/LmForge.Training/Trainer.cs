@@ -115,11 +115,11 @@ public sealed class Trainer : IDisposable
         EnsureWritable(runDirectory);
         var trainShards = TokenShardSet.Resolve(config.TrainShards, "train");
         var validationShards = TokenShardSet.Resolve(config.ValidationShards, "val");
-        var train = new TokenBatchLoader(trainShards, config.MicroBatchSize, config.ContextLength, (ulong)config.Seed, config.ShuffleTrainingData);
+        var train = new TokenBatchLoader(trainShards, config.MicroBatchSize, config.ContextLength, config.VocabularySize, (ulong)config.Seed, config.ShuffleTrainingData);
         TokenBatchLoader? validation = null;
         try
         {
-            validation = new TokenBatchLoader(validationShards, config.MicroBatchSize, config.ContextLength, 0, shuffle: false);
+            validation = new TokenBatchLoader(validationShards, config.MicroBatchSize, config.ContextLength, config.VocabularySize, 0, shuffle: false);
             var settings = new AdamWSettings(config.Beta1, config.Beta2, config.Epsilon, config.WeightDecay);
             return (new AdamWOptimizer(backend, model.Parameters.Length, model.DecayedParameterCount, settings), train, validation);
         }
