@@ -76,7 +76,7 @@ public sealed class Trainer : IDisposable
             throw new IOException($"{runDirectory} already holds checkpoints of a run; pass --resume {runDirectory} to continue it or choose another --out");
         var (optimizer, train, validation) = Open(config, model, backend, runDirectory);
         var metrics = MetricsLog.Create(Path.Combine(runDirectory, MetricsFile));
-        return new Trainer(config, model, backend, runDirectory, new TrainerState(0, 0, train.Position, config.Seed, 0), optimizer, train, validation, metrics);
+        return new Trainer(config, model, backend, runDirectory, new TrainerState(0, 0, train.Position, config.Seed, 0, train.Fingerprints()), optimizer, train, validation, metrics);
     }
 
     /// <summary>
@@ -93,6 +93,10 @@ public sealed class Trainer : IDisposable
         {
             model.LoadWeights(checkpointDirectory);
             var state = TrainerState.Load(checkpointDirectory, optimizer);
+            var shards = train.Fingerprints();
+            if (state.TrainingShards is { } savedShards && TokenShardFingerprint.Difference(savedShards, shards) is { } difference)
+                throw new InvalidDataException($"{checkpointDirectory}: the training data differs from the checkpoint's: {difference}; resume with the same shards (an exact resume depends on them) or start a new run");
+            state = state with { TrainingShards = shards };
             train.Seek(state.DataPosition);
             var metrics = MetricsLog.Continue(Path.Combine(runDirectory, MetricsFile), state.Step);
             return new Trainer(config, model, backend, runDirectory, state, optimizer, train, validation, metrics) { _resumedFrom = checkpointDirectory };

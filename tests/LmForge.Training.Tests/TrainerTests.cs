@@ -153,4 +153,32 @@ public class TrainerTests
         Assert.Equal($"{run} already holds checkpoints of a run; pass --resume {run} to continue it or choose another --out", error.Message);
         Assert.Equal(3, MetricsLog.Read(Path.Combine(run, Trainer.MetricsFile)).Count); // the first run's metrics are untouched
     }
+
+    [Fact]
+    public void Resume_WithDifferentTrainingShards_NamesWhatDiffers()
+    {
+        string directory = TestFiles.TemporaryDirectory("trainer-other-data");
+        var config = Config(directory, steps: 2);
+        string run = Path.Combine(directory, "run");
+        using (var model = new TinyLanguageModel(Vocabulary, Context, Channels, seed: 1))
+        using (var trainer = Trainer.Start(config, model, CpuBackend.Shared, run))
+        {
+            trainer.Run();
+        }
+        string checkpoint = CheckpointDirectory.FindLatest(run)!;
+        using var resumed = new TinyLanguageModel(Vocabulary, Context, Channels, seed: 1);
+
+        TestFiles.WriteShard(Path.Combine(directory, "train_001.bin"), Enumerable.Range(0, 1500).Select(i => i % Vocabulary).ToList());
+        var changed = Assert.Throws<InvalidDataException>(() => Trainer.Resume(config with { Steps = 4 }, resumed, CpuBackend.Shared, run, checkpoint));
+        Assert.Equal($"{checkpoint}: the training data differs from the checkpoint's: training shard 2 is train_001.bin (1500 tokens), was train_001.bin (2000 tokens); resume with the same shards (an exact resume depends on them) or start a new run", changed.Message);
+
+        TestFiles.WriteShard(Path.Combine(directory, "train_001.bin"), Enumerable.Range(0, 2000).Select(i => i % Vocabulary).ToList());
+        TestFiles.WriteShard(Path.Combine(directory, "train_002.bin"), Enumerable.Range(0, 500).Select(i => i % Vocabulary).ToList());
+        var added = Assert.Throws<InvalidDataException>(() => Trainer.Resume(config with { Steps = 4 }, resumed, CpuBackend.Shared, run, checkpoint));
+        Assert.Contains("the training data differs from the checkpoint's: 3 training shards, was 2;", added.Message, StringComparison.Ordinal);
+
+        File.Delete(Path.Combine(directory, "train_002.bin"));
+        using (var trainer = Trainer.Resume(config with { Steps = 4 }, resumed, CpuBackend.Shared, run, checkpoint))
+            Assert.Equal(4, trainer.Run().Step); // same names and token counts: resumes
+    }
 }

@@ -77,6 +77,10 @@ public sealed class TokenBatchLoader : IDisposable
 
     public string ShardPath(int index) => _shards[index].Path;
 
+    /// <summary>File name and token count of every shard, in order (saved in checkpoints, compared on resume).</summary>
+    public IReadOnlyList<TokenShardFingerprint> Fingerprints() =>
+        _shards.Select(s => new TokenShardFingerprint(Path.GetFileName(s.Path), s.TokenCount)).ToArray();
+
     /// <summary>Continues from a saved position (from this loader's <see cref="Position"/> with the same shards, B, T and seed).</summary>
     public void Seek(DataPosition position)
     {
