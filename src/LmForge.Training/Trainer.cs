@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using LmForge.Models.Gpt;
 using LmForge.Tensors;
 using LmForge.Tensors.Optimization;
 using LmForge.Training.Checkpoints;
@@ -195,9 +196,9 @@ public sealed class Trainer : IDisposable
             }
             loss /= accumulation;
             float gradientNorm = (float)Math.Sqrt(_backend.SumOfSquares(_model.Gradients));
-            if (!float.IsFinite(loss) || !float.IsFinite(gradientNorm))
-                throw new InvalidOperationException(
-                    $"step {step}: the {(float.IsFinite(loss) ? "gradient norm" : "loss")} is not finite; lower the learning rate (now {_config.LearningRate}) or resume from the last checkpoint");
+            // As GptModel.TrainStep: the exception counts steps from 1, as the progress display does.
+            if (!float.IsFinite(loss)) throw new NonFiniteLossException(step + 1, "loss", loss);
+            if (!float.IsFinite(gradientNorm)) throw new NonFiniteLossException(step + 1, "gradient norm", gradientNorm);
             // As torch.nn.utils.clip_grad_norm_: scale by max_norm / (norm + 1e-6) when that is below 1.
             float clipScale = _config.GradientClip > 0 ? Math.Min(1f, _config.GradientClip / (gradientNorm + 1e-6f)) : 1f;
             float learningRate = schedule.At(step);

@@ -181,4 +181,25 @@ public class TrainerTests
         using (var trainer = Trainer.Resume(config with { Steps = 4 }, resumed, CpuBackend.Shared, run, checkpoint))
             Assert.Equal(4, trainer.Run().Step); // same names and token counts: resumes
     }
+
+    [Fact]
+    public void ADivergingRun_StopsWithNonFiniteLossException_CountingStepsFromOne()
+    {
+        string directory = TestFiles.TemporaryDirectory("trainer-diverge");
+        var config = Config(directory, steps: 20) with { LearningRate = 1e30f, MinLearningRate = 1e30f, WarmupSteps = 0, GradientClip = 0, WeightDecay = 0 };
+        using var model = new TinyLanguageModel(Vocabulary, Context, Channels, seed: 1);
+        using var trainer = Trainer.Start(config, model, CpuBackend.Shared, Path.Combine(directory, "run"));
+        var steps = new List<int>();
+        trainer.Listener = new StepRecorder(steps);
+        var error = Assert.Throws<LmForge.Models.Gpt.NonFiniteLossException>(() => trainer.Run());
+        Assert.Equal(steps.Count + 1, error.Step); // the step after the last one displayed (record.Step + 1)
+        Assert.Contains(error.Quantity, new[] { "loss", "gradient norm" });
+        Assert.False(float.IsFinite(error.Value));
+        Assert.Equal($"step {error.Step}: {error.Quantity} is {error.Value}; stopping before the update (lower the learning rate or check the data)", error.Message);
+    }
+
+    sealed class StepRecorder(List<int> steps) : ITrainingListener
+    {
+        public void OnStep(MetricsRecord record, int totalSteps, TimeSpan remaining) => steps.Add(record.Step);
+    }
 }

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using LmForge.Inference;
+using LmForge.Models.Gpt;
 using LmForge.Tensors.Cpu;
 using LmForge.Tokenization;
 using LmForge.Tokenization.Shards;
@@ -304,7 +305,7 @@ public static class TrainingCommands
             return body();
         }
         catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException or TrainingConfigException
-            or UnauthorizedAccessException or InvalidOperationException or TokenizerFormatException)
+            or UnauthorizedAccessException or InvalidOperationException or TokenizerFormatException or NonFiniteLossException)
         {
             Console.Error.WriteLine($"error: {e.Message.ReplaceLineEndings(" ")}"); // plain: one line, never wrapped
             return 1;
