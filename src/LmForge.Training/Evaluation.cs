@@ -8,7 +8,7 @@ public sealed record Evaluation(double MeanLoss, long Tokens, int Batches)
     public static Evaluation Run(ITrainableModel model, IReadOnlyList<string> shards, int batchSize, int maxBatches = 0)
     {
         int t = model.ContextLength;
-        using var loader = new TokenBatchLoader(shards, batchSize, t, seed: 0, shuffle: false);
+        using var loader = new TokenBatchLoader(shards, batchSize, t, model.VocabularySize, seed: 0, shuffle: false);
         long available = loader.BatchesPerEpoch;
         int batches = (int)(maxBatches > 0 ? Math.Min(maxBatches, available) : available);
         var inputs = new int[batchSize * t];
@@ -16,12 +16,7 @@ public sealed record Evaluation(double MeanLoss, long Tokens, int Batches)
         double sum = 0;
         for (int i = 0; i < batches; i++)
         {
-            loader.Next(inputs, targets);
-            foreach (int token in inputs)
-            {
-                if (token >= model.VocabularySize)
-                    throw new InvalidDataException($"{loader.ShardPath(0)}: token {token} is outside the model's vocabulary of {model.VocabularySize}; were these shards made with this checkpoint's tokenizer?");
-            }
+            loader.Next(inputs, targets); // throws, naming the shard, on a token outside the model's vocabulary
             sum += model.Loss(inputs, targets, batchSize, t);
         }
         return new Evaluation(sum / batches, (long)batches * batchSize * t, batches);

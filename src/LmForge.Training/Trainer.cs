@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using LmForge.Models.Gpt;
 using LmForge.Tensors;
 using LmForge.Tensors.Optimization;
 using LmForge.Training.Checkpoints;
@@ -66,12 +67,17 @@ public sealed class Trainer : IDisposable
     /// <summary>Peak FLOP/s of the machine for the MFU estimate; default: cores × 32 FP32 FLOPs/cycle (AVX2, 2 FMA ports) × 3 GHz.</summary>
     public double PeakFlopsPerSecond { get; set; } = Environment.ProcessorCount * 32 * 3.0e9;
 
-    /// <summary>A new run in <paramref name="runDirectory"/> from the model's current (initialized) weights.</summary>
+    /// <summary>
+    /// A new run in <paramref name="runDirectory"/> from the model's current (initialized) weights. Refuses a directory
+    /// that already holds checkpoints: a second run there would mix with the first (the newest step-* wins on resume).
+    /// </summary>
     public static Trainer Start(TrainingConfig config, ITrainableModel model, IBackend backend, string runDirectory)
     {
+        if (CheckpointDirectory.List(runDirectory).Count > 0)
+            throw new IOException($"{runDirectory} already holds checkpoints of a run; pass --resume {runDirectory} to continue it or choose another --out");
         var (optimizer, train, validation) = Open(config, model, backend, runDirectory);
         var metrics = MetricsLog.Create(Path.Combine(runDirectory, MetricsFile));
-        return new Trainer(config, model, backend, runDirectory, new TrainerState(0, 0, train.Position, config.Seed, 0), optimizer, train, validation, metrics);
+        return new Trainer(config, model, backend, runDirectory, new TrainerState(0, 0, train.Position, config.Seed, 0, train.Fingerprints()), optimizer, train, validation, metrics);
     }
 
     /// <summary>
@@ -88,6 +94,10 @@ public sealed class Trainer : IDisposable
         {
             model.LoadWeights(checkpointDirectory);
             var state = TrainerState.Load(checkpointDirectory, optimizer);
+            var shards = train.Fingerprints();
+            if (state.TrainingShards is { } savedShards && TokenShardFingerprint.Difference(savedShards, shards) is { } difference)
+                throw new InvalidDataException($"{checkpointDirectory}: the training data differs from the checkpoint's: {difference}; resume with the same shards (an exact resume depends on them) or start a new run");
+            state = state with { TrainingShards = shards };
             train.Seek(state.DataPosition);
             var metrics = MetricsLog.Continue(Path.Combine(runDirectory, MetricsFile), state.Step);
             return new Trainer(config, model, backend, runDirectory, state, optimizer, train, validation, metrics) { _resumedFrom = checkpointDirectory };
@@ -110,11 +120,11 @@ public sealed class Trainer : IDisposable
         EnsureWritable(runDirectory);
         var trainShards = TokenShardSet.Resolve(config.TrainShards, "train");
         var validationShards = TokenShardSet.Resolve(config.ValidationShards, "val");
-        var train = new TokenBatchLoader(trainShards, config.MicroBatchSize, config.ContextLength, (ulong)config.Seed, config.ShuffleTrainingData);
+        var train = new TokenBatchLoader(trainShards, config.MicroBatchSize, config.ContextLength, config.VocabularySize, (ulong)config.Seed, config.ShuffleTrainingData);
         TokenBatchLoader? validation = null;
         try
         {
-            validation = new TokenBatchLoader(validationShards, config.MicroBatchSize, config.ContextLength, 0, shuffle: false);
+            validation = new TokenBatchLoader(validationShards, config.MicroBatchSize, config.ContextLength, config.VocabularySize, 0, shuffle: false);
             var settings = new AdamWSettings(config.Beta1, config.Beta2, config.Epsilon, config.WeightDecay);
             return (new AdamWOptimizer(backend, model.Parameters.Length, model.DecayedParameterCount, settings), train, validation);
         }
@@ -186,9 +196,9 @@ public sealed class Trainer : IDisposable
             }
             loss /= accumulation;
             float gradientNorm = (float)Math.Sqrt(_backend.SumOfSquares(_model.Gradients));
-            if (!float.IsFinite(loss) || !float.IsFinite(gradientNorm))
-                throw new InvalidOperationException(
-                    $"step {step}: the {(float.IsFinite(loss) ? "gradient norm" : "loss")} is not finite; lower the learning rate (now {_config.LearningRate}) or resume from the last checkpoint");
+            // As GptModel.TrainStep: the exception counts steps from 1, as the progress display does.
+            if (!float.IsFinite(loss)) throw new NonFiniteLossException(step + 1, "loss", loss);
+            if (!float.IsFinite(gradientNorm)) throw new NonFiniteLossException(step + 1, "gradient norm", gradientNorm);
             // As torch.nn.utils.clip_grad_norm_: scale by max_norm / (norm + 1e-6) when that is below 1.
             float clipScale = _config.GradientClip > 0 ? Math.Min(1f, _config.GradientClip / (gradientNorm + 1e-6f)) : 1f;
             float learningRate = schedule.At(step);

@@ -46,4 +46,29 @@ public class CheckpointDirectoryTests
             Assert.Throws<InvalidDataException>(() => CheckpointDirectory.Resolve(empty, IsCheckpoint)).Message);
         Assert.Throws<DirectoryNotFoundException>(() => CheckpointDirectory.Resolve(Path.Combine(empty, "nope"), IsCheckpoint));
     }
+
+    [Fact]
+    public void ACrashWhileReplacingACheckpoint_KeepsTheOldOne_AndTheNextSaveRestoresIt()
+    {
+        string run = TestFiles.TemporaryDirectory("ckpt-replace");
+        CheckpointDirectory.Save(run, 10, dir => File.WriteAllText(Path.Combine(dir, "a.txt"), "old"));
+        CheckpointDirectory.Save(run, 10, dir => File.WriteAllText(Path.Combine(dir, "a.txt"), "new"));
+        Assert.Equal("new", File.ReadAllText(Path.Combine(run, "step-000010", "a.txt")));
+        Assert.Single(Directory.GetDirectories(run)); // the replaced copy is gone
+
+        // The state a crash between the two moves of a replacement leaves: the old copy aside, the new one not in place.
+        string aside = Path.Combine(run, ".replaced-step-000010");
+        Directory.Move(Path.Combine(run, "step-000010"), aside);
+        Directory.CreateDirectory(Path.Combine(run, ".incomplete-step-000010"));
+        CheckpointDirectory.Save(run, 20, dir => File.WriteAllText(Path.Combine(dir, "a.txt"), "20"));
+        Assert.Equal([10, 20], CheckpointDirectory.List(run).Select(c => c.Step));
+        Assert.Equal("new", File.ReadAllText(Path.Combine(run, "step-000010", "a.txt")));
+        Assert.Equal(2, Directory.GetDirectories(run).Length);
+
+        // A crash after the second move: the aside copy is stale and removed, the new checkpoint stays.
+        Directory.CreateDirectory(Path.Combine(aside));
+        CheckpointDirectory.Save(run, 30, _ => { });
+        Assert.Equal(3, Directory.GetDirectories(run).Length);
+        Assert.Equal("new", File.ReadAllText(Path.Combine(run, "step-000010", "a.txt")));
+    }
 }

@@ -95,9 +95,11 @@ public class GptTrainingTests
     public void EvaluatingShardsFromAnotherTokenizer_IsAClearError()
     {
         string directory = TestFiles.TemporaryDirectory("gpt-eval-vocab");
+        // The first shard is fine; the second, made with a bigger vocabulary, is the one the error must name.
+        string good = TestFiles.WriteShard(Path.Combine(directory, "good.bin"), Enumerable.Range(0, 200).Select(i => i % 64).ToList());
         string shard = TestFiles.WriteShard(Path.Combine(directory, "big.bin"), Enumerable.Range(0, 200).Select(i => i * 3).ToList());
         using var model = GptTrainableModel.Create(TinyGpt(1), CpuBackend.Shared);
-        var error = Assert.Throws<InvalidDataException>(() => Evaluation.Run(model, [shard], 2));
-        Assert.Contains("outside the model's vocabulary of 64", error.Message, StringComparison.Ordinal);
+        var error = Assert.Throws<InvalidDataException>(() => Evaluation.Run(model, [good, shard], 2));
+        Assert.Equal($"{shard}: token 66 at position 22 is outside the vocabulary (64); the shard was made with another tokenizer", error.Message);
     }
 }

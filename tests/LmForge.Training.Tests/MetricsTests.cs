@@ -40,4 +40,36 @@ public class MetricsTests
         Assert.Contains(svg.Descendants(ns + "text"), t => t.Value == "run <1>");
         Assert.NotNull(XDocument.Parse(LossCurveSvg.Render([], "empty")).Root);
     }
+
+    [Fact]
+    public void Continue_DropsAHalfWrittenLastLine_ButNotABadLineElsewhere()
+    {
+        string path = Path.Combine(TestFiles.TemporaryDirectory("metrics-killed"), "metrics.jsonl");
+        using (var log = MetricsLog.Create(path))
+        {
+            for (int step = 0; step < 3; step++) log.Append(Record(step, 5f - step));
+        }
+        string complete = File.ReadAllText(path);
+        File.AppendAllText(path, "{\"step\":3,\"trainLo"); // killed mid-write
+        Assert.StartsWith($"{path}:4: not a metrics record", Assert.Throws<InvalidDataException>(() => MetricsLog.Read(path)).Message, StringComparison.Ordinal);
+        using (var resumed = MetricsLog.Continue(path, resumedStep: 3))
+        {
+            Assert.Equal([0, 1, 2], resumed.Records.Select(r => r.Step));
+        }
+        Assert.Equal(complete, File.ReadAllText(path));
+
+        File.WriteAllText(path, "{\"step\":0,\"trainLo\n" + complete);
+        var error = Assert.Throws<InvalidDataException>(() => MetricsLog.Continue(path, resumedStep: 3));
+        Assert.StartsWith($"{path}:1: not a metrics record", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void FailedLossCurveWrite_LeavesNoTemporaryFile()
+    {
+        string directory = TestFiles.TemporaryDirectory("metrics-temporary");
+        string blocked = Path.Combine(directory, "loss.svg");
+        Directory.CreateDirectory(blocked); // the rename onto it fails
+        Assert.ThrowsAny<IOException>(() => LossCurveSvg.Write(blocked, [Record(0, 1f)], "t"));
+        Assert.Equal([blocked], Directory.GetFileSystemEntries(directory));
+    }
 }

@@ -119,4 +119,22 @@ public class QuickstartPipelineTests
         Assert.DoesNotContain('\n', error.Message);
         Assert.False(Directory.Exists(Path.Combine(directory, "run", "step-000000")));
     }
+
+    [Fact]
+    public void RemovePreviousRun_RemovesOnlyTheQuickstartsOwnOutputs()
+    {
+        string run = Path.Combine(TestFiles.TemporaryDirectory("quickstart-clean"), "run");
+        Assert.False(QuickstartPipeline.RemovePreviousRun(run));
+        Directory.CreateDirectory(Path.Combine(run, "data"));
+        File.WriteAllText(Path.Combine(run, "data", "corpus_train_000002.bin"), "stale");
+        Directory.CreateDirectory(Path.Combine(run, "tokenizer"));
+        Directory.CreateDirectory(Path.Combine(run, "step-000300"));
+        File.WriteAllText(Path.Combine(run, Trainer.MetricsFile), "{}");
+        File.WriteAllText(Path.Combine(run, Trainer.LossCurveFile), "<svg/>");
+        File.WriteAllText(Path.Combine(run, "notes.txt"), "mine");
+
+        Assert.True(QuickstartPipeline.RemovePreviousRun(run));
+        Assert.Equal([Path.Combine(run, "notes.txt")], Directory.GetFileSystemEntries(run));
+        Assert.Empty(CheckpointDirectory.List(run));
+    }
 }

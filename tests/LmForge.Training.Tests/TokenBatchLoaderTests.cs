@@ -4,7 +4,7 @@ namespace LmForge.Training.Tests;
 
 public class TokenBatchLoaderTests
 {
-    const int B = 2, T = 4;
+    const int B = 2, T = 4, Vocabulary = 1 << 16;
 
     // Shard s holds the tokens s*1000 + 0, 1, 2, ... so every token says where it came from.
     static List<string> WriteCountingShards(string directory, params int[] lengths) =>
@@ -16,7 +16,7 @@ public class TokenBatchLoaderTests
         string dir = TestFiles.TemporaryDirectory("loader");
         // 33 tokens: samples at 0,4,...,28 (8 samples, 4 batches); 21 tokens: 5 samples, 2 batches (1 left over).
         var paths = WriteCountingShards(dir, 33, 21);
-        using var loader = new TokenBatchLoader(paths, B, T, seed: 20230828, shuffle: true);
+        using var loader = new TokenBatchLoader(paths, B, T, Vocabulary, seed: 20230828, shuffle: true);
         Assert.Equal(6, loader.BatchesPerEpoch);
         var inputs = new int[B * T];
         var targets = new int[B * T];
@@ -47,7 +47,7 @@ public class TokenBatchLoaderTests
     {
         string dir = TestFiles.TemporaryDirectory("loader-seek");
         var paths = WriteCountingShards(dir, 41, 29, 57);
-        using var straight = new TokenBatchLoader(paths, B, T, seed: 7, shuffle: true);
+        using var straight = new TokenBatchLoader(paths, B, T, Vocabulary, seed: 7, shuffle: true);
         var stream = new List<int[]>();
         DataPosition middle = default;
         for (int i = 0; i < 40; i++) // several epochs
@@ -57,7 +57,7 @@ public class TokenBatchLoaderTests
             straight.Next(inputs, new int[B * T]);
             stream.Add(inputs);
         }
-        using var resumed = new TokenBatchLoader(paths, B, T, seed: 7, shuffle: true);
+        using var resumed = new TokenBatchLoader(paths, B, T, Vocabulary, seed: 7, shuffle: true);
         resumed.Seek(middle);
         for (int i = 17; i < 40; i++)
         {
@@ -65,7 +65,7 @@ public class TokenBatchLoaderTests
             resumed.Next(inputs, new int[B * T]);
             Assert.Equal(stream[i], inputs);
         }
-        using var otherSeed = new TokenBatchLoader(paths, B, T, seed: 8, shuffle: true);
+        using var otherSeed = new TokenBatchLoader(paths, B, T, Vocabulary, seed: 8, shuffle: true);
         var first = Enumerable.Range(0, 10).Select(_ => { var x = new int[B * T]; otherSeed.Next(x, new int[B * T]); return x; }).ToList();
         Assert.NotEqual(stream.Take(10).SelectMany(x => x), first.SelectMany(x => x));
     }
@@ -75,7 +75,7 @@ public class TokenBatchLoaderTests
     {
         string dir = TestFiles.TemporaryDirectory("loader-ordered");
         var paths = WriteCountingShards(dir, 17, 9);
-        using var loader = new TokenBatchLoader(paths, B, T, seed: 0, shuffle: false);
+        using var loader = new TokenBatchLoader(paths, B, T, Vocabulary, seed: 0, shuffle: false);
         var inputs = new int[B * T];
         var targets = new int[B * T];
         var firsts = new List<int>();
@@ -93,9 +93,26 @@ public class TokenBatchLoaderTests
     {
         string dir = TestFiles.TemporaryDirectory("loader-small");
         var paths = WriteCountingShards(dir, 8);
-        var error = Assert.Throws<InvalidDataException>(() => new TokenBatchLoader(paths, B, T, 0, true));
+        var error = Assert.Throws<InvalidDataException>(() => new TokenBatchLoader(paths, B, T, Vocabulary, 0, true));
         Assert.Contains("8 tokens, not enough for one batch of 2 x (4+1) tokens", error.Message, StringComparison.Ordinal);
         Assert.Contains("use more text, or a smaller batch size or context length", error.Message, StringComparison.Ordinal);
+        // The shard it opened is closed again: an exclusive open (a file lock on Unix) succeeds.
+        using var exclusive = new FileStream(paths[0], FileMode.Open, FileAccess.ReadWrite, FileShare.None);
+    }
+
+    [Fact]
+    public void TokenOutsideTheVocabulary_NamesTheShardTokenAndPosition()
+    {
+        string dir = TestFiles.TemporaryDirectory("loader-vocabulary");
+        var tokens = Enumerable.Range(0, 40).Select(i => i % 10).ToList();
+        tokens[13] = 12;
+        string path = TestFiles.WriteShard(Path.Combine(dir, "other_tokenizer.bin"), tokens);
+        using var loader = new TokenBatchLoader([path], B, T, vocabularySize: 10, seed: 0, shuffle: false);
+        var inputs = new int[B * T];
+        var targets = new int[B * T];
+        loader.Next(inputs, targets); // tokens 0..8 are fine
+        var error = Assert.Throws<InvalidDataException>(() => loader.Next(inputs, targets)); // samples at 8 and 12
+        Assert.Equal($"{path}: token 12 at position 13 is outside the vocabulary (10); the shard was made with another tokenizer", error.Message);
     }
 
     [Fact]
@@ -109,7 +126,7 @@ public class TokenBatchLoaderTests
         File.WriteAllText(text, new string('x', 2000));
         foreach (string bad in new[] { truncated, text })
         {
-            var error = Assert.Throws<InvalidDataException>(() => new TokenBatchLoader([good, bad], B, T, 0, true));
+            var error = Assert.Throws<InvalidDataException>(() => new TokenBatchLoader([good, bad], B, T, Vocabulary, 0, true));
             Assert.StartsWith(bad + ": ", error.Message, StringComparison.Ordinal);
             Assert.DoesNotContain('\n', error.Message);
         }

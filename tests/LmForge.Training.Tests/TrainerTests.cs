@@ -136,4 +136,70 @@ public class TrainerTests
         var error = Assert.Throws<IOException>(() => Trainer.Start(config, model, CpuBackend.Shared, Path.Combine(blocker, "run")));
         Assert.StartsWith($"{Path.Combine(blocker, "run")}: the output directory is not writable", error.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void FreshStart_InARunDirectoryWithCheckpoints_IsRefused()
+    {
+        string directory = TestFiles.TemporaryDirectory("trainer-second-start");
+        var config = Config(directory, steps: 2);
+        string run = Path.Combine(directory, "run");
+        using (var model = new TinyLanguageModel(Vocabulary, Context, Channels, seed: 1))
+        using (var trainer = Trainer.Start(config, model, CpuBackend.Shared, run))
+        {
+            trainer.Run();
+        }
+        using var second = new TinyLanguageModel(Vocabulary, Context, Channels, seed: 2);
+        var error = Assert.Throws<IOException>(() => Trainer.Start(config, second, CpuBackend.Shared, run));
+        Assert.Equal($"{run} already holds checkpoints of a run; pass --resume {run} to continue it or choose another --out", error.Message);
+        Assert.Equal(3, MetricsLog.Read(Path.Combine(run, Trainer.MetricsFile)).Count); // the first run's metrics are untouched
+    }
+
+    [Fact]
+    public void Resume_WithDifferentTrainingShards_NamesWhatDiffers()
+    {
+        string directory = TestFiles.TemporaryDirectory("trainer-other-data");
+        var config = Config(directory, steps: 2);
+        string run = Path.Combine(directory, "run");
+        using (var model = new TinyLanguageModel(Vocabulary, Context, Channels, seed: 1))
+        using (var trainer = Trainer.Start(config, model, CpuBackend.Shared, run))
+        {
+            trainer.Run();
+        }
+        string checkpoint = CheckpointDirectory.FindLatest(run)!;
+        using var resumed = new TinyLanguageModel(Vocabulary, Context, Channels, seed: 1);
+
+        TestFiles.WriteShard(Path.Combine(directory, "train_001.bin"), Enumerable.Range(0, 1500).Select(i => i % Vocabulary).ToList());
+        var changed = Assert.Throws<InvalidDataException>(() => Trainer.Resume(config with { Steps = 4 }, resumed, CpuBackend.Shared, run, checkpoint));
+        Assert.Equal($"{checkpoint}: the training data differs from the checkpoint's: training shard 2 is train_001.bin (1500 tokens), was train_001.bin (2000 tokens); resume with the same shards (an exact resume depends on them) or start a new run", changed.Message);
+
+        TestFiles.WriteShard(Path.Combine(directory, "train_001.bin"), Enumerable.Range(0, 2000).Select(i => i % Vocabulary).ToList());
+        TestFiles.WriteShard(Path.Combine(directory, "train_002.bin"), Enumerable.Range(0, 500).Select(i => i % Vocabulary).ToList());
+        var added = Assert.Throws<InvalidDataException>(() => Trainer.Resume(config with { Steps = 4 }, resumed, CpuBackend.Shared, run, checkpoint));
+        Assert.Contains("the training data differs from the checkpoint's: 3 training shards, was 2;", added.Message, StringComparison.Ordinal);
+
+        File.Delete(Path.Combine(directory, "train_002.bin"));
+        using (var trainer = Trainer.Resume(config with { Steps = 4 }, resumed, CpuBackend.Shared, run, checkpoint))
+            Assert.Equal(4, trainer.Run().Step); // same names and token counts: resumes
+    }
+
+    [Fact]
+    public void ADivergingRun_StopsWithNonFiniteLossException_CountingStepsFromOne()
+    {
+        string directory = TestFiles.TemporaryDirectory("trainer-diverge");
+        var config = Config(directory, steps: 20) with { LearningRate = 1e30f, MinLearningRate = 1e30f, WarmupSteps = 0, GradientClip = 0, WeightDecay = 0 };
+        using var model = new TinyLanguageModel(Vocabulary, Context, Channels, seed: 1);
+        using var trainer = Trainer.Start(config, model, CpuBackend.Shared, Path.Combine(directory, "run"));
+        var steps = new List<int>();
+        trainer.Listener = new StepRecorder(steps);
+        var error = Assert.Throws<LmForge.Models.Gpt.NonFiniteLossException>(() => trainer.Run());
+        Assert.Equal(steps.Count + 1, error.Step); // the step after the last one displayed (record.Step + 1)
+        Assert.Contains(error.Quantity, new[] { "loss", "gradient norm" });
+        Assert.False(float.IsFinite(error.Value));
+        Assert.Equal($"step {error.Step}: {error.Quantity} is {error.Value}; stopping before the update (lower the learning rate or check the data)", error.Message);
+    }
+
+    sealed class StepRecorder(List<int> steps) : ITrainingListener
+    {
+        public void OnStep(MetricsRecord record, int totalSteps, TimeSpan remaining) => steps.Add(record.Step);
+    }
 }

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using LmForge.Inference;
+using LmForge.Models.Gpt;
 using LmForge.Tensors.Cpu;
 using LmForge.Tokenization;
 using LmForge.Tokenization.Shards;
@@ -49,8 +50,10 @@ public static class TrainingCommands
         if (!(options.Minutes > 0)) throw new ArgumentException($"--minutes {options.Minutes} is invalid; expected a positive number of minutes");
         if (options.Steps is < 1) throw new ArgumentException($"--steps {options.Steps} is invalid; expected a positive number of steps");
         string run = options.OutputDirectory;
-        string dataDirectory = Path.Combine(run, "data"), tokenizerDirectory = Path.Combine(run, "tokenizer");
+        string dataDirectory = Path.Combine(run, QuickstartPipeline.DataSubdirectory), tokenizerDirectory = Path.Combine(run, QuickstartPipeline.TokenizerSubdirectory);
         Trainer.EnsureWritable(run);
+        if (QuickstartPipeline.RemovePreviousRun(run))
+            AnsiConsole.MarkupLineInterpolated($"Removed the previous quickstart's data, tokenizer, checkpoints and metrics from {run} (the quickstart's own directory) to start clean");
 
         AnsiConsole.MarkupLine("[bold]1. Corpus[/]");
         var files = QuickstartPipeline.CorpusFiles(options, message => AnsiConsole.MarkupLineInterpolated($"   {message}"));
@@ -302,7 +305,7 @@ public static class TrainingCommands
             return body();
         }
         catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException or TrainingConfigException
-            or UnauthorizedAccessException or InvalidOperationException or TokenizerFormatException)
+            or UnauthorizedAccessException or InvalidOperationException or TokenizerFormatException or NonFiniteLossException)
         {
             Console.Error.WriteLine($"error: {e.Message.ReplaceLineEndings(" ")}"); // plain: one line, never wrapped
             return 1;

@@ -5,12 +5,15 @@ namespace LmForge.Training.Checkpoints;
 /// <summary>
 /// The checkpoints of a run: subdirectories named step-NNNNNN of the run directory. A checkpoint is written into a
 /// hidden temporary directory and renamed into place only when complete, so the newest "step-*" directory is never
-/// half written; leftovers of a crashed save are removed on the next save.
+/// half written; leftovers of a crashed save are removed on the next save. Replacing a checkpoint of the same step
+/// moves the old one aside under its own prefix first; if a crash leaves it there without the new one in place, the
+/// next save puts it back.
 /// </summary>
 public static class CheckpointDirectory
 {
     const string Prefix = "step-";
     const string TemporaryPrefix = ".incomplete-";
+    const string ReplacedPrefix = ".replaced-";
 
     public static string NameFor(int step) => Prefix + step.ToString("D6", CultureInfo.InvariantCulture);
 
@@ -22,6 +25,7 @@ public static class CheckpointDirectory
     public static string Save(string runDirectory, int step, Action<string> writeContents, int keep = int.MaxValue)
     {
         Directory.CreateDirectory(runDirectory);
+        RestoreReplaced(runDirectory);
         RemoveIncomplete(runDirectory);
         string final = Path.Combine(runDirectory, NameFor(step));
         string temporary = Path.Combine(runDirectory, TemporaryPrefix + NameFor(step));
@@ -37,8 +41,9 @@ public static class CheckpointDirectory
         }
         if (Directory.Exists(final))
         {
-            // Replace: move the old one aside first so that a crash here leaves either the old or the new one complete.
-            string aside = Path.Combine(runDirectory, TemporaryPrefix + "old-" + NameFor(step));
+            // Replace: move the old one aside first so that a crash here leaves either the old (restored by the next
+            // save) or the new one complete.
+            string aside = Path.Combine(runDirectory, ReplacedPrefix + NameFor(step));
             Directory.Move(final, aside);
             Directory.Move(temporary, final);
             Directory.Delete(aside, recursive: true);
@@ -87,6 +92,17 @@ public static class CheckpointDirectory
     {
         var all = List(runDirectory);
         for (int i = 0; i < all.Count - keep; i++) Directory.Delete(all[i].Path, recursive: true);
+    }
+
+    /// <summary>A checkpoint moved aside by a replacement that crashed goes back in place, or away if the new one made it.</summary>
+    static void RestoreReplaced(string runDirectory)
+    {
+        foreach (string aside in Directory.GetDirectories(runDirectory, ReplacedPrefix + "*"))
+        {
+            string final = Path.Combine(runDirectory, Path.GetFileName(aside)[ReplacedPrefix.Length..]);
+            if (Directory.Exists(final)) Directory.Delete(aside, recursive: true);
+            else Directory.Move(aside, final);
+        }
     }
 
     static void RemoveIncomplete(string runDirectory)

@@ -9,9 +9,11 @@ namespace LmForge.Training.Checkpoints;
 /// <summary>
 /// Everything besides the weights that a resumed run needs to continue bit for bit: the step, the data position, the
 /// seed (data order and samples are pure functions of seed and position, so no other random state exists), the
-/// elapsed time, and the AdamW moments. Saved as trainer_state.json plus optimizer.safetensors.
+/// elapsed time, and the AdamW moments. Saved as trainer_state.json plus optimizer.safetensors. TrainingShards (file
+/// names and token counts) lets a resume check that it reads the same data; null in checkpoints saved before it existed.
 /// </summary>
-public sealed record TrainerState(int Step, long TokensSeen, DataPosition DataPosition, int Seed, double ElapsedSeconds)
+public sealed record TrainerState(int Step, long TokensSeen, DataPosition DataPosition, int Seed, double ElapsedSeconds,
+    IReadOnlyList<TokenShardFingerprint>? TrainingShards = null)
 {
     public const string StateFile = "trainer_state.json";
     public const string OptimizerFile = "optimizer.safetensors";

@@ -8,7 +8,8 @@ namespace LmForge.Training.Data;
 /// visits the shards in a seeded random order and each shard's samples in a seeded random order, so the stream is a
 /// pure function of (seed, position): <see cref="Position"/> is all a checkpoint needs to continue it exactly.
 /// Without shuffling (validation) samples come in file order. A batch never straddles two shards; leftover samples
-/// at a shard's end (fewer than B) are skipped for that pass.
+/// at a shard's end (fewer than B) are skipped for that pass. Every served token is checked against the vocabulary
+/// size, so a shard made with another tokenizer is an error naming the shard, not an out-of-range read in the model.
 /// </summary>
 public sealed class TokenBatchLoader : IDisposable
 {
@@ -21,10 +22,12 @@ public sealed class TokenBatchLoader : IDisposable
     int[] _sampleOrder = [];
     int _orderedShard = -1, _orderedEpoch = -1;
 
-    public TokenBatchLoader(IReadOnlyList<string> shardPaths, int batchSize, int sequenceLength, ulong seed, bool shuffle)
+    public TokenBatchLoader(IReadOnlyList<string> shardPaths, int batchSize, int sequenceLength, int vocabularySize, ulong seed, bool shuffle)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(sequenceLength, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(vocabularySize, 1);
+        VocabularySize = vocabularySize;
         BatchSize = batchSize;
         SequenceLength = sequenceLength;
         _seed = seed;
@@ -45,6 +48,7 @@ public sealed class TokenBatchLoader : IDisposable
         TokenCount = _shards.Sum(s => s.TokenCount);
         if (BatchesPerEpoch == 0)
         {
+            Dispose();
             throw new InvalidDataException(
                 $"{shardPaths[0]}{(shardPaths.Count > 1 ? $" (and {shardPaths.Count - 1} more)" : "")}: {TokenCount} tokens, not enough for one batch of " +
                 $"{batchSize} x ({sequenceLength}+1) tokens in one shard; use more text, or a smaller batch size or context length");
@@ -56,6 +60,9 @@ public sealed class TokenBatchLoader : IDisposable
     public int BatchSize { get; }
 
     public int SequenceLength { get; }
+
+    /// <summary>Token ids must be below this (the model's vocabulary size).</summary>
+    public int VocabularySize { get; }
 
     /// <summary>Total tokens in all shards.</summary>
     public long TokenCount { get; }
@@ -70,22 +77,9 @@ public sealed class TokenBatchLoader : IDisposable
 
     public string ShardPath(int index) => _shards[index].Path;
 
-    /// <summary>The largest token id in the shards, for checking them against a model's vocabulary (reads every token).</summary>
-    public int MaxTokenId()
-    {
-        int max = 0;
-        var buffer = new int[1 << 16];
-        foreach (var shard in _shards)
-        {
-            for (long start = 0; start < shard.TokenCount; start += buffer.Length)
-            {
-                var span = buffer.AsSpan(0, (int)Math.Min(buffer.Length, shard.TokenCount - start));
-                shard.Read(start, span);
-                foreach (int token in span) max = Math.Max(max, token);
-            }
-        }
-        return max;
-    }
+    /// <summary>File name and token count of every shard, in order (saved in checkpoints, compared on resume).</summary>
+    public IReadOnlyList<TokenShardFingerprint> Fingerprints() =>
+        _shards.Select(s => new TokenShardFingerprint(Path.GetFileName(s.Path), s.TokenCount)).ToArray();
 
     /// <summary>Continues from a saved position (from this loader's <see cref="Position"/> with the same shards, B, T and seed).</summary>
     public void Seek(DataPosition position)
@@ -113,13 +107,28 @@ public sealed class TokenBatchLoader : IDisposable
         for (int b = 0; b < BatchSize; b++)
         {
             int sample = _sampleOrder[position.Batch * BatchSize + b];
-            shard.Read((long)sample * SequenceLength, row);
+            long offset = (long)sample * SequenceLength;
+            shard.Read(offset, row);
+            CheckVocabulary(shard.Path, offset, row);
             row[..SequenceLength].CopyTo(inputs.Slice(b * SequenceLength, SequenceLength));
             row[1..].CopyTo(targets.Slice(b * SequenceLength, SequenceLength));
         }
         Position = position with { Batch = position.Batch + 1 };
         SkipExhaustedShards();
     }
+
+    void CheckVocabulary(string shardPath, long offset, ReadOnlySpan<int> tokens)
+    {
+        for (int i = 0; i < tokens.Length; i++)
+        {
+            if ((uint)tokens[i] >= (uint)VocabularySize)
+                ThrowOutsideVocabulary(shardPath, (uint)tokens[i], offset + i, VocabularySize);
+        }
+    }
+
+    static void ThrowOutsideVocabulary(string shardPath, uint token, long position, int vocabularySize) =>
+        throw new InvalidDataException(
+            $"{shardPath}: token {token} at position {position} is outside the vocabulary ({vocabularySize}); the shard was made with another tokenizer");
 
     long SamplesIn(TokenShardReader shard) => shard.TokenCount <= 1 ? 0 : (shard.TokenCount - 1) / SequenceLength;
 

@@ -14,9 +14,7 @@ public static class LossCurveSvg
     /// <summary>Writes the picture under a temporary name and renames it into place.</summary>
     public static void Write(string path, IReadOnlyList<MetricsRecord> records, string title)
     {
-        string temporary = path + ".tmp";
-        File.WriteAllText(temporary, Render(records, title));
-        File.Move(temporary, path, overwrite: true);
+        ReplaceFile.WriteAllText(path, Render(records, title));
     }
 
     public static string Render(IReadOnlyList<MetricsRecord> records, string title)

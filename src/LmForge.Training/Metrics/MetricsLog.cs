@@ -39,29 +39,36 @@ public sealed class MetricsLog : IDisposable
     /// <summary>Continues the log of a run resumed at <paramref name="resumedStep"/>: keeps records with Step &lt; resumedStep.</summary>
     public static MetricsLog Continue(string path, int resumedStep)
     {
-        var kept = File.Exists(path) ? Read(path).Where(r => r.Step < resumedStep).ToList() : [];
-        string temporary = path + ".tmp";
-        File.WriteAllLines(temporary, kept.Select(r => JsonSerializer.Serialize(r, Options)));
-        File.Move(temporary, path, overwrite: true);
+        // A run killed while writing a line leaves that last line half written: it is dropped (its step is redone).
+        var kept = File.Exists(path) ? Read(path, skipUnreadableLastLine: true).Where(r => r.Step < resumedStep).ToList() : [];
+        ReplaceFile.WriteAllLines(path, kept.Select(r => JsonSerializer.Serialize(r, Options)));
         return new MetricsLog(path, kept);
     }
 
-    public static List<MetricsRecord> Read(string path)
+    /// <summary>
+    /// The records of a metrics file. <paramref name="skipUnreadableLastLine"/>: ignore a last line that does not parse
+    /// (a write cut short by a kill); an unreadable line anywhere else is always an error naming it.
+    /// </summary>
+    public static List<MetricsRecord> Read(string path, bool skipUnreadableLastLine = false)
     {
         var records = new List<MetricsRecord>();
-        int lineNumber = 0;
-        foreach (string line in File.ReadLines(path))
+        string[] lines = File.ReadAllLines(path);
+        int last = Array.FindLastIndex(lines, line => line.Length > 0);
+        for (int i = 0; i < lines.Length; i++)
         {
-            lineNumber++;
-            if (line.Length == 0) continue;
+            if (lines[i].Length == 0) continue;
             try
             {
-                records.Add(JsonSerializer.Deserialize<MetricsRecord>(line, Options)
-                    ?? throw new InvalidDataException($"{path}:{lineNumber}: null metrics record"));
+                records.Add(JsonSerializer.Deserialize<MetricsRecord>(lines[i], Options)
+                    ?? throw new InvalidDataException($"{path}:{i + 1}: null metrics record"));
             }
-            catch (JsonException e)
+            catch (JsonException e) when (!(skipUnreadableLastLine && i == last))
             {
-                throw new InvalidDataException($"{path}:{lineNumber}: not a metrics record ({e.Message.Split('\n')[0]})");
+                throw new InvalidDataException($"{path}:{i + 1}: not a metrics record ({e.Message.Split('\n')[0]})");
+            }
+            catch (JsonException)
+            {
+                // The half-written last line of a killed run.
             }
         }
         return records;

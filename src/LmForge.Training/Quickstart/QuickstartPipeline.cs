@@ -6,6 +6,7 @@ using LmForge.Tokenization;
 using LmForge.Tokenization.Corpus;
 using LmForge.Tokenization.Shards;
 using LmForge.Tokenization.Training;
+using LmForge.Training.Checkpoints;
 using LmForge.Training.Gpt;
 
 namespace LmForge.Training.Quickstart;
@@ -32,6 +33,33 @@ public static class QuickstartPipeline
         string? xdg = Environment.GetEnvironmentVariable("XDG_CACHE_HOME");
         string root = !string.IsNullOrEmpty(xdg) ? xdg : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache");
         return Path.Combine(root, "lmforge");
+    }
+
+    /// <summary>The quickstart's own subdirectories of its run directory (removed by <see cref="RemovePreviousRun"/>).</summary>
+    public const string DataSubdirectory = "data", TokenizerSubdirectory = "tokenizer";
+
+    /// <summary>
+    /// Makes a quickstart start clean in its own run directory: removes the data, tokenizer, checkpoints, metrics and
+    /// loss curve a previous quickstart left there (stale shards would match the training glob, old checkpoints would
+    /// mix with the new run). Touches nothing else. Returns whether anything was removed.
+    /// </summary>
+    public static bool RemovePreviousRun(string runDirectory)
+    {
+        if (!Directory.Exists(runDirectory)) return false;
+        bool removed = false;
+        var directories = CheckpointDirectory.List(runDirectory).Select(c => c.Path)
+            .Concat([Path.Combine(runDirectory, DataSubdirectory), Path.Combine(runDirectory, TokenizerSubdirectory)]);
+        foreach (string directory in directories.Where(Directory.Exists))
+        {
+            Directory.Delete(directory, recursive: true);
+            removed = true;
+        }
+        foreach (string file in new[] { Trainer.MetricsFile, Trainer.LossCurveFile }.Select(f => Path.Combine(runDirectory, f)).Where(File.Exists))
+        {
+            File.Delete(file);
+            removed = true;
+        }
+        return removed;
     }
 
     /// <summary>The corpus files: the user's (checked to exist and hold text) or the cached Brown corpus.</summary>
