@@ -131,8 +131,7 @@ public sealed class SlurmExecutor(Recipe recipe, SlurmOptions? options = null)
             $"exec {LmforgeCommand()} data run-task {Quote(recipe.SourcePath)} --stage {Quote(stage.Name)} --rank \"$SLURM_ARRAY_TASK_ID\" --world-size {stage.Tasks}\n");
         string path = Path.Combine(ScriptDirectory, $"{stage.Name}.sbatch");
         Directory.CreateDirectory(ScriptDirectory);
-        File.WriteAllText(path + ".tmp", sb.ToString());
-        File.Move(path + ".tmp", path, overwrite: true);
+        AtomicFile.WriteText(path, sb.ToString());
         return path;
     }
 
