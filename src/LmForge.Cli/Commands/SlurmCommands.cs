@@ -53,6 +53,8 @@ public static class SlurmCommands
                         var bar = ctx.AddTask("slurm tasks done", maxValue: recipe.Stages.Sum(s => s.Tasks));
                         slurm.Wait(submissions, TimeSpan.FromDays(7), new Progress(p => bar.Value = p.Done));
                     });
+                var runner = new TaskRunner(recipe);
+                foreach (var stage in recipe.Stages) Console.WriteLine($"{stage.Name}: stats in {runner.MergedStatsPath(stage)}");
                 return 0;
             });
         });

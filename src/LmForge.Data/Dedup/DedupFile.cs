@@ -65,23 +65,4 @@ public static class DedupFile
     public static InvalidDataException Bad(string path, string message) => new($"{path}: {message}");
 
     private static string Printable(string s) => new(s.Select(c => c is >= ' ' and <= '~' ? c : '?').ToArray());
-
-    /// <summary>Writes a file through a temporary name and renames it into place, so a crash never leaves a complete-looking file.</summary>
-    public static void WriteAtomically(string path, Action<FileStream> write)
-    {
-        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
-        string temporary = path + ".tmp-" + Environment.ProcessId;
-        try
-        {
-            using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16))
-            {
-                write(stream);
-            }
-            File.Move(temporary, path, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(temporary)) File.Delete(temporary);
-        }
-    }
 }

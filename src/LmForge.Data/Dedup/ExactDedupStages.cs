@@ -40,7 +40,7 @@ public sealed class ExactDedupSignatureStage(string folder) : IPipelineStep
             stats.Kept(document);
         }
         records.Sort();
-        DedupFile.WriteAtomically(HashesPath(folder, context.Rank), stream =>
+        AtomicFile.Write(HashesPath(folder, context.Rank), stream =>
         {
             var buffer = new byte[RecordSize * 512];
             new DedupFileHeader(DedupFile.ExactHashesMagic, (uint)context.Rank, (uint)context.WorldSize, 0, (ulong)records.Count).Write(buffer);

@@ -60,7 +60,7 @@ public sealed class MinHashBucketStage(string folder, MinHashConfig? config = nu
     private long WritePairs(int bucket, List<SignatureFileReader> readers, int taskCount)
     {
         long pairs = 0;
-        DedupFile.WriteAtomically(PairsPath(folder, bucket), stream =>
+        AtomicFile.Write(PairsPath(folder, bucket), stream =>
         {
             stream.Write(new byte[DedupFileHeader.Size]);
             var heap = new PriorityQueue<SignatureFileReader, SignatureFileReader>(Comparer<SignatureFileReader>.Create(static (x, y) =>

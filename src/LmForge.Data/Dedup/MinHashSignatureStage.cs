@@ -57,7 +57,7 @@ public sealed class MinHashSignatureStage(string folder, MinHashConfig? config =
                 int c = signatures.AsSpan(x * hashCount + offset, perBucket).SequenceCompareTo(signatures.AsSpan(y * hashCount + offset, perBucket));
                 return c != 0 ? c : x.CompareTo(y);
             });
-            DedupFile.WriteAtomically(SignaturePath(folder, bucket, context.Rank), stream =>
+            AtomicFile.Write(SignaturePath(folder, bucket, context.Rank), stream =>
             {
                 var buffer = new byte[recordSize * 256];
                 new DedupFileHeader(DedupFile.MinHashSignatureMagic, (uint)bucket, (uint)perBucket, (uint)context.WorldSize, (ulong)count).Write(buffer);

@@ -10,7 +10,7 @@ public static class RemoveList
     public static void Write(string path, int task, int taskCount, int part, int parts, List<uint> documents)
     {
         documents.Sort();
-        DedupFile.WriteAtomically(path, stream =>
+        AtomicFile.Write(path, stream =>
         {
             var buffer = new byte[DedupFileHeader.Size];
             new DedupFileHeader(DedupFile.RemoveListMagic, (uint)task, (uint)taskCount, (uint)(part | (parts << 16)), (ulong)documents.Count).Write(buffer);

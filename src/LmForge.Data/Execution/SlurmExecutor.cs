@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
+using LmForge.Data.Pipeline;
 using LmForge.Data.Recipes;
 
 namespace LmForge.Data.Execution;
@@ -70,8 +71,10 @@ public sealed class SlurmExecutor(Recipe recipe, SlurmOptions? options = null)
     }
 
     /// <summary>Waits until the submitted jobs have left the queue; then every task must have its completion marker.
-    /// Jobs left waiting on a failed dependency are cancelled. Throws naming the stage and task logs on failure.</summary>
-    public void Wait(IReadOnlyList<SlurmStageSubmission> submissions, TimeSpan timeout, IProgress<(int Done, int Total)>? progress = null)
+    /// Jobs left waiting on a failed dependency are cancelled. Writes {work_dir}/{stage}/stats.json for every stage whose
+    /// tasks are all done (as the local executor does) and returns those merged stats; throws naming the first
+    /// unfinished stage and its task logs.</summary>
+    public IReadOnlyDictionary<string, PipelineStats> Wait(IReadOnlyList<SlurmStageSubmission> submissions, TimeSpan timeout, IProgress<(int Done, int Total)>? progress = null)
     {
         var jobs = submissions.Where(s => s.JobId is not null).Select(s => s.JobId!).ToArray();
         var runner = new TaskRunner(recipe);
@@ -96,12 +99,15 @@ public sealed class SlurmExecutor(Recipe recipe, SlurmOptions? options = null)
             Thread.Sleep(500);
         }
         progress?.Report((recipe.Stages.Sum(runner.CountDone), total));
+        var stageStats = new Dictionary<string, PipelineStats>(StringComparer.Ordinal);
         foreach (var stage in recipe.Stages)
         {
             var missing = Enumerable.Range(0, stage.Tasks).Where(r => !runner.IsDone(stage, r)).ToArray();
             if (missing.Length > 0)
                 throw new TaskFailedException($"stage {stage.Name}: task(s) {string.Join(',', missing)} did not finish; see {Path.Combine(runner.StageDirectory(stage), "slurm")} and {Path.Combine(runner.StageDirectory(stage), "logs")}", new InvalidOperationException("slurm task failed"));
+            stageStats[stage.Name] = runner.MergeStats(stage);
         }
+        return stageStats;
     }
 
     private string WriteScript(RecipeStage stage, int[] ranks)
@@ -125,8 +131,7 @@ public sealed class SlurmExecutor(Recipe recipe, SlurmOptions? options = null)
             $"exec {LmforgeCommand()} data run-task {Quote(recipe.SourcePath)} --stage {Quote(stage.Name)} --rank \"$SLURM_ARRAY_TASK_ID\" --world-size {stage.Tasks}\n");
         string path = Path.Combine(ScriptDirectory, $"{stage.Name}.sbatch");
         Directory.CreateDirectory(ScriptDirectory);
-        File.WriteAllText(path + ".tmp", sb.ToString());
-        File.Move(path + ".tmp", path, overwrite: true);
+        AtomicFile.WriteText(path, sb.ToString());
         return path;
     }
 

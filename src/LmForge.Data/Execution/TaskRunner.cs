@@ -98,8 +98,8 @@ public sealed class TaskRunner(Recipe recipe)
             foreach (var writer in removedWriters.Values) writer.Dispose();
         }
 
-        WriteAtomically(TaskStatsPath(stage, rank), stats.ToJson());
-        WriteAtomically(MarkerPath(stage, rank), $"{DateTimeOffset.UtcNow:O}\n");
+        AtomicFile.WriteText(TaskStatsPath(stage, rank), stats.ToJson());
+        AtomicFile.WriteText(MarkerPath(stage, rank), $"{DateTimeOffset.UtcNow:O}\n");
         Log($"task finished {DateTimeOffset.UtcNow:O}");
         return true;
     }
@@ -114,16 +114,8 @@ public sealed class TaskRunner(Recipe recipe)
             if (!IsDone(stage, rank) || !File.Exists(path)) continue;
             StatsFile.Add(total, StatsFile.Parse(File.ReadAllText(path), path));
         }
-        WriteAtomically(MergedStatsPath(stage), total.ToJson());
+        AtomicFile.WriteText(MergedStatsPath(stage), total.ToJson());
         return total;
-    }
-
-    internal static void WriteAtomically(string path, string text)
-    {
-        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        var temp = path + ".tmp";
-        File.WriteAllText(temp, text);
-        File.Move(temp, path, overwrite: true);
     }
 }
 

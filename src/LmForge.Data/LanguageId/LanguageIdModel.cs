@@ -108,7 +108,7 @@ public sealed class LanguageIdModel
 
     public void Save(string path)
     {
-        DedupFile.WriteAtomically(path, stream =>
+        AtomicFile.Write(path, stream =>
         {
             using var writer = new BinaryWriter(stream, Encoding.ASCII, leaveOpen: true);
             writer.Write(Encoding.ASCII.GetBytes(Magic));

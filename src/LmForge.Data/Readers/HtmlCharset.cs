@@ -6,18 +6,27 @@ namespace LmForge.Data.Readers;
 /// <summary>
 /// Decodes an HTML body to text, choosing the charset as browsers do, in order: a byte-order mark, the HTTP
 /// Content-Type charset, a &lt;meta charset&gt; or http-equiv declaration in the first 4 KB, then detection (valid
-/// UTF-8 is UTF-8, anything else windows-1252). A declared UTF-8 that is not valid UTF-8 falls back to detection.
+/// UTF-8 is UTF-8, anything else windows-1252). A declared UTF-8 is always decoded as UTF-8, each invalid sequence
+/// becoming U+FFFD: Common Crawl cuts records over 1 MiB mid-character, and reading such a page as windows-1252 would
+/// garble every non-ASCII character in it. Windows-1252 is a guess made only when nothing usable is declared.
 /// </summary>
 public static partial class HtmlCharset
 {
     private const int PrescanBytes = 4096;
 
     private static readonly Encoding Windows1252 = RegisterCodePages().GetEncoding(1252)!;
-    private static readonly Encoding StrictUtf8 = new UTF8Encoding(false, throwOnInvalidBytes: true);
 
     /// <summary>Decodes body; <paramref name="source"/> says how the charset was chosen (for stats).</summary>
-    public static string Decode(ReadOnlySpan<byte> body, string? contentTypeHeader, out string source)
+    public static string Decode(ReadOnlySpan<byte> body, string? contentTypeHeader, out string source) =>
+        Decode(body, contentTypeHeader, out source, out _);
+
+    /// <summary>
+    /// Decodes body; <paramref name="source"/> says how the charset was chosen and
+    /// <paramref name="utf8Replaced"/> how many invalid UTF-8 sequences of a declared UTF-8 body became U+FFFD.
+    /// </summary>
+    public static string Decode(ReadOnlySpan<byte> body, string? contentTypeHeader, out string source, out int utf8Replaced)
     {
+        utf8Replaced = 0;
         if (body.StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF])) { source = "bom"; return Encoding.UTF8.GetString(body[3..]); }
         if (body.StartsWith((ReadOnlySpan<byte>)[0xFF, 0xFE])) { source = "bom"; return Encoding.Unicode.GetString(body[2..]); }
         if (body.StartsWith((ReadOnlySpan<byte>)[0xFE, 0xFF])) { source = "bom"; return Encoding.BigEndianUnicode.GetString(body[2..]); }
@@ -32,9 +41,8 @@ public static partial class HtmlCharset
         if (declared is not null && TryGetEncoding(declared) is { } encoding)
         {
             if (encoding.CodePage != Encoding.UTF8.CodePage) return encoding.GetString(body);
-            if (IsValidUtf8(body)) return Encoding.UTF8.GetString(body);
-            source = "declared_utf8_invalid";
-            return Windows1252.GetString(body);
+            if (!IsValidUtf8(body)) utf8Replaced = CountInvalidUtf8Sequences(body);
+            return Encoding.UTF8.GetString(body);
         }
         if (IsValidUtf8(body)) { source = "detected_utf8"; return Encoding.UTF8.GetString(body); }
         source = "detected_windows1252";
@@ -49,6 +57,19 @@ public static partial class HtmlCharset
     }
 
     public static bool IsValidUtf8(ReadOnlySpan<byte> bytes) => System.Text.Unicode.Utf8.IsValid(bytes);
+
+    // Counts the sequences Encoding.UTF8 replaces with U+FFFD (both follow the Unicode "maximal subpart" rule).
+    private static int CountInvalidUtf8Sequences(ReadOnlySpan<byte> bytes)
+    {
+        var invalid = 0;
+        while (!bytes.IsEmpty)
+        {
+            var status = System.Text.Rune.DecodeFromUtf8(bytes, out _, out var consumed);
+            if (status != System.Buffers.OperationStatus.Done) invalid++;
+            bytes = bytes[consumed..];
+        }
+        return invalid;
+    }
 
     internal static string? CharsetFromContentType(string? contentType)
     {

@@ -78,8 +78,13 @@ public sealed class WarcReader : FileReaderStep
                     Skip(stats, context, "document_too_large", $"{where}: body of {http.Body.Count} bytes exceeds the cap of {MaxDocumentBytes}");
                     return null;
                 }
-                var html = HtmlCharset.Decode(http.Body, http.ContentType, out var charsetSource);
+                var html = HtmlCharset.Decode(http.Body, http.ContentType, out var charsetSource, out var utf8Replaced);
                 stats.Count("charset_" + charsetSource);
+                if (utf8Replaced > 0)
+                {
+                    stats.Count("utf8_replaced_documents");
+                    stats.Count("utf8_replaced_sequences", utf8Replaced);
+                }
                 if (LooksBinary(html))
                 {
                     Skip(stats, context, "undecodable", $"{where}: body is not text in any charset tried");

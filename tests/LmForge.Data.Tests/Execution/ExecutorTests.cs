@@ -103,6 +103,47 @@ public class ExecutorTests
     }
 
     [Fact]
+    public void Markers_and_stats_go_through_a_temporary_name_of_their_own()
+    {
+        using var dir = new TempDirectory();
+        WriteInputs(dir, files: 2, perFile: 10);
+        var recipe = MakeRecipe(dir, tasks: 2);
+        var runner = new TaskRunner(recipe);
+        var clean = recipe.Stages[0];
+        foreach (int rank in new[] { 0, 1 }) runner.Run(clean, rank);
+
+        // Another process's temporary file beside the target is neither overwritten nor moved into place.
+        string merged = runner.MergedStatsPath(clean);
+        File.WriteAllText(merged + ".tmp", "another writer's half-written stats");
+        runner.MergeStats(clean);
+        Assert.Equal("another writer's half-written stats", File.ReadAllText(merged + ".tmp"));
+        Assert.Equal(20, StatsFile.Parse(File.ReadAllText(merged), merged).For("jsonl_reader").DocumentsKept);
+        File.Delete(merged + ".tmp");
+
+        // A failed rename (the target is a directory) deletes the temporary file and leaves no stats.json.
+        File.Delete(merged);
+        Directory.CreateDirectory(merged);
+        Assert.ThrowsAny<IOException>(() => runner.MergeStats(clean));
+        Assert.Empty(Directory.GetFiles(runner.StageDirectory(clean), "*.tmp"));
+        Assert.Empty(Directory.GetFiles(Path.GetDirectoryName(runner.MarkerPath(clean, 0))!, "*.tmp"));
+    }
+
+    [Fact]
+    public void A_write_that_throws_leaves_the_old_file_and_no_temporary()
+    {
+        using var dir = new TempDirectory();
+        string path = dir.File("sub/data.bin");
+        AtomicFile.WriteText(path, "old");
+        Assert.Throws<InvalidOperationException>(() => AtomicFile.Write(path, stream =>
+        {
+            stream.Write("half of the new"u8);
+            throw new InvalidOperationException("writer failed");
+        }));
+        Assert.Equal("old", File.ReadAllText(path));
+        Assert.Equal([path], Directory.GetFiles(dir.File("sub")));
+    }
+
+    [Fact]
     public void A_crashed_task_leaves_no_output_or_marker_and_the_rerun_redoes_only_it()
     {
         using var dir = new TempDirectory();

@@ -100,12 +100,25 @@ public sealed class SlurmExecutorTests : IDisposable
         var submissions = executor.Submit();
         Assert.Equal(["filter", "signatures", "buckets", "cluster", "dedup"], submissions.Select(s => s.Stage));
         Assert.All(submissions, s => Assert.NotNull(s.JobId));
-        executor.Wait(submissions, TimeSpan.FromSeconds(100));
+        var merged = executor.Wait(submissions, TimeSpan.FromSeconds(100));
 
         var localRunner = new TaskRunner(local);
         var slurmRunner = new TaskRunner(slurm);
         foreach (var stage in slurm.Stages)
+        {
             Assert.Equal(stage.Tasks, slurmRunner.CountDone(stage));
+            // Wait wrote every stage's merged stats.json, the same as the local executor's.
+            string statsPath = slurmRunner.MergedStatsPath(stage);
+            Assert.True(File.Exists(statsPath), $"{statsPath} was not written");
+            Assert.Equal(File.ReadAllText(localRunner.MergedStatsPath(local.Stage(stage.Name))), File.ReadAllText(statsPath));
+            Assert.Equal(merged[stage.Name].ToJson(), File.ReadAllText(statsPath));
+        }
+        // The merged stats add up over the tasks: all 72 documents went through the filter stage and 12 copies were removed.
+        var filter = StatsFile.Parse(File.ReadAllText(slurmRunner.MergedStatsPath(slurm.Stage("filter"))), "filter").For("gopher_repetition");
+        Assert.Equal(72, filter.DocumentsIn);
+        Assert.Equal(filter.DocumentsIn, filter.DocumentsKept + filter.DocumentsRemoved);
+        var dedup = StatsFile.Parse(File.ReadAllText(slurmRunner.MergedStatsPath(slurm.Stage("dedup"))), "dedup").For("minhash_filter");
+        Assert.Equal(12, dedup.DocumentsRemoved);
         foreach (var folder in new[] { "filtered", "final" })
         {
             var names = Directory.GetFiles(_dir.File($"local/{folder}")).Select(Path.GetFileName).Order().ToList();

@@ -45,11 +45,40 @@ public class HtmlCharsetTests
         Assert.Equal("detected_windows1252", cp1252);
     }
 
+    // "Café 日本語" in UTF-8 (C3 A9 = é, E6 97 A5 = 日, ...), cut after the first byte of 語 (E8 AA 9E), as Common
+    // Crawl cuts records over 1 MiB mid-character.
+    private static readonly byte[] CutUtf8 = [.. Encoding.UTF8.GetBytes("Caf\u00e9 \u65e5\u672c"), 0xE8];
+
     [Fact]
-    public void Declared_utf8_that_is_invalid_falls_back()
+    public void Declared_utf8_cut_mid_character_keeps_utf8_and_replaces_only_the_cut()
     {
-        Assert.Equal(Expected, HtmlCharset.Decode(Windows1252Bytes, "text/html; charset=UTF-8", out var source));
-        Assert.Equal("declared_utf8_invalid", source);
+        Assert.Equal("Caf\u00e9 \u65e5\u672c\uFFFD", HtmlCharset.Decode(CutUtf8, "text/html; charset=UTF-8", out var source, out var replaced));
+        Assert.Equal("http_header", source);
+        Assert.Equal(1, replaced);
+
+        byte[] page = [.. Encoding.ASCII.GetBytes("<meta charset=\"utf-8\"><p>"), .. CutUtf8];
+        Assert.Equal("<meta charset=\"utf-8\"><p>Caf\u00e9 \u65e5\u672c\uFFFD", HtmlCharset.Decode(page, "text/html", out source, out replaced));
+        Assert.Equal("meta", source);
+        Assert.Equal(1, replaced);
+    }
+
+    [Fact]
+    public void Declared_utf8_counts_each_invalid_sequence()
+    {
+        // windows-1252 bytes under a UTF-8 label: E9, 96 and EF 76 are three invalid sequences (maximal subparts).
+        Assert.Equal("caf\uFFFD \uFFFD na\uFFFDve", HtmlCharset.Decode(Windows1252Bytes, "text/html; charset=utf-8", out _, out var replaced));
+        Assert.Equal(3, replaced);
+        HtmlCharset.Decode(Encoding.UTF8.GetBytes(Expected), "text/html; charset=utf-8", out _, out replaced);
+        Assert.Equal(0, replaced);
+    }
+
+    [Fact]
+    public void Undeclared_cut_utf8_is_detected_as_windows1252()
+    {
+        // Nothing declared and not valid UTF-8: detection guesses windows-1252, as browsers do.
+        HtmlCharset.Decode(CutUtf8, null, out var source, out var replaced);
+        Assert.Equal("detected_windows1252", source);
+        Assert.Equal(0, replaced);
     }
 
     [Fact]

@@ -165,6 +165,24 @@ public class WarcReaderTests
     }
 
     [Fact]
+    public void Declared_utf8_record_cut_mid_character_stays_utf8_and_is_counted()
+    {
+        using var dir = new TempDirectory();
+        var path = dir.File("cut.warc");
+        byte[] body = [.. Encoding.UTF8.GetBytes("<html><body><p>Caf\u00e9 \u65e5\u672c"), 0xE8, 0xAA]; // 語 = E8 AA 9E, cut
+        using (var file = File.Create(path))
+        using (var writer = new WarcWriter(file, false, StepRunner.SeededIds()))
+        {
+            writer.WriteResponse("https://example.org/cut", Date, body);
+        }
+        var (docs, stats, _) = StepRunner.Run(new WarcReader(path));
+        Assert.Equal("<html><body><p>Caf\u00e9 \u65e5\u672c\uFFFD", Assert.Single(docs).Text);
+        Assert.Equal(1, stats.Counter("charset_http_header"));
+        Assert.Equal(1, stats.Counter("utf8_replaced_documents"));
+        Assert.Equal(1, stats.Counter("utf8_replaced_sequences"));
+    }
+
+    [Fact]
     public void Binary_payload_declared_html_is_skipped_as_undecodable()
     {
         using var dir = new TempDirectory();
