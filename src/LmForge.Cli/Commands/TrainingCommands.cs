@@ -133,7 +133,7 @@ public static class TrainingCommands
         var set = new Option<string[]>("--set") { Description = "Override a setting, e.g. --set learning-rate=3e-4 (repeatable)" };
         var trainShards = new Option<string?>("--train") { Description = "Training shards: a .bin file, a directory, or a pattern like data/train_*.bin" };
         var validationShards = new Option<string?>("--val") { Description = "Validation shards" };
-        var tokenizer = new Option<string?>("--tokenizer") { Description = "Directory with the tokenizer.json the shards were made with (copied into checkpoints, used for samples)" };
+        var tokenizer = new Option<string?>("--tokenizer") { Description = "The tokenizer the shards were made with: its .json file or the directory holding tokenizer.json (copied into checkpoints, used for samples)" };
         var output = new Option<string?>("--out") { Description = "Run directory (default: runs/train, or the resumed checkpoint's run)" };
         var resume = new Option<string?>("--resume") { Description = "Continue from a checkpoint directory or a run directory (its newest checkpoint)" };
         var command = new Command("train", "Pretrain a GPT on token shards (config file + overrides), with checkpoints, validation and samples.")
@@ -150,12 +150,13 @@ public static class TrainingCommands
             if (parse.GetValue(trainShards) is { } train) overrides.Add("trainShards=" + train);
             if (parse.GetValue(validationShards) is { } validation) overrides.Add("validationShards=" + validation);
             config = config.WithOverrides(overrides);
-            string tokenizerDirectory = parse.GetValue(tokenizer) ?? checkpoint
-                ?? throw new ArgumentException("--tokenizer is required for a new run (the directory holding the tokenizer.json the shards were made with)");
-            var bpe = CheckpointTokenizer.Load(tokenizerDirectory);
-            if (bpe.VocabularySize != config.VocabularySize) config = config with { VocabularySize = bpe.VocabularySize };
+            string tokenizerSource = parse.GetValue(tokenizer) ?? checkpoint
+                ?? throw new ArgumentException("--tokenizer is required for a new run (the tokenizer.json the shards were made with, or its directory)");
             string run = parse.GetValue(output)
                 ?? (checkpoint is not null ? Path.GetDirectoryName(Path.GetFullPath(checkpoint))! : Path.Combine("runs", "train"));
+            string tokenizerDirectory = TokenizerDirectory(tokenizerSource, run);
+            var bpe = CheckpointTokenizer.Load(tokenizerDirectory);
+            if (bpe.VocabularySize != config.VocabularySize) config = config with { VocabularySize = bpe.VocabularySize };
             string[] tokenizerFiles = [Path.Combine(tokenizerDirectory, CheckpointTokenizer.FileName)];
             using var model = GptTrainableModel.Create(config, CpuBackend.Shared);
             AnsiConsole.MarkupLineInterpolated($"GPT: {config.Layers} layers, width {config.EmbeddingSize}, {model.Model.ParameterCount / 1e6:F2}M parameters; {config.Steps} steps of {config.TotalBatchTokens} tokens{(checkpoint is null ? "" : $", resuming {checkpoint}")}");
@@ -283,6 +284,18 @@ public static class TrainingCommands
             return 0;
         }));
         return command;
+    }
+
+    // Checkpoints carry the tokenizer as tokenizer.json: a tokenizer file of another name is copied under that name
+    // into the run's tokenizer/ folder; a directory is used as it is.
+    static string TokenizerDirectory(string fileOrDirectory, string run)
+    {
+        if (!File.Exists(fileOrDirectory)) return fileOrDirectory;
+        if (Path.GetFileName(fileOrDirectory) == CheckpointTokenizer.FileName) return Path.GetDirectoryName(Path.GetFullPath(fileOrDirectory))!;
+        string directory = Path.Combine(run, "tokenizer");
+        Directory.CreateDirectory(directory);
+        File.Copy(fileOrDirectory, Path.Combine(directory, CheckpointTokenizer.FileName), overwrite: true);
+        return directory;
     }
 
     static bool IsModelDirectory(string directory) => File.Exists(Path.Combine(directory, LmForge.Models.Checkpoints.Gpt2Checkpoint.WeightsFileName));
