@@ -160,6 +160,7 @@ public sealed partial class BpeTokenizer
 
     private const int StackBufferBytes = 1024;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void EncodePieces<TScanner>(ReadOnlySpan<char> text, List<int> tokens) where TScanner : IPieceScanner
     {
         Span<byte> buffer = stackalloc byte[StackBufferBytes];

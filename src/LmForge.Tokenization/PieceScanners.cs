@@ -1,4 +1,7 @@
+using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace LmForge.Tokenization;
 
@@ -51,6 +54,29 @@ internal static class ScanRules
             index += width;
         }
         return index;
+    }
+
+    /// <summary>End of the run of \p{L} code points from <paramref name="index"/>. Most words are ASCII and short, so
+    /// eight characters are tested at once and the table walk only resumes at a non-ASCII character.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int LetterRunEnd(ReadOnlySpan<char> text, int index)
+    {
+        ref ushort chars = ref Unsafe.As<char, ushort>(ref MemoryMarshal.GetReference(text));
+        while (Vector128.IsHardwareAccelerated && index <= text.Length - Vector128<ushort>.Count)
+        {
+            // (c | 0x20) - 'a' <= 25 exactly for A-Z and a-z; anything else, non-ASCII included, stops the run.
+            Vector128<ushort> folded = Vector128.LoadUnsafe(ref chars, (nuint)index) | Vector128.Create((ushort)0x20);
+            uint stops = Vector128.GreaterThan(folded - Vector128.Create((ushort)'a'), Vector128.Create((ushort)('z' - 'a'))).ExtractMostSignificantBits();
+            if (stops == 0)
+            {
+                index += Vector128<ushort>.Count;
+                continue;
+            }
+            index += BitOperations.TrailingZeroCount(stops);
+            if (text[index] < 0x80) return index;
+            break;
+        }
+        return RunEnd(text, index, CharClass.Letter);
     }
 
     /// <summary>End of the run of "[^\s\p{L}\p{N}]" code points from <paramref name="index"/>.</summary>
@@ -124,7 +150,7 @@ internal struct Gpt2Scanner : IPieceScanner
                 width = nextWidth;
             }
         }
-        if ((cls & CharClass.Letter) != 0) return ScanRules.RunEnd(text, index + width, CharClass.Letter) - start;
+        if ((cls & CharClass.Letter) != 0) return ScanRules.LetterRunEnd(text, index + width) - start;
         if ((cls & CharClass.Number) != 0) return ScanRules.RunEnd(text, index + width, CharClass.Number) - start;
         if ((cls & CharClass.Space) == 0) return ScanRules.OtherRunEnd(text, index + width) - start;
         return ScanRules.Whitespace(text, start, newlineRule: false);
@@ -143,12 +169,12 @@ internal struct Cl100kScanner : IPieceScanner
             if (k > 0) return k;
         }
         int cls = CharClass.At(text, start, out int width);
-        if ((cls & CharClass.Letter) != 0) return ScanRules.RunEnd(text, start + width, CharClass.Letter) - start;
+        if ((cls & CharClass.Letter) != 0) return ScanRules.LetterRunEnd(text, start + width) - start;
         int next = -1;
         int nextWidth = 0;
         if (start + width < text.Length) next = CharClass.At(text, start + width, out nextWidth);
         if ((cls & (CharClass.Number | CharClass.Newline)) == 0 && next >= 0 && (next & CharClass.Letter) != 0)
-            return ScanRules.RunEnd(text, start + width + nextWidth, CharClass.Letter) - start;
+            return ScanRules.LetterRunEnd(text, start + width + nextWidth) - start;
         if ((cls & CharClass.Number) != 0) return ScanRules.NumberGroupEnd(text, start) - start;
         int otherStart = -1;
         if ((cls & CharClass.NotOther) == 0) otherStart = start;
