@@ -1,5 +1,7 @@
 using System.Buffers;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using System.Text;
 
 namespace LmForge.Tokenization;
@@ -160,6 +162,7 @@ public sealed partial class BpeTokenizer
 
     private const int StackBufferBytes = 1024;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void EncodePieces<TScanner>(ReadOnlySpan<char> text, List<int> tokens) where TScanner : IPieceScanner
     {
         Span<byte> buffer = stackalloc byte[StackBufferBytes];
@@ -171,9 +174,8 @@ public sealed partial class BpeTokenizer
             while (position < text.Length)
             {
                 int length = TScanner.PieceLength(text, position);
-                ReadOnlySpan<char> piece = text.Slice(position, length);
                 if (length * 3 + PieceCache.MaxBytes > buffer.Length) buffer = Rent(ref rented, length * 3 + PieceCache.MaxBytes);
-                _merger.Encode(buffer[..ToUtf8(piece, buffer)], tokens, cache);
+                _merger.Encode(buffer[..ToUtf8(text, position, length, buffer)], tokens, cache);
                 position += length;
             }
         }
@@ -194,9 +196,8 @@ public sealed partial class BpeTokenizer
             while (position < text.Length)
             {
                 int length = Pattern.PieceLength(text, position);
-                ReadOnlySpan<char> piece = text.Slice(position, length);
                 if (length * 3 + PieceCache.MaxBytes > buffer.Length) buffer = Rent(ref rented, length * 3 + PieceCache.MaxBytes);
-                _merger.Encode(buffer[..ToUtf8(piece, buffer)], tokens, cache);
+                _merger.Encode(buffer[..ToUtf8(text, position, length, buffer)], tokens, cache);
                 position += length;
             }
         }
@@ -213,10 +214,27 @@ public sealed partial class BpeTokenizer
         return rented;
     }
 
-    // UTF-16 -> UTF-8, ASCII inline; lone surrogates become EF BF BD (U+FFFD), as in TextEncoder.
+    // UTF-16 -> UTF-8 of text[start..start + length]; lone surrogates become EF BF BD (U+FFFD), as in TextEncoder.
+    // An ASCII piece of at most 16 characters is narrowed with one 16-byte store (the destination holds at least
+    // PieceCache.MaxBytes): the merger packs the bytes with two 8-byte reads, which would wait on byte-wise stores.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int ToUtf8(ReadOnlySpan<char> piece, Span<byte> destination)
+    private static int ToUtf8(ReadOnlySpan<char> text, int start, int length, Span<byte> destination)
     {
+        if (Vector128.IsHardwareAccelerated && length <= 16 && start <= text.Length - 16)
+        {
+            ref ushort chars = ref Unsafe.As<char, ushort>(ref MemoryMarshal.GetReference(text));
+            Vector128<ushort> lower = Vector128.LoadUnsafe(ref chars, (nuint)start);
+            Vector128<ushort> upper = Vector128.LoadUnsafe(ref chars, (nuint)start + 8);
+            Vector128<ushort> ascii = Vector128.Create((ushort)0x7F);
+            uint nonAscii = Vector128.GreaterThan(lower, ascii).ExtractMostSignificantBits()
+                | Vector128.GreaterThan(upper, ascii).ExtractMostSignificantBits() << 8;
+            if ((nonAscii & ((1u << length) - 1)) == 0)
+            {
+                Vector128.Narrow(lower, upper).StoreUnsafe(ref MemoryMarshal.GetReference(destination));
+                return length;
+            }
+        }
+        ReadOnlySpan<char> piece = text.Slice(start, length);
         int i = 0;
         for (; i < piece.Length; i++)
         {

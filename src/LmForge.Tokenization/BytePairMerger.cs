@@ -60,6 +60,7 @@ internal sealed class BytePairMerger
         cache.Store(low, high, length, CollectionsMarshal.AsSpan(output)[start..]);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void EncodeUncached(ReadOnlySpan<byte> piece, List<int> output, PieceCache cache)
     {
         // tiktoken first looks the whole piece up: a piece that is a token is that token.
@@ -80,6 +81,7 @@ internal sealed class BytePairMerger
         public int Merged;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void MergeLinear(ReadOnlySpan<byte> piece, List<int> output, PieceCache cache)
     {
         int count = piece.Length;
