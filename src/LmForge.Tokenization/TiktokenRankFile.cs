@@ -55,25 +55,16 @@ public static class TiktokenRankFile
     {
         ArgumentNullException.ThrowIfNull(path);
         ArgumentNullException.ThrowIfNull(ranks);
-        string temporary = path + ".tmp-" + Environment.ProcessId;
-        try
+        Saving.AtomicFile.Write(path, stream =>
         {
-            using (var writer = new StreamWriter(temporary, append: false, new UTF8Encoding(false)))
+            using var writer = new StreamWriter(stream, new UTF8Encoding(false), 1 << 16, leaveOpen: true) { NewLine = "\n" };
+            foreach (var (bytes, rank) in ranks.OrderBy(r => r.Value))
             {
-                writer.NewLine = "\n";
-                foreach (var (bytes, rank) in ranks.OrderBy(r => r.Value))
-                {
-                    writer.Write(Convert.ToBase64String(bytes));
-                    writer.Write(' ');
-                    writer.WriteLine(rank.ToString(System.Globalization.CultureInfo.InvariantCulture));
-                }
+                writer.Write(Convert.ToBase64String(bytes));
+                writer.Write(' ');
+                writer.WriteLine(rank.ToString(System.Globalization.CultureInfo.InvariantCulture));
             }
-            File.Move(temporary, path, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(temporary)) File.Delete(temporary);
-        }
+        });
     }
 
     private static TokenizerFormatException Error(string source, int line, string message) => new($"{source}:{line}: {message}");

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using LmForge.Data.Pipeline;
 using LmForge.Data.Recipes;
+using LmForge.Tokenization.Saving;
 
 namespace LmForge.Data.Dedup;
 

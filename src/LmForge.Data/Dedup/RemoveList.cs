@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using LmForge.Tokenization.Saving;
 
 namespace LmForge.Data.Dedup;
 

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text;
 using LmForge.Data.Pipeline;
 using LmForge.Data.Recipes;
+using LmForge.Tokenization.Saving;
 
 namespace LmForge.Data.Execution;
 

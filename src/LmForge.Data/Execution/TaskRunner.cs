@@ -2,6 +2,7 @@ using System.Text;
 using LmForge.Data.Pipeline;
 using LmForge.Data.Recipes;
 using LmForge.Data.Writers;
+using LmForge.Tokenization.Saving;
 
 namespace LmForge.Data.Execution;
 

@@ -5,6 +5,7 @@ using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Text;
 using LmForge.Data.Dedup;
+using LmForge.Tokenization.Saving;
 
 namespace LmForge.Data.LanguageId;
 

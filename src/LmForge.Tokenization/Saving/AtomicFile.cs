@@ -1,26 +1,46 @@
+using System.Text;
+
 namespace LmForge.Tokenization.Saving;
 
-/// <summary>Writes a file under a temporary name beside it and renames it into place, so readers never see half a file.</summary>
-internal static class AtomicFile
+/// <summary>
+/// Writes a file so that its final name only ever holds complete contents: the bytes go to a temporary name unique to
+/// this process and call ("{path}.{pid}-{n}.tmp", which input listings ignore), are flushed to disk, and the file is
+/// then renamed into place. Tokenizers, completion markers, stats and metrics rely on this. On failure the temporary
+/// file is deleted and the target is left as it was.
+/// </summary>
+public static class AtomicFile
 {
+    private static long s_sequence;
+
     public static void Write(string path, Action<Stream> write)
     {
+        ArgumentNullException.ThrowIfNull(path);
+        ArgumentNullException.ThrowIfNull(write);
         string full = Path.GetFullPath(path);
         Directory.CreateDirectory(Path.GetDirectoryName(full)!);
-        string temporary = $"{full}.{Environment.ProcessId}.tmp";
+        string temporary = $"{full}.{Environment.ProcessId}-{Interlocked.Increment(ref s_sequence)}.tmp";
         try
         {
-            using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16))
+            using (var stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
             {
                 write(stream);
                 stream.Flush(flushToDisk: true);
             }
             File.Move(temporary, full, overwrite: true);
         }
-        catch
+        finally
         {
-            File.Delete(temporary);
-            throw;
+            if (File.Exists(temporary)) File.Delete(temporary);
         }
     }
+
+    public static void WriteText(string path, string text) =>
+        Write(path, stream => stream.Write(new UTF8Encoding(false).GetBytes(text)));
+
+    /// <summary>Writes each line followed by "\n", in UTF-8 without a byte-order mark.</summary>
+    public static void WriteLines(string path, IEnumerable<string> lines) => Write(path, stream =>
+    {
+        using var writer = new StreamWriter(stream, new UTF8Encoding(false), 1 << 16, leaveOpen: true) { NewLine = "\n" };
+        foreach (string line in lines) writer.WriteLine(line);
+    });
 }

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using LmForge.Tokenization.Saving;
 
 namespace LmForge.Training.Metrics;
 
@@ -14,7 +15,7 @@ public static class LossCurveSvg
     /// <summary>Writes the picture under a temporary name and renames it into place.</summary>
     public static void Write(string path, IReadOnlyList<MetricsRecord> records, string title)
     {
-        ReplaceFile.WriteAllText(path, Render(records, title));
+        AtomicFile.WriteText(path, Render(records, title));
     }
 
     public static string Render(IReadOnlyList<MetricsRecord> records, string title)

@@ -1,5 +1,6 @@
-using System.Text.Json;
 using System.Text.Json.Serialization;
+using System.Text.Json;
+using LmForge.Tokenization.Saving;
 
 namespace LmForge.Training.Metrics;
 
@@ -41,7 +42,7 @@ public sealed class MetricsLog : IDisposable
     {
         // A run killed while writing a line leaves that last line half written: it is dropped (its step is redone).
         var kept = File.Exists(path) ? Read(path, skipUnreadableLastLine: true).Where(r => r.Step < resumedStep).ToList() : [];
-        ReplaceFile.WriteAllLines(path, kept.Select(r => JsonSerializer.Serialize(r, Options)));
+        AtomicFile.WriteLines(path, kept.Select(r => JsonSerializer.Serialize(r, Options)));
         return new MetricsLog(path, kept);
     }
 

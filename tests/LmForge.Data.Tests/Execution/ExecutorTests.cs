@@ -3,6 +3,7 @@ using LmForge.Data.Execution;
 using LmForge.Data.Pipeline;
 using LmForge.Data.Readers;
 using LmForge.Data.Recipes;
+using LmForge.Tokenization.Saving;
 
 namespace LmForge.Data.Tests.Execution;
 
