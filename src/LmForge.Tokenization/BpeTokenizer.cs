@@ -153,39 +153,34 @@ public sealed partial class BpeTokenizer
         ArgumentNullException.ThrowIfNull(tokens);
         switch (Pattern.Kind)
         {
-            case SplitPatternKind.Gpt2: EncodePieces<Gpt2Scanner>(text, tokens); break;
-            case SplitPatternKind.Cl100k: EncodePieces<Cl100kScanner>(text, tokens); break;
-            case SplitPatternKind.O200k: EncodePieces<O200kScanner>(text, tokens); break;
-            default: EncodePieces(text, tokens); break;
+            case SplitPatternKind.Gpt2: EncodePieces(text, tokens, default(KnownPieces<Gpt2Scanner>)); break;
+            case SplitPatternKind.Cl100k: EncodePieces(text, tokens, default(KnownPieces<Cl100kScanner>)); break;
+            case SplitPatternKind.O200k: EncodePieces(text, tokens, default(KnownPieces<O200kScanner>)); break;
+            default: EncodePieces(text, tokens, new PatternPieces(Pattern)); break;
         }
     }
 
     private const int StackBufferBytes = 1024;
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void EncodePieces<TScanner>(ReadOnlySpan<char> text, List<int> tokens) where TScanner : IPieceScanner
+    // Where the pieces come from: a struct per source, so the JIT compiles one specialized loop for each known
+    // pattern's scanner (called directly, inlinable) and one for any other pattern (a virtual call).
+    private interface IPieceSource
     {
-        Span<byte> buffer = stackalloc byte[StackBufferBytes];
-        byte[]? rented = null;
-        PieceCache cache = _pieceCache.Value!;
-        try
-        {
-            int position = 0;
-            while (position < text.Length)
-            {
-                int length = TScanner.PieceLength(text, position);
-                if (length * 3 + PieceCache.MaxBytes > buffer.Length) buffer = Rent(ref rented, length * 3 + PieceCache.MaxBytes);
-                _merger.Encode(buffer[..ToUtf8(text, position, length, buffer)], tokens, cache);
-                position += length;
-            }
-        }
-        finally
-        {
-            if (rented is not null) ArrayPool<byte>.Shared.Return(rented);
-        }
+        int PieceLength(ReadOnlySpan<char> text, int start);
     }
 
-    private void EncodePieces(ReadOnlySpan<char> text, List<int> tokens)
+    private readonly struct KnownPieces<TScanner> : IPieceSource where TScanner : IPieceScanner
+    {
+        public int PieceLength(ReadOnlySpan<char> text, int start) => TScanner.PieceLength(text, start);
+    }
+
+    private readonly struct PatternPieces(SplitPattern pattern) : IPieceSource
+    {
+        public int PieceLength(ReadOnlySpan<char> text, int start) => pattern.PieceLength(text, start);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void EncodePieces<TSource>(ReadOnlySpan<char> text, List<int> tokens, TSource pieces) where TSource : struct, IPieceSource
     {
         Span<byte> buffer = stackalloc byte[StackBufferBytes];
         byte[]? rented = null;
@@ -195,7 +190,7 @@ public sealed partial class BpeTokenizer
             int position = 0;
             while (position < text.Length)
             {
-                int length = Pattern.PieceLength(text, position);
+                int length = pieces.PieceLength(text, position);
                 if (length * 3 + PieceCache.MaxBytes > buffer.Length) buffer = Rent(ref rented, length * 3 + PieceCache.MaxBytes);
                 _merger.Encode(buffer[..ToUtf8(text, position, length, buffer)], tokens, cache);
                 position += length;
