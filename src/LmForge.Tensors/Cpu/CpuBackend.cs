@@ -22,32 +22,33 @@ public sealed unsafe class CpuBackend : IBackend
 
     public void EncoderForward(Tensor output, ReadOnlySpan<int> tokens, Tensor tokenEmbedding, Tensor positionEmbedding)
     {
-        const string op = nameof(EncoderForward);
-        RequireRank(op, nameof(output), output, 3);
-        int b = output.Shape[0], t = output.Shape[1], c = output.Shape[2];
-        RequireRank(op, nameof(tokenEmbedding), tokenEmbedding, 2);
-        RequireRank(op, nameof(positionEmbedding), positionEmbedding, 2);
-        Require(op, nameof(tokenEmbedding), tokenEmbedding, tokenEmbedding.Shape[0], c);
-        if (positionEmbedding.Shape[1] != c || positionEmbedding.Shape[0] < t)
-            ThrowHelper.ThrowShapeMismatch($"{op}: positionEmbedding has shape {positionEmbedding.Shape}, expected (>= {t}, {c}) for output {output.Shape}");
-        RequireTokens(op, tokens, b * t, tokenEmbedding.Shape[0], allowIgnore: false);
+        var (b, t, c) = RequireEncoderShapes(nameof(EncoderForward), output, nameof(output), tokenEmbedding, nameof(tokenEmbedding),
+            positionEmbedding, nameof(positionEmbedding), tokens);
         fixed (int* tokenPointer = tokens)
             Encoder.Forward(Pool, output.Pointer, tokenPointer, tokenEmbedding.Pointer, positionEmbedding.Pointer, b, t, c);
     }
 
     public void EncoderBackward(Tensor tokenEmbeddingGrad, Tensor positionEmbeddingGrad, Tensor outputGrad, ReadOnlySpan<int> tokens)
     {
-        const string op = nameof(EncoderBackward);
-        RequireRank(op, nameof(outputGrad), outputGrad, 3);
-        int b = outputGrad.Shape[0], t = outputGrad.Shape[1], c = outputGrad.Shape[2];
-        RequireRank(op, nameof(tokenEmbeddingGrad), tokenEmbeddingGrad, 2);
-        RequireRank(op, nameof(positionEmbeddingGrad), positionEmbeddingGrad, 2);
-        Require(op, nameof(tokenEmbeddingGrad), tokenEmbeddingGrad, tokenEmbeddingGrad.Shape[0], c);
-        if (positionEmbeddingGrad.Shape[1] != c || positionEmbeddingGrad.Shape[0] < t)
-            ThrowHelper.ThrowShapeMismatch($"{op}: positionEmbeddingGrad has shape {positionEmbeddingGrad.Shape}, expected (>= {t}, {c}) for outputGrad {outputGrad.Shape}");
-        RequireTokens(op, tokens, b * t, tokenEmbeddingGrad.Shape[0], allowIgnore: false);
+        var (b, t, c) = RequireEncoderShapes(nameof(EncoderBackward), outputGrad, nameof(outputGrad), tokenEmbeddingGrad, nameof(tokenEmbeddingGrad),
+            positionEmbeddingGrad, nameof(positionEmbeddingGrad), tokens);
         fixed (int* tokenPointer = tokens)
             Encoder.Backward(Pool, tokenEmbeddingGrad.Pointer, positionEmbeddingGrad.Pointer, outputGrad.Pointer, tokenPointer, b, t, c);
+    }
+
+    // activations (B,T,C), tokenTable (V,C), positionTable (>= T,C), tokens B·T ids in [0, V): forward and backward alike.
+    private static (int B, int T, int C) RequireEncoderShapes(string op, Tensor activations, string activationsName,
+        Tensor tokenTable, string tokenTableName, Tensor positionTable, string positionTableName, ReadOnlySpan<int> tokens)
+    {
+        RequireRank(op, activationsName, activations, 3);
+        int b = activations.Shape[0], t = activations.Shape[1], c = activations.Shape[2];
+        RequireRank(op, tokenTableName, tokenTable, 2);
+        RequireRank(op, positionTableName, positionTable, 2);
+        Require(op, tokenTableName, tokenTable, tokenTable.Shape[0], c);
+        if (positionTable.Shape[1] != c || positionTable.Shape[0] < t)
+            ThrowHelper.ThrowShapeMismatch($"{op}: {positionTableName} has shape {positionTable.Shape}, expected (>= {t}, {c}) for {activationsName} {activations.Shape}");
+        RequireTokens(op, tokens, b * t, tokenTable.Shape[0], allowIgnore: false);
+        return (b, t, c);
     }
 
     public void LinearForward(Tensor output, Tensor input, Tensor weight, Tensor? bias)
