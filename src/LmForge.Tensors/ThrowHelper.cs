@@ -21,6 +21,10 @@ internal static class ThrowHelper
         throw new ShapeMismatchException($"{operation}: {name} has shape {actual}, expected {expected}");
 
     [DoesNotReturn, MethodImpl(MethodImplOptions.NoInlining)]
+    public static void ThrowElementType(Tensor tensor, TensorElementType expected) =>
+        throw new InvalidOperationException($"{tensor} holds {tensor.ElementType} elements, expected {expected}");
+
+    [DoesNotReturn, MethodImpl(MethodImplOptions.NoInlining)]
     public static void ThrowShapeMismatch(string message) => throw new ShapeMismatchException(message);
 }
 

@@ -28,6 +28,22 @@ public sealed unsafe class TensorTests
     }
 
     [Fact]
+    public void Int32_tensors_hold_ids_and_refuse_float_access()
+    {
+        using var ids = Tensor.AllocateInt32(2, 3);
+        Assert.Equal(TensorElementType.Int32, ids.ElementType);
+        Assert.Equal(0, (long)ids.IntPointer % 64);
+        ids.CopyFrom([1, 2, 3, -1, 50000, 7]);
+        Assert.Equal(new[] { -1, 50000, 7 }, ids.Slice(3, new TensorShape(3)).ToInt32Array());
+        Assert.Equal(TensorElementType.Int32, ids.Reshape(new TensorShape(6)).ElementType);
+        var ex = Assert.Throws<InvalidOperationException>(() => ids.AsSpan());
+        Assert.Contains("Int32", ex.Message);
+        using var floats = Tensor.Allocate(3);
+        Assert.Throws<InvalidOperationException>(() => floats.AsInt32Span());
+        Assert.Throws<ShapeMismatchException>(() => ids.CopyFrom([1, 2]));
+    }
+
+    [Fact]
     public void Dispose_releases_owned_memory()
     {
         var tensor = Tensor.Allocate(4);
