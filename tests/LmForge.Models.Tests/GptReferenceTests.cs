@@ -1,4 +1,4 @@
-using LmForge.Models.Gpt;
+using LmForge.Models.Transformer;
 using LmForge.Tensors.Optimization;
 using Xunit.Abstractions;
 
@@ -28,7 +28,7 @@ public sealed class GptReferenceTests(ITestOutputHelper output)
     public void Logits_loss_and_every_gradient_match_pytorch(string name)
     {
         using var fixture = new GptFixture(name);
-        using var model = new GptModel(fixture.Config);
+        using var model = new TransformerModel(fixture.Config);
         fixture.LoadInitialParameters(model);
         int b = fixture.BatchSize, t = fixture.SequenceLength;
         int[] tokens = fixture.ReadInt32("tokens");
@@ -51,7 +51,7 @@ public sealed class GptReferenceTests(ITestOutputHelper output)
     public void Five_AdamW_steps_with_clipping_match_pytorch(string name)
     {
         using var fixture = new GptFixture(name);
-        using var model = new GptModel(fixture.Config);
+        using var model = new TransformerModel(fixture.Config);
         fixture.LoadInitialParameters(model);
         var settings = new AdamWSettings(fixture.Float("beta1"), fixture.Float("beta2"), fixture.Float("eps"), fixture.Float("weight_decay"));
         using var optimizer = model.CreateOptimizer(settings);

@@ -1,6 +1,5 @@
 using LmForge.Tensors.Cpu;
 using LmForge.Training.Checkpoints;
-using LmForge.Training.Gpt;
 using LmForge.Training.Metrics;
 
 namespace LmForge.Training.Tests;
@@ -24,19 +23,19 @@ public class GptTrainingTests
         const int steps = 10;
         string directory = TestFiles.TemporaryDirectory("gpt-resume");
         var config = TinyGpt(steps);
-        using var straight = GptTrainableModel.Create(config, CpuBackend.Shared);
+        using var straight = TransformerTrainableModel.Create(config, CpuBackend.Shared);
         using (var trainer = Trainer.Start(config, straight, CpuBackend.Shared, Path.Combine(directory, "straight"))) trainer.Run();
 
         // Interrupted after half the steps (as Ctrl+C does), then resumed by a fresh model whose weights start zeroed.
         string interrupted = Path.Combine(directory, "interrupted");
-        using (var first = GptTrainableModel.Create(config, CpuBackend.Shared))
+        using (var first = TransformerTrainableModel.Create(config, CpuBackend.Shared))
         using (var trainer = Trainer.Start(config, first, CpuBackend.Shared, interrupted))
         {
             using var stop = new CancellationTokenSource();
             trainer.Listener = new StopAfter(steps / 2, stop);
             Assert.True(trainer.Run(stop.Token).Interrupted);
         }
-        using var resumed = GptTrainableModel.Create(config, CpuBackend.Shared);
+        using var resumed = TransformerTrainableModel.Create(config, CpuBackend.Shared);
         resumed.Parameters.AsSpan().Clear();
         using (var trainer = Trainer.Resume(config, resumed, CpuBackend.Shared, interrupted, CheckpointDirectory.FindLatest(interrupted)!)) trainer.Run();
 
@@ -60,11 +59,11 @@ public class GptTrainingTests
     {
         string run = TestFiles.TemporaryDirectory("gpt-checkpoint");
         var config = TinyGpt(3) with { EvalBatches = 1000 }; // the whole validation shard
-        using var model = GptTrainableModel.Create(config, CpuBackend.Shared);
+        using var model = TransformerTrainableModel.Create(config, CpuBackend.Shared);
         TrainingResult result;
         using (var trainer = Trainer.Start(config, model, CpuBackend.Shared, run)) result = trainer.Run();
 
-        using var loaded = GptTrainableModel.Load(result.CheckpointDirectory, CpuBackend.Shared);
+        using var loaded = TransformerTrainableModel.Load(result.CheckpointDirectory, CpuBackend.Shared);
         Assert.True(model.Parameters.AsSpan().SequenceEqual(loaded.Parameters.AsSpan()));
         var expected = new float[64];
         var actual = new float[64];
@@ -80,15 +79,15 @@ public class GptTrainingTests
     {
         string run = TestFiles.TemporaryDirectory("gpt-shape");
         var config = TinyGpt(1);
-        using (var model = GptTrainableModel.Create(config, CpuBackend.Shared))
+        using (var model = TransformerTrainableModel.Create(config, CpuBackend.Shared))
         {
             model.SaveWeights(run);
         }
-        using var wider = GptTrainableModel.Create(config with { EmbeddingSize = 64 }, CpuBackend.Shared);
+        using var wider = TransformerTrainableModel.Create(config with { EmbeddingSize = 64 }, CpuBackend.Shared);
         var error = Assert.Throws<InvalidDataException>(() => wider.LoadWeights(run));
         Assert.Equal($"{run}: checkpoint shape (vocab 64, context 16, 2 layers, 2 heads, width 32) differs from the model's (vocab 64, context 16, 2 layers, 2 heads, width 64)", error.Message);
         File.Delete(Path.Combine(run, "config.json"));
-        Assert.StartsWith(Path.Combine(run, "config.json") + ": missing", Assert.Throws<FileNotFoundException>(() => GptTrainableModel.Load(run, CpuBackend.Shared)).Message, StringComparison.Ordinal);
+        Assert.StartsWith(Path.Combine(run, "config.json") + ": missing", Assert.Throws<FileNotFoundException>(() => TransformerTrainableModel.Load(run, CpuBackend.Shared)).Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -98,7 +97,7 @@ public class GptTrainingTests
         // The first shard is fine; the second, made with a bigger vocabulary, is the one the error must name.
         string good = TestFiles.WriteShard(Path.Combine(directory, "good.bin"), Enumerable.Range(0, 200).Select(i => i % 64).ToList());
         string shard = TestFiles.WriteShard(Path.Combine(directory, "big.bin"), Enumerable.Range(0, 200).Select(i => i * 3).ToList());
-        using var model = GptTrainableModel.Create(TinyGpt(1), CpuBackend.Shared);
+        using var model = TransformerTrainableModel.Create(TinyGpt(1), CpuBackend.Shared);
         var error = Assert.Throws<InvalidDataException>(() => Evaluation.Run(model, [good, shard], 2));
         Assert.Equal($"{shard}: token 66 at position 22 is outside the vocabulary (64); the shard was made with another tokenizer", error.Message);
     }

@@ -7,7 +7,6 @@ using LmForge.Tokenization.Corpus;
 using LmForge.Tokenization.Shards;
 using LmForge.Tokenization.Training;
 using LmForge.Training.Checkpoints;
-using LmForge.Training.Gpt;
 
 namespace LmForge.Training.Quickstart;
 
@@ -19,7 +18,7 @@ namespace LmForge.Training.Quickstart;
 /// var tokenizer = bpe.ToTokenizer();
 /// var split = QuickstartPipeline.WriteShards(corpusPath, tokenizer, dataDirectory);
 /// var config = QuickstartPipeline.DefaultConfig(split, tokenizer.VocabularySize).WithOverrides(options.Overrides);
-/// using var model = GptTrainableModel.Create(config, backend);
+/// using var model = TransformerTrainableModel.Create(config, backend);
 /// config = config with { Steps = QuickstartPipeline.StepsForBudget(model, config, seconds) };
 /// using var trainer = Trainer.Start(config, model, backend, runDirectory);
 /// trainer.Run(cancellation);
