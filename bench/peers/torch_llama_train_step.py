@@ -1,0 +1,85 @@
+#!/usr/bin/python3
+"""PyTorch peer of the `train-step` benchmark for Llama: times Llama training steps on random tokens.
+
+One step = forward, cross-entropy loss, backward, gradient clipping to norm 1.0, AdamW update (weight decay 0.1 on the
+2-D weights, lr 3e-4, betas 0.9/0.95), float32, exactly as bench/peers/torch_train_step.py does it for GPT-2. The model
+is the reference Llama of tests/reference/llama_torch.py (the same module the correctness fixtures come from, Hugging
+Face LlamaForCausalLM's math), built with the same configuration as the C# side: untied lm_head, vocabulary not
+padded, grouped-query attention when --kv-heads < --heads.
+Prints one JSON line: {"tokens_per_s", "ms_per_step", "params", "steps", "threads", "loss_first", "loss_last"}.
+Run with Debian's /usr/bin/python3 (python3-torch 1.13), e.g.
+  OMP_NUM_THREADS=2 OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 bench/peers/torch_llama_train_step.py --vocab 4096 \
+      --context 128 --layers 4 --heads 4 --kv-heads 2 --width 128 --intermediate 344 --batch 8 --seq 128
+"""
+import argparse
+import json
+import os
+import sys
+import time
+
+import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "reference"))
+import llama_torch  # noqa: E402  (the reference model, shared with the fixture generators)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--vocab", type=int, required=True, help="vocab_size (not padded)")
+    parser.add_argument("--context", type=int, required=True, help="max_position_embeddings")
+    parser.add_argument("--layers", type=int, required=True, help="num_hidden_layers")
+    parser.add_argument("--heads", type=int, required=True, help="num_attention_heads")
+    parser.add_argument("--kv-heads", type=int, default=None, help="num_key_value_heads (default: --heads, plain MHA)")
+    parser.add_argument("--width", type=int, required=True, help="hidden_size")
+    parser.add_argument("--intermediate", type=int, required=True, help="intermediate_size of the SwiGLU MLP")
+    parser.add_argument("--rope-theta", type=float, default=10000.0)
+    parser.add_argument("--rms-norm-eps", type=float, default=1e-6)
+    parser.add_argument("--batch", type=int, required=True)
+    parser.add_argument("--seq", type=int, required=True, help="tokens per sequence in a step")
+    parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(20230828)
+    config = llama_torch.LlamaConfig(vocab_size=args.vocab, hidden_size=args.width, intermediate_size=args.intermediate,
+                                     num_hidden_layers=args.layers, num_attention_heads=args.heads,
+                                     num_key_value_heads=args.kv_heads or args.heads,
+                                     max_position_embeddings=args.context, rms_norm_eps=args.rms_norm_eps,
+                                     rope_theta=args.rope_theta)
+    model = llama_torch.LlamaForCausalLM(config)
+    model.init_weights(20230828)
+    model.train()
+    optimizer = llama_torch.make_optimizer(model, learning_rate=3e-4, weight_decay=0.1, betas=(0.9, 0.95))
+    generator = torch.Generator().manual_seed(20230828)
+    tokens = torch.randint(0, args.vocab, (args.batch, args.seq + 1), generator=generator)
+    inputs, targets = tokens[:, :-1].contiguous(), tokens[:, 1:].contiguous()
+
+    def step():
+        loss, _ = llama_torch.train_step(model, optimizer, inputs, targets, max_grad_norm=1.0)
+        return loss
+
+    loss_first = None
+    for _ in range(args.warmup):
+        loss_first = step()
+    start = time.perf_counter()
+    loss_last = None
+    for _ in range(args.steps):
+        loss_last = step()
+    seconds = time.perf_counter() - start
+
+    tokens_per_step = args.batch * args.seq
+    print(json.dumps({
+        "tokens_per_s": tokens_per_step * args.steps / seconds,
+        "ms_per_step": 1000.0 * seconds / args.steps,
+        "params": sum(p.numel() for p in model.parameters()),
+        "steps": args.steps,
+        "threads": torch.get_num_threads(),
+        "loss_first": loss_first,
+        "loss_last": loss_last,
+    }))
+
+
+if __name__ == "__main__":
+    main()
