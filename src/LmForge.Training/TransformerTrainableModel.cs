@@ -66,7 +66,7 @@ public sealed class TransformerTrainableModel(TransformerModel model) : ITrainab
         string configPath = Path.Combine(directory, ModelCheckpoint.ConfigFileName);
         var saved = ModelCheckpoint.ReadConfig(configPath);
         if (saved != Model.Config)
-            throw new InvalidDataException($"{configPath}: the checkpoint's model ({saved}) differs from this run's ({Model.Config})");
+            throw new InvalidDataException($"{configPath}: the checkpoint's model differs from this one: {saved.DifferencesFrom(Model.Config)} (checkpoint vs model)");
         ModelCheckpoint.LoadWeights(Model, Path.Combine(directory, ModelCheckpoint.WeightsFileName));
     }
 

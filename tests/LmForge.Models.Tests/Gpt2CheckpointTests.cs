@@ -7,7 +7,7 @@ namespace LmForge.Models.Tests;
 
 public sealed class Gpt2CheckpointTests : IDisposable
 {
-    private static readonly TransformerConfig TinyConfig = new(VocabSize: 101, ContextLength: 12, LayerCount: 2, HeadCount: 2, Width: 16);
+    private static readonly TransformerConfig TinyConfig = TransformerConfig.Gpt2(101, 12, 2, 2, 16);
     private readonly string _directory = Path.Combine(Path.GetTempPath(), "lmforge-gpt2ckpt-" + Guid.NewGuid().ToString("N"));
 
     public Gpt2CheckpointTests() => Directory.CreateDirectory(_directory);
@@ -127,7 +127,7 @@ public sealed class Gpt2CheckpointTests : IDisposable
 
         using var wider = new TransformerModel(TinyConfig with { Width = 32, IntermediateSize = 128 });
         var error = Assert.Throws<InvalidDataException>(() => ModelCheckpoint.LoadWeights(wider, path));
-        Assert.Equal($"{path}: checkpoint is a GPT-2 with vocabulary 101, width 16, context 12, but the model expects a GPT-2 with vocabulary 101, width 32, context 12, 2 layers", error.Message);
+        Assert.Equal($"{path}: tensor 'wte.weight' has shape [101, 16], expected [101, 32]", error.Message);
 
         using var deeper = new TransformerModel(TinyConfig with { LayerCount = 3 });
         error = Assert.Throws<InvalidDataException>(() => ModelCheckpoint.LoadWeights(deeper, path));
@@ -186,21 +186,40 @@ public sealed class Gpt2CheckpointTests : IDisposable
         Assert.Equal(before, model.Parameters.ToArray()); // nothing was copied from a file that fails
     }
 
+    private const string Gpt2Fields = "\"model_type\":\"gpt2\",\"vocab_size\":101,\"n_embd\":16,\"n_layer\":2,\"n_positions\":12";
+
     public static TheoryData<string, string> BadConfigs => new()
     {
-        { "{\"model_type\":\"llama\",\"vocab_size\":101,\"n_embd\":16,\"n_layer\":2,\"n_head\":2,\"n_positions\":12}", "field 'model_type' is \"llama\", expected \"gpt2\"" },
-        { "{\"vocab_size\":101,\"n_embd\":16,\"n_layer\":2,\"n_positions\":12}", "field 'n_head' is missing" },
-        { "{\"vocab_size\":101,\"n_embd\":16,\"n_layer\":2,\"n_head\":3,\"n_positions\":12}", "field 'n_head' is 3, which does not divide 'n_embd' = 16" },
-        { "{\"vocab_size\":-5,\"n_embd\":16,\"n_layer\":2,\"n_head\":2,\"n_positions\":12}", "field 'vocab_size' is -5, expected a positive integer" },
-        { "{\"vocab_size\":101,\"n_embd\":\"16\",\"n_layer\":2,\"n_head\":2,\"n_positions\":12}", "field 'n_embd' is \"16\", expected a positive integer" },
-        { "{\"vocab_size\":101,\"n_embd\":16,\"n_layer\":2,\"n_head\":2,\"n_positions\":12,\"activation_function\":\"relu\"}", "field 'activation_function' is \"relu\", expected one of gelu_new" },
-        { "{\"vocab_size\":101,\"n_embd\":16,\"n_layer\":2,\"n_head\":2,\"n_positions\":12,\"layer_norm_epsilon\":1e-6}", "field 'layer_norm_epsilon' is 1e-6, expected 1E-05" },
-        { "{\"vocab_size\":101,\"n_embd\":16,\"n_layer\":2,\"n_head\":2,\"n_positions\":12,\"n_inner\":32}", "field 'n_inner' is 32, expected null or 64" },
-        { "{\"vocab_size\":101,\"n_embd\":16,\"n_layer\":2,\"n_head\":2,\"n_positions\":12,\"tie_word_embeddings\":false}", "field 'tie_word_embeddings' is false, expected true" },
-        { "{\"vocab_size\":101,\"n_embd\":16,\"n_layer\":2,\"n_head\":2,\"n_positions\":12,\"scale_attn_by_inverse_layer_idx\":true}", "field 'scale_attn_by_inverse_layer_idx' is true, expected false" },
+        { "{\"vocab_size\":101,\"n_embd\":16,\"n_layer\":2,\"n_head\":2,\"n_positions\":12}", "field 'model_type' is missing, expected one of \"gpt2\", \"llama\"" },
+        { "{\"model_type\":\"mistral\",\"vocab_size\":101}", "field 'model_type' is \"mistral\", expected one of \"gpt2\", \"llama\"" },
+        { "{\"model_type\":\"llama\",\"vocab_size\":101,\"n_embd\":16,\"n_layer\":2,\"n_head\":2,\"n_positions\":12}", "field 'hidden_size' is missing" },
+        { "{" + Gpt2Fields + "}", "field 'n_head' is missing" },
+        { "{" + Gpt2Fields + ",\"n_head\":3}", "field 'n_head' is 3, which does not divide 'n_embd' = 16" },
+        { "{\"model_type\":\"gpt2\",\"vocab_size\":-5,\"n_embd\":16,\"n_layer\":2,\"n_head\":2,\"n_positions\":12}", "field 'vocab_size' is -5, expected a positive integer" },
+        { "{\"model_type\":\"gpt2\",\"vocab_size\":101,\"n_embd\":\"16\",\"n_layer\":2,\"n_head\":2,\"n_positions\":12}", "field 'n_embd' is \"16\", expected a positive integer" },
+        { "{" + Gpt2Fields + ",\"n_head\":2,\"activation_function\":\"mish\"}", "field 'activation_function' is \"mish\", expected one of gelu_new" },
+        { "{" + Gpt2Fields + ",\"n_head\":2,\"layer_norm_epsilon\":-1}", "field 'layer_norm_epsilon' is -1, expected a positive number" },
+        { "{" + Gpt2Fields + ",\"n_head\":2,\"n_inner\":0}", "field 'n_inner' is 0, expected a positive integer" },
+        { "{" + Gpt2Fields + ",\"n_head\":2,\"tie_word_embeddings\":false}", "field 'tie_word_embeddings' is false, expected true" },
+        { "{" + Gpt2Fields + ",\"n_head\":2,\"scale_attn_by_inverse_layer_idx\":true}", "field 'scale_attn_by_inverse_layer_idx' is true, expected false" },
         { "{\"vocab_size\":101,", "not valid JSON" },
         { "[1]", "not a JSON object" },
     };
+
+    // GPT-2 options the transformer implements are read, not refused: another epsilon, MLP width or activation.
+    [Fact]
+    public void ReadConfig_Gpt2Variants_TakeTheirOptions()
+    {
+        string path = Path.Combine(_directory, "config.json");
+        File.WriteAllText(path, "{" + Gpt2Fields + ",\"n_head\":2,\"layer_norm_epsilon\":1e-6,\"n_inner\":40,\"activation_function\":\"relu\"}");
+        var config = ModelCheckpoint.ReadConfig(path);
+        Assert.Equal(TinyConfig with { NormEpsilon = 1e-6f, IntermediateSize = 40, Activation = Tensors.Activation.Relu }, config);
+        using var model = new TransformerModel(config);
+        model.InitializeWeights(seed: 1);
+        string saved = Path.Combine(_directory, "variant");
+        ModelCheckpoint.Save(model, saved);
+        Assert.Equal(config, ModelCheckpoint.ReadConfig(Path.Combine(saved, ModelCheckpoint.ConfigFileName)));
+    }
 
     [Theory]
     [MemberData(nameof(BadConfigs))]
@@ -218,7 +237,7 @@ public sealed class Gpt2CheckpointTests : IDisposable
     public void ReadConfig_LegacyNCtxOnly_Accepted()
     {
         string path = Path.Combine(_directory, "config.json");
-        File.WriteAllText(path, "{\"vocab_size\":50257,\"n_embd\":768,\"n_layer\":12,\"n_head\":12,\"n_ctx\":1024}");
+        File.WriteAllText(path, "{\"model_type\":\"gpt2\",\"vocab_size\":50257,\"n_embd\":768,\"n_layer\":12,\"n_head\":12,\"n_ctx\":1024}");
         Assert.Equal(TransformerConfig.Gpt2Small, ModelCheckpoint.ReadConfig(path));
     }
 

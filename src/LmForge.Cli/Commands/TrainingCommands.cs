@@ -299,13 +299,8 @@ public static class TrainingCommands
 
     static bool IsModelDirectory(string directory) => File.Exists(Path.Combine(directory, LmForge.Models.Checkpoints.ModelCheckpoint.WeightsFileName));
 
-    static string Describe(TransformerModel model)
-    {
-        var c = model.Config;
-        string heads = c.KeyValueHeadCount == c.HeadCount ? $"{c.HeadCount} heads" : $"{c.HeadCount} heads ({c.KeyValueHeadCount} key/value)";
-        return string.Create(CultureInfo.InvariantCulture,
-            $"{c.Family}: {c.LayerCount} layers, {heads}, width {c.Width}, MLP {c.IntermediateSize}, context {c.ContextLength}, {model.ParameterCount / 1e6:F2}M parameters");
-    }
+    static string Describe(TransformerModel model) =>
+        string.Create(CultureInfo.InvariantCulture, $"{model.Config.Summary}; {model.ParameterCount / 1e6:F2}M parameters");
 
     static Spectre.Console.Progress Progress() => AnsiConsole.Progress()
         .AutoClear(false)

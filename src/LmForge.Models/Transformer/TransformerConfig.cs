@@ -109,6 +109,32 @@ public sealed record TransformerConfig
     /// <summary>8·C/3 rounded up to a multiple of 32, the SwiGLU width that keeps the MLP's parameters near a 4·C GELU MLP's.</summary>
     public static int DefaultLlamaIntermediateSize(int width) => (int)((8L * width / 3 + 31) / 32 * 32);
 
+    /// <summary>One line for people: "llama: 4 layers, 4 heads (2 key/value), width 128, MLP 352, context 256, vocabulary 4096".</summary>
+    public string Summary
+    {
+        get
+        {
+            string heads = KeyValueHeadCount == HeadCount ? $"{HeadCount} heads" : $"{HeadCount} heads ({KeyValueHeadCount} key/value)";
+            return $"{Family}: {LayerCount} layers, {heads}, width {Width}, MLP {IntermediateSize}, context {ContextLength}, vocabulary {VocabSize}";
+        }
+    }
+
+    /// <summary>The fields in which <paramref name="other"/> differs from this config, as "width 32 vs 64; ..." (empty when equal).</summary>
+    public string DifferencesFrom(TransformerConfig other)
+    {
+        (string Name, object Mine, object Theirs)[] fields =
+        [
+            ("family", Family, other.Family), ("vocabulary", VocabSize, other.VocabSize), ("context", ContextLength, other.ContextLength),
+            ("layers", LayerCount, other.LayerCount), ("heads", HeadCount, other.HeadCount), ("key/value heads", KeyValueHeadCount, other.KeyValueHeadCount),
+            ("width", Width, other.Width), ("MLP width", IntermediateSize, other.IntermediateSize), ("norm", Norm, other.Norm),
+            ("norm epsilon", NormEpsilon, other.NormEpsilon), ("positions", Positions, other.Positions), ("rope theta", RopeTheta, other.RopeTheta),
+            ("activation", Activation, other.Activation), ("gated MLP", GatedMlp, other.GatedMlp), ("attention bias", AttentionBias, other.AttentionBias),
+            ("MLP bias", MlpBias, other.MlpBias), ("norm bias", NormBias, other.NormBias), ("tied embeddings", TiedEmbeddings, other.TiedEmbeddings),
+            ("causal", Causal, other.Causal), ("pre-norm", PreNorm, other.PreNorm), ("vocabulary padding", VocabPadding, other.VocabPadding),
+        ];
+        return string.Join("; ", fields.Where(f => !f.Mine.Equals(f.Theirs)).Select(f => $"{f.Name} {f.Mine} vs {f.Theirs}"));
+    }
+
     /// <summary>Throws ArgumentException naming the first field that is out of range.</summary>
     public void Validate()
     {

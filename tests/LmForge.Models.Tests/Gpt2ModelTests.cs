@@ -6,9 +6,9 @@ using LmForge.Tensors.Optimization;
 
 namespace LmForge.Models.Tests;
 
-public sealed class GptModelTests
+public sealed class Gpt2ModelTests
 {
-    private static readonly TransformerConfig Tiny = new(VocabSize: 61, ContextLength: 12, LayerCount: 2, HeadCount: 2, Width: 32);
+    private static readonly TransformerConfig Tiny = TransformerConfig.Gpt2(61, 12, 2, 2, 32);
 
     private static (int[] Tokens, int[] Targets) Batch(Random random, TransformerConfig config, int batch, int seq)
     {

@@ -4,25 +4,28 @@ using LmForge.Training.Metrics;
 
 namespace LmForge.Training.Tests;
 
-/// <summary>The trainer with the engine's GPT-2: bit-exact resume, checkpoints loadable as models, shape checks.</summary>
-public class GptTrainingTests
+/// <summary>The trainer with the engine's GPT-2 and Llama-style decoder: bit-exact resume, checkpoints loadable as models, shape checks.</summary>
+public class TransformerTrainingTests
 {
     static readonly string Fixture = Path.Combine(AppContext.BaseDirectory, "Fixtures", "pytorch_training");
 
-    static TrainingConfig TinyGpt(int steps) => new()
+    static TrainingConfig TinyGpt(int steps, string architecture = "gpt2") => new()
     {
+        Architecture = architecture, KeyValueHeads = architecture == "llama" ? 1 : 0,
         Layers = 2, Heads = 2, EmbeddingSize = 32, ContextLength = 16, VocabularySize = 64,
         TrainShards = Path.Combine(Fixture, "train_000000.bin"), ValidationShards = Path.Combine(Fixture, "val_000000.bin"),
         MicroBatchSize = 4, TotalBatchTokens = 4 * 16 * 2, LearningRate = 1e-2f, MinLearningRate = 1e-3f, WarmupSteps = 3,
         Steps = steps, Seed = 20230828, EvalEvery = 4, EvalBatches = 2, SampleEvery = 0, CheckpointEvery = 0,
     };
 
-    [Fact]
-    public void GptResume_IsBitExact_LossesAndParameters()
+    [Theory]
+    [InlineData("gpt2")]
+    [InlineData("llama")]
+    public void Resume_IsBitExact_LossesAndParameters(string architecture)
     {
         const int steps = 10;
-        string directory = TestFiles.TemporaryDirectory("gpt-resume");
-        var config = TinyGpt(steps);
+        string directory = TestFiles.TemporaryDirectory(architecture + "-resume");
+        var config = TinyGpt(steps, architecture);
         using var straight = TransformerTrainableModel.Create(config, CpuBackend.Shared);
         using (var trainer = Trainer.Start(config, straight, CpuBackend.Shared, Path.Combine(directory, "straight"))) trainer.Run();
 
@@ -54,16 +57,19 @@ public class GptTrainingTests
         }
     }
 
-    [Fact]
-    public void Checkpoint_LoadsAsAModel_WithTheSameLogits_AndEvaluatesToTheTrainersValidationLoss()
+    [Theory]
+    [InlineData("gpt2")]
+    [InlineData("llama")]
+    public void Checkpoint_LoadsAsAModel_WithTheSameLogits_AndEvaluatesToTheTrainersValidationLoss(string architecture)
     {
-        string run = TestFiles.TemporaryDirectory("gpt-checkpoint");
-        var config = TinyGpt(3) with { EvalBatches = 1000 }; // the whole validation shard
+        string run = TestFiles.TemporaryDirectory(architecture + "-checkpoint");
+        var config = TinyGpt(3, architecture) with { EvalBatches = 1000 }; // the whole validation shard
         using var model = TransformerTrainableModel.Create(config, CpuBackend.Shared);
         TrainingResult result;
         using (var trainer = Trainer.Start(config, model, CpuBackend.Shared, run)) result = trainer.Run();
 
         using var loaded = TransformerTrainableModel.Load(result.CheckpointDirectory, CpuBackend.Shared);
+        Assert.Equal(config.ToModelConfig(), loaded.Model.Config); // the family comes from config.json
         Assert.True(model.Parameters.AsSpan().SequenceEqual(loaded.Parameters.AsSpan()));
         var expected = new float[64];
         var actual = new float[64];
@@ -85,7 +91,7 @@ public class GptTrainingTests
         }
         using var wider = TransformerTrainableModel.Create(config with { EmbeddingSize = 64 }, CpuBackend.Shared);
         var error = Assert.Throws<InvalidDataException>(() => wider.LoadWeights(run));
-        Assert.Equal($"{run}: checkpoint shape (vocab 64, context 16, 2 layers, 2 heads, width 32) differs from the model's (vocab 64, context 16, 2 layers, 2 heads, width 64)", error.Message);
+        Assert.Equal($"{Path.Combine(run, "config.json")}: the checkpoint's model differs from this one: width 32 vs 64; MLP width 128 vs 256 (checkpoint vs model)", error.Message);
         File.Delete(Path.Combine(run, "config.json"));
         Assert.StartsWith(Path.Combine(run, "config.json") + ": missing", Assert.Throws<FileNotFoundException>(() => TransformerTrainableModel.Load(run, CpuBackend.Shared)).Message, StringComparison.Ordinal);
     }
