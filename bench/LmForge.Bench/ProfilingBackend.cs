@@ -18,18 +18,18 @@ internal sealed class ProfilingBackend(IBackend inner) : IBackend
 
     public void Reset() => _totals.Clear();
 
-    public void EncoderForward(Tensor output, ReadOnlySpan<int> tokens, Tensor tokenEmbedding, Tensor positionEmbedding)
+    public void EmbeddingForward(Tensor output, Tensor ids, Tensor table, bool accumulate)
     {
         long start = Stopwatch.GetTimestamp();
-        inner.EncoderForward(output, tokens, tokenEmbedding, positionEmbedding);
-        Add("EncoderForward", start);
+        inner.EmbeddingForward(output, ids, table, accumulate);
+        Add("EmbeddingForward", start);
     }
 
-    public void EncoderBackward(Tensor tokenEmbeddingGrad, Tensor positionEmbeddingGrad, Tensor outputGrad, ReadOnlySpan<int> tokens)
+    public void EmbeddingBackward(Tensor tableGrad, Tensor outputGrad, Tensor ids)
     {
         long start = Stopwatch.GetTimestamp();
-        inner.EncoderBackward(tokenEmbeddingGrad, positionEmbeddingGrad, outputGrad, tokens);
-        Add("EncoderBackward", start);
+        inner.EmbeddingBackward(tableGrad, outputGrad, ids);
+        Add("EmbeddingBackward", start);
     }
 
     public void LinearForward(Tensor output, Tensor input, Tensor weight, Tensor? bias)
@@ -99,14 +99,14 @@ internal sealed class ProfilingBackend(IBackend inner) : IBackend
         Add("AttentionBackward", start, 5.0 * output.Length * (qkv.Shape[1] + 1));
     }
 
-    public void CrossEntropyForward(Tensor losses, Tensor logits, ReadOnlySpan<int> targets, int vocabSize)
+    public void CrossEntropyForward(Tensor losses, Tensor logits, Tensor targets, int vocabSize)
     {
         long start = Stopwatch.GetTimestamp();
         inner.CrossEntropyForward(losses, logits, targets, vocabSize);
         Add("CrossEntropyForward", start);
     }
 
-    public void CrossEntropyBackward(Tensor logitsGrad, Tensor logits, Tensor losses, ReadOnlySpan<int> targets, int vocabSize, float lossGradScale)
+    public void CrossEntropyBackward(Tensor logitsGrad, Tensor logits, Tensor losses, Tensor targets, int vocabSize, float lossGradScale)
     {
         long start = Stopwatch.GetTimestamp();
         inner.CrossEntropyBackward(logitsGrad, logits, losses, targets, vocabSize, lossGradScale);

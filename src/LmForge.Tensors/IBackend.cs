@@ -6,17 +6,22 @@ namespace LmForge.Tensors;
 /// Gradient conventions: parameter gradients (weight, bias, embedding) are always ACCUMULATED into (+=), so the
 /// caller zeroes them once per optimizer step and can accumulate micro-batches; gradients with respect to inputs
 /// are OVERWRITTEN unless the method says otherwise. Shapes below: B batch, T time, C channels, OC output
-/// channels, N rows (any leading dimensions flattened), V vocabulary, Vp padded vocabulary, NH heads.
+/// channels, N rows (any leading dimensions flattened), V vocabulary, Vp padded vocabulary, NH heads. Ids, positions
+/// and targets are Int32 tensors (<see cref="Tensor.AllocateInt32(ReadOnlySpan{int})"/>), everything else float32.
 /// </summary>
 public interface IBackend
 {
     string Name { get; }
 
-    /// <summary>output (B,T,C) = tokenEmbedding[tokens[b,t]] + positionEmbedding[t]; tokenEmbedding (V,C), positionEmbedding (maxT,C), tokens B·T.</summary>
-    void EncoderForward(Tensor output, ReadOnlySpan<int> tokens, Tensor tokenEmbedding, Tensor positionEmbedding);
+    /// <summary>
+    /// Embedding lookup: output row n = table[ids[n]] (accumulate false) or output row n += table[ids[n]] (accumulate
+    /// true, for position or token-type embeddings added onto a token embedding). ids Int32 (N) in [0, V); table (V,C);
+    /// output (N,C) with any leading dimensions (N·C elements). An id outside [0, V) throws, naming its index.
+    /// </summary>
+    void EmbeddingForward(Tensor output, Tensor ids, Tensor table, bool accumulate);
 
-    /// <summary>Accumulates outputGrad (B,T,C) into the rows of tokenEmbeddingGrad (V,C) and positionEmbeddingGrad (maxT,C).</summary>
-    void EncoderBackward(Tensor tokenEmbeddingGrad, Tensor positionEmbeddingGrad, Tensor outputGrad, ReadOnlySpan<int> tokens);
+    /// <summary>tableGrad (V,C) row ids[n] += outputGrad (N,C) row n, for every n (an id may repeat: its rows add up).</summary>
+    void EmbeddingBackward(Tensor tableGrad, Tensor outputGrad, Tensor ids);
 
     /// <summary>output (N,OC) = input (N,C) · weightᵀ + bias; weight (OC,C) as in nn.Linear, bias (OC) or null.</summary>
     void LinearForward(Tensor output, Tensor input, Tensor weight, Tensor? bias);
@@ -51,16 +56,16 @@ public interface IBackend
 
     /// <summary>
     /// losses (N) = −log softmax(logits[n, 0..V))[targets[n]] over the real vocabulary V of the padded logits (N,Vp).
-    /// A target of −1 is ignored (loss 0). Targets outside [−1, V) throw.
+    /// targets Int32 (N); a target of −1 is ignored (loss 0). Targets outside [−1, V) throw, naming their index.
     /// </summary>
-    void CrossEntropyForward(Tensor losses, Tensor logits, ReadOnlySpan<int> targets, int vocabSize);
+    void CrossEntropyForward(Tensor losses, Tensor logits, Tensor targets, int vocabSize);
 
     /// <summary>
     /// logitsGrad (N,Vp) = (softmax(logits) − onehot(target)) · lossGradScale over the real vocabulary, 0 in padded columns
     /// and in rows with target −1. Recomputes the softmax from logits and the forward's losses; logitsGrad may be the
     /// same tensor as logits (the logits are then overwritten).
     /// </summary>
-    void CrossEntropyBackward(Tensor logitsGrad, Tensor logits, Tensor losses, ReadOnlySpan<int> targets, int vocabSize, float lossGradScale);
+    void CrossEntropyBackward(Tensor logitsGrad, Tensor logits, Tensor losses, Tensor targets, int vocabSize, float lossGradScale);
 
     /// <summary>Sets every element to zero.</summary>
     void Clear(Tensor values);

@@ -98,8 +98,9 @@ public sealed class KernelForwardTests
             for (int v = vocab; v < padded; v++) logits.AsSpan()[(row * padded) + v] = 1000f; // would dominate if counted
         }
         int[] targets = [3, 20, -1, 0];
+        using var targetIds = TestData.Ints(targets);
         using var losses = Tensor.Allocate(rows);
-        _backend.CrossEntropyForward(losses, logits, targets, vocab);
+        _backend.CrossEntropyForward(losses, logits, targetIds, vocab);
         for (int row = 0; row < rows; row++)
         {
             if (targets[row] < 0)
@@ -113,23 +114,36 @@ public sealed class KernelForwardTests
         }
     }
 
-    [Fact]
-    public void Encoder_and_residual_forward_add_the_right_rows()
+    [Theory]
+    [InlineData(9)]  // scalar tail only
+    [InlineData(37)] // vector body and tail
+    public void Embedding_forward_gathers_rows_and_accumulates_on_request(int channels)
     {
         var random = TestData.NewRandom();
-        using var wte = TestData.Random(random, 1f, 5, 9);
-        using var wpe = TestData.Random(random, 1f, 4, 9);
-        int[] ids = [4, 0, 2, 2, 1, 3];
-        using var output = Tensor.Allocate(2, 3, 9);
-        _backend.EncoderForward(output, ids, wte, wpe);
+        using var wte = TestData.Random(random, 1f, 5, channels);
+        using var wpe = TestData.Random(random, 1f, 4, channels);
+        int[] tokens = [4, 0, 2, 2, 1, 3];
+        int[] positions = [1, 2, 3, 0, 1, 2]; // not starting at 0, as with a cache or packed sequences
+        using var ids = TestData.Ints(tokens, 2, 3);
+        using var positionIds = TestData.Ints(positions);
+        using var output = TestData.Random(random, 9f, 2, 3, channels); // garbage: overwritten without accumulate
+        _backend.EmbeddingForward(output, ids, wte, accumulate: false);
         for (int row = 0; row < 6; row++)
         {
-            for (int c = 0; c < 9; c++)
-                Assert.Equal(wte.AsSpan()[(ids[row] * 9) + c] + wpe.AsSpan()[((row % 3) * 9) + c], output.AsSpan()[(row * 9) + c]);
+            for (int c = 0; c < channels; c++) Assert.Equal(wte.AsSpan()[(tokens[row] * channels) + c], output.AsSpan()[(row * channels) + c]);
         }
-        using var sum = Tensor.Allocate(2, 3, 9);
+        _backend.EmbeddingForward(output, positionIds, wpe, accumulate: true);
+        for (int row = 0; row < 6; row++)
+        {
+            for (int c = 0; c < channels; c++)
+            {
+                Assert.Equal(wte.AsSpan()[(tokens[row] * channels) + c] + wpe.AsSpan()[(positions[row] * channels) + c],
+                    output.AsSpan()[(row * channels) + c]);
+            }
+        }
+        using var sum = Tensor.Allocate(2, 3, channels);
         _backend.ResidualForward(sum, output, output);
-        for (int i = 0; i < 54; i++) Assert.Equal(2 * output.AsSpan()[i], sum.AsSpan()[i]);
+        for (int i = 0; i < sum.Length; i++) Assert.Equal(2 * output.AsSpan()[i], sum.AsSpan()[i]);
     }
 
     [Fact]

@@ -153,7 +153,7 @@ public sealed class KernelGradientTests
         var random = TestData.NewRandom();
         const int rows = 6, vocab = 13, padded = 16;
         using var logits = TestData.Random(random, 3f, rows, padded);
-        int[] targets = [0, 12, 5, -1, 7, 3];
+        using var targets = TestData.Ints([0, 12, 5, -1, 7, 3]);
         using var losses = Tensor.Allocate(rows);
         using var dlogits = TestData.Random(random, 9f, rows, padded);
         const float scale = 1f / 5; // mean over the 5 counted rows
@@ -174,25 +174,33 @@ public sealed class KernelGradientTests
     }
 
     [Fact]
-    public void Encoder_gradients_match_finite_differences()
+    public void Embedding_gradients_match_finite_differences_with_repeated_ids()
     {
         var random = TestData.NewRandom();
         const int batch = 2, tokens = 5, channels = 40, vocab = 7, context = 8;
         using var wte = TestData.Random(random, 1f, vocab, channels);
         using var wpe = TestData.Random(random, 1f, context, channels);
-        int[] ids = [3, 1, 3, 6, 0, 2, 2, 2, 5, 3]; // repeated ids: their gradients must add up
+        using var ids = TestData.Ints([3, 1, 3, 6, 0, 2, 2, 2, 5, 3], batch, tokens); // repeated ids: their gradients must add up
+        using var positions = TestData.Ints([0, 1, 2, 3, 4, 3, 4, 5, 6, 7], batch, tokens); // the second row starts at 3
         using var output = Tensor.Allocate(batch, tokens, channels);
         using var r = TestData.Random(random, 1f, batch, tokens, channels);
         using var dwte = Tensor.Allocate(vocab, channels);
         using var dwpe = Tensor.Allocate(context, channels);
-        _backend.EncoderBackward(dwte, dwpe, r, ids);
+        _backend.EmbeddingBackward(dwte, r, ids);
+        _backend.EmbeddingBackward(dwpe, r, positions);
         double Loss()
         {
-            _backend.EncoderForward(output, ids, wte, wpe);
+            _backend.EmbeddingForward(output, ids, wte, accumulate: false);
+            _backend.EmbeddingForward(output, positions, wpe, accumulate: true);
             return TestData.Dot(output, r);
         }
         // linear in the embeddings: differences are exact up to rounding, and unused rows must have zero gradient
         GradientCheck.Check("dwte", wte, dwte, Loss);
         GradientCheck.Check("dwpe", wpe, dwpe, Loss);
+
+        // the table gradient accumulates: a second backward doubles it
+        float[] once = dwte.ToArray();
+        _backend.EmbeddingBackward(dwte, r, ids);
+        for (int i = 0; i < once.Length; i++) Assert.Equal(2 * once[i], dwte.AsSpan()[i], 1e-5f);
     }
 }

@@ -125,34 +125,72 @@ public sealed class BackendInputTests
     }
 
     [Fact]
-    public void Token_outside_vocabulary_is_a_clear_error()
+    public void EmbeddingForward_Throws()
     {
-        using var wte = Tensor.Allocate(10, 4);
-        using var wpe = Tensor.Allocate(8, 4);
+        using var table = Tensor.Allocate(10, 4);
         using var output = Tensor.Allocate(1, 3, 4);
-        var ex = Assert.Throws<ArgumentOutOfRangeException>(() => _backend.EncoderForward(output, [1, 10, 2], wte, wpe));
-        Assert.Contains("token id 10 at index 1", ex.Message);
-        Assert.Throws<ArgumentOutOfRangeException>(() => _backend.EncoderForward(output, [1, -1, 2], wte, wpe));
+        using var ids = TestData.Ints([1, 10, 2]);
+        var ex = Assert.Throws<ArgumentOutOfRangeException>(() => _backend.EmbeddingForward(output, ids, table, accumulate: false));
+        Assert.StartsWith("EmbeddingForward: ids[1] = 10 is outside [0, 10), the rows of table (10, 4)", ex.Message);
+        using var negative = TestData.Ints([1, 2, -1]);
+        Assert.Contains("ids[2] = -1", Assert.Throws<ArgumentOutOfRangeException>(() => _backend.EmbeddingForward(output, negative, table, accumulate: true)).Message);
+        using var floatIds = Tensor.Allocate(3);
+        Assert.Contains("EmbeddingForward: ids is a Float32 tensor of shape (3), expected Int32",
+            Assert.Throws<ArgumentException>(() => _backend.EmbeddingForward(output, floatIds, table, accumulate: false)).Message);
+        using var fewIds = TestData.Ints([1, 2]);
+        Assert.StartsWith("EmbeddingForward: ids has shape (2), expected 3 elements, one per row of output (1, 3, 4)",
+            Assert.Throws<ShapeMismatchException>(() => _backend.EmbeddingForward(output, fewIds, table, accumulate: false)).Message);
+        using var wide = Tensor.Allocate(1, 3, 5);
+        Assert.StartsWith("EmbeddingForward: output has shape (1, 3, 5), expected last dimension 4 to match table (10, 4)",
+            Assert.Throws<ShapeMismatchException>(() => _backend.EmbeddingForward(wide, ids, table, accumulate: false)).Message);
+        using var flatTable = Tensor.Allocate(40);
+        Assert.Throws<ShapeMismatchException>(() => _backend.EmbeddingForward(output, ids, flatTable, accumulate: false));
     }
 
     [Fact]
-    public void Sequence_longer_than_position_table_is_a_clear_error()
+    public void EmbeddingBackward_Throws()
     {
-        using var wte = Tensor.Allocate(10, 4);
-        using var wpe = Tensor.Allocate(2, 4);
-        using var output = Tensor.Allocate(1, 3, 4);
-        var ex = Assert.Throws<ShapeMismatchException>(() => _backend.EncoderForward(output, [1, 2, 3], wte, wpe));
-        Assert.Contains("(2, 4)", ex.Message);
+        using var tableGrad = Tensor.Allocate(10, 4);
+        using var outputGrad = Tensor.Allocate(3, 4);
+        using var ids = TestData.Ints([1, 2, 12]);
+        Assert.StartsWith("EmbeddingBackward: ids[2] = 12 is outside [0, 10), the rows of tableGrad (10, 4)",
+            Assert.Throws<ArgumentOutOfRangeException>(() => _backend.EmbeddingBackward(tableGrad, outputGrad, ids)).Message);
+        using var narrow = Tensor.Allocate(10, 3);
+        using var goodIds = TestData.Ints([1, 2, 3]);
+        Assert.StartsWith("EmbeddingBackward: outputGrad has shape (3, 4), expected last dimension 3 to match tableGrad (10, 3)",
+            Assert.Throws<ShapeMismatchException>(() => _backend.EmbeddingBackward(narrow, outputGrad, goodIds)).Message);
+        Assert.All(tableGrad.ToArray(), v => Assert.Equal(0f, v)); // nothing written before the check failed
     }
 
     [Fact]
-    public void CrossEntropy_target_outside_vocabulary_is_a_clear_error()
+    public void CrossEntropyForward_Throws()
     {
         using var logits = Tensor.Allocate(2, 16);
         using var losses = Tensor.Allocate(2);
-        var ex = Assert.Throws<ArgumentOutOfRangeException>(() => _backend.CrossEntropyForward(losses, logits, [3, 13], 13));
-        Assert.Contains("token id 13 at index 1", ex.Message);
-        Assert.Throws<ArgumentException>(() => _backend.CrossEntropyForward(losses, logits, [3], 13));
+        using var targets = TestData.Ints([3, 13]);
+        var ex = Assert.Throws<ArgumentOutOfRangeException>(() => _backend.CrossEntropyForward(losses, logits, targets, 13));
+        Assert.StartsWith("CrossEntropyForward: targets[1] = 13 is outside [-1, 13), the vocabulary (-1 = ignored)", ex.Message);
+        using var belowIgnore = TestData.Ints([-2, 1]);
+        Assert.Contains("targets[0] = -2", Assert.Throws<ArgumentOutOfRangeException>(() => _backend.CrossEntropyForward(losses, logits, belowIgnore, 13)).Message);
+        using var one = TestData.Ints([3]);
+        Assert.StartsWith("CrossEntropyForward: targets has shape (1), expected 2 elements, one per row of logits (2, 16)",
+            Assert.Throws<ShapeMismatchException>(() => _backend.CrossEntropyForward(losses, logits, one, 13)).Message);
+        using var floatTargets = Tensor.Allocate(2);
+        Assert.Contains("CrossEntropyForward: targets is a Float32 tensor",
+            Assert.Throws<ArgumentException>(() => _backend.CrossEntropyForward(losses, logits, floatTargets, 13)).Message);
+    }
+
+    [Fact]
+    public void CrossEntropyBackward_Throws()
+    {
+        using var logits = Tensor.Allocate(2, 16);
+        using var losses = Tensor.Allocate(2);
+        using var targets = TestData.Ints([3, 20]);
+        Assert.StartsWith("CrossEntropyBackward: targets[1] = 20 is outside [-1, 13)",
+            Assert.Throws<ArgumentOutOfRangeException>(() => _backend.CrossEntropyBackward(logits, logits, losses, targets, 13, 1f)).Message);
+        using var goodTargets = TestData.Ints([3, 2]);
+        using var wrongGrad = Tensor.Allocate(2, 15);
+        Assert.Throws<ShapeMismatchException>(() => _backend.CrossEntropyBackward(wrongGrad, logits, losses, goodTargets, 13, 1f));
     }
 
     [Fact]

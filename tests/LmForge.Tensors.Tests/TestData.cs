@@ -19,6 +19,14 @@ internal static class TestData
         for (int i = 0; i < span.Length; i++) span[i] = (float)(((random.NextDouble() * 2) - 1) * scale);
     }
 
+    /// <summary>An Int32 tensor (ids, positions, targets) holding values, shaped (values.Length) or as given.</summary>
+    public static Tensor Ints(int[] values, params int[] shape)
+    {
+        var tensor = Tensor.AllocateInt32(new TensorShape(shape.Length == 0 ? [values.Length] : shape));
+        tensor.CopyFrom(values);
+        return tensor;
+    }
+
     public static double Dot(Tensor a, Tensor b)
     {
         var x = a.AsSpan();

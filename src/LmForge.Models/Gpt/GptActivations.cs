@@ -12,13 +12,14 @@ internal sealed class GptActivations
     private readonly NativeBuffer _buffer;
     private long _next;
 
-    /// <summary>Floats needed for one (batch, sequence length).</summary>
+    /// <summary>4-byte elements (floats, and the int32 tokens, targets and positions) needed for one (batch, sequence length).</summary>
     public static long RequiredLength(GptConfig config, int batchSize, int tokenCount)
     {
         int c = config.Width, l = config.LayerCount, nh = config.HeadCount;
         long bt = (long)batchSize * tokenCount;
         long perLayer = (bt * c * 4) + (bt * 3 * c) + (bt * 4 * c * 2) + (bt * 4) + ((long)batchSize * nh * tokenCount);
-        return (bt * c * 4) + (bt * 4 * c) + (bt * config.PaddedVocabSize) + (bt * 3) + ((l + 1) * bt * c) + (l * perLayer);
+        long ids = bt * 3; // int32 tokens, targets, positions
+        return (bt * c * 4) + (bt * 4 * c) + (bt * config.PaddedVocabSize) + (bt * 3) + ids + ((l + 1) * bt * c) + (l * perLayer);
     }
 
     public GptActivations(GptConfig config, int batchSize, int tokenCount, NativeBuffer buffer)
@@ -53,8 +54,11 @@ internal sealed class GptActivations
         Wide = Take(b, t, 4 * c);
         WideGrad = Tensor.View(_buffer, Wide.Offset, new TensorShape(b, t, 4 * c));
         QkvGrad = Tensor.View(_buffer, Wide.Offset, new TensorShape(b, t, 3 * c));
-        Tokens = new int[bt];
-        Targets = new int[bt];
+        Tokens = TakeInt32(b, t);
+        Targets = TakeInt32(b, t);
+        Positions = TakeInt32(b, t);
+        var positions = Positions.AsInt32Span();
+        for (int i = 0; i < positions.Length; i++) positions[i] = i % t;
     }
 
     public int BatchSize { get; }
@@ -79,8 +83,9 @@ internal sealed class GptActivations
     public Tensor FinalNormRstd { get; }    // (B,T)
     public Tensor Logits { get; }           // (B,T,Vp); the backward overwrites it with dlogits
     public Tensor Losses { get; }           // (B,T)
-    public int[] Tokens { get; }            // B·T, copied from the caller for the backward
-    public int[] Targets { get; }           // B·T
+    public Tensor Tokens { get; }           // int32 (B,T), copied from the caller once per forward
+    public Tensor Targets { get; }          // int32 (B,T)
+    public Tensor Positions { get; }        // int32 (B,T): 0..T−1 in every row, filled when the plan is made
 
     // scratch
     public Tensor Projection { get; }       // (B,T,C): output of c_proj before the residual add, never needed again
@@ -90,10 +95,14 @@ internal sealed class GptActivations
     public Tensor WideGrad { get; }         // (B,T,4C): gradient of the MLP hidden layer (before and after GELU, in place)
     public Tensor QkvGrad { get; }          // (B,T,3C): gradient of qkv, same memory as WideGrad
 
-    private Tensor Take(params int[] shape)
+    private Tensor Take(params int[] shape) => Take(TensorElementType.Float32, shape);
+
+    private Tensor TakeInt32(params int[] shape) => Take(TensorElementType.Int32, shape);
+
+    private Tensor Take(TensorElementType elementType, int[] shape)
     {
         var tensorShape = new TensorShape(shape);
-        var tensor = Tensor.View(_buffer, _next, tensorShape);
+        var tensor = Tensor.View(_buffer, _next, tensorShape, elementType);
         _next += tensorShape.Length;
         return tensor;
     }

@@ -105,7 +105,7 @@ public sealed class GptModel : IDisposable
     public void Forward(ReadOnlySpan<int> tokens, int batchSize, int sequenceLength)
     {
         var acts = Prepare(tokens, batchSize, sequenceLength);
-        tokens.CopyTo(acts.Tokens);
+        acts.Tokens.CopyFrom(tokens);
         RunForward(acts);
         _logitsReadyForBackward = false;
     }
@@ -120,8 +120,8 @@ public sealed class GptModel : IDisposable
         if (targets.Length != tokens.Length)
             throw new ArgumentException($"got {targets.Length} targets for {tokens.Length} tokens; expected one target per token", nameof(targets));
         CheckIds(targets, nameof(targets), allowIgnore: true);
-        tokens.CopyTo(acts.Tokens);
-        targets.CopyTo(acts.Targets);
+        acts.Tokens.CopyFrom(tokens);
+        acts.Targets.CopyFrom(targets);
         RunForward(acts);
         Backend.CrossEntropyForward(acts.Losses, acts.Logits, acts.Targets, Config.VocabSize);
         int count = 0;
@@ -172,7 +172,8 @@ public sealed class GptModel : IDisposable
             Backend.LinearBackward(a.NormGrad, lg.QkvWeight, lg.QkvBias, a.QkvGrad, a.Norm1[l], lw.QkvWeight);
             Backend.LayerNormBackward(a.ResidualGrad, lg.Norm1Weight, lg.Norm1Bias, a.NormGrad, a.Residuals[l], lw.Norm1Weight, a.Norm1Mean[l], a.Norm1Rstd[l]);
         }
-        Backend.EncoderBackward(g.TokenEmbedding, g.PositionEmbedding, a.ResidualGrad, a.Tokens);
+        Backend.EmbeddingBackward(g.TokenEmbedding, a.ResidualGrad, a.Tokens);
+        Backend.EmbeddingBackward(g.PositionEmbedding, a.ResidualGrad, a.Positions);
     }
 
     /// <summary>Global L2 norm of all gradients.</summary>
@@ -202,7 +203,8 @@ public sealed class GptModel : IDisposable
     {
         var w = _weights;
         int nh = Config.HeadCount;
-        Backend.EncoderForward(a.Residuals[0], a.Tokens, w.TokenEmbedding, w.PositionEmbedding);
+        Backend.EmbeddingForward(a.Residuals[0], a.Tokens, w.TokenEmbedding, accumulate: false);
+        Backend.EmbeddingForward(a.Residuals[0], a.Positions, w.PositionEmbedding, accumulate: true);
         for (int l = 0; l < Config.LayerCount; l++)
         {
             var lw = w.Layers[l];

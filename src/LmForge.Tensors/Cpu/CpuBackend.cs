@@ -20,35 +20,16 @@ public sealed unsafe class CpuBackend : IBackend
     /// <summary>Longest sequence the attention kernels accept (their per-worker score rows live on the stack: 512 KB at this length).</summary>
     public const int MaxAttentionTokens = 16384;
 
-    public void EncoderForward(Tensor output, ReadOnlySpan<int> tokens, Tensor tokenEmbedding, Tensor positionEmbedding)
+    public void EmbeddingForward(Tensor output, Tensor ids, Tensor table, bool accumulate)
     {
-        var (b, t, c) = RequireEncoderShapes(nameof(EncoderForward), output, nameof(output), tokenEmbedding, nameof(tokenEmbedding),
-            positionEmbedding, nameof(positionEmbedding), tokens);
-        fixed (int* tokenPointer = tokens)
-            Encoder.Forward(Pool, output.Pointer, tokenPointer, tokenEmbedding.Pointer, positionEmbedding.Pointer, b, t, c);
+        (int rows, int channels) = EmbeddingShapes(nameof(EmbeddingForward), output, nameof(output), ids, table, nameof(table));
+        Embedding.Forward(Pool, output.Pointer, ids.IntPointer, table.Pointer, rows, channels, accumulate);
     }
 
-    public void EncoderBackward(Tensor tokenEmbeddingGrad, Tensor positionEmbeddingGrad, Tensor outputGrad, ReadOnlySpan<int> tokens)
+    public void EmbeddingBackward(Tensor tableGrad, Tensor outputGrad, Tensor ids)
     {
-        var (b, t, c) = RequireEncoderShapes(nameof(EncoderBackward), outputGrad, nameof(outputGrad), tokenEmbeddingGrad, nameof(tokenEmbeddingGrad),
-            positionEmbeddingGrad, nameof(positionEmbeddingGrad), tokens);
-        fixed (int* tokenPointer = tokens)
-            Encoder.Backward(Pool, tokenEmbeddingGrad.Pointer, positionEmbeddingGrad.Pointer, outputGrad.Pointer, tokenPointer, b, t, c);
-    }
-
-    // activations (B,T,C), tokenTable (V,C), positionTable (>= T,C), tokens B·T ids in [0, V): forward and backward alike.
-    private static (int B, int T, int C) RequireEncoderShapes(string op, Tensor activations, string activationsName,
-        Tensor tokenTable, string tokenTableName, Tensor positionTable, string positionTableName, ReadOnlySpan<int> tokens)
-    {
-        RequireRank(op, activationsName, activations, 3);
-        int b = activations.Shape[0], t = activations.Shape[1], c = activations.Shape[2];
-        RequireRank(op, tokenTableName, tokenTable, 2);
-        RequireRank(op, positionTableName, positionTable, 2);
-        Require(op, tokenTableName, tokenTable, tokenTable.Shape[0], c);
-        if (positionTable.Shape[1] != c || positionTable.Shape[0] < t)
-            ThrowHelper.ThrowShapeMismatch($"{op}: {positionTableName} has shape {positionTable.Shape}, expected (>= {t}, {c}) for {activationsName} {activations.Shape}");
-        RequireTokens(op, tokens, b * t, tokenTable.Shape[0], allowIgnore: false);
-        return (b, t, c);
+        (int rows, int channels) = EmbeddingShapes(nameof(EmbeddingBackward), outputGrad, nameof(outputGrad), ids, tableGrad, nameof(tableGrad));
+        Embedding.Backward(Pool, tableGrad.Pointer, outputGrad.Pointer, ids.IntPointer, rows, channels);
     }
 
     public void LinearForward(Tensor output, Tensor input, Tensor weight, Tensor? bias)
@@ -129,21 +110,19 @@ public sealed unsafe class CpuBackend : IBackend
         Attention.Backward(Pool, qkvGrad.Pointer, outputGrad.Pointer, qkv.Pointer, output.Pointer, logSumExp.Pointer, b, t, c, headCount);
     }
 
-    public void CrossEntropyForward(Tensor losses, Tensor logits, ReadOnlySpan<int> targets, int vocabSize)
+    public void CrossEntropyForward(Tensor losses, Tensor logits, Tensor targets, int vocabSize)
     {
         const string op = nameof(CrossEntropyForward);
         (int rows, int paddedVocabSize) = CrossEntropyShapes(op, losses, logits, targets, vocabSize);
-        fixed (int* targetPointer = targets)
-            CrossEntropy.Forward(Pool, losses.Pointer, logits.Pointer, targetPointer, rows, vocabSize, paddedVocabSize);
+        CrossEntropy.Forward(Pool, losses.Pointer, logits.Pointer, targets.IntPointer, rows, vocabSize, paddedVocabSize);
     }
 
-    public void CrossEntropyBackward(Tensor logitsGrad, Tensor logits, Tensor losses, ReadOnlySpan<int> targets, int vocabSize, float lossGradScale)
+    public void CrossEntropyBackward(Tensor logitsGrad, Tensor logits, Tensor losses, Tensor targets, int vocabSize, float lossGradScale)
     {
         const string op = nameof(CrossEntropyBackward);
         (int rows, int paddedVocabSize) = CrossEntropyShapes(op, losses, logits, targets, vocabSize);
         RequireSameShape(op, nameof(logitsGrad), logitsGrad, nameof(logits), logits);
-        fixed (int* targetPointer = targets)
-            CrossEntropy.Backward(Pool, logitsGrad.Pointer, logits.Pointer, losses.Pointer, targetPointer, rows, vocabSize, paddedVocabSize, lossGradScale);
+        CrossEntropy.Backward(Pool, logitsGrad.Pointer, logits.Pointer, losses.Pointer, targets.IntPointer, rows, vocabSize, paddedVocabSize, lossGradScale);
     }
 
     public void Clear(Tensor values) => Reduction.Clear(Pool, values.Pointer, values.Length);
@@ -169,7 +148,14 @@ public sealed unsafe class CpuBackend : IBackend
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Require(string op, string name, Tensor tensor, params ReadOnlySpan<int> expected)
     {
+        RequireFloat32(op, name, tensor);
         if (!tensor.Shape.Dimensions.SequenceEqual(expected)) ThrowHelper.ThrowShapeMismatch(op, name, tensor.Shape, new TensorShape(expected));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void RequireFloat32(string op, string name, Tensor tensor)
+    {
+        if (tensor.ElementType != TensorElementType.Float32) ThrowHelper.ThrowElementType(op, name, tensor, TensorElementType.Float32);
     }
 
     private static void RequireRank(string op, string name, Tensor tensor, int rank)
@@ -180,32 +166,73 @@ public sealed unsafe class CpuBackend : IBackend
 
     private static void RequireSameShape(string op, string name, Tensor tensor, string otherName, Tensor other)
     {
+        RequireFloat32(op, name, tensor);
         if (tensor.Shape != other.Shape)
             ThrowHelper.ThrowShapeMismatch($"{op}: {name} has shape {tensor.Shape}, expected the shape of {otherName} {other.Shape}");
     }
 
     private static void RequireLength(string op, string name, Tensor tensor, int rows, Tensor input)
     {
+        RequireFloat32(op, name, tensor);
         if (tensor.Length != rows)
             ThrowHelper.ThrowShapeMismatch($"{op}: {name} has shape {tensor.Shape}, expected {rows} elements, one per row of input {input.Shape}");
     }
 
+    // An Int32 tensor (ids, positions, targets) with one element per row of rowsOf.
+    private static void RequireInt32(string op, string name, Tensor tensor, int rows, string rowsOfName, Tensor rowsOf)
+    {
+        if (tensor.ElementType != TensorElementType.Int32) ThrowHelper.ThrowElementType(op, name, tensor, TensorElementType.Int32);
+        if (tensor.Length != rows)
+            ThrowHelper.ThrowShapeMismatch($"{op}: {name} has shape {tensor.Shape}, expected {rows} elements, one per row of {rowsOfName} {rowsOf.Shape}");
+    }
+
+    // The index of the first value of an Int32 tensor outside [lowest, limit), or −1.
+    private static int FindOutside(Tensor values, int lowest, int limit)
+    {
+        int* p = values.IntPointer;
+        int count = (int)values.Length;
+        for (int i = 0; i < count; i++)
+        {
+            if ((uint)(p[i] - lowest) >= (uint)(limit - lowest)) return i;
+        }
+        return -1;
+    }
+
     private static (int Rows, int Channels) RowsAndChannels(string op, string name, Tensor tensor)
     {
+        RequireFloat32(op, name, tensor);
         if (tensor.Shape.Rank < 1 || tensor.Shape[tensor.Shape.Rank - 1] == 0)
             ThrowHelper.ThrowShapeMismatch($"{op}: {name} has shape {tensor.Shape}, expected at least one dimension with channels");
         int channels = tensor.Shape[tensor.Shape.Rank - 1];
         return ((int)(tensor.Length / channels), channels);
     }
 
+    // activations (N,C) with any leading dimensions, ids Int32 (N) in [0, V), table (V,C): forward and backward alike.
+    private static (int Rows, int Channels) EmbeddingShapes(string op, Tensor activations, string activationsName, Tensor ids, Tensor table, string tableName)
+    {
+        RequireFloat32(op, tableName, table);
+        RequireRank(op, tableName, table, 2);
+        int vocabSize = table.Shape[0], channels = table.Shape[1];
+        (int rows, int activationChannels) = RowsAndChannels(op, activationsName, activations);
+        if (activationChannels != channels)
+            ThrowHelper.ThrowShapeMismatch($"{op}: {activationsName} has shape {activations.Shape}, expected last dimension {channels} to match {tableName} {table.Shape}");
+        RequireInt32(op, nameof(ids), ids, rows, activationsName, activations);
+        int bad = FindOutside(ids, 0, vocabSize);
+        if (bad >= 0)
+            ThrowHelper.ThrowArgumentOutOfRange(nameof(ids), $"{op}: ids[{bad}] = {ids.IntPointer[bad]} is outside [0, {vocabSize}), the rows of {tableName} {table.Shape}");
+        return (rows, channels);
+    }
+
     private static (int Rows, int InChannels, int OutChannels) LinearShapes(string op, Tensor output, Tensor input, Tensor weight, Tensor? bias,
         string outputName, string inputName, string biasName)
     {
+        RequireFloat32(op, "weight", weight);
         RequireRank(op, "weight", weight, 2);
         int outChannels = weight.Shape[0], inChannels = weight.Shape[1];
         (int rows, int channels) = RowsAndChannels(op, inputName, input);
         if (channels != inChannels)
             ThrowHelper.ThrowShapeMismatch($"{op}: {inputName} has shape {input.Shape}, expected last dimension {inChannels} to match weight {weight.Shape}");
+        RequireFloat32(op, outputName, output);
         if (output.Shape.Rank < 1 || output.Shape[output.Shape.Rank - 1] != outChannels || output.Length != (long)rows * outChannels)
             ThrowHelper.ThrowShapeMismatch($"{op}: {outputName} has shape {output.Shape}, expected {rows} rows of {outChannels} for {inputName} {input.Shape} and weight {weight.Shape}");
         if (bias is not null) Require(op, biasName, bias, outChannels);
@@ -214,6 +241,7 @@ public sealed unsafe class CpuBackend : IBackend
 
     private static (int B, int T, int C) AttentionShapes(string op, Tensor output, Tensor logSumExp, Tensor qkv, int headCount)
     {
+        RequireFloat32(op, nameof(qkv), qkv);
         RequireRank(op, nameof(qkv), qkv, 3);
         int b = qkv.Shape[0], t = qkv.Shape[1];
         if (qkv.Shape[2] % 3 != 0) ThrowHelper.ThrowShapeMismatch($"{op}: qkv has shape {qkv.Shape}, expected (B, T, 3·C)");
@@ -227,25 +255,17 @@ public sealed unsafe class CpuBackend : IBackend
         return (b, t, c);
     }
 
-    private static (int Rows, int PaddedVocabSize) CrossEntropyShapes(string op, Tensor losses, Tensor logits, ReadOnlySpan<int> targets, int vocabSize)
+    private static (int Rows, int PaddedVocabSize) CrossEntropyShapes(string op, Tensor losses, Tensor logits, Tensor targets, int vocabSize)
     {
         (int rows, int paddedVocabSize) = RowsAndChannels(op, nameof(logits), logits);
         if (vocabSize < 1 || vocabSize > paddedVocabSize)
             ThrowHelper.ThrowArgumentOutOfRange(nameof(vocabSize), $"{op}: vocabSize {vocabSize} is outside [1, {paddedVocabSize}] for logits {logits.Shape}");
         RequireLength(op, nameof(losses), losses, rows, logits);
-        RequireTokens(op, targets, rows, vocabSize, allowIgnore: true);
+        RequireInt32(op, nameof(targets), targets, rows, nameof(logits), logits);
+        int bad = FindOutside(targets, -1, vocabSize);
+        if (bad >= 0)
+            ThrowHelper.ThrowArgumentOutOfRange(nameof(targets),
+                $"{op}: targets[{bad}] = {targets.IntPointer[bad]} is outside [-1, {vocabSize}), the vocabulary (-1 = ignored)");
         return (rows, paddedVocabSize);
-    }
-
-    private static void RequireTokens(string op, ReadOnlySpan<int> tokens, int count, int vocabSize, bool allowIgnore)
-    {
-        if (tokens.Length != count)
-            ThrowHelper.ThrowArgument(nameof(tokens), $"{op}: got {tokens.Length} token ids, expected {count}");
-        int lowest = allowIgnore ? -1 : 0;
-        for (int i = 0; i < tokens.Length; i++)
-        {
-            if ((uint)(tokens[i] - lowest) >= (uint)(vocabSize - lowest))
-                ThrowHelper.ThrowArgumentOutOfRange(nameof(tokens), $"{op}: token id {tokens[i]} at index {i} is outside the vocabulary [{lowest}, {vocabSize})");
-        }
     }
 }
