@@ -48,14 +48,14 @@ internal sealed class ProfilingBackend(IBackend inner) : IBackend
         Add($"LinearBackward {weight.Shape[0]}x{weight.Shape[1]}", start, 4.0 * input.Length * weight.Shape[0]);
     }
 
-    public void LayerNormForward(Tensor output, Tensor mean, Tensor rstd, Tensor input, Tensor weight, Tensor bias)
+    public void LayerNormForward(Tensor output, Tensor mean, Tensor rstd, Tensor input, Tensor weight, Tensor? bias, float epsilon)
     {
         long start = Stopwatch.GetTimestamp();
-        inner.LayerNormForward(output, mean, rstd, input, weight, bias);
+        inner.LayerNormForward(output, mean, rstd, input, weight, bias, epsilon);
         Add("LayerNormForward", start);
     }
 
-    public void LayerNormBackward(Tensor inputGrad, Tensor weightGrad, Tensor biasGrad, Tensor outputGrad, Tensor input, Tensor weight, Tensor mean, Tensor rstd)
+    public void LayerNormBackward(Tensor inputGrad, Tensor weightGrad, Tensor? biasGrad, Tensor outputGrad, Tensor input, Tensor weight, Tensor mean, Tensor rstd)
     {
         long start = Stopwatch.GetTimestamp();
         inner.LayerNormBackward(inputGrad, weightGrad, biasGrad, outputGrad, input, weight, mean, rstd);

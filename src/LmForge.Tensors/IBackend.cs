@@ -29,11 +29,17 @@ public interface IBackend
     /// <summary>inputGrad (N,C) = outputGrad · weight (overwritten); weightGrad (OC,C) += outputGradᵀ · input; biasGrad (OC) += Σ_N outputGrad.</summary>
     void LinearBackward(Tensor inputGrad, Tensor weightGrad, Tensor? biasGrad, Tensor outputGrad, Tensor input, Tensor weight);
 
-    /// <summary>output (N,C) = (input − mean) · rstd · weight + bias per row, with eps 1e-5; saves mean (N) and rstd (N) for backward.</summary>
-    void LayerNormForward(Tensor output, Tensor mean, Tensor rstd, Tensor input, Tensor weight, Tensor bias);
+    /// <summary>
+    /// output (N,C) = (input − mean) · rstd · weight + bias per row, rstd = 1/√(variance + epsilon) (GPT-2 1e-5, BERT
+    /// 1e-12); weight (C), bias (C) or null; saves mean (N) and rstd (N) for backward.
+    /// </summary>
+    void LayerNormForward(Tensor output, Tensor mean, Tensor rstd, Tensor input, Tensor weight, Tensor? bias, float epsilon);
 
-    /// <summary>inputGrad (N,C) is ACCUMULATED into (layer norm inputs are residual streams that also receive the skip gradient).</summary>
-    void LayerNormBackward(Tensor inputGrad, Tensor weightGrad, Tensor biasGrad, Tensor outputGrad, Tensor input, Tensor weight, Tensor mean, Tensor rstd);
+    /// <summary>
+    /// inputGrad (N,C) is ACCUMULATED into (layer norm inputs are residual streams that also receive the skip gradient);
+    /// weightGrad (C) and biasGrad (C, or null when the forward had no bias) accumulate as every parameter gradient.
+    /// </summary>
+    void LayerNormBackward(Tensor inputGrad, Tensor weightGrad, Tensor? biasGrad, Tensor outputGrad, Tensor input, Tensor weight, Tensor mean, Tensor rstd);
 
     /// <summary>GPT-2's tanh GELU, elementwise: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).</summary>
     void GeluForward(Tensor output, Tensor input);

@@ -43,18 +43,20 @@ public sealed class KernelForwardTests
         }
     }
 
-    [Fact]
-    public void LayerNorm_forward_matches_definition()
+    [Theory]
+    [InlineData(19, true, 1e-5f)]   // GPT-2: bias, eps 1e-5
+    [InlineData(24, false, 1e-12f)] // no bias, BERT's eps
+    public void LayerNorm_forward_matches_definition(int channels, bool withBias, float epsilon)
     {
         var random = TestData.NewRandom();
-        const int rows = 3, channels = 19;
+        const int rows = 3;
         using var input = TestData.Random(random, 3f, rows, channels);
         using var weight = TestData.Random(random, 1f, channels);
         using var bias = TestData.Random(random, 1f, channels);
         using var output = Tensor.Allocate(rows, channels);
         using var mean = Tensor.Allocate(rows);
         using var rstd = Tensor.Allocate(rows);
-        _backend.LayerNormForward(output, mean, rstd, input, weight, bias);
+        _backend.LayerNormForward(output, mean, rstd, input, weight, withBias ? bias : null, epsilon);
         var x = input.AsSpan();
         for (int row = 0; row < rows; row++)
         {
@@ -62,12 +64,31 @@ public sealed class KernelForwardTests
             for (int c = 0; c < channels; c++) m += x[(row * channels) + c];
             m /= channels;
             for (int c = 0; c < channels; c++) v += Math.Pow(x[(row * channels) + c] - m, 2);
-            double s = 1 / Math.Sqrt((v / channels) + 1e-5);
+            double s = 1 / Math.Sqrt((v / channels) + epsilon);
             Assert.Equal(m, mean.AsSpan()[row], 1e-5);
             Assert.Equal(s, rstd.AsSpan()[row], 1e-4);
             for (int c = 0; c < channels; c++)
-                Assert.Equal(((x[(row * channels) + c] - m) * s * weight.AsSpan()[c]) + bias.AsSpan()[c], output.AsSpan()[(row * channels) + c], 1e-5);
+            {
+                double expected = ((x[(row * channels) + c] - m) * s * weight.AsSpan()[c]) + (withBias ? bias.AsSpan()[c] : 0);
+                Assert.Equal(expected, output.AsSpan()[(row * channels) + c], 1e-5);
+            }
         }
+    }
+
+    [Fact]
+    public void LayerNorm_epsilon_is_the_callers()
+    {
+        // a constant row has variance 0, so rstd is exactly 1/√eps: 1e-12 (BERT) gives 1e6, 1e-5 (GPT-2) about 316
+        using var input = Tensor.Allocate(1, 8);
+        input.AsSpan().Fill(0.25f);
+        using var weight = Tensor.Allocate(8);
+        using var output = Tensor.Allocate(1, 8);
+        using var mean = Tensor.Allocate(1);
+        using var rstd = Tensor.Allocate(1);
+        _backend.LayerNormForward(output, mean, rstd, input, weight, null, 1e-12f);
+        Assert.Equal(1e6, rstd.AsSpan()[0], 1e6 * 1e-6);
+        _backend.LayerNormForward(output, mean, rstd, input, weight, null, 1e-5f);
+        Assert.Equal(1 / Math.Sqrt(1e-5), rstd.AsSpan()[0], 1e-3);
     }
 
     [Fact]

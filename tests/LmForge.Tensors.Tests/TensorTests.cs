@@ -110,9 +110,37 @@ public sealed class BackendInputTests
         using var stats = Tensor.Allocate(2);
         using var weight = Tensor.Allocate(9);
         using var bias = Tensor.Allocate(8);
-        var ex = Assert.Throws<ShapeMismatchException>(() => _backend.LayerNormForward(x, stats, stats, x, weight, bias));
+        var ex = Assert.Throws<ShapeMismatchException>(() => _backend.LayerNormForward(x, stats, stats, x, weight, bias, 1e-5f));
         Assert.Contains("(9)", ex.Message);
         Assert.Contains("(8)", ex.Message);
+    }
+
+    [Fact]
+    public void LayerNormForward_Throws()
+    {
+        using var x = Tensor.Allocate(2, 8);
+        using var stats = Tensor.Allocate(2);
+        using var weight = Tensor.Allocate(8);
+        using var wrongBias = Tensor.Allocate(7);
+        using var ints = Tensor.AllocateInt32(2, 8);
+        var ex = Assert.Throws<ShapeMismatchException>(() => _backend.LayerNormForward(x, stats, stats, x, weight, wrongBias, 1e-5f));
+        Assert.StartsWith("LayerNormForward: bias has shape (7), expected (8)", ex.Message);
+        Assert.Throws<ArgumentOutOfRangeException>(() => _backend.LayerNormForward(x, stats, stats, x, weight, null, -1e-5f));
+        Assert.Throws<ArgumentOutOfRangeException>(() => _backend.LayerNormForward(x, stats, stats, x, weight, null, float.NaN));
+        var typeEx = Assert.Throws<ArgumentException>(() => _backend.LayerNormForward(x, stats, stats, ints, weight, null, 1e-5f));
+        Assert.Contains("LayerNormForward: input is a Int32 tensor of shape (2, 8), expected Float32", typeEx.Message);
+    }
+
+    [Fact]
+    public void LayerNormBackward_Throws()
+    {
+        using var x = Tensor.Allocate(2, 8);
+        using var stats = Tensor.Allocate(2);
+        using var weight = Tensor.Allocate(8);
+        using var wrong = Tensor.Allocate(9);
+        var ex = Assert.Throws<ShapeMismatchException>(() => _backend.LayerNormBackward(x, weight, wrong, x, x, weight, stats, stats));
+        Assert.StartsWith("LayerNormBackward: biasGrad has shape (9), expected (8)", ex.Message);
+        Assert.Throws<ShapeMismatchException>(() => _backend.LayerNormBackward(x, wrong, null, x, x, weight, stats, stats));
     }
 
     [Fact]

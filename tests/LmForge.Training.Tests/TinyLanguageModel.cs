@@ -73,7 +73,7 @@ sealed class TinyLanguageModel : ITrainableModel
         using var losses = Tensor.Allocate(n);
         var embeddedRows = embedded.Reshape(new TensorShape(n, c));
         Embed(embedded, ids, positions);
-        _backend.LayerNormForward(normed, mean, rstd, embeddedRows, _normWeight, _normBias);
+        _backend.LayerNormForward(normed, mean, rstd, embeddedRows, _normWeight, _normBias, 1e-5f);
         _backend.LinearForward(logits, normed, _head, _headBias);
         _backend.CrossEntropyForward(losses, logits, targetIds, v);
         float loss = losses.AsSpan().ToArray().Sum() / n;
@@ -99,7 +99,7 @@ sealed class TinyLanguageModel : ITrainableModel
         using var rstd = Tensor.Allocate(t);
         using var all = Tensor.Allocate(t, v);
         Embed(embedded, ids, positions);
-        _backend.LayerNormForward(normed, mean, rstd, embedded.Reshape(new TensorShape(t, c)), _normWeight, _normBias);
+        _backend.LayerNormForward(normed, mean, rstd, embedded.Reshape(new TensorShape(t, c)), _normWeight, _normBias, 1e-5f);
         _backend.LinearForward(all, normed, _head, _headBias);
         all.AsSpan().Slice((t - 1) * v, v).CopyTo(logits);
     }

@@ -20,6 +20,7 @@ namespace LmForge.Models.Gpt;
 /// </example>
 public sealed class GptModel : IDisposable
 {
+    private const float LayerNormEpsilon = 1e-5f; // GPT-2's layer_norm_epsilon
     private readonly IReadOnlyList<GptParameter> _layout;
     private readonly Dictionary<string, GptParameter> _layoutByName;
     private readonly GptWeights _weights;
@@ -208,18 +209,18 @@ public sealed class GptModel : IDisposable
         for (int l = 0; l < Config.LayerCount; l++)
         {
             var lw = w.Layers[l];
-            Backend.LayerNormForward(a.Norm1[l], a.Norm1Mean[l], a.Norm1Rstd[l], a.Residuals[l], lw.Norm1Weight, lw.Norm1Bias);
+            Backend.LayerNormForward(a.Norm1[l], a.Norm1Mean[l], a.Norm1Rstd[l], a.Residuals[l], lw.Norm1Weight, lw.Norm1Bias, LayerNormEpsilon);
             Backend.LinearForward(a.Qkv[l], a.Norm1[l], lw.QkvWeight, lw.QkvBias);
             Backend.AttentionForward(a.AttentionOutput[l], a.AttentionLse[l], a.Qkv[l], nh);
             Backend.LinearForward(a.Projection, a.AttentionOutput[l], lw.AttentionProjectionWeight, lw.AttentionProjectionBias);
             Backend.ResidualForward(a.Residual2[l], a.Residuals[l], a.Projection);
-            Backend.LayerNormForward(a.Norm2[l], a.Norm2Mean[l], a.Norm2Rstd[l], a.Residual2[l], lw.Norm2Weight, lw.Norm2Bias);
+            Backend.LayerNormForward(a.Norm2[l], a.Norm2Mean[l], a.Norm2Rstd[l], a.Residual2[l], lw.Norm2Weight, lw.Norm2Bias, LayerNormEpsilon);
             Backend.LinearForward(a.Fc[l], a.Norm2[l], lw.FcWeight, lw.FcBias);
             Backend.GeluForward(a.FcGelu[l], a.Fc[l]);
             Backend.LinearForward(a.Projection, a.FcGelu[l], lw.FcProjectionWeight, lw.FcProjectionBias);
             Backend.ResidualForward(a.Residuals[l + 1], a.Residual2[l], a.Projection);
         }
-        Backend.LayerNormForward(a.FinalNorm, a.FinalNormMean, a.FinalNormRstd, a.Residuals[Config.LayerCount], w.FinalNormWeight, w.FinalNormBias);
+        Backend.LayerNormForward(a.FinalNorm, a.FinalNormMean, a.FinalNormRstd, a.Residuals[Config.LayerCount], w.FinalNormWeight, w.FinalNormBias, LayerNormEpsilon);
         Backend.LinearForward(a.Logits, a.FinalNorm, w.TokenEmbedding, null);
     }
 

@@ -48,7 +48,7 @@ public sealed unsafe class CpuBackend : IBackend
             weight.Pointer, rows, inChannels, outChannels);
     }
 
-    public void LayerNormForward(Tensor output, Tensor mean, Tensor rstd, Tensor input, Tensor weight, Tensor bias)
+    public void LayerNormForward(Tensor output, Tensor mean, Tensor rstd, Tensor input, Tensor weight, Tensor? bias, float epsilon)
     {
         const string op = nameof(LayerNormForward);
         (int rows, int channels) = RowsAndChannels(op, nameof(input), input);
@@ -56,11 +56,13 @@ public sealed unsafe class CpuBackend : IBackend
         RequireLength(op, nameof(mean), mean, rows, input);
         RequireLength(op, nameof(rstd), rstd, rows, input);
         Require(op, nameof(weight), weight, channels);
-        Require(op, nameof(bias), bias, channels);
-        LayerNorm.Forward(Pool, output.Pointer, mean.Pointer, rstd.Pointer, input.Pointer, weight.Pointer, bias.Pointer, rows, channels);
+        if (bias is not null) Require(op, nameof(bias), bias, channels);
+        RequireEpsilon(op, epsilon);
+        LayerNorm.Forward(Pool, output.Pointer, mean.Pointer, rstd.Pointer, input.Pointer, weight.Pointer, bias is null ? null : bias.Pointer, rows, channels,
+            epsilon);
     }
 
-    public void LayerNormBackward(Tensor inputGrad, Tensor weightGrad, Tensor biasGrad, Tensor outputGrad, Tensor input, Tensor weight, Tensor mean, Tensor rstd)
+    public void LayerNormBackward(Tensor inputGrad, Tensor weightGrad, Tensor? biasGrad, Tensor outputGrad, Tensor input, Tensor weight, Tensor mean, Tensor rstd)
     {
         const string op = nameof(LayerNormBackward);
         (int rows, int channels) = RowsAndChannels(op, nameof(input), input);
@@ -70,9 +72,9 @@ public sealed unsafe class CpuBackend : IBackend
         RequireLength(op, nameof(rstd), rstd, rows, input);
         Require(op, nameof(weight), weight, channels);
         Require(op, nameof(weightGrad), weightGrad, channels);
-        Require(op, nameof(biasGrad), biasGrad, channels);
-        LayerNorm.Backward(Pool, inputGrad.Pointer, weightGrad.Pointer, biasGrad.Pointer, outputGrad.Pointer, input.Pointer, weight.Pointer,
-            mean.Pointer, rstd.Pointer, rows, channels);
+        if (biasGrad is not null) Require(op, nameof(biasGrad), biasGrad, channels);
+        LayerNorm.Backward(Pool, inputGrad.Pointer, weightGrad.Pointer, biasGrad is null ? null : biasGrad.Pointer, outputGrad.Pointer, input.Pointer,
+            weight.Pointer, mean.Pointer, rstd.Pointer, rows, channels);
     }
 
     public void GeluForward(Tensor output, Tensor input)
@@ -196,6 +198,12 @@ public sealed unsafe class CpuBackend : IBackend
             if ((uint)(p[i] - lowest) >= (uint)(limit - lowest)) return i;
         }
         return -1;
+    }
+
+    private static void RequireEpsilon(string op, float epsilon)
+    {
+        if (!(epsilon >= 0f) || float.IsPositiveInfinity(epsilon))
+            ThrowHelper.ThrowArgumentOutOfRange(nameof(epsilon), $"{op}: epsilon {epsilon} must be finite and >= 0");
     }
 
     private static (int Rows, int Channels) RowsAndChannels(string op, string name, Tensor tensor)
