@@ -62,6 +62,20 @@ internal sealed class ProfilingBackend(IBackend inner) : IBackend
         Add("LayerNormBackward", start);
     }
 
+    public void RmsNormForward(Tensor output, Tensor rstd, Tensor input, Tensor weight, float epsilon)
+    {
+        long start = Stopwatch.GetTimestamp();
+        inner.RmsNormForward(output, rstd, input, weight, epsilon);
+        Add("RmsNormForward", start);
+    }
+
+    public void RmsNormBackward(Tensor inputGrad, Tensor weightGrad, Tensor outputGrad, Tensor input, Tensor weight, Tensor rstd)
+    {
+        long start = Stopwatch.GetTimestamp();
+        inner.RmsNormBackward(inputGrad, weightGrad, outputGrad, input, weight, rstd);
+        Add("RmsNormBackward", start);
+    }
+
     public void GeluForward(Tensor output, Tensor input)
     {
         long start = Stopwatch.GetTimestamp();

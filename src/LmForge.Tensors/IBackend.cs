@@ -41,6 +41,12 @@ public interface IBackend
     /// </summary>
     void LayerNormBackward(Tensor inputGrad, Tensor weightGrad, Tensor? biasGrad, Tensor outputGrad, Tensor input, Tensor weight, Tensor mean, Tensor rstd);
 
+    /// <summary>RMSNorm (Llama, T5): output (N,C) = input · rstd · weight, rstd = 1/√(mean(input²) + epsilon) per row; weight (C); saves rstd (N).</summary>
+    void RmsNormForward(Tensor output, Tensor rstd, Tensor input, Tensor weight, float epsilon);
+
+    /// <summary>inputGrad (N,C) is ACCUMULATED into, as for <see cref="LayerNormBackward"/>; weightGrad (C) accumulates.</summary>
+    void RmsNormBackward(Tensor inputGrad, Tensor weightGrad, Tensor outputGrad, Tensor input, Tensor weight, Tensor rstd);
+
     /// <summary>GPT-2's tanh GELU, elementwise: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).</summary>
     void GeluForward(Tensor output, Tensor input);
 

@@ -91,6 +91,30 @@ public sealed class KernelForwardTests
         Assert.Equal(1 / Math.Sqrt(1e-5), rstd.AsSpan()[0], 1e-3);
     }
 
+    [Theory]
+    [InlineData(19, 1e-6f)]
+    [InlineData(64, 1e-5f)]
+    public void RmsNorm_forward_matches_definition(int channels, float epsilon)
+    {
+        var random = TestData.NewRandom();
+        const int rows = 5;
+        using var input = TestData.Random(random, 3f, rows, channels);
+        using var weight = TestData.Random(random, 1f, channels);
+        using var output = Tensor.Allocate(rows, channels);
+        using var rstd = Tensor.Allocate(rows);
+        _backend.RmsNormForward(output, rstd, input, weight, epsilon);
+        var x = input.AsSpan();
+        for (int row = 0; row < rows; row++)
+        {
+            double squares = 0;
+            for (int c = 0; c < channels; c++) squares += (double)x[(row * channels) + c] * x[(row * channels) + c];
+            double s = 1 / Math.Sqrt((squares / channels) + epsilon);
+            Assert.Equal(s, rstd.AsSpan()[row], s * 1e-6);
+            for (int c = 0; c < channels; c++)
+                Assert.Equal(x[(row * channels) + c] * s * weight.AsSpan()[c], output.AsSpan()[(row * channels) + c], 1e-5);
+        }
+    }
+
     [Fact]
     public void Gelu_forward_matches_tanh_formula_including_large_inputs()
     {

@@ -105,6 +105,53 @@ public sealed class KernelGradientTests
         for (int i = 0; i < before.Length; i++) Assert.Equal(before[i] + fresh.AsSpan()[i], preset.AsSpan()[i], 1e-5f);
     }
 
+    [Theory]
+    [InlineData(7)]
+    [InlineData(40)]
+    public void RmsNorm_gradients_match_finite_differences(int channels)
+    {
+        var random = TestData.NewRandom();
+        const int rows = 4;
+        using var input = TestData.Random(random, 2f, rows, channels);
+        using var weight = TestData.Random(random, 1f, channels);
+        using var output = Tensor.Allocate(rows, channels);
+        using var rstd = Tensor.Allocate(rows);
+        using var r = TestData.Random(random, 1f, rows, channels);
+        using var dinput = Tensor.Allocate(rows, channels);
+        using var dweight = Tensor.Allocate(channels);
+        _backend.RmsNormForward(output, rstd, input, weight, 1e-6f);
+        _backend.RmsNormBackward(dinput, dweight, r, input, weight, rstd);
+
+        double Loss()
+        {
+            _backend.RmsNormForward(output, rstd, input, weight, 1e-6f);
+            return TestData.Dot(output, r);
+        }
+        GradientCheck.Check("dinput", input, dinput, Loss);
+        GradientCheck.Check("dweight", weight, dweight, Loss);
+    }
+
+    [Fact]
+    public void RmsNormBackward_accumulates_into_input_and_weight_gradients()
+    {
+        var random = TestData.NewRandom();
+        using var input = TestData.Random(random, 2f, 3, 20);
+        using var weight = TestData.Random(random, 1f, 20);
+        using var output = Tensor.Allocate(3, 20);
+        using var rstd = Tensor.Allocate(3);
+        using var r = TestData.Random(random, 1f, 3, 20);
+        using var fresh = Tensor.Allocate(3, 20);
+        using var freshWeight = Tensor.Allocate(20);
+        using var preset = TestData.Random(random, 1f, 3, 20);
+        using var presetWeight = TestData.Random(random, 1f, 20);
+        float[] before = preset.ToArray(), beforeWeight = presetWeight.ToArray();
+        _backend.RmsNormForward(output, rstd, input, weight, 1e-6f);
+        _backend.RmsNormBackward(fresh, freshWeight, r, input, weight, rstd);
+        _backend.RmsNormBackward(preset, presetWeight, r, input, weight, rstd);
+        for (int i = 0; i < before.Length; i++) Assert.Equal(before[i] + fresh.AsSpan()[i], preset.AsSpan()[i], 1e-5f);
+        for (int i = 0; i < beforeWeight.Length; i++) Assert.Equal(beforeWeight[i] + freshWeight.AsSpan()[i], presetWeight.AsSpan()[i], 1e-5f);
+    }
+
     [Fact]
     public void Gelu_gradient_matches_finite_differences()
     {

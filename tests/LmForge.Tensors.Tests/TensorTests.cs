@@ -144,6 +144,37 @@ public sealed class BackendInputTests
     }
 
     [Fact]
+    public void RmsNormForward_Throws()
+    {
+        using var x = Tensor.Allocate(3, 8);
+        using var rstd = Tensor.Allocate(3);
+        using var weight = Tensor.Allocate(8);
+        using var wrongWeight = Tensor.Allocate(4);
+        using var wrongRstd = Tensor.Allocate(2);
+        using var wrongOutput = Tensor.Allocate(8, 3);
+        Assert.StartsWith("RmsNormForward: weight has shape (4), expected (8)",
+            Assert.Throws<ShapeMismatchException>(() => _backend.RmsNormForward(x, rstd, x, wrongWeight, 1e-6f)).Message);
+        Assert.StartsWith("RmsNormForward: rstd has shape (2), expected 3 elements",
+            Assert.Throws<ShapeMismatchException>(() => _backend.RmsNormForward(x, wrongRstd, x, weight, 1e-6f)).Message);
+        Assert.StartsWith("RmsNormForward: output has shape (8, 3), expected the shape of input (3, 8)",
+            Assert.Throws<ShapeMismatchException>(() => _backend.RmsNormForward(wrongOutput, rstd, x, weight, 1e-6f)).Message);
+        Assert.Throws<ArgumentOutOfRangeException>(() => _backend.RmsNormForward(x, rstd, x, weight, float.PositiveInfinity));
+    }
+
+    [Fact]
+    public void RmsNormBackward_Throws()
+    {
+        using var x = Tensor.Allocate(3, 8);
+        using var rstd = Tensor.Allocate(3);
+        using var weight = Tensor.Allocate(8);
+        using var wrong = Tensor.Allocate(3, 9);
+        Assert.StartsWith("RmsNormBackward: inputGrad has shape (3, 9)",
+            Assert.Throws<ShapeMismatchException>(() => _backend.RmsNormBackward(wrong, weight, x, x, weight, rstd)).Message);
+        Assert.StartsWith("RmsNormBackward: outputGrad has shape (3, 9)",
+            Assert.Throws<ShapeMismatchException>(() => _backend.RmsNormBackward(x, weight, wrong, x, weight, rstd)).Message);
+    }
+
+    [Fact]
     public void Attention_with_indivisible_heads_throws()
     {
         using var qkv = Tensor.Allocate(1, 4, 30);

@@ -77,6 +77,29 @@ public sealed unsafe class CpuBackend : IBackend
             weight.Pointer, mean.Pointer, rstd.Pointer, rows, channels);
     }
 
+    public void RmsNormForward(Tensor output, Tensor rstd, Tensor input, Tensor weight, float epsilon)
+    {
+        const string op = nameof(RmsNormForward);
+        (int rows, int channels) = RowsAndChannels(op, nameof(input), input);
+        RequireSameShape(op, nameof(output), output, nameof(input), input);
+        RequireLength(op, nameof(rstd), rstd, rows, input);
+        Require(op, nameof(weight), weight, channels);
+        RequireEpsilon(op, epsilon);
+        RmsNorm.Forward(Pool, output.Pointer, rstd.Pointer, input.Pointer, weight.Pointer, rows, channels, epsilon);
+    }
+
+    public void RmsNormBackward(Tensor inputGrad, Tensor weightGrad, Tensor outputGrad, Tensor input, Tensor weight, Tensor rstd)
+    {
+        const string op = nameof(RmsNormBackward);
+        (int rows, int channels) = RowsAndChannels(op, nameof(input), input);
+        RequireSameShape(op, nameof(inputGrad), inputGrad, nameof(input), input);
+        RequireSameShape(op, nameof(outputGrad), outputGrad, nameof(input), input);
+        RequireLength(op, nameof(rstd), rstd, rows, input);
+        Require(op, nameof(weight), weight, channels);
+        Require(op, nameof(weightGrad), weightGrad, channels);
+        RmsNorm.Backward(Pool, inputGrad.Pointer, weightGrad.Pointer, outputGrad.Pointer, input.Pointer, weight.Pointer, rstd.Pointer, rows, channels);
+    }
+
     public void GeluForward(Tensor output, Tensor input)
     {
         RequireSameShape(nameof(GeluForward), nameof(output), output, nameof(input), input);
