@@ -76,18 +76,18 @@ internal sealed class ProfilingBackend(IBackend inner) : IBackend
         Add("RmsNormBackward", start);
     }
 
-    public void GeluForward(Tensor output, Tensor input)
+    public void ActivationForward(Tensor output, Tensor input, Activation activation)
     {
         long start = Stopwatch.GetTimestamp();
-        inner.GeluForward(output, input);
-        Add("GeluForward", start);
+        inner.ActivationForward(output, input, activation);
+        Add("ActivationForward", start);
     }
 
-    public void GeluBackward(Tensor inputGrad, Tensor input, Tensor outputGrad)
+    public void ActivationBackward(Tensor inputGrad, Tensor input, Tensor outputGrad, Activation activation)
     {
         long start = Stopwatch.GetTimestamp();
-        inner.GeluBackward(inputGrad, input, outputGrad);
-        Add("GeluBackward", start);
+        inner.ActivationBackward(inputGrad, input, outputGrad, activation);
+        Add("ActivationBackward", start);
     }
 
     public void ResidualForward(Tensor output, Tensor a, Tensor b)

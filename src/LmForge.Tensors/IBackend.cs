@@ -47,11 +47,11 @@ public interface IBackend
     /// <summary>inputGrad (N,C) is ACCUMULATED into, as for <see cref="LayerNormBackward"/>; weightGrad (C) accumulates.</summary>
     void RmsNormBackward(Tensor inputGrad, Tensor weightGrad, Tensor outputGrad, Tensor input, Tensor weight, Tensor rstd);
 
-    /// <summary>GPT-2's tanh GELU, elementwise: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).</summary>
-    void GeluForward(Tensor output, Tensor input);
+    /// <summary>output = activation(input), elementwise (GPT-2 uses <see cref="Activation.GeluTanh"/>).</summary>
+    void ActivationForward(Tensor output, Tensor input, Activation activation);
 
-    /// <summary>inputGrad = outputGrad · GELU'(input), elementwise; inputGrad may be the same tensor as outputGrad.</summary>
-    void GeluBackward(Tensor inputGrad, Tensor input, Tensor outputGrad);
+    /// <summary>inputGrad = outputGrad · activation'(input), elementwise; inputGrad may be the same tensor as outputGrad.</summary>
+    void ActivationBackward(Tensor inputGrad, Tensor input, Tensor outputGrad, Activation activation);
 
     /// <summary>output = a + b, elementwise. Its backward is the identity for both inputs, so models pass the gradient on unchanged.</summary>
     void ResidualForward(Tensor output, Tensor a, Tensor b);

@@ -116,23 +116,6 @@ public sealed class KernelForwardTests
     }
 
     [Fact]
-    public void Gelu_forward_matches_tanh_formula_including_large_inputs()
-    {
-        var random = TestData.NewRandom();
-        using var input = TestData.Random(random, 6f, 101);
-        input.AsSpan()[0] = 60f;
-        input.AsSpan()[1] = -60f;
-        using var output = Tensor.Allocate(101);
-        _backend.GeluForward(output, input);
-        for (int i = 0; i < 101; i++)
-        {
-            double x = input.AsSpan()[i];
-            double expected = 0.5 * x * (1 + Math.Tanh(Math.Sqrt(2 / Math.PI) * (x + (0.044715 * x * x * x))));
-            Assert.Equal(expected, output.AsSpan()[i], 1e-5 * Math.Max(1, Math.Abs(expected)));
-        }
-    }
-
-    [Fact]
     public void CrossEntropy_forward_uses_only_the_real_vocabulary()
     {
         var random = TestData.NewRandom();

@@ -175,6 +175,32 @@ public sealed class BackendInputTests
     }
 
     [Fact]
+    public void ActivationForward_Throws()
+    {
+        using var x = Tensor.Allocate(2, 8);
+        using var wrong = Tensor.Allocate(2, 9);
+        using var ints = Tensor.AllocateInt32(2, 8);
+        Assert.StartsWith("ActivationForward: output has shape (2, 9), expected the shape of input (2, 8)",
+            Assert.Throws<ShapeMismatchException>(() => _backend.ActivationForward(wrong, x, Activation.GeluExact)).Message);
+        Assert.Contains("ActivationForward: unknown activation 42",
+            Assert.Throws<ArgumentOutOfRangeException>(() => _backend.ActivationForward(x, x, (Activation)42)).Message);
+        Assert.Contains("ActivationForward: output is a Int32 tensor",
+            Assert.Throws<ArgumentException>(() => _backend.ActivationForward(ints, x, Activation.Relu)).Message);
+    }
+
+    [Fact]
+    public void ActivationBackward_Throws()
+    {
+        using var x = Tensor.Allocate(2, 8);
+        using var wrong = Tensor.Allocate(16);
+        Assert.StartsWith("ActivationBackward: outputGrad has shape (16)",
+            Assert.Throws<ShapeMismatchException>(() => _backend.ActivationBackward(x, x, wrong, Activation.Silu)).Message);
+        Assert.StartsWith("ActivationBackward: inputGrad has shape (16)",
+            Assert.Throws<ShapeMismatchException>(() => _backend.ActivationBackward(wrong, x, x, Activation.Silu)).Message);
+        Assert.Throws<ArgumentOutOfRangeException>(() => _backend.ActivationBackward(x, x, x, (Activation)(-1)));
+    }
+
+    [Fact]
     public void Attention_with_indivisible_heads_throws()
     {
         using var qkv = Tensor.Allocate(1, 4, 30);

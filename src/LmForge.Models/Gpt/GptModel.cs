@@ -163,7 +163,7 @@ public sealed class GptModel : IDisposable
             var lw = w.Layers[l];
             var lg = g.Layers[l];
             Backend.LinearBackward(a.WideGrad, lg.FcProjectionWeight, lg.FcProjectionBias, a.ResidualGrad, a.FcGelu[l], lw.FcProjectionWeight);
-            Backend.GeluBackward(a.WideGrad, a.Fc[l], a.WideGrad);
+            Backend.ActivationBackward(a.WideGrad, a.Fc[l], a.WideGrad, Activation.GeluTanh);
             Backend.LinearBackward(a.NormGrad, lg.FcWeight, lg.FcBias, a.WideGrad, a.Norm2[l], lw.FcWeight);
             Backend.LayerNormBackward(a.ResidualGrad, lg.Norm2Weight, lg.Norm2Bias, a.NormGrad, a.Residual2[l], lw.Norm2Weight, a.Norm2Mean[l], a.Norm2Rstd[l]);
 
@@ -216,7 +216,7 @@ public sealed class GptModel : IDisposable
             Backend.ResidualForward(a.Residual2[l], a.Residuals[l], a.Projection);
             Backend.LayerNormForward(a.Norm2[l], a.Norm2Mean[l], a.Norm2Rstd[l], a.Residual2[l], lw.Norm2Weight, lw.Norm2Bias, LayerNormEpsilon);
             Backend.LinearForward(a.Fc[l], a.Norm2[l], lw.FcWeight, lw.FcBias);
-            Backend.GeluForward(a.FcGelu[l], a.Fc[l]);
+            Backend.ActivationForward(a.FcGelu[l], a.Fc[l], Activation.GeluTanh);
             Backend.LinearForward(a.Projection, a.FcGelu[l], lw.FcProjectionWeight, lw.FcProjectionBias);
             Backend.ResidualForward(a.Residuals[l + 1], a.Residual2[l], a.Projection);
         }

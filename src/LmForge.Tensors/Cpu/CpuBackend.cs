@@ -100,17 +100,23 @@ public sealed unsafe class CpuBackend : IBackend
         RmsNorm.Backward(Pool, inputGrad.Pointer, weightGrad.Pointer, outputGrad.Pointer, input.Pointer, weight.Pointer, rstd.Pointer, rows, channels);
     }
 
-    public void GeluForward(Tensor output, Tensor input)
+    public void ActivationForward(Tensor output, Tensor input, Activation activation)
     {
-        RequireSameShape(nameof(GeluForward), nameof(output), output, nameof(input), input);
-        Gelu.Forward(Pool, output.Pointer, input.Pointer, input.Length);
+        const string op = nameof(ActivationForward);
+        RequireFloat32(op, nameof(input), input);
+        RequireSameShape(op, nameof(output), output, nameof(input), input);
+        RequireActivation(op, activation);
+        ActivationKernel.Forward(Pool, output.Pointer, input.Pointer, input.Length, activation);
     }
 
-    public void GeluBackward(Tensor inputGrad, Tensor input, Tensor outputGrad)
+    public void ActivationBackward(Tensor inputGrad, Tensor input, Tensor outputGrad, Activation activation)
     {
-        RequireSameShape(nameof(GeluBackward), nameof(inputGrad), inputGrad, nameof(input), input);
-        RequireSameShape(nameof(GeluBackward), nameof(outputGrad), outputGrad, nameof(input), input);
-        Gelu.Backward(Pool, inputGrad.Pointer, input.Pointer, outputGrad.Pointer, input.Length);
+        const string op = nameof(ActivationBackward);
+        RequireFloat32(op, nameof(input), input);
+        RequireSameShape(op, nameof(inputGrad), inputGrad, nameof(input), input);
+        RequireSameShape(op, nameof(outputGrad), outputGrad, nameof(input), input);
+        RequireActivation(op, activation);
+        ActivationKernel.Backward(Pool, inputGrad.Pointer, input.Pointer, outputGrad.Pointer, input.Length, activation);
     }
 
     public void ResidualForward(Tensor output, Tensor a, Tensor b)
@@ -227,6 +233,12 @@ public sealed unsafe class CpuBackend : IBackend
     {
         if (!(epsilon >= 0f) || float.IsPositiveInfinity(epsilon))
             ThrowHelper.ThrowArgumentOutOfRange(nameof(epsilon), $"{op}: epsilon {epsilon} must be finite and >= 0");
+    }
+
+    private static void RequireActivation(string op, Activation activation)
+    {
+        if ((uint)activation > (uint)Activation.Silu) // the last member
+            ThrowHelper.ThrowArgumentOutOfRange(nameof(activation), $"{op}: unknown activation {activation}");
     }
 
     private static (int Rows, int Channels) RowsAndChannels(string op, string name, Tensor tensor)
