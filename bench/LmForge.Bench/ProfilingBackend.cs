@@ -90,6 +90,20 @@ internal sealed class ProfilingBackend(IBackend inner) : IBackend
         Add("ActivationBackward", start);
     }
 
+    public void GatedActivationForward(Tensor output, Tensor gateUp, Activation activation)
+    {
+        long start = Stopwatch.GetTimestamp();
+        inner.GatedActivationForward(output, gateUp, activation);
+        Add("GatedActivationForward", start);
+    }
+
+    public void GatedActivationBackward(Tensor gateUpGrad, Tensor gateUp, Tensor outputGrad, Activation activation)
+    {
+        long start = Stopwatch.GetTimestamp();
+        inner.GatedActivationBackward(gateUpGrad, gateUp, outputGrad, activation);
+        Add("GatedActivationBackward", start);
+    }
+
     public void ResidualForward(Tensor output, Tensor a, Tensor b)
     {
         long start = Stopwatch.GetTimestamp();

@@ -53,6 +53,15 @@ public interface IBackend
     /// <summary>inputGrad = outputGrad · activation'(input), elementwise; inputGrad may be the same tensor as outputGrad.</summary>
     void ActivationBackward(Tensor inputGrad, Tensor input, Tensor outputGrad, Activation activation);
 
+    /// <summary>
+    /// Gated MLP (SwiGLU with <see cref="Activation.Silu"/>, GeGLU with a GELU): gateUp (N,2I) holds [gate | up] per row;
+    /// output (N,I) = activation(gate) ⊙ up.
+    /// </summary>
+    void GatedActivationForward(Tensor output, Tensor gateUp, Activation activation);
+
+    /// <summary>gateUpGrad (N,2I) is overwritten: [outputGrad ⊙ up ⊙ activation'(gate) | outputGrad ⊙ activation(gate)].</summary>
+    void GatedActivationBackward(Tensor gateUpGrad, Tensor gateUp, Tensor outputGrad, Activation activation);
+
     /// <summary>output = a + b, elementwise. Its backward is the identity for both inputs, so models pass the gradient on unchanged.</summary>
     void ResidualForward(Tensor output, Tensor a, Tensor b);
 

@@ -5,7 +5,7 @@ using LmForge.Tensors.Cpu.Kernels;
 namespace LmForge.Tensors.Tests;
 
 /// <summary>
-/// Activations against double-precision definitions, their backwards against finite differences,
+/// Activations and gated activations against double-precision definitions, their backwards against finite differences,
 /// and the float erf behind exact GELU against a double erf computed here from its series.
 /// </summary>
 public sealed class ActivationTests
@@ -110,6 +110,64 @@ public sealed class ActivationTests
                 if (Math.Abs(values[i]) >= 30) Assert.Equal(values[i] > 0 ? 1f : 0f, grad.AsSpan()[i], 1e-6f);
             }
         }
+    }
+
+    [Theory]
+    [InlineData(Activation.Silu, 21)]      // SwiGLU (Llama), vector body and tail
+    [InlineData(Activation.GeluTanh, 16)]  // GeGLU, vector only
+    [InlineData(Activation.GeluExact, 5)]  // GeGLU, tail only
+    [InlineData(Activation.Relu, 11)]
+    public void Gated_activation_forward_matches_definition(Activation activation, int width)
+    {
+        var random = TestData.NewRandom();
+        const int rows = 4;
+        using var gateUp = Inputs(random, rows, 2 * width);
+        using var output = TestData.Random(random, 9f, rows, width);
+        _backend.GatedActivationForward(output, gateUp, activation);
+        var gu = gateUp.AsSpan();
+        for (int row = 0; row < rows; row++)
+        {
+            for (int i = 0; i < width; i++)
+            {
+                double expected = Reference(activation, gu[(row * 2 * width) + i]) * gu[(row * 2 * width) + width + i];
+                Assert.True(Math.Abs(expected - output.AsSpan()[(row * width) + i]) <= 2e-6 * Math.Max(1, Math.Abs(expected)),
+                    $"{activation} row {row} column {i}: {output.AsSpan()[(row * width) + i]}, expected {expected}");
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData(Activation.Silu, 21)]
+    [InlineData(Activation.GeluTanh, 16)]
+    [InlineData(Activation.GeluExact, 13)]
+    [InlineData(Activation.Relu, 11)]
+    public void Gated_activation_gradient_matches_finite_differences(Activation activation, int width)
+    {
+        var random = TestData.NewRandom();
+        const int rows = 3;
+        using var gateUp = TestData.Random(random, 3f, rows, 2 * width);
+        AwayFromKink(gateUp);
+        using var output = Tensor.Allocate(rows, width);
+        using var r = TestData.Random(random, 1f, rows, width);
+        using var dgateUp = TestData.Random(random, 9f, rows, 2 * width); // garbage: overwritten
+        _backend.GatedActivationBackward(dgateUp, gateUp, r, activation);
+        GradientCheck.Check("dgateUp", gateUp, dgateUp, () =>
+        {
+            _backend.GatedActivationForward(output, gateUp, activation);
+            return TestData.Dot(output, r);
+        });
+    }
+
+    [Fact]
+    public void Gated_activation_takes_leading_dimensions()
+    {
+        var random = TestData.NewRandom();
+        using var gateUp = TestData.Random(random, 2f, 2, 3, 2 * 12);
+        using var flat = Tensor.Allocate(6, 12);
+        using var shaped = Tensor.Allocate(2, 3, 12);
+        _backend.GatedActivationForward(flat, gateUp, Activation.Silu);
+        _backend.GatedActivationForward(shaped, gateUp, Activation.Silu);
+        Assert.Equal(flat.ToArray(), shaped.ToArray());
     }
 
     // ReLU's kink at 0 (and GELU's curvature there) would make a central difference of step h straddle two slopes.

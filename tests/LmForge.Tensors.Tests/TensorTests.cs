@@ -201,6 +201,33 @@ public sealed class BackendInputTests
     }
 
     [Fact]
+    public void GatedActivationForward_Throws()
+    {
+        using var gateUp = Tensor.Allocate(3, 16);
+        using var odd = Tensor.Allocate(3, 15);
+        using var output = Tensor.Allocate(3, 8);
+        using var wrongOutput = Tensor.Allocate(3, 16);
+        Assert.StartsWith("GatedActivationForward: gateUp has shape (3, 15), expected an even last dimension",
+            Assert.Throws<ShapeMismatchException>(() => _backend.GatedActivationForward(output, odd, Activation.Silu)).Message);
+        Assert.StartsWith("GatedActivationForward: output has shape (3, 16), expected 3 rows of 8 for gateUp (3, 16)",
+            Assert.Throws<ShapeMismatchException>(() => _backend.GatedActivationForward(wrongOutput, gateUp, Activation.Silu)).Message);
+        Assert.Throws<ArgumentOutOfRangeException>(() => _backend.GatedActivationForward(output, gateUp, (Activation)4));
+    }
+
+    [Fact]
+    public void GatedActivationBackward_Throws()
+    {
+        using var gateUp = Tensor.Allocate(3, 16);
+        using var outputGrad = Tensor.Allocate(3, 8);
+        using var wrongGrad = Tensor.Allocate(3, 8);
+        using var wrongOutputGrad = Tensor.Allocate(4, 8);
+        Assert.StartsWith("GatedActivationBackward: gateUpGrad has shape (3, 8), expected the shape of gateUp (3, 16)",
+            Assert.Throws<ShapeMismatchException>(() => _backend.GatedActivationBackward(wrongGrad, gateUp, outputGrad, Activation.Silu)).Message);
+        Assert.StartsWith("GatedActivationBackward: outputGrad has shape (4, 8), expected 3 rows of 8",
+            Assert.Throws<ShapeMismatchException>(() => _backend.GatedActivationBackward(gateUp, gateUp, wrongOutputGrad, Activation.Silu)).Message);
+    }
+
+    [Fact]
     public void Attention_with_indivisible_heads_throws()
     {
         using var qkv = Tensor.Allocate(1, 4, 30);

@@ -119,6 +119,23 @@ public sealed unsafe class CpuBackend : IBackend
         ActivationKernel.Backward(Pool, inputGrad.Pointer, input.Pointer, outputGrad.Pointer, input.Length, activation);
     }
 
+    public void GatedActivationForward(Tensor output, Tensor gateUp, Activation activation)
+    {
+        const string op = nameof(GatedActivationForward);
+        (int rows, int width) = GatedShapes(op, gateUp, output, nameof(output));
+        RequireActivation(op, activation);
+        GatedActivationKernel.Forward(Pool, output.Pointer, gateUp.Pointer, rows, width, activation);
+    }
+
+    public void GatedActivationBackward(Tensor gateUpGrad, Tensor gateUp, Tensor outputGrad, Activation activation)
+    {
+        const string op = nameof(GatedActivationBackward);
+        (int rows, int width) = GatedShapes(op, gateUp, outputGrad, nameof(outputGrad));
+        RequireSameShape(op, nameof(gateUpGrad), gateUpGrad, nameof(gateUp), gateUp);
+        RequireActivation(op, activation);
+        GatedActivationKernel.Backward(Pool, gateUpGrad.Pointer, gateUp.Pointer, outputGrad.Pointer, rows, width, activation);
+    }
+
     public void ResidualForward(Tensor output, Tensor a, Tensor b)
     {
         RequireSameShape(nameof(ResidualForward), nameof(b), b, nameof(a), a);
@@ -264,6 +281,19 @@ public sealed unsafe class CpuBackend : IBackend
         if (bad >= 0)
             ThrowHelper.ThrowArgumentOutOfRange(nameof(ids), $"{op}: ids[{bad}] = {ids.IntPointer[bad]} is outside [0, {vocabSize}), the rows of {tableName} {table.Shape}");
         return (rows, channels);
+    }
+
+    // gateUp (N,2I) = [gate | up], other (N,I) with any leading dimensions.
+    private static (int Rows, int Width) GatedShapes(string op, Tensor gateUp, Tensor other, string otherName)
+    {
+        (int rows, int doubleWidth) = RowsAndChannels(op, nameof(gateUp), gateUp);
+        if (doubleWidth % 2 != 0)
+            ThrowHelper.ThrowShapeMismatch($"{op}: gateUp has shape {gateUp.Shape}, expected an even last dimension (gate and up halves)");
+        int width = doubleWidth / 2;
+        RequireFloat32(op, otherName, other);
+        if (other.Shape.Rank < 1 || other.Shape[other.Shape.Rank - 1] != width || other.Length != (long)rows * width)
+            ThrowHelper.ThrowShapeMismatch($"{op}: {otherName} has shape {other.Shape}, expected {rows} rows of {width} for gateUp {gateUp.Shape}");
+        return (rows, width);
     }
 
     private static (int Rows, int InChannels, int OutChannels) LinearShapes(string op, Tensor output, Tensor input, Tensor weight, Tensor? bias,
