@@ -104,6 +104,20 @@ internal sealed class ProfilingBackend(IBackend inner) : IBackend
         Add("GatedActivationBackward", start);
     }
 
+    public void RotaryForward(Tensor x, Tensor positions, int column, int headCount, int headSize, float theta)
+    {
+        long start = Stopwatch.GetTimestamp();
+        inner.RotaryForward(x, positions, column, headCount, headSize, theta);
+        Add("RotaryForward", start);
+    }
+
+    public void RotaryBackward(Tensor xGrad, Tensor positions, int column, int headCount, int headSize, float theta)
+    {
+        long start = Stopwatch.GetTimestamp();
+        inner.RotaryBackward(xGrad, positions, column, headCount, headSize, theta);
+        Add("RotaryBackward", start);
+    }
+
     public void ResidualForward(Tensor output, Tensor a, Tensor b)
     {
         long start = Stopwatch.GetTimestamp();

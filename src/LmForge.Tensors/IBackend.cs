@@ -62,6 +62,17 @@ public interface IBackend
     /// <summary>gateUpGrad (N,2I) is overwritten: [outputGrad ⊙ up ⊙ activation'(gate) | outputGrad ⊙ activation(gate)].</summary>
     void GatedActivationBackward(Tensor gateUpGrad, Tensor gateUp, Tensor outputGrad, Activation activation);
 
+    /// <summary>
+    /// Rotary position embedding in place, Hugging Face's rotate-half convention. x (N,W): heads [0, headCount) of
+    /// headSize (even) channels start at column <paramref name="column"/> of every row; row n is at position
+    /// positions[n] (Int32 (N)). For i &lt; hs/2, invFreq_i = 1/theta^(2i/hs), angle = positions[n]·invFreq_i:
+    /// (x_i, x_{i+hs/2}) → (x_i·cos − x_{i+hs/2}·sin, x_{i+hs/2}·cos + x_i·sin). Columns outside the heads are untouched.
+    /// </summary>
+    void RotaryForward(Tensor x, Tensor positions, int column, int headCount, int headSize, float theta);
+
+    /// <summary>The backward of <see cref="RotaryForward"/>: the inverse rotation (angle → −angle) of xGrad, in place.</summary>
+    void RotaryBackward(Tensor xGrad, Tensor positions, int column, int headCount, int headSize, float theta);
+
     /// <summary>output = a + b, elementwise. Its backward is the identity for both inputs, so models pass the gradient on unchanged.</summary>
     void ResidualForward(Tensor output, Tensor a, Tensor b);
 

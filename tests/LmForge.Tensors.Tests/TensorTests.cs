@@ -228,6 +228,41 @@ public sealed class BackendInputTests
     }
 
     [Fact]
+    public void RotaryForward_Throws()
+    {
+        using var x = Tensor.Allocate(2, 3, 40);
+        using var positions = Tensor.AllocateInt32(2, 3);
+        using var floatPositions = Tensor.Allocate(6);
+        using var fewPositions = Tensor.AllocateInt32(5);
+        Assert.Contains("RotaryForward: headSize 7 must be even",
+            Assert.Throws<ArgumentOutOfRangeException>(() => _backend.RotaryForward(x, positions, 0, 2, 7, 10000f)).Message);
+        Assert.Contains("RotaryForward: 3 heads of 16 from column 0 do not fit in the 40 columns of x (2, 3, 40)",
+            Assert.Throws<ArgumentOutOfRangeException>(() => _backend.RotaryForward(x, positions, 0, 3, 16, 10000f)).Message);
+        Assert.Contains("RotaryForward: 2 heads of 16 from column 9 do not fit",
+            Assert.Throws<ArgumentOutOfRangeException>(() => _backend.RotaryForward(x, positions, 9, 2, 16, 10000f)).Message);
+        Assert.Throws<ArgumentOutOfRangeException>(() => _backend.RotaryForward(x, positions, -1, 2, 16, 10000f));
+        Assert.Throws<ArgumentOutOfRangeException>(() => _backend.RotaryForward(x, positions, 0, 0, 16, 10000f));
+        Assert.Throws<ArgumentOutOfRangeException>(() => _backend.RotaryForward(x, positions, 0, 2, 16, 0f));
+        Assert.Contains("RotaryForward: positions is a Float32 tensor of shape (6), expected Int32",
+            Assert.Throws<ArgumentException>(() => _backend.RotaryForward(x, floatPositions, 0, 2, 16, 10000f)).Message);
+        Assert.StartsWith("RotaryForward: positions has shape (5), expected 6 elements, one per row of x (2, 3, 40)",
+            Assert.Throws<ShapeMismatchException>(() => _backend.RotaryForward(x, fewPositions, 0, 2, 16, 10000f)).Message);
+    }
+
+    [Fact]
+    public void RotaryBackward_Throws()
+    {
+        using var x = Tensor.Allocate(6, 40);
+        using var positions = Tensor.AllocateInt32(6);
+        using var floatPositions = Tensor.Allocate(6);
+        Assert.Contains("RotaryBackward: 2 heads of 32 from column 0 do not fit in the 40 columns of xGrad (6, 40)",
+            Assert.Throws<ArgumentOutOfRangeException>(() => _backend.RotaryBackward(x, positions, 0, 2, 32, 10000f)).Message);
+        Assert.Contains("RotaryBackward: positions is a Float32 tensor",
+            Assert.Throws<ArgumentException>(() => _backend.RotaryBackward(x, floatPositions, 0, 2, 16, 10000f)).Message);
+        Assert.Throws<ArgumentOutOfRangeException>(() => _backend.RotaryBackward(x, positions, 0, 1, 4096, 10000f));
+    }
+
+    [Fact]
     public void Attention_with_indivisible_heads_throws()
     {
         using var qkv = Tensor.Allocate(1, 4, 30);

@@ -136,6 +136,18 @@ public sealed unsafe class CpuBackend : IBackend
         GatedActivationKernel.Backward(Pool, gateUpGrad.Pointer, gateUp.Pointer, outputGrad.Pointer, rows, width, activation);
     }
 
+    public void RotaryForward(Tensor x, Tensor positions, int column, int headCount, int headSize, float theta)
+    {
+        (int rows, int width) = RotaryShapes(nameof(RotaryForward), x, nameof(x), positions, column, headCount, headSize, theta);
+        Rotary.Forward(Pool, x.Pointer, positions.IntPointer, rows, width, column, headCount, headSize, theta);
+    }
+
+    public void RotaryBackward(Tensor xGrad, Tensor positions, int column, int headCount, int headSize, float theta)
+    {
+        (int rows, int width) = RotaryShapes(nameof(RotaryBackward), xGrad, nameof(xGrad), positions, column, headCount, headSize, theta);
+        Rotary.Backward(Pool, xGrad.Pointer, positions.IntPointer, rows, width, column, headCount, headSize, theta);
+    }
+
     public void ResidualForward(Tensor output, Tensor a, Tensor b)
     {
         RequireSameShape(nameof(ResidualForward), nameof(b), b, nameof(a), a);
@@ -293,6 +305,23 @@ public sealed unsafe class CpuBackend : IBackend
         RequireFloat32(op, otherName, other);
         if (other.Shape.Rank < 1 || other.Shape[other.Shape.Rank - 1] != width || other.Length != (long)rows * width)
             ThrowHelper.ThrowShapeMismatch($"{op}: {otherName} has shape {other.Shape}, expected {rows} rows of {width} for gateUp {gateUp.Shape}");
+        return (rows, width);
+    }
+
+    // x (N,W), positions Int32 (N); headCount heads of headSize (even) columns from column, inside W.
+    private static (int Rows, int Width) RotaryShapes(string op, Tensor x, string xName, Tensor positions, int column, int headCount, int headSize, float theta)
+    {
+        (int rows, int width) = RowsAndChannels(op, xName, x);
+        RequireInt32(op, nameof(positions), positions, rows, xName, x);
+        if (headSize < 2 || headSize % 2 != 0 || headSize > Rotary.MaxHeadSize)
+            ThrowHelper.ThrowArgumentOutOfRange(nameof(headSize), $"{op}: headSize {headSize} must be even and in [2, {Rotary.MaxHeadSize}]");
+        if (headCount < 1)
+            ThrowHelper.ThrowArgumentOutOfRange(nameof(headCount), $"{op}: headCount {headCount} must be at least 1");
+        if (column < 0 || column + ((long)headCount * headSize) > width)
+            ThrowHelper.ThrowArgumentOutOfRange(nameof(column),
+                $"{op}: {headCount} heads of {headSize} from column {column} do not fit in the {width} columns of {xName} {x.Shape}");
+        if (!(theta > 0f) || float.IsPositiveInfinity(theta))
+            ThrowHelper.ThrowArgumentOutOfRange(nameof(theta), $"{op}: theta {theta} must be positive and finite");
         return (rows, width);
     }
 
