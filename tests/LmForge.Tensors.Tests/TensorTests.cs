@@ -263,15 +263,6 @@ public sealed class BackendInputTests
     }
 
     [Fact]
-    public void Attention_with_indivisible_heads_throws()
-    {
-        using var qkv = Tensor.Allocate(1, 4, 30);
-        using var output = Tensor.Allocate(1, 4, 10);
-        using var lse = Tensor.Allocate(1, 3, 4);
-        Assert.Throws<ArgumentOutOfRangeException>(() => _backend.AttentionForward(output, lse, qkv, 3));
-    }
-
-    [Fact]
     public void EmbeddingForward_Throws()
     {
         using var table = Tensor.Allocate(10, 4);
@@ -338,6 +329,59 @@ public sealed class BackendInputTests
         using var goodTargets = TestData.Ints([3, 2]);
         using var wrongGrad = Tensor.Allocate(2, 15);
         Assert.Throws<ShapeMismatchException>(() => _backend.CrossEntropyBackward(wrongGrad, logits, losses, goodTargets, 13, 1f));
+    }
+
+    [Fact]
+    public void Attention_with_indivisible_heads_throws()
+    {
+        using var qkv = Tensor.Allocate(1, 4, 30);
+        using var output = Tensor.Allocate(1, 4, 10);
+        using var lse = Tensor.Allocate(1, 3, 4);
+        Assert.Throws<ArgumentOutOfRangeException>(() => _backend.AttentionForward(output, lse, qkv, 3));
+    }
+
+    private static readonly Activation[] AllActivations = [Activation.GeluTanh, Activation.GeluExact, Activation.Relu, Activation.Silu];
+
+    [Fact]
+    public void Embedding_norm_activation_rotary_and_loss_calls_allocate_nothing()
+    {
+        // Shapes large enough to be split across the pool's workers; the checks (including the id scans) allocate only to throw.
+        const int rows = 256, channels = 64, vocab = 50, heads = 4, headSize = 16;
+        var random = TestData.NewRandom();
+        using var table = TestData.Random(random, 1f, vocab, channels);
+        using var ids = TestData.Ints(Enumerable.Range(0, rows).Select(i => i % vocab).ToArray());
+        using var x = TestData.Random(random, 1f, rows, channels);
+        using var y = Tensor.Allocate(rows, channels);
+        using var gateUp = TestData.Random(random, 1f, rows, 2 * channels);
+        using var gateUpGrad = Tensor.Allocate(rows, 2 * channels);
+        using var weight = TestData.Random(random, 1f, channels);
+        using var weightGrad = Tensor.Allocate(channels);
+        using var stats = Tensor.Allocate(rows);
+        using var stats2 = Tensor.Allocate(rows);
+        using var logits = TestData.Random(random, 1f, rows, vocab);
+        using var losses = Tensor.Allocate(rows);
+        void Calls()
+        {
+            _backend.EmbeddingForward(y, ids, table, accumulate: false);
+            _backend.EmbeddingForward(y, ids, table, accumulate: true);
+            _backend.EmbeddingBackward(table, y, ids);
+            _backend.LayerNormForward(y, stats, stats2, x, weight, null, 1e-5f);
+            _backend.LayerNormBackward(y, weightGrad, null, x, x, weight, stats, stats2);
+            _backend.RmsNormForward(y, stats, x, weight, 1e-6f);
+            _backend.RmsNormBackward(y, weightGrad, x, x, weight, stats);
+            foreach (var activation in AllActivations)
+            {
+                _backend.ActivationForward(y, x, activation);
+                _backend.ActivationBackward(y, x, y, activation);
+                _backend.GatedActivationForward(y, gateUp, activation);
+                _backend.GatedActivationBackward(gateUpGrad, gateUp, y, activation);
+            }
+            _backend.RotaryForward(y, ids, 0, heads, headSize, 10000f);
+            _backend.RotaryBackward(y, ids, 0, heads, headSize, 10000f);
+            _backend.CrossEntropyForward(losses, logits, ids, vocab);
+            _backend.CrossEntropyBackward(logits, logits, losses, ids, vocab, 1f);
+        }
+        Assert.Equal(0, AllocationMeter.BytesAllocatedBy(Calls, Calls));
     }
 
     [Fact]
