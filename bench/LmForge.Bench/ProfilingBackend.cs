@@ -18,18 +18,18 @@ internal sealed class ProfilingBackend(IBackend inner) : IBackend
 
     public void Reset() => _totals.Clear();
 
-    public void EncoderForward(Tensor output, ReadOnlySpan<int> tokens, Tensor tokenEmbedding, Tensor positionEmbedding)
+    public void EmbeddingForward(Tensor output, Tensor ids, Tensor table, bool accumulate)
     {
         long start = Stopwatch.GetTimestamp();
-        inner.EncoderForward(output, tokens, tokenEmbedding, positionEmbedding);
-        Add("EncoderForward", start);
+        inner.EmbeddingForward(output, ids, table, accumulate);
+        Add("EmbeddingForward", start);
     }
 
-    public void EncoderBackward(Tensor tokenEmbeddingGrad, Tensor positionEmbeddingGrad, Tensor outputGrad, ReadOnlySpan<int> tokens)
+    public void EmbeddingBackward(Tensor tableGrad, Tensor outputGrad, Tensor ids)
     {
         long start = Stopwatch.GetTimestamp();
-        inner.EncoderBackward(tokenEmbeddingGrad, positionEmbeddingGrad, outputGrad, tokens);
-        Add("EncoderBackward", start);
+        inner.EmbeddingBackward(tableGrad, outputGrad, ids);
+        Add("EmbeddingBackward", start);
     }
 
     public void LinearForward(Tensor output, Tensor input, Tensor weight, Tensor? bias)
@@ -48,32 +48,74 @@ internal sealed class ProfilingBackend(IBackend inner) : IBackend
         Add($"LinearBackward {weight.Shape[0]}x{weight.Shape[1]}", start, 4.0 * input.Length * weight.Shape[0]);
     }
 
-    public void LayerNormForward(Tensor output, Tensor mean, Tensor rstd, Tensor input, Tensor weight, Tensor bias)
+    public void LayerNormForward(Tensor output, Tensor mean, Tensor rstd, Tensor input, Tensor weight, Tensor? bias, float epsilon)
     {
         long start = Stopwatch.GetTimestamp();
-        inner.LayerNormForward(output, mean, rstd, input, weight, bias);
+        inner.LayerNormForward(output, mean, rstd, input, weight, bias, epsilon);
         Add("LayerNormForward", start);
     }
 
-    public void LayerNormBackward(Tensor inputGrad, Tensor weightGrad, Tensor biasGrad, Tensor outputGrad, Tensor input, Tensor weight, Tensor mean, Tensor rstd)
+    public void LayerNormBackward(Tensor inputGrad, Tensor weightGrad, Tensor? biasGrad, Tensor outputGrad, Tensor input, Tensor weight, Tensor mean, Tensor rstd)
     {
         long start = Stopwatch.GetTimestamp();
         inner.LayerNormBackward(inputGrad, weightGrad, biasGrad, outputGrad, input, weight, mean, rstd);
         Add("LayerNormBackward", start);
     }
 
-    public void GeluForward(Tensor output, Tensor input)
+    public void RmsNormForward(Tensor output, Tensor rstd, Tensor input, Tensor weight, float epsilon)
     {
         long start = Stopwatch.GetTimestamp();
-        inner.GeluForward(output, input);
-        Add("GeluForward", start);
+        inner.RmsNormForward(output, rstd, input, weight, epsilon);
+        Add("RmsNormForward", start);
     }
 
-    public void GeluBackward(Tensor inputGrad, Tensor input, Tensor outputGrad)
+    public void RmsNormBackward(Tensor inputGrad, Tensor weightGrad, Tensor outputGrad, Tensor input, Tensor weight, Tensor rstd)
     {
         long start = Stopwatch.GetTimestamp();
-        inner.GeluBackward(inputGrad, input, outputGrad);
-        Add("GeluBackward", start);
+        inner.RmsNormBackward(inputGrad, weightGrad, outputGrad, input, weight, rstd);
+        Add("RmsNormBackward", start);
+    }
+
+    public void ActivationForward(Tensor output, Tensor input, Activation activation)
+    {
+        long start = Stopwatch.GetTimestamp();
+        inner.ActivationForward(output, input, activation);
+        Add("ActivationForward", start);
+    }
+
+    public void ActivationBackward(Tensor inputGrad, Tensor input, Tensor outputGrad, Activation activation)
+    {
+        long start = Stopwatch.GetTimestamp();
+        inner.ActivationBackward(inputGrad, input, outputGrad, activation);
+        Add("ActivationBackward", start);
+    }
+
+    public void GatedActivationForward(Tensor output, Tensor gateUp, Activation activation)
+    {
+        long start = Stopwatch.GetTimestamp();
+        inner.GatedActivationForward(output, gateUp, activation);
+        Add("GatedActivationForward", start);
+    }
+
+    public void GatedActivationBackward(Tensor gateUpGrad, Tensor gateUp, Tensor outputGrad, Activation activation)
+    {
+        long start = Stopwatch.GetTimestamp();
+        inner.GatedActivationBackward(gateUpGrad, gateUp, outputGrad, activation);
+        Add("GatedActivationBackward", start);
+    }
+
+    public void RotaryForward(Tensor x, Tensor positions, int column, int headCount, int headSize, float theta)
+    {
+        long start = Stopwatch.GetTimestamp();
+        inner.RotaryForward(x, positions, column, headCount, headSize, theta);
+        Add("RotaryForward", start);
+    }
+
+    public void RotaryBackward(Tensor xGrad, Tensor positions, int column, int headCount, int headSize, float theta)
+    {
+        long start = Stopwatch.GetTimestamp();
+        inner.RotaryBackward(xGrad, positions, column, headCount, headSize, theta);
+        Add("RotaryBackward", start);
     }
 
     public void ResidualForward(Tensor output, Tensor a, Tensor b)
@@ -99,14 +141,14 @@ internal sealed class ProfilingBackend(IBackend inner) : IBackend
         Add("AttentionBackward", start, 5.0 * output.Length * (qkv.Shape[1] + 1));
     }
 
-    public void CrossEntropyForward(Tensor losses, Tensor logits, ReadOnlySpan<int> targets, int vocabSize)
+    public void CrossEntropyForward(Tensor losses, Tensor logits, Tensor targets, int vocabSize)
     {
         long start = Stopwatch.GetTimestamp();
         inner.CrossEntropyForward(losses, logits, targets, vocabSize);
         Add("CrossEntropyForward", start);
     }
 
-    public void CrossEntropyBackward(Tensor logitsGrad, Tensor logits, Tensor losses, ReadOnlySpan<int> targets, int vocabSize, float lossGradScale)
+    public void CrossEntropyBackward(Tensor logitsGrad, Tensor logits, Tensor losses, Tensor targets, int vocabSize, float lossGradScale)
     {
         long start = Stopwatch.GetTimestamp();
         inner.CrossEntropyBackward(logitsGrad, logits, losses, targets, vocabSize, lossGradScale);

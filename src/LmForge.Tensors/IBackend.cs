@@ -6,17 +6,22 @@ namespace LmForge.Tensors;
 /// Gradient conventions: parameter gradients (weight, bias, embedding) are always ACCUMULATED into (+=), so the
 /// caller zeroes them once per optimizer step and can accumulate micro-batches; gradients with respect to inputs
 /// are OVERWRITTEN unless the method says otherwise. Shapes below: B batch, T time, C channels, OC output
-/// channels, N rows (any leading dimensions flattened), V vocabulary, Vp padded vocabulary, NH heads.
+/// channels, N rows (any leading dimensions flattened), V vocabulary, Vp padded vocabulary, NH heads. Ids, positions
+/// and targets are Int32 tensors (<see cref="Tensor.AllocateInt32(ReadOnlySpan{int})"/>), everything else float32.
 /// </summary>
 public interface IBackend
 {
     string Name { get; }
 
-    /// <summary>output (B,T,C) = tokenEmbedding[tokens[b,t]] + positionEmbedding[t]; tokenEmbedding (V,C), positionEmbedding (maxT,C), tokens B·T.</summary>
-    void EncoderForward(Tensor output, ReadOnlySpan<int> tokens, Tensor tokenEmbedding, Tensor positionEmbedding);
+    /// <summary>
+    /// Embedding lookup: output row n = table[ids[n]] (accumulate false) or output row n += table[ids[n]] (accumulate
+    /// true, for position or token-type embeddings added onto a token embedding). ids Int32 (N) in [0, V); table (V,C);
+    /// output (N,C) with any leading dimensions (N·C elements). An id outside [0, V) throws, naming its index.
+    /// </summary>
+    void EmbeddingForward(Tensor output, Tensor ids, Tensor table, bool accumulate);
 
-    /// <summary>Accumulates outputGrad (B,T,C) into the rows of tokenEmbeddingGrad (V,C) and positionEmbeddingGrad (maxT,C).</summary>
-    void EncoderBackward(Tensor tokenEmbeddingGrad, Tensor positionEmbeddingGrad, Tensor outputGrad, ReadOnlySpan<int> tokens);
+    /// <summary>tableGrad (V,C) row ids[n] += outputGrad (N,C) row n, for every n (an id may repeat: its rows add up).</summary>
+    void EmbeddingBackward(Tensor tableGrad, Tensor outputGrad, Tensor ids);
 
     /// <summary>output (N,OC) = input (N,C) · weightᵀ + bias; weight (OC,C) as in nn.Linear, bias (OC) or null.</summary>
     void LinearForward(Tensor output, Tensor input, Tensor weight, Tensor? bias);
@@ -24,17 +29,49 @@ public interface IBackend
     /// <summary>inputGrad (N,C) = outputGrad · weight (overwritten); weightGrad (OC,C) += outputGradᵀ · input; biasGrad (OC) += Σ_N outputGrad.</summary>
     void LinearBackward(Tensor inputGrad, Tensor weightGrad, Tensor? biasGrad, Tensor outputGrad, Tensor input, Tensor weight);
 
-    /// <summary>output (N,C) = (input − mean) · rstd · weight + bias per row, with eps 1e-5; saves mean (N) and rstd (N) for backward.</summary>
-    void LayerNormForward(Tensor output, Tensor mean, Tensor rstd, Tensor input, Tensor weight, Tensor bias);
+    /// <summary>
+    /// output (N,C) = (input − mean) · rstd · weight + bias per row, rstd = 1/√(variance + epsilon) (GPT-2 1e-5, BERT
+    /// 1e-12); weight (C), bias (C) or null; saves mean (N) and rstd (N) for backward.
+    /// </summary>
+    void LayerNormForward(Tensor output, Tensor mean, Tensor rstd, Tensor input, Tensor weight, Tensor? bias, float epsilon);
 
-    /// <summary>inputGrad (N,C) is ACCUMULATED into (layer norm inputs are residual streams that also receive the skip gradient).</summary>
-    void LayerNormBackward(Tensor inputGrad, Tensor weightGrad, Tensor biasGrad, Tensor outputGrad, Tensor input, Tensor weight, Tensor mean, Tensor rstd);
+    /// <summary>
+    /// inputGrad (N,C) is ACCUMULATED into (layer norm inputs are residual streams that also receive the skip gradient);
+    /// weightGrad (C) and biasGrad (C, or null when the forward had no bias) accumulate as every parameter gradient.
+    /// </summary>
+    void LayerNormBackward(Tensor inputGrad, Tensor weightGrad, Tensor? biasGrad, Tensor outputGrad, Tensor input, Tensor weight, Tensor mean, Tensor rstd);
 
-    /// <summary>GPT-2's tanh GELU, elementwise: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).</summary>
-    void GeluForward(Tensor output, Tensor input);
+    /// <summary>RMSNorm (Llama, T5): output (N,C) = input · rstd · weight, rstd = 1/√(mean(input²) + epsilon) per row; weight (C); saves rstd (N).</summary>
+    void RmsNormForward(Tensor output, Tensor rstd, Tensor input, Tensor weight, float epsilon);
 
-    /// <summary>inputGrad = outputGrad · GELU'(input), elementwise; inputGrad may be the same tensor as outputGrad.</summary>
-    void GeluBackward(Tensor inputGrad, Tensor input, Tensor outputGrad);
+    /// <summary>inputGrad (N,C) is ACCUMULATED into, as for <see cref="LayerNormBackward"/>; weightGrad (C) accumulates.</summary>
+    void RmsNormBackward(Tensor inputGrad, Tensor weightGrad, Tensor outputGrad, Tensor input, Tensor weight, Tensor rstd);
+
+    /// <summary>output = activation(input), elementwise (GPT-2 uses <see cref="Activation.GeluTanh"/>).</summary>
+    void ActivationForward(Tensor output, Tensor input, Activation activation);
+
+    /// <summary>inputGrad = outputGrad · activation'(input), elementwise; inputGrad may be the same tensor as outputGrad.</summary>
+    void ActivationBackward(Tensor inputGrad, Tensor input, Tensor outputGrad, Activation activation);
+
+    /// <summary>
+    /// Gated MLP (SwiGLU with <see cref="Activation.Silu"/>, GeGLU with a GELU): gateUp (N,2I) holds [gate | up] per row;
+    /// output (N,I) = activation(gate) ⊙ up.
+    /// </summary>
+    void GatedActivationForward(Tensor output, Tensor gateUp, Activation activation);
+
+    /// <summary>gateUpGrad (N,2I) is overwritten: [outputGrad ⊙ up ⊙ activation'(gate) | outputGrad ⊙ activation(gate)].</summary>
+    void GatedActivationBackward(Tensor gateUpGrad, Tensor gateUp, Tensor outputGrad, Activation activation);
+
+    /// <summary>
+    /// Rotary position embedding in place, Hugging Face's rotate-half convention. x (N,W): heads [0, headCount) of
+    /// headSize (even) channels start at column <paramref name="column"/> of every row; row n is at position
+    /// positions[n] (Int32 (N)). For i &lt; hs/2, invFreq_i = 1/theta^(2i/hs), angle = positions[n]·invFreq_i:
+    /// (x_i, x_{i+hs/2}) → (x_i·cos − x_{i+hs/2}·sin, x_{i+hs/2}·cos + x_i·sin). Columns outside the heads are untouched.
+    /// </summary>
+    void RotaryForward(Tensor x, Tensor positions, int column, int headCount, int headSize, float theta);
+
+    /// <summary>The backward of <see cref="RotaryForward"/>: the inverse rotation (angle → −angle) of xGrad, in place.</summary>
+    void RotaryBackward(Tensor xGrad, Tensor positions, int column, int headCount, int headSize, float theta);
 
     /// <summary>output = a + b, elementwise. Its backward is the identity for both inputs, so models pass the gradient on unchanged.</summary>
     void ResidualForward(Tensor output, Tensor a, Tensor b);
@@ -51,16 +88,16 @@ public interface IBackend
 
     /// <summary>
     /// losses (N) = −log softmax(logits[n, 0..V))[targets[n]] over the real vocabulary V of the padded logits (N,Vp).
-    /// A target of −1 is ignored (loss 0). Targets outside [−1, V) throw.
+    /// targets Int32 (N); a target of −1 is ignored (loss 0). Targets outside [−1, V) throw, naming their index.
     /// </summary>
-    void CrossEntropyForward(Tensor losses, Tensor logits, ReadOnlySpan<int> targets, int vocabSize);
+    void CrossEntropyForward(Tensor losses, Tensor logits, Tensor targets, int vocabSize);
 
     /// <summary>
     /// logitsGrad (N,Vp) = (softmax(logits) − onehot(target)) · lossGradScale over the real vocabulary, 0 in padded columns
     /// and in rows with target −1. Recomputes the softmax from logits and the forward's losses; logitsGrad may be the
     /// same tensor as logits (the logits are then overwritten).
     /// </summary>
-    void CrossEntropyBackward(Tensor logitsGrad, Tensor logits, Tensor losses, ReadOnlySpan<int> targets, int vocabSize, float lossGradScale);
+    void CrossEntropyBackward(Tensor logitsGrad, Tensor logits, Tensor losses, Tensor targets, int vocabSize, float lossGradScale);
 
     /// <summary>Sets every element to zero.</summary>
     void Clear(Tensor values);

@@ -25,6 +25,10 @@ internal static class ThrowHelper
         throw new InvalidOperationException($"{tensor} holds {tensor.ElementType} elements, expected {expected}");
 
     [DoesNotReturn, MethodImpl(MethodImplOptions.NoInlining)]
+    public static void ThrowElementType(string operation, string name, Tensor tensor, TensorElementType expected) =>
+        throw new ArgumentException($"{operation}: {name} is a {tensor.ElementType} tensor of shape {tensor.Shape}, expected {expected} elements", name);
+
+    [DoesNotReturn, MethodImpl(MethodImplOptions.NoInlining)]
     public static void ThrowShapeMismatch(string message) => throw new ShapeMismatchException(message);
 }
 
