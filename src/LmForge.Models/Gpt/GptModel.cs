@@ -147,7 +147,7 @@ public sealed class GptModel : IDisposable
         var a = _acts;
         var w = _weights;
         var g = _grads;
-        int nh = Config.HeadCount;
+        var attention = AttentionLayout.Fused(Config.HeadCount, Config.HeadCount, Config.HeadSize, causal: true);
         float dlossScale = _lossTokenCount == 0 ? 0f : lossScale / _lossTokenCount;
 
         Backend.CrossEntropyBackward(a.Logits, a.Logits, a.Losses, a.Targets, Config.VocabSize, dlossScale);
@@ -168,7 +168,7 @@ public sealed class GptModel : IDisposable
 
             Backend.LinearBackward(a.NormGrad, lg.AttentionProjectionWeight, lg.AttentionProjectionBias, a.ResidualGrad, a.AttentionOutput[l],
                 lw.AttentionProjectionWeight);
-            Backend.AttentionBackward(a.QkvGrad, a.NormGrad, a.Qkv[l], a.AttentionOutput[l], a.AttentionLse[l], nh);
+            Backend.AttentionBackward(a.QkvGrad, a.QkvGrad, null, a.NormGrad, a.Qkv[l], a.Qkv[l], a.AttentionOutput[l], a.AttentionLse[l], attention);
             Backend.LinearBackward(a.NormGrad, lg.QkvWeight, lg.QkvBias, a.QkvGrad, a.Norm1[l], lw.QkvWeight);
             Backend.LayerNormBackward(a.ResidualGrad, lg.Norm1Weight, lg.Norm1Bias, a.NormGrad, a.Residuals[l], lw.Norm1Weight, a.Norm1Mean[l], a.Norm1Rstd[l]);
         }
@@ -201,14 +201,14 @@ public sealed class GptModel : IDisposable
     private void RunForward(GptActivations a)
     {
         var w = _weights;
-        int nh = Config.HeadCount;
+        var attention = AttentionLayout.Fused(Config.HeadCount, Config.HeadCount, Config.HeadSize, causal: true);
         Backend.EncoderForward(a.Residuals[0], a.Tokens, w.TokenEmbedding, w.PositionEmbedding);
         for (int l = 0; l < Config.LayerCount; l++)
         {
             var lw = w.Layers[l];
             Backend.LayerNormForward(a.Norm1[l], a.Norm1Mean[l], a.Norm1Rstd[l], a.Residuals[l], lw.Norm1Weight, lw.Norm1Bias);
             Backend.LinearForward(a.Qkv[l], a.Norm1[l], lw.QkvWeight, lw.QkvBias);
-            Backend.AttentionForward(a.AttentionOutput[l], a.AttentionLse[l], a.Qkv[l], nh);
+            Backend.AttentionForward(a.AttentionOutput[l], a.AttentionLse[l], a.Qkv[l], a.Qkv[l], attention);
             Backend.LinearForward(a.Projection, a.AttentionOutput[l], lw.AttentionProjectionWeight, lw.AttentionProjectionBias);
             Backend.ResidualForward(a.Residual2[l], a.Residuals[l], a.Projection);
             Backend.LayerNormForward(a.Norm2[l], a.Norm2Mean[l], a.Norm2Rstd[l], a.Residual2[l], lw.Norm2Weight, lw.Norm2Bias);
