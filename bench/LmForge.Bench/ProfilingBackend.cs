@@ -125,20 +125,32 @@ internal sealed class ProfilingBackend(IBackend inner) : IBackend
         Add("ResidualForward", start);
     }
 
-    public void AttentionForward(Tensor output, Tensor logSumExp, Tensor qkv, int headCount)
+    public void AttentionForward(Tensor output, Tensor logSumExp, Tensor query, Tensor keyValue, in AttentionLayout layout,
+        Tensor? keyMask = null, Tensor? positionBias = null)
     {
         long start = Stopwatch.GetTimestamp();
-        inner.AttentionForward(output, logSumExp, qkv, headCount);
-        // causal: q·k and p·v over j ≤ t, 4·hs flops per (b, h, t, j) pair: 2·B·C·T·(T+1)
-        Add("AttentionForward", start, 2.0 * output.Length * (qkv.Shape[1] + 1));
+        inner.AttentionForward(output, logSumExp, query, keyValue, layout, keyMask, positionBias);
+        // q·k and p·v over the causally visible (t, j) pairs: 4·hs flops per (b, h, t, j)
+        Add("AttentionForward", start, 4.0 * output.Length * VisiblePairsPerQuery(query.Shape[1], keyValue.Shape[1], layout.Causal));
     }
 
-    public void AttentionBackward(Tensor qkvGrad, Tensor outputGrad, Tensor qkv, Tensor output, Tensor logSumExp, int headCount)
+    public void AttentionBackward(Tensor queryGrad, Tensor keyValueGrad, Tensor? positionBiasGrad, Tensor outputGrad,
+        Tensor query, Tensor keyValue, Tensor output, Tensor logSumExp, in AttentionLayout layout,
+        Tensor? keyMask = null, Tensor? positionBias = null)
     {
         long start = Stopwatch.GetTimestamp();
-        inner.AttentionBackward(qkvGrad, outputGrad, qkv, output, logSumExp, headCount);
-        // recomputed q·k, dv, dout·v, dq, dk: 10·hs flops per pair: 5·B·C·T·(T+1)
-        Add("AttentionBackward", start, 5.0 * output.Length * (qkv.Shape[1] + 1));
+        inner.AttentionBackward(queryGrad, keyValueGrad, positionBiasGrad, outputGrad, query, keyValue, output, logSumExp, layout, keyMask, positionBias);
+        // recomputed q·k, dv, dout·v, dq, dk: 10·hs flops per visible pair
+        Add("AttentionBackward", start, 10.0 * output.Length * VisiblePairsPerQuery(query.Shape[1], keyValue.Shape[1], layout.Causal));
+    }
+
+    // Mean number of keys a query sees before masking: causal query t sees min(Tk, max(0, t + 1 + Tk − Tq)) keys.
+    private static double VisiblePairsPerQuery(int queryCount, int keyCount, bool causal)
+    {
+        if (!causal || queryCount == 0) return keyCount;
+        double pairs = 0;
+        for (int t = 0; t < queryCount; t++) pairs += Math.Clamp(t + 1 + keyCount - queryCount, 0, keyCount);
+        return pairs / queryCount;
     }
 
     public void CrossEntropyForward(Tensor losses, Tensor logits, Tensor targets, int vocabSize)

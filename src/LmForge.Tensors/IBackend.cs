@@ -77,14 +77,29 @@ public interface IBackend
     void ResidualForward(Tensor output, Tensor a, Tensor b);
 
     /// <summary>
-    /// Causal multi-head self-attention. qkv (B,T,3C) holds q, k, v side by side, head h in channels [h·hs, (h+1)·hs)
-    /// of each; output (B,T,C); logSumExp (B,NH,T) saves each softmax row's normalizer for backward, so the (T,T)
-    /// attention matrix is never stored.
+    /// Multi-head attention (NKV key/value heads, head size hs, Tq queries, Tk keys): self or cross, grouped-query,
+    /// causal or bidirectional, with an optional key mask and an optional additive position bias. query (B,Tq,Wq):
+    /// head h at columns [QueryColumn + h·hs, +hs); keyValue (B,Tk,Wkv): key head g at [KeyColumn + g·hs, +hs), value
+    /// head g at [ValueColumn + g·hs, +hs) (see <see cref="AttentionLayout"/>). Query head h reads kv head h / (NH/NKV).
+    /// For self-attention query and keyValue are the same tensor. Scores s[t,j] = Scale·(q_t·k_j) + positionBias[h,t,j] (positionBias (NH,Tq,Tk), shared
+    /// over the batch). Key j is visible to query t iff keyMask[b,j] != 0 (keyMask Int32 (B,Tk)) and, when Causal,
+    /// j &lt;= t + (Tk − Tq) (bottom-right aligned: with Tq == Tk ordinary causal; with a KV cache the new queries see all
+    /// cached keys). output (B,Tq,NH·hs) = softmax over the visible keys · v. logSumExp (B,NH,Tq) saves each softmax
+    /// row's normalizer for backward, so the (Tq,Tk) attention matrix is never stored; a query with no visible key
+    /// gets output 0 and logSumExp +∞ (and gradient 0 in backward), never NaN.
     /// </summary>
-    void AttentionForward(Tensor output, Tensor logSumExp, Tensor qkv, int headCount);
+    void AttentionForward(Tensor output, Tensor logSumExp, Tensor query, Tensor keyValue, in AttentionLayout layout,
+        Tensor? keyMask = null, Tensor? positionBias = null);
 
-    /// <summary>qkvGrad (B,T,3C) is overwritten, from outputGrad (B,T,C) and the forward's qkv, output and logSumExp.</summary>
-    void AttentionBackward(Tensor qkvGrad, Tensor outputGrad, Tensor qkv, Tensor output, Tensor logSumExp, int headCount);
+    /// <summary>
+    /// From outputGrad (B,Tq,NH·hs) and the forward's inputs, output and logSumExp: queryGrad (query's shape) has its
+    /// q columns OVERWRITTEN, other columns untouched; keyValueGrad (keyValue's shape) has its k and v columns
+    /// OVERWRITTEN, others untouched; for self-attention queryGrad and keyValueGrad are the same tensor.
+    /// positionBiasGrad (NH,Tq,Tk), optional, is ACCUMULATED (+=, summed over the batch).
+    /// </summary>
+    void AttentionBackward(Tensor queryGrad, Tensor keyValueGrad, Tensor? positionBiasGrad, Tensor outputGrad,
+        Tensor query, Tensor keyValue, Tensor output, Tensor logSumExp, in AttentionLayout layout,
+        Tensor? keyMask = null, Tensor? positionBias = null);
 
     /// <summary>
     /// losses (N) = −log softmax(logits[n, 0..V))[targets[n]] over the real vocabulary V of the padded logits (N,Vp).

@@ -27,7 +27,7 @@ public class LibraryExampleTests
     }
 
     [Fact]
-    public void Example_program_runs_trains_and_saves_a_loadable_model()
+    public async Task Example_program_runs_trains_and_saves_a_loadable_model()
     {
         string root = RepositoryRoot();
         string configuration = AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Release{Path.DirectorySeparatorChar}", StringComparison.Ordinal) ? "Release" : "Debug";
@@ -37,9 +37,10 @@ public class LibraryExampleTests
         var start = new ProcessStartInfo("dotnet", [program]) { WorkingDirectory = directory, RedirectStandardOutput = true, RedirectStandardError = true };
         using var process = Process.Start(start)!;
         var errors = process.StandardError.ReadToEndAsync();
-        string output = process.StandardOutput.ReadToEnd();
-        Assert.True(process.WaitForExit(120_000), "the example did not finish in 2 minutes");
-        Assert.True(process.ExitCode == 0, $"exit {process.ExitCode}: {errors.Result}");
+        string output = await process.StandardOutput.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        await process.WaitForExitAsync(timeout.Token);
+        Assert.True(process.ExitCode == 0, $"exit {process.ExitCode}: {await errors}");
         Assert.Contains("round trip: True", output);
         var losses = output.Split('\n').Where(l => l.StartsWith("step ", StringComparison.Ordinal))
             .Select(l => double.Parse(l[(l.IndexOf("loss ", StringComparison.Ordinal) + 5)..], System.Globalization.CultureInfo.InvariantCulture)).ToList();

@@ -17,7 +17,7 @@ public sealed unsafe class CpuBackend : IBackend
 
     public string Name => VectorMath.IsAccelerated ? "cpu (AVX2)" : "cpu (scalar)";
 
-    /// <summary>Longest sequence the attention kernels accept (their per-worker score rows live on the stack: 512 KB at this length).</summary>
+    /// <summary>Longest key sequence the attention kernels accept (their per-worker score rows live on the stack: 512 KB at this length).</summary>
     public const int MaxAttentionTokens = 16384;
 
     public void EmbeddingForward(Tensor output, Tensor ids, Tensor table, bool accumulate)
@@ -155,19 +155,35 @@ public sealed unsafe class CpuBackend : IBackend
         Residual.Forward(Pool, output.Pointer, a.Pointer, b.Pointer, a.Length);
     }
 
-    public void AttentionForward(Tensor output, Tensor logSumExp, Tensor qkv, int headCount)
+    public void AttentionForward(Tensor output, Tensor logSumExp, Tensor query, Tensor keyValue, in AttentionLayout layout,
+        Tensor? keyMask = null, Tensor? positionBias = null)
     {
-        (int b, int t, int c) = AttentionShapes(nameof(AttentionForward), output, logSumExp, qkv, headCount);
-        Attention.Forward(Pool, output.Pointer, logSumExp.Pointer, qkv.Pointer, b, t, c, headCount);
+        (int b, int tq, int tk) = AttentionShapes(nameof(AttentionForward), output, logSumExp, query, keyValue, layout, keyMask, positionBias);
+        Attention.Forward(Pool, output.Pointer, logSumExp.Pointer, query.Pointer, keyValue.Pointer, keyMask is null ? null : keyMask.IntPointer,
+            positionBias is null ? null : positionBias.Pointer, b, tq, tk, query.Shape[2], keyValue.Shape[2], layout);
     }
 
-    public void AttentionBackward(Tensor qkvGrad, Tensor outputGrad, Tensor qkv, Tensor output, Tensor logSumExp, int headCount)
+    public void AttentionBackward(Tensor queryGrad, Tensor keyValueGrad, Tensor? positionBiasGrad, Tensor outputGrad,
+        Tensor query, Tensor keyValue, Tensor output, Tensor logSumExp, in AttentionLayout layout,
+        Tensor? keyMask = null, Tensor? positionBias = null)
     {
         const string op = nameof(AttentionBackward);
-        (int b, int t, int c) = AttentionShapes(op, output, logSumExp, qkv, headCount);
-        RequireSameShape(op, nameof(qkvGrad), qkvGrad, nameof(qkv), qkv);
+        (int b, int tq, int tk) = AttentionShapes(op, output, logSumExp, query, keyValue, layout, keyMask, positionBias);
+        RequireFloat32(op, nameof(queryGrad), queryGrad);
+        RequireSameShape(op, nameof(queryGrad), queryGrad, nameof(query), query);
+        RequireFloat32(op, nameof(keyValueGrad), keyValueGrad);
+        RequireSameShape(op, nameof(keyValueGrad), keyValueGrad, nameof(keyValue), keyValue);
+        RequireFloat32(op, nameof(outputGrad), outputGrad);
         RequireSameShape(op, nameof(outputGrad), outputGrad, nameof(output), output);
-        Attention.Backward(Pool, qkvGrad.Pointer, outputGrad.Pointer, qkv.Pointer, output.Pointer, logSumExp.Pointer, b, t, c, headCount);
+        if (positionBiasGrad is not null)
+        {
+            RequireFloat32(op, nameof(positionBiasGrad), positionBiasGrad);
+            Require(op, nameof(positionBiasGrad), positionBiasGrad, layout.HeadCount, tq, tk);
+        }
+        RequireSeparateGradientColumns(op, queryGrad, keyValueGrad, layout);
+        Attention.Backward(Pool, queryGrad.Pointer, keyValueGrad.Pointer, positionBiasGrad is null ? null : positionBiasGrad.Pointer,
+            outputGrad.Pointer, query.Pointer, keyValue.Pointer, output.Pointer, logSumExp.Pointer, keyMask is null ? null : keyMask.IntPointer,
+            positionBias is null ? null : positionBias.Pointer, b, tq, tk, query.Shape[2], keyValue.Shape[2], layout);
     }
 
     public void CrossEntropyForward(Tensor losses, Tensor logits, Tensor targets, int vocabSize)
@@ -341,21 +357,79 @@ public sealed unsafe class CpuBackend : IBackend
         return (rows, inChannels, outChannels);
     }
 
-    private static (int B, int T, int C) AttentionShapes(string op, Tensor output, Tensor logSumExp, Tensor qkv, int headCount)
+    // query (B,Tq,Wq) and keyValue (B,Tk,Wkv) hold the layout's head columns; output (B,Tq,NH·hs); logSumExp (B,NH,Tq);
+    // keyMask Int32 (B,Tk) or null; positionBias (NH,Tq,Tk) or null: forward and backward alike.
+    private static (int B, int Tq, int Tk) AttentionShapes(string op, Tensor output, Tensor logSumExp, Tensor query, Tensor keyValue,
+        in AttentionLayout layout, Tensor? keyMask, Tensor? positionBias)
     {
-        RequireFloat32(op, nameof(qkv), qkv);
-        RequireRank(op, nameof(qkv), qkv, 3);
-        int b = qkv.Shape[0], t = qkv.Shape[1];
-        if (qkv.Shape[2] % 3 != 0) ThrowHelper.ThrowShapeMismatch($"{op}: qkv has shape {qkv.Shape}, expected (B, T, 3·C)");
-        int c = qkv.Shape[2] / 3;
-        if (headCount < 1 || c % headCount != 0)
-            ThrowHelper.ThrowArgumentOutOfRange(nameof(headCount), $"{op}: {c} channels do not split into {headCount} heads");
-        Require(op, nameof(output), output, b, t, c);
-        Require(op, nameof(logSumExp), logSumExp, b, headCount, t);
-        if (t > MaxAttentionTokens) // the kernels keep two rows of scores per query block on the worker's stack
-            ThrowHelper.ThrowArgumentOutOfRange(nameof(qkv), $"{op}: sequence length {t} exceeds the CPU attention limit of {MaxAttentionTokens}");
-        return (b, t, c);
+        int nh = layout.HeadCount, nkv = layout.KeyValueHeadCount, hs = layout.HeadSize;
+        if (nh < 1 || nkv < 1 || hs < 1 || nh % nkv != 0)
+            ThrowHelper.ThrowArgumentOutOfRange(nameof(layout),
+                $"{op}: layout has {nh} heads, {nkv} key/value heads and head size {hs}, expected positive counts with the key/value heads dividing the heads");
+        if (!float.IsFinite(layout.Scale))
+            ThrowHelper.ThrowArgumentOutOfRange(nameof(layout), $"{op}: layout.Scale is {layout.Scale}, expected a finite number");
+        RequireFloat32(op, nameof(query), query);
+        RequireFloat32(op, nameof(keyValue), keyValue);
+        RequireRank(op, nameof(query), query, 3);
+        RequireRank(op, nameof(keyValue), keyValue, 3);
+        int b = query.Shape[0], tq = query.Shape[1], tk = keyValue.Shape[1];
+        if (keyValue.Shape[0] != b)
+            ThrowHelper.ThrowShapeMismatch($"{op}: keyValue has shape {keyValue.Shape}, expected batch size {b} of query {query.Shape}");
+        RequireHeadColumns(op, nameof(query), query, "query", layout.QueryColumn, nh, hs);
+        RequireHeadColumns(op, nameof(keyValue), keyValue, "key", layout.KeyColumn, nkv, hs);
+        RequireHeadColumns(op, nameof(keyValue), keyValue, "value", layout.ValueColumn, nkv, hs);
+        RequireFloat32(op, nameof(output), output);
+        Require(op, nameof(output), output, b, tq, nh * hs);
+        RequireFloat32(op, nameof(logSumExp), logSumExp);
+        Require(op, nameof(logSumExp), logSumExp, b, nh, tq);
+        if (keyMask is not null)
+        {
+            if (keyMask.ElementType != TensorElementType.Int32)
+                ThrowHelper.ThrowArgument(nameof(keyMask), $"{op}: keyMask holds {keyMask.ElementType} elements, expected Int32 (0 hides a key)");
+            Require(op, nameof(keyMask), keyMask, b, tk);
+        }
+        if (positionBias is not null)
+        {
+            RequireFloat32(op, nameof(positionBias), positionBias);
+            Require(op, nameof(positionBias), positionBias, nh, tq, tk);
+        }
+        if (tk > MaxAttentionTokens) // the kernels keep two rows of scores per query block on the worker's stack
+            ThrowHelper.ThrowArgumentOutOfRange(nameof(keyValue), $"{op}: key length {tk} exceeds the CPU attention limit of {MaxAttentionTokens}");
+        return (b, tq, tk);
     }
+
+    // heads [column, column + heads·hs) must lie inside the rows of tensor (B,T,W)
+    private static void RequireHeadColumns(string op, string name, Tensor tensor, string what, int column, int heads, int headSize)
+    {
+        long end = column + ((long)heads * headSize);
+        if (column < 0)
+            ThrowHelper.ThrowArgumentOutOfRange("layout", $"{op}: {what} heads start at column {column}, expected a column >= 0");
+        if (end > tensor.Shape[2])
+            ThrowHelper.ThrowShapeMismatch(
+                $"{op}: {name} has shape {tensor.Shape}, expected rows of at least {end} columns for {heads} {what} heads of size {headSize} at columns [{column}, {end})");
+    }
+
+    // The backward overwrites the k and v columns of keyValueGrad and the q columns of queryGrad: no two may share memory.
+    private static void RequireSeparateGradientColumns(string op, Tensor queryGrad, Tensor keyValueGrad, in AttentionLayout layout)
+    {
+        int kv = layout.KeyValueHeadCount * layout.HeadSize;
+        if (Overlap(layout.KeyColumn, layout.ValueColumn, kv, kv))
+            ThrowHelper.ThrowArgument("layout",
+                $"{op}: key columns [{layout.KeyColumn}, {layout.KeyColumn + kv}) and value columns [{layout.ValueColumn}, {layout.ValueColumn + kv}) overlap, so their gradients would overwrite each other");
+        if (queryGrad.Buffer != keyValueGrad.Buffer
+            || queryGrad.Offset + queryGrad.Length <= keyValueGrad.Offset || keyValueGrad.Offset + keyValueGrad.Length <= queryGrad.Offset)
+            return; // separate memory: cross-attention
+        if (queryGrad.Offset != keyValueGrad.Offset || queryGrad.Shape != keyValueGrad.Shape)
+            ThrowHelper.ThrowArgument(nameof(keyValueGrad),
+                $"{op}: queryGrad {queryGrad.Shape} and keyValueGrad {keyValueGrad.Shape} partly overlap in memory, expected the same tensor or separate ones");
+        int q = layout.HeadCount * layout.HeadSize;
+        if (Overlap(layout.QueryColumn, layout.KeyColumn, q, kv) || Overlap(layout.QueryColumn, layout.ValueColumn, q, kv))
+            ThrowHelper.ThrowArgument("layout",
+                $"{op}: query columns [{layout.QueryColumn}, {layout.QueryColumn + q}) overlap the key or value columns of the shared gradient tensor");
+
+        static bool Overlap(int a, int b, int aWidth, int bWidth) => a < b + bWidth && b < a + aWidth;
+    }
+
 
     private static (int Rows, int PaddedVocabSize) CrossEntropyShapes(string op, Tensor losses, Tensor logits, Tensor targets, int vocabSize)
     {
