@@ -304,7 +304,7 @@ public sealed class AttentionTests
     public void Query_or_keyValue_of_wrong_rank_or_element_type_Throws()
     {
         ForwardThrows<ShapeMismatchException>(c => c.Query = Tensor.Allocate(6, 16));
-        Assert.Contains("holds Int32", ForwardThrows<ArgumentException>(c => c.KeyValue = Tensor.AllocateInt32(2, 5, 16)).Message);
+        Assert.Contains("keyValue is a Int32 tensor of shape (2, 5, 16), expected Float32", ForwardThrows<ArgumentException>(c => c.KeyValue = Tensor.AllocateInt32(2, 5, 16)).Message);
     }
 
     [Fact]

@@ -31,9 +31,10 @@ internal sealed class ParameterLayoutBuilder
 {
     private readonly List<(string Name, TensorShape Shape, bool Decay, ParameterInit Init, int RealRows)> _declared = [];
 
-    public void Declare(string name, bool decay, ParameterInit init, params int[] shape) => Declare(name, decay, init, shape[0], shape);
+    public void Declare(string name, bool decay, ParameterInit init, params int[] shape) => DeclarePadded(name, decay, init, shape[0], shape);
 
-    public void Declare(string name, bool decay, ParameterInit init, int realRows, params int[] shape)
+    /// <summary>A table whose rows past <paramref name="realRows"/> are padding (kept at zero).</summary>
+    public void DeclarePadded(string name, bool decay, ParameterInit init, int realRows, params int[] shape)
     {
         if (_declared.Exists(p => p.Name == name)) throw new InvalidOperationException($"parameter '{name}' is declared twice");
         _declared.Add((name, new TensorShape(shape), decay, init, realRows));

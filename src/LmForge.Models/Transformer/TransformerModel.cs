@@ -106,7 +106,7 @@ public sealed class TransformerModel : IDisposable
         for (int i = 0; i < blocks.Length; i++) blocks[i] = new TransformerBlock(layout, config, names, i);
         var finalNorm = config.PreNorm ? new Norm(layout, names.FinalNorm, config.Width, config.Norm, config.NormEpsilon, config.NormBias) : null;
         string head = config.TiedEmbeddings ? names.TokenEmbedding + ".weight" : names.Head + ".weight";
-        if (!config.TiedEmbeddings) layout.Declare(head, decay: true, ParameterInit.Normal, config.VocabSize, config.PaddedVocabSize, config.Width);
+        if (!config.TiedEmbeddings) layout.DeclarePadded(head, decay: true, ParameterInit.Normal, config.VocabSize, config.PaddedVocabSize, config.Width);
         return (token, position, blocks, finalNorm, head);
     }
 

@@ -378,19 +378,17 @@ public sealed unsafe class CpuBackend : IBackend
         RequireHeadColumns(op, nameof(query), query, "query", layout.QueryColumn, nh, hs);
         RequireHeadColumns(op, nameof(keyValue), keyValue, "key", layout.KeyColumn, nkv, hs);
         RequireHeadColumns(op, nameof(keyValue), keyValue, "value", layout.ValueColumn, nkv, hs);
-        RequireFloat32(op, nameof(output), output);
         Require(op, nameof(output), output, b, tq, nh * hs);
-        RequireFloat32(op, nameof(logSumExp), logSumExp);
         Require(op, nameof(logSumExp), logSumExp, b, nh, tq);
         if (keyMask is not null)
         {
             if (keyMask.ElementType != TensorElementType.Int32)
                 ThrowHelper.ThrowArgument(nameof(keyMask), $"{op}: keyMask holds {keyMask.ElementType} elements, expected Int32 (0 hides a key)");
-            Require(op, nameof(keyMask), keyMask, b, tk);
+            if (keyMask.Shape.Rank != 2 || keyMask.Shape[0] != b || keyMask.Shape[1] != tk)
+                ThrowHelper.ThrowShapeMismatch(op, nameof(keyMask), keyMask.Shape, new TensorShape(b, tk));
         }
         if (positionBias is not null)
         {
-            RequireFloat32(op, nameof(positionBias), positionBias);
             Require(op, nameof(positionBias), positionBias, nh, tq, tk);
         }
         if (tk > MaxAttentionTokens) // the kernels keep two rows of scores per query block on the worker's stack

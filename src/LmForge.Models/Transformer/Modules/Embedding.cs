@@ -11,7 +11,7 @@ internal sealed class Embedding
     public Embedding(ParameterLayoutBuilder layout, string name, int rows, int realRows, int channels)
     {
         _name = name + ".weight";
-        layout.Declare(_name, decay: true, ParameterInit.Normal, realRows, rows, channels);
+        layout.DeclarePadded(_name, decay: true, ParameterInit.Normal, realRows, rows, channels);
     }
 
     public Tensor Table { get; private set; } = null!;      // (V, C)
