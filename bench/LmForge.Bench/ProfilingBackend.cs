@@ -18,6 +18,17 @@ internal sealed class ProfilingBackend(IBackend inner) : IBackend
 
     public void Reset() => _totals.Clear();
 
+    // memory and copies are not timed: they are set-up and I/O, not the step's compute
+    public Tensor Allocate(TensorShape shape, TensorElementType elementType = TensorElementType.Float32) => inner.Allocate(shape, elementType);
+
+    public void CopyFromHost(Tensor destination, ReadOnlySpan<float> source) => inner.CopyFromHost(destination, source);
+
+    public void CopyFromHost(Tensor destination, ReadOnlySpan<int> source) => inner.CopyFromHost(destination, source);
+
+    public void CopyToHost(Tensor source, Span<float> destination) => inner.CopyToHost(source, destination);
+
+    public void CopyToHost(Tensor source, Span<int> destination) => inner.CopyToHost(source, destination);
+
     public void EmbeddingForward(Tensor output, Tensor ids, Tensor table, bool accumulate)
     {
         long start = Stopwatch.GetTimestamp();

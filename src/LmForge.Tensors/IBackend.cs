@@ -13,6 +13,21 @@ public interface IBackend
 {
     string Name { get; }
 
+    // ---- memory: every tensor a model, trainer or optimizer uses comes from here, and data crosses only here ----
+
+    /// <summary>A new zeroed tensor in this backend's memory; the caller disposes it.</summary>
+    Tensor Allocate(TensorShape shape, TensorElementType elementType = TensorElementType.Float32);
+
+    /// <summary>destination = source (host), element for element.</summary>
+    void CopyFromHost(Tensor destination, ReadOnlySpan<float> source);
+
+    void CopyFromHost(Tensor destination, ReadOnlySpan<int> source);
+
+    /// <summary>destination (host) = source, element for element.</summary>
+    void CopyToHost(Tensor source, Span<float> destination);
+
+    void CopyToHost(Tensor source, Span<int> destination);
+
     /// <summary>
     /// Embedding lookup: output row n = table[ids[n]] (accumulate false) or output row n += table[ids[n]] (accumulate
     /// true, for position or token-type embeddings added onto a token embedding). ids Int32 (N) in [0, V); table (V,C);
@@ -133,3 +148,23 @@ public interface IBackend
 /// <summary>The scalars of one AdamW step. Step counts from 1 (bias correction uses it).</summary>
 public readonly record struct AdamWUpdate(
     float LearningRate, float Beta1, float Beta2, float Epsilon, float WeightDecay, int Step, float GradientScale = 1f);
+
+/// <summary>Host copies of whole tensors, for code that reads results (tests, checkpoints, sampling).</summary>
+public static class BackendCopies
+{
+    /// <summary>A host array holding the tensor's floats.</summary>
+    public static float[] ToHost(this IBackend backend, Tensor tensor)
+    {
+        var values = new float[tensor.Length];
+        backend.CopyToHost(tensor, values);
+        return values;
+    }
+
+    /// <summary>A host array holding the tensor's ints.</summary>
+    public static int[] ToHostInt32(this IBackend backend, Tensor tensor)
+    {
+        var values = new int[tensor.Length];
+        backend.CopyToHost(tensor, values);
+        return values;
+    }
+}

@@ -14,6 +14,10 @@ internal static class ThrowHelper
         throw new ArgumentOutOfRangeException(paramName, message);
 
     [DoesNotReturn, MethodImpl(MethodImplOptions.NoInlining)]
+    public static void ThrowNotHostAddressable() => throw new InvalidOperationException(
+        "this tensor's memory belongs to a backend that does not expose it to the host; copy it with IBackend.CopyToHost / CopyFromHost");
+
+    [DoesNotReturn, MethodImpl(MethodImplOptions.NoInlining)]
     public static void ThrowObjectDisposed(string name) => throw new ObjectDisposedException(name);
 
     [DoesNotReturn, MethodImpl(MethodImplOptions.NoInlining)]

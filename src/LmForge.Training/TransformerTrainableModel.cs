@@ -24,6 +24,7 @@ public sealed class TransformerTrainableModel(TransformerModel model) : ITrainab
 
     public int VocabularySize => Model.Config.VocabSize;
     public int ContextLength => Model.Config.ContextLength;
+    public IBackend Backend => Model.Backend;
     public Tensor Parameters => Model.Parameters;
     public Tensor Gradients => Model.Gradients;
     public long DecayedParameterCount => Model.DecayedParameterCount;
@@ -56,7 +57,7 @@ public sealed class TransformerTrainableModel(TransformerModel model) : ITrainab
         _window.AsSpan(context.Length).Clear();
         Model.Forward(_window, 1, t);
         int paddedVocabulary = Model.Config.PaddedVocabSize;
-        Model.Logits.Slice((long)(context.Length - 1) * paddedVocabulary, new TensorShape(VocabularySize)).ToArray().CopyTo(logits);
+        Model.Backend.CopyToHost(Model.Logits.Slice((long)(context.Length - 1) * paddedVocabulary, new TensorShape(VocabularySize)), logits[..VocabularySize]);
     }
 
     public void SaveWeights(string directory) => ModelCheckpoint.Save(Model, directory);

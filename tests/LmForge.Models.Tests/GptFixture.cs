@@ -53,7 +53,7 @@ internal sealed class GptFixture : IDisposable
         var modelNames = model.ParameterLayout.Select(p => p.Name).Order().ToArray();
         Assert.Equal(modelNames, fixtureNames);
         foreach (var p in model.ParameterLayout)
-            _file.ReadFloat32(prefix + p.Name, model.GetParameter(p.Name).AsSpan(), p.Shape.Dimensions);
+            model.Backend.CopyFromHost(model.GetParameter(p.Name), _file.ReadFloat32(prefix + p.Name, p.Shape.Dimensions));
     }
 
     public void Dispose() => _file.Dispose();

@@ -1,6 +1,8 @@
 using LmForge.Models.Checkpoints;
 using LmForge.Models.Transformer;
+using LmForge.Tensors;
 using LmForge.Tensors.SafeTensors;
+using LmForge.Tests.Shared;
 
 namespace LmForge.Models.Tests;
 
@@ -44,6 +46,29 @@ public sealed class LlamaCheckpointTests : IDisposable
         Assert.Contains("\"model_type\": \"llama\"", config);
         Assert.Contains("\"num_key_value_heads\": 2", config);
         Assert.Contains("\"rope_theta\": 500000", config);
+    }
+
+    [Theory]
+    [InlineData("gpt2")]
+    [InlineData("llama")]
+    public void Saving_and_loading_on_a_backend_the_host_cannot_address_gives_the_cpu_models_logits(string family)
+    {
+        var config = family == "llama" ? Tiny : TransformerConfig.Gpt2(70, 16, 2, 4, 16);
+        var backend = new HostlessBackend();
+        int[] tokens = Enumerable.Range(0, 16).Select(i => (i * 7) % config.VocabSize).ToArray();
+        string directory = Path.Combine(_directory, family + "-hostless");
+        using (var model = new TransformerModel(config, backend))
+        {
+            model.InitializeWeights(seed: 5);
+            Assert.Throws<InvalidOperationException>(() => model.Parameters.AsSpan()); // the host really cannot reach it
+            ModelCheckpoint.Save(model, directory);
+        }
+        using var cpu = ModelCheckpoint.Load(directory);
+        using var device = ModelCheckpoint.Load(directory, backend);
+        cpu.Forward(tokens, 2, 8);
+        device.Forward(tokens, 2, 8);
+        Assert.Equal(cpu.Logits.ToArray(), device.Backend.ToHost(device.Logits));
+        Assert.True(backend.Allocations > 0);
     }
 
     private const string Fields = "\"model_type\":\"llama\",\"vocab_size\":70,\"hidden_size\":16,\"intermediate_size\":24,\"num_hidden_layers\":2,\"max_position_embeddings\":16";

@@ -47,6 +47,7 @@ sealed class TinyLanguageModel : ITrainableModel
 
     public int VocabularySize { get; }
     public int ContextLength { get; }
+    public IBackend Backend => LmForge.Tensors.Cpu.CpuBackend.Shared;
     public Tensor Parameters { get; }
     public Tensor Gradients { get; }
     public long DecayedParameterCount { get; }

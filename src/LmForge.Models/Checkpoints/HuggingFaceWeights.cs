@@ -83,8 +83,7 @@ internal static class HuggingFaceWeights
         {
             if (p.RealRows >= p.Shape[0]) continue;
             long rowLength = p.Length / p.Shape[0];
-            var padding = model.GetParameter(p.Name).Slice(p.RealRows * rowLength, new TensorShape((int)((p.Shape[0] - p.RealRows) * rowLength)));
-            padding.CopyFrom(new float[padding.Length]);
+            model.Backend.Clear(model.GetParameter(p.Name).Slice(p.RealRows * rowLength, new TensorShape((int)((p.Shape[0] - p.RealRows) * rowLength))));
         }
         foreach (var tensor in map)
         {
@@ -95,7 +94,7 @@ internal static class HuggingFaceWeights
                 Transpose(values, transposed, tensor.FileShape[0], tensor.FileShape[1]);
                 values = transposed;
             }
-            Rows(model, tensor).CopyFrom(values);
+            model.Backend.CopyFromHost(Rows(model, tensor), values);
         }
     }
 
@@ -103,7 +102,7 @@ internal static class HuggingFaceWeights
     private static Tensor Rows(TransformerModel model, CheckpointTensor tensor) =>
         model.GetParameter(tensor.Parameter).Slice((long)tensor.RowStart * tensor.ParameterColumns, new TensorShape((int)tensor.ElementCount));
 
-    private static float[] ReadRows(TransformerModel model, CheckpointTensor tensor) => Rows(model, tensor).ToArray();
+    private static float[] ReadRows(TransformerModel model, CheckpointTensor tensor) => model.Backend.ToHost(Rows(model, tensor));
 
     // destination (cols, rows) = source (rows, cols)ᵀ, in 32×32 tiles so both sides stay in cache.
     private static void Transpose(ReadOnlySpan<float> source, Span<float> destination, int rows, int cols)

@@ -25,16 +25,16 @@ internal sealed class ParameterViews
 }
 
 /// <summary>
-/// The tensors of one activation plan. Each is allocated once, when the plan is made for a (batch, sequence length),
-/// and freed with the plan; a training step then allocates nothing.
+/// The tensors of one activation plan, in the backend's memory. Each is allocated once, when the plan is made for a
+/// (batch, sequence length), and freed with the plan; a training step then allocates nothing.
 /// </summary>
-internal sealed class ActivationAllocator : IDisposable
+internal sealed class ActivationAllocator(IBackend backend) : IDisposable
 {
     private readonly List<Tensor> _owned = [];
 
-    public Tensor Float(params int[] shape) => Keep(Tensor.Allocate(shape));
+    public Tensor Float(params int[] shape) => Keep(backend.Allocate(new TensorShape(shape)));
 
-    public Tensor Int32(params int[] shape) => Keep(Tensor.AllocateInt32(shape));
+    public Tensor Int32(params int[] shape) => Keep(backend.Allocate(new TensorShape(shape), TensorElementType.Int32));
 
     private Tensor Keep(Tensor tensor)
     {

@@ -9,10 +9,12 @@ namespace LmForge.Models.Transformer;
 /// </summary>
 internal sealed class TransformerActivations : IDisposable
 {
-    private readonly ActivationAllocator _allocate = new();
+    private readonly ActivationAllocator _allocate;
 
-    public TransformerActivations(TransformerConfig config, IReadOnlyList<TransformerBlock> blocks, Norm? finalNorm, int batchSize, int tokenCount)
+    public TransformerActivations(IBackend backend, TransformerConfig config, IReadOnlyList<TransformerBlock> blocks, Norm? finalNorm,
+        int batchSize, int tokenCount)
     {
+        _allocate = new ActivationAllocator(backend);
         BatchSize = batchSize;
         TokenCount = tokenCount;
         int b = batchSize, t = tokenCount, c = config.Width;
@@ -21,8 +23,9 @@ internal sealed class TransformerActivations : IDisposable
             Tokens = _allocate.Int32(b * t);
             Targets = _allocate.Int32(b * t);
             Positions = _allocate.Int32(b * t);
-            var positions = Positions.AsInt32Span();
+            var positions = new int[b * t];
             for (int i = 0; i < positions.Length; i++) positions[i] = i % t;
+            backend.CopyFromHost(Positions, positions);
 
             Residuals = new Tensor[blocks.Count + 1];
             for (int i = 0; i < Residuals.Length; i++) Residuals[i] = _allocate.Float(b, t, c);

@@ -11,7 +11,9 @@ namespace LmForge.Models.Transformer;
 /// post-norm), a final norm and an output head (tied to the token embedding or a matrix of its own), trained on
 /// next-token cross-entropy. GPT-2 and a Llama-style decoder are two configurations of this one class.
 /// All parameters live in one buffer (<see cref="Parameters"/>), all gradients in another (<see cref="Gradients"/>),
-/// laid out by <see cref="ParameterLayout"/> with the weight-decayed matrices first. Every module has a hand-written
+/// laid out by <see cref="ParameterLayout"/> with the weight-decayed matrices first. Every tensor is the backend's
+/// (allocated by it, reached only through its operations and its host copies), so the model runs unchanged on a
+/// backend whose memory the host cannot address. Every module has a hand-written
 /// backward; activations are planned once per (batch, sequence length), so a training step allocates nothing.
 /// </summary>
 /// <example>
@@ -49,8 +51,8 @@ public sealed class TransformerModel : IDisposable
             throw new ArgumentOutOfRangeException(nameof(config),
                 $"{ParameterCount:N0} parameters exceed the CPU backend's single-buffer limit of {int.MaxValue:N0} (TransformerModel.DescribeLayout describes larger models)");
         DecayedParameterCount = _layout.Where(p => p.WeightDecay).Sum(p => p.Length);
-        Parameters = Tensor.Allocate((int)ParameterCount);
-        Gradients = Tensor.Allocate((int)ParameterCount);
+        Parameters = Backend.Allocate(new TensorShape((int)ParameterCount));
+        Gradients = Backend.Allocate(new TensorShape((int)ParameterCount));
         _views = new ParameterViews(_layout, Parameters, Gradients);
         _tokenEmbedding.Bind(_views);
         _positionEmbedding?.Bind(_views);
@@ -146,7 +148,7 @@ public sealed class TransformerModel : IDisposable
                     values[real..].Clear();
                     break;
             }
-            GetParameter(p.Name).CopyFrom(values);
+            Backend.CopyFromHost(GetParameter(p.Name), values);
         }
     }
 
@@ -154,7 +156,7 @@ public sealed class TransformerModel : IDisposable
     public void Forward(ReadOnlySpan<int> tokens, int batchSize, int sequenceLength)
     {
         var acts = Prepare(tokens, batchSize, sequenceLength);
-        acts.Tokens.CopyFrom(tokens);
+        Backend.CopyFromHost(acts.Tokens, tokens);
         RunForward(acts);
         _logitsReadyForBackward = false;
     }
@@ -169,8 +171,8 @@ public sealed class TransformerModel : IDisposable
         if (targets.Length != tokens.Length)
             throw new ArgumentException($"got {targets.Length} targets for {tokens.Length} tokens; expected one target per token", nameof(targets));
         CheckIds(targets, nameof(targets), allowIgnore: true);
-        acts.Tokens.CopyFrom(tokens);
-        acts.Targets.CopyFrom(targets);
+        Backend.CopyFromHost(acts.Tokens, tokens);
+        Backend.CopyFromHost(acts.Targets, targets);
         RunForward(acts);
         Backend.CrossEntropyForward(acts.Losses, acts.Logits, acts.Targets, Config.VocabSize);
         int count = 0;
@@ -259,7 +261,7 @@ public sealed class TransformerModel : IDisposable
             _acts?.Dispose();
             _acts = null;
             _logitsReadyForBackward = false;
-            _acts = new TransformerActivations(Config, _blocks, _finalNorm, batchSize, sequenceLength);
+            _acts = new TransformerActivations(Backend, Config, _blocks, _finalNorm, batchSize, sequenceLength);
         }
         return _acts;
     }

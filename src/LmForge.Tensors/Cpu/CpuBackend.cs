@@ -17,25 +17,60 @@ public sealed unsafe class CpuBackend : IBackend
 
     public string Name => VectorMath.IsAccelerated ? "cpu (AVX2)" : "cpu (scalar)";
 
+    public Tensor Allocate(TensorShape shape, TensorElementType elementType = TensorElementType.Float32) =>
+        Tensor.Allocate(shape, elementType, hostAddressable: true);
+
+    public void CopyFromHost(Tensor destination, ReadOnlySpan<float> source)
+    {
+        RequireHostCopy(nameof(CopyFromHost), destination, TensorElementType.Float32, source.Length);
+        source.CopyTo(new Span<float>(destination.Data, source.Length));
+    }
+
+    public void CopyFromHost(Tensor destination, ReadOnlySpan<int> source)
+    {
+        RequireHostCopy(nameof(CopyFromHost), destination, TensorElementType.Int32, source.Length);
+        source.CopyTo(new Span<int>(destination.IntData, source.Length));
+    }
+
+    public void CopyToHost(Tensor source, Span<float> destination)
+    {
+        RequireHostCopy(nameof(CopyToHost), source, TensorElementType.Float32, destination.Length);
+        new ReadOnlySpan<float>(source.Data, destination.Length).CopyTo(destination);
+    }
+
+    public void CopyToHost(Tensor source, Span<int> destination)
+    {
+        RequireHostCopy(nameof(CopyToHost), source, TensorElementType.Int32, destination.Length);
+        new ReadOnlySpan<int>(source.IntData, destination.Length).CopyTo(destination);
+    }
+
+    // host spans are int-indexed: a copy moves a whole tensor of at most int.MaxValue elements
+    private static void RequireHostCopy(string op, Tensor tensor, TensorElementType elementType, int hostLength)
+    {
+        if (tensor.ElementType != elementType) ThrowHelper.ThrowElementType(op, "tensor", tensor, elementType);
+        if (tensor.Length != hostLength)
+            ThrowHelper.ThrowShapeMismatch($"{op}: the tensor has shape {tensor.Shape} ({tensor.Length} elements) but the host span {hostLength}");
+    }
+
     /// <summary>Longest key sequence the attention kernels accept (their per-worker score rows live on the stack: 512 KB at this length).</summary>
     public const int MaxAttentionTokens = 16384;
 
     public void EmbeddingForward(Tensor output, Tensor ids, Tensor table, bool accumulate)
     {
         (int rows, int channels) = EmbeddingShapes(nameof(EmbeddingForward), output, nameof(output), ids, table, nameof(table));
-        Embedding.Forward(Pool, output.Pointer, ids.IntPointer, table.Pointer, rows, channels, accumulate);
+        Embedding.Forward(Pool, output.Data, ids.IntData, table.Data, rows, channels, accumulate);
     }
 
     public void EmbeddingBackward(Tensor tableGrad, Tensor outputGrad, Tensor ids)
     {
         (int rows, int channels) = EmbeddingShapes(nameof(EmbeddingBackward), outputGrad, nameof(outputGrad), ids, tableGrad, nameof(tableGrad));
-        Embedding.Backward(Pool, tableGrad.Pointer, outputGrad.Pointer, ids.IntPointer, rows, channels);
+        Embedding.Backward(Pool, tableGrad.Data, outputGrad.Data, ids.IntData, rows, channels);
     }
 
     public void LinearForward(Tensor output, Tensor input, Tensor weight, Tensor? bias)
     {
         (int rows, int inChannels, int outChannels) = LinearShapes(nameof(LinearForward), output, input, weight, bias, "output", "input", "bias");
-        Linear.Forward(Pool, output.Pointer, input.Pointer, weight.Pointer, bias is null ? null : bias.Pointer, rows, inChannels, outChannels);
+        Linear.Forward(Pool, output.Data, input.Data, weight.Data, bias is null ? null : bias.Data, rows, inChannels, outChannels);
     }
 
     public void LinearBackward(Tensor inputGrad, Tensor weightGrad, Tensor? biasGrad, Tensor outputGrad, Tensor input, Tensor weight)
@@ -44,8 +79,8 @@ public sealed unsafe class CpuBackend : IBackend
         (int rows, int inChannels, int outChannels) = LinearShapes(op, outputGrad, input, weight, biasGrad, "outputGrad", "input", "biasGrad");
         RequireSameShape(op, nameof(inputGrad), inputGrad, nameof(input), input);
         RequireSameShape(op, nameof(weightGrad), weightGrad, nameof(weight), weight);
-        Linear.Backward(Pool, inputGrad.Pointer, weightGrad.Pointer, biasGrad is null ? null : biasGrad.Pointer, outputGrad.Pointer, input.Pointer,
-            weight.Pointer, rows, inChannels, outChannels);
+        Linear.Backward(Pool, inputGrad.Data, weightGrad.Data, biasGrad is null ? null : biasGrad.Data, outputGrad.Data, input.Data,
+            weight.Data, rows, inChannels, outChannels);
     }
 
     public void LayerNormForward(Tensor output, Tensor mean, Tensor rstd, Tensor input, Tensor weight, Tensor? bias, float epsilon)
@@ -58,7 +93,7 @@ public sealed unsafe class CpuBackend : IBackend
         Require(op, nameof(weight), weight, channels);
         if (bias is not null) Require(op, nameof(bias), bias, channels);
         RequireEpsilon(op, epsilon);
-        LayerNorm.Forward(Pool, output.Pointer, mean.Pointer, rstd.Pointer, input.Pointer, weight.Pointer, bias is null ? null : bias.Pointer, rows, channels,
+        LayerNorm.Forward(Pool, output.Data, mean.Data, rstd.Data, input.Data, weight.Data, bias is null ? null : bias.Data, rows, channels,
             epsilon);
     }
 
@@ -73,8 +108,8 @@ public sealed unsafe class CpuBackend : IBackend
         Require(op, nameof(weight), weight, channels);
         Require(op, nameof(weightGrad), weightGrad, channels);
         if (biasGrad is not null) Require(op, nameof(biasGrad), biasGrad, channels);
-        LayerNorm.Backward(Pool, inputGrad.Pointer, weightGrad.Pointer, biasGrad is null ? null : biasGrad.Pointer, outputGrad.Pointer, input.Pointer,
-            weight.Pointer, mean.Pointer, rstd.Pointer, rows, channels);
+        LayerNorm.Backward(Pool, inputGrad.Data, weightGrad.Data, biasGrad is null ? null : biasGrad.Data, outputGrad.Data, input.Data,
+            weight.Data, mean.Data, rstd.Data, rows, channels);
     }
 
     public void RmsNormForward(Tensor output, Tensor rstd, Tensor input, Tensor weight, float epsilon)
@@ -85,7 +120,7 @@ public sealed unsafe class CpuBackend : IBackend
         RequireLength(op, nameof(rstd), rstd, rows, input);
         Require(op, nameof(weight), weight, channels);
         RequireEpsilon(op, epsilon);
-        RmsNorm.Forward(Pool, output.Pointer, rstd.Pointer, input.Pointer, weight.Pointer, rows, channels, epsilon);
+        RmsNorm.Forward(Pool, output.Data, rstd.Data, input.Data, weight.Data, rows, channels, epsilon);
     }
 
     public void RmsNormBackward(Tensor inputGrad, Tensor weightGrad, Tensor outputGrad, Tensor input, Tensor weight, Tensor rstd)
@@ -97,7 +132,7 @@ public sealed unsafe class CpuBackend : IBackend
         RequireLength(op, nameof(rstd), rstd, rows, input);
         Require(op, nameof(weight), weight, channels);
         Require(op, nameof(weightGrad), weightGrad, channels);
-        RmsNorm.Backward(Pool, inputGrad.Pointer, weightGrad.Pointer, outputGrad.Pointer, input.Pointer, weight.Pointer, rstd.Pointer, rows, channels);
+        RmsNorm.Backward(Pool, inputGrad.Data, weightGrad.Data, outputGrad.Data, input.Data, weight.Data, rstd.Data, rows, channels);
     }
 
     public void ActivationForward(Tensor output, Tensor input, Activation activation)
@@ -106,7 +141,7 @@ public sealed unsafe class CpuBackend : IBackend
         RequireFloat32(op, nameof(input), input);
         RequireSameShape(op, nameof(output), output, nameof(input), input);
         RequireActivation(op, activation);
-        ActivationKernel.Forward(Pool, output.Pointer, input.Pointer, input.Length, activation);
+        ActivationKernel.Forward(Pool, output.Data, input.Data, input.Length, activation);
     }
 
     public void ActivationBackward(Tensor inputGrad, Tensor input, Tensor outputGrad, Activation activation)
@@ -116,7 +151,7 @@ public sealed unsafe class CpuBackend : IBackend
         RequireSameShape(op, nameof(inputGrad), inputGrad, nameof(input), input);
         RequireSameShape(op, nameof(outputGrad), outputGrad, nameof(input), input);
         RequireActivation(op, activation);
-        ActivationKernel.Backward(Pool, inputGrad.Pointer, input.Pointer, outputGrad.Pointer, input.Length, activation);
+        ActivationKernel.Backward(Pool, inputGrad.Data, input.Data, outputGrad.Data, input.Length, activation);
     }
 
     public void GatedActivationForward(Tensor output, Tensor gateUp, Activation activation)
@@ -124,7 +159,7 @@ public sealed unsafe class CpuBackend : IBackend
         const string op = nameof(GatedActivationForward);
         (int rows, int width) = GatedShapes(op, gateUp, output, nameof(output));
         RequireActivation(op, activation);
-        GatedActivationKernel.Forward(Pool, output.Pointer, gateUp.Pointer, rows, width, activation);
+        GatedActivationKernel.Forward(Pool, output.Data, gateUp.Data, rows, width, activation);
     }
 
     public void GatedActivationBackward(Tensor gateUpGrad, Tensor gateUp, Tensor outputGrad, Activation activation)
@@ -133,34 +168,34 @@ public sealed unsafe class CpuBackend : IBackend
         (int rows, int width) = GatedShapes(op, gateUp, outputGrad, nameof(outputGrad));
         RequireSameShape(op, nameof(gateUpGrad), gateUpGrad, nameof(gateUp), gateUp);
         RequireActivation(op, activation);
-        GatedActivationKernel.Backward(Pool, gateUpGrad.Pointer, gateUp.Pointer, outputGrad.Pointer, rows, width, activation);
+        GatedActivationKernel.Backward(Pool, gateUpGrad.Data, gateUp.Data, outputGrad.Data, rows, width, activation);
     }
 
     public void RotaryForward(Tensor x, Tensor positions, int column, int headCount, int headSize, float theta)
     {
         (int rows, int width) = RotaryShapes(nameof(RotaryForward), x, nameof(x), positions, column, headCount, headSize, theta);
-        Rotary.Forward(Pool, x.Pointer, positions.IntPointer, rows, width, column, headCount, headSize, theta);
+        Rotary.Forward(Pool, x.Data, positions.IntData, rows, width, column, headCount, headSize, theta);
     }
 
     public void RotaryBackward(Tensor xGrad, Tensor positions, int column, int headCount, int headSize, float theta)
     {
         (int rows, int width) = RotaryShapes(nameof(RotaryBackward), xGrad, nameof(xGrad), positions, column, headCount, headSize, theta);
-        Rotary.Backward(Pool, xGrad.Pointer, positions.IntPointer, rows, width, column, headCount, headSize, theta);
+        Rotary.Backward(Pool, xGrad.Data, positions.IntData, rows, width, column, headCount, headSize, theta);
     }
 
     public void ResidualForward(Tensor output, Tensor a, Tensor b)
     {
         RequireSameShape(nameof(ResidualForward), nameof(b), b, nameof(a), a);
         RequireSameShape(nameof(ResidualForward), nameof(output), output, nameof(a), a);
-        Residual.Forward(Pool, output.Pointer, a.Pointer, b.Pointer, a.Length);
+        Residual.Forward(Pool, output.Data, a.Data, b.Data, a.Length);
     }
 
     public void AttentionForward(Tensor output, Tensor logSumExp, Tensor query, Tensor keyValue, in AttentionLayout layout,
         Tensor? keyMask = null, Tensor? positionBias = null)
     {
         (int b, int tq, int tk) = AttentionShapes(nameof(AttentionForward), output, logSumExp, query, keyValue, layout, keyMask, positionBias);
-        Attention.Forward(Pool, output.Pointer, logSumExp.Pointer, query.Pointer, keyValue.Pointer, keyMask is null ? null : keyMask.IntPointer,
-            positionBias is null ? null : positionBias.Pointer, b, tq, tk, query.Shape[2], keyValue.Shape[2], layout);
+        Attention.Forward(Pool, output.Data, logSumExp.Data, query.Data, keyValue.Data, keyMask is null ? null : keyMask.IntData,
+            positionBias is null ? null : positionBias.Data, b, tq, tk, query.Shape[2], keyValue.Shape[2], layout);
     }
 
     public void AttentionBackward(Tensor queryGrad, Tensor keyValueGrad, Tensor? positionBiasGrad, Tensor outputGrad,
@@ -181,16 +216,16 @@ public sealed unsafe class CpuBackend : IBackend
             Require(op, nameof(positionBiasGrad), positionBiasGrad, layout.HeadCount, tq, tk);
         }
         RequireSeparateGradientColumns(op, queryGrad, keyValueGrad, layout);
-        Attention.Backward(Pool, queryGrad.Pointer, keyValueGrad.Pointer, positionBiasGrad is null ? null : positionBiasGrad.Pointer,
-            outputGrad.Pointer, query.Pointer, keyValue.Pointer, output.Pointer, logSumExp.Pointer, keyMask is null ? null : keyMask.IntPointer,
-            positionBias is null ? null : positionBias.Pointer, b, tq, tk, query.Shape[2], keyValue.Shape[2], layout);
+        Attention.Backward(Pool, queryGrad.Data, keyValueGrad.Data, positionBiasGrad is null ? null : positionBiasGrad.Data,
+            outputGrad.Data, query.Data, keyValue.Data, output.Data, logSumExp.Data, keyMask is null ? null : keyMask.IntData,
+            positionBias is null ? null : positionBias.Data, b, tq, tk, query.Shape[2], keyValue.Shape[2], layout);
     }
 
     public void CrossEntropyForward(Tensor losses, Tensor logits, Tensor targets, int vocabSize)
     {
         const string op = nameof(CrossEntropyForward);
         (int rows, int paddedVocabSize) = CrossEntropyShapes(op, losses, logits, targets, vocabSize);
-        CrossEntropy.Forward(Pool, losses.Pointer, logits.Pointer, targets.IntPointer, rows, vocabSize, paddedVocabSize);
+        CrossEntropy.Forward(Pool, losses.Data, logits.Data, targets.IntData, rows, vocabSize, paddedVocabSize);
     }
 
     public void CrossEntropyBackward(Tensor logitsGrad, Tensor logits, Tensor losses, Tensor targets, int vocabSize, float lossGradScale)
@@ -198,14 +233,14 @@ public sealed unsafe class CpuBackend : IBackend
         const string op = nameof(CrossEntropyBackward);
         (int rows, int paddedVocabSize) = CrossEntropyShapes(op, losses, logits, targets, vocabSize);
         RequireSameShape(op, nameof(logitsGrad), logitsGrad, nameof(logits), logits);
-        CrossEntropy.Backward(Pool, logitsGrad.Pointer, logits.Pointer, losses.Pointer, targets.IntPointer, rows, vocabSize, paddedVocabSize, lossGradScale);
+        CrossEntropy.Backward(Pool, logitsGrad.Data, logits.Data, losses.Data, targets.IntData, rows, vocabSize, paddedVocabSize, lossGradScale);
     }
 
-    public void Clear(Tensor values) => Reduction.Clear(Pool, values.Pointer, values.Length);
+    public void Clear(Tensor values) => Reduction.Clear(Pool, values.Data, values.Length);
 
-    public double Sum(Tensor values) => Reduction.Sum(Pool, values.Pointer, values.Length, squares: false);
+    public double Sum(Tensor values) => Reduction.Sum(Pool, values.Data, values.Length, squares: false);
 
-    public double SumOfSquares(Tensor values) => Reduction.Sum(Pool, values.Pointer, values.Length, squares: true);
+    public double SumOfSquares(Tensor values) => Reduction.Sum(Pool, values.Data, values.Length, squares: true);
 
     public void AdamW(Tensor parameters, Tensor gradients, Tensor firstMoment, Tensor secondMoment, in AdamWUpdate update, long decayedLength)
     {
@@ -216,7 +251,7 @@ public sealed unsafe class CpuBackend : IBackend
         if (decayedLength < 0 || decayedLength > parameters.Length)
             ThrowHelper.ThrowArgumentOutOfRange(nameof(decayedLength), $"{op}: decayedLength {decayedLength} is outside [0, {parameters.Length}]");
         if (update.Step < 1) ThrowHelper.ThrowArgumentOutOfRange(nameof(update), $"{op}: step must count from 1, got {update.Step}");
-        Kernels.AdamW.Update(Pool, parameters.Pointer, gradients.Pointer, firstMoment.Pointer, secondMoment.Pointer, parameters.Length, decayedLength, update);
+        Kernels.AdamW.Update(Pool, parameters.Data, gradients.Data, firstMoment.Data, secondMoment.Data, parameters.Length, decayedLength, update);
     }
 
     // ---- shape checks: nothing is allocated unless a check fails ----
@@ -265,7 +300,7 @@ public sealed unsafe class CpuBackend : IBackend
     // The index of the first value of an Int32 tensor outside [lowest, limit), or −1.
     private static int FindOutside(Tensor values, int lowest, int limit)
     {
-        int* p = values.IntPointer;
+        int* p = values.IntData;
         int count = (int)values.Length;
         for (int i = 0; i < count; i++)
         {
@@ -307,7 +342,7 @@ public sealed unsafe class CpuBackend : IBackend
         RequireInt32(op, nameof(ids), ids, rows, activationsName, activations);
         int bad = FindOutside(ids, 0, vocabSize);
         if (bad >= 0)
-            ThrowHelper.ThrowArgumentOutOfRange(nameof(ids), $"{op}: ids[{bad}] = {ids.IntPointer[bad]} is outside [0, {vocabSize}), the rows of {tableName} {table.Shape}");
+            ThrowHelper.ThrowArgumentOutOfRange(nameof(ids), $"{op}: ids[{bad}] = {ids.IntData[bad]} is outside [0, {vocabSize}), the rows of {tableName} {table.Shape}");
         return (rows, channels);
     }
 
@@ -439,7 +474,7 @@ public sealed unsafe class CpuBackend : IBackend
         int bad = FindOutside(targets, -1, vocabSize);
         if (bad >= 0)
             ThrowHelper.ThrowArgumentOutOfRange(nameof(targets),
-                $"{op}: targets[{bad}] = {targets.IntPointer[bad]} is outside [-1, {vocabSize}), the vocabulary (-1 = ignored)");
+                $"{op}: targets[{bad}] = {targets.IntData[bad]} is outside [-1, {vocabSize}), the vocabulary (-1 = ignored)");
         return (rows, paddedVocabSize);
     }
 }
