@@ -10,6 +10,7 @@ public static class Program
         {
             ["gemm"] = GemmBenchmark.Run,
             ["train-step"] = TrainStepBenchmark.Run,
+            ["generate"] = GenerateBenchmark.Run,
             ["tokenizer-encode"] = TokenizerEncodeBenchmark.Run,
             ["tokenizer-train"] = Tokenization.TokenizerTrainBench.Run,
             ["tokenize"] = Tokenization.TokenizeBench.Run,

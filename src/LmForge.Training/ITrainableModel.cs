@@ -1,4 +1,3 @@
-using LmForge.Inference;
 using LmForge.Tensors;
 
 namespace LmForge.Training;
@@ -8,8 +7,13 @@ namespace LmForge.Training;
 /// decay applies to [0, DecayedParameterCount)), a fused forward+backward over a batch, a loss-only forward, and saving
 /// and loading its weights in a checkpoint directory.
 /// </summary>
-public interface ITrainableModel : ILanguageModel, IDisposable
+public interface ITrainableModel : IDisposable
 {
+    int VocabularySize { get; }
+
+    /// <summary>The longest sequence the model trains on.</summary>
+    int ContextLength { get; }
+
     /// <summary>The backend that owns the model's memory and runs its operations.</summary>
     IBackend Backend { get; }
 

@@ -4,11 +4,9 @@ using LmForge.Tensors;
 
 namespace LmForge.Training;
 
-/// <summary>The engine's <see cref="TransformerModel"/> (any family) as the trainer and the generator see it.</summary>
+/// <summary>The engine's <see cref="TransformerModel"/> (any family) as the trainer sees it.</summary>
 public sealed class TransformerTrainableModel(TransformerModel model) : ITrainableModel
 {
-    int[] _window = [];
-
     public TransformerModel Model { get; } = model;
 
     /// <summary>A new model of the config's architecture and shape, initialized from its seed.</summary>
@@ -42,23 +40,6 @@ public sealed class TransformerTrainableModel(TransformerModel model) : ITrainab
 
     public float Loss(ReadOnlySpan<int> inputs, ReadOnlySpan<int> targets, int batchSize, int sequenceLength) =>
         Model.Forward(inputs, targets, batchSize, sequenceLength);
-
-    /// <summary>
-    /// Runs the context at the full context length (padded after its end; attention is causal so the padding cannot
-    /// reach earlier positions), so the model's activations stay planned for one shape while generating.
-    /// </summary>
-    public void NextTokenLogits(ReadOnlySpan<int> context, Span<float> logits)
-    {
-        int t = ContextLength;
-        if (context.Length < 1 || context.Length > t)
-            throw new ArgumentException($"context of {context.Length} tokens; expected 1 to {t}", nameof(context));
-        if (_window.Length != t) _window = new int[t];
-        context.CopyTo(_window);
-        _window.AsSpan(context.Length).Clear();
-        Model.Forward(_window, 1, t);
-        int paddedVocabulary = Model.Config.PaddedVocabSize;
-        Model.Backend.CopyToHost(Model.Logits.Slice((long)(context.Length - 1) * paddedVocabulary, new TensorShape(VocabularySize)), logits[..VocabularySize]);
-    }
 
     public void SaveWeights(string directory) => ModelCheckpoint.Save(Model, directory);
 

@@ -52,7 +52,7 @@ public class QuickstartPipelineTests
         using (var trainer = Trainer.Start(config, model, CpuBackend.Shared, run))
         {
             trainer.CheckpointExtraFiles = tokenizerFiles;
-            trainer.Sampler = (m, step) => QuickstartPipeline.Sample(m, tokenizer, "", new SamplingOptions(MaxTokens: 8, Seed: (ulong)step));
+            trainer.Sampler = (_, step) => QuickstartPipeline.Sample(model.Model, tokenizer, "", new SamplingOptions(MaxTokens: 8, Seed: (ulong)step));
             trainer.Listener = new SampleCollector(samples);
             result = trainer.Run();
         }
@@ -66,7 +66,7 @@ public class QuickstartPipelineTests
         var loadedTokenizer = CheckpointTokenizer.Load(result.CheckpointDirectory);
         using var loadedModel = TransformerTrainableModel.Load(result.CheckpointDirectory, CpuBackend.Shared);
         var options = new SamplingOptions(MaxTokens: 12, Seed: 5);
-        Assert.Equal(QuickstartPipeline.Sample(model, tokenizer, "The jury", options), QuickstartPipeline.Sample(loadedModel, loadedTokenizer, "The jury", options));
+        Assert.Equal(QuickstartPipeline.Sample(model.Model, tokenizer, "The jury", options), QuickstartPipeline.Sample(loadedModel.Model, loadedTokenizer, "The jury", options));
     }
 
     sealed class SampleCollector(List<string> samples) : ITrainingListener

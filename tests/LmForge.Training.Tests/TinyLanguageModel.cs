@@ -89,22 +89,6 @@ sealed class TinyLanguageModel : ITrainableModel
         return loss;
     }
 
-    public void NextTokenLogits(ReadOnlySpan<int> context, Span<float> logits)
-    {
-        int t = context.Length, c = _channels, v = VocabularySize;
-        using var ids = Ids(context);
-        using var positions = Positions(1, t);
-        using var embedded = Tensor.Allocate(1, t, c);
-        using var normed = Tensor.Allocate(t, c);
-        using var mean = Tensor.Allocate(t);
-        using var rstd = Tensor.Allocate(t);
-        using var all = Tensor.Allocate(t, v);
-        Embed(embedded, ids, positions);
-        _backend.LayerNormForward(normed, mean, rstd, embedded.Reshape(new TensorShape(t, c)), _normWeight, _normBias, 1e-5f);
-        _backend.LinearForward(all, normed, _head, _headBias);
-        all.AsSpan().Slice((t - 1) * v, v).CopyTo(logits);
-    }
-
     void Embed(Tensor embedded, Tensor ids, Tensor positions)
     {
         _backend.EmbeddingForward(embedded, ids, _tokenEmbedding, accumulate: false);

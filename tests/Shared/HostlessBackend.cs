@@ -17,6 +17,9 @@ public sealed class HostlessBackend : IBackend
 
     public int Allocations { get; private set; }
 
+    /// <summary>Called at the start of every LinearForward: lets a test hold a forward pass in the middle.</summary>
+    public Action? OnLinearForward { get; set; }
+
     public Tensor Allocate(TensorShape shape, TensorElementType elementType = TensorElementType.Float32)
     {
         Allocations++;
@@ -30,7 +33,11 @@ public sealed class HostlessBackend : IBackend
 
     public void EmbeddingForward(Tensor output, Tensor ids, Tensor table, bool accumulate) => _cpu.EmbeddingForward(Hostless(output), Hostless(ids), Hostless(table), accumulate);
     public void EmbeddingBackward(Tensor tableGrad, Tensor outputGrad, Tensor ids) => _cpu.EmbeddingBackward(Hostless(tableGrad), Hostless(outputGrad), Hostless(ids));
-    public void LinearForward(Tensor output, Tensor input, Tensor weight, Tensor? bias) => _cpu.LinearForward(Hostless(output), Hostless(input), Hostless(weight), Maybe(bias));
+    public void LinearForward(Tensor output, Tensor input, Tensor weight, Tensor? bias)
+    {
+        OnLinearForward?.Invoke();
+        _cpu.LinearForward(Hostless(output), Hostless(input), Hostless(weight), Maybe(bias));
+    }
     public void LinearBackward(Tensor inputGrad, Tensor weightGrad, Tensor? biasGrad, Tensor outputGrad, Tensor input, Tensor weight) =>
         _cpu.LinearBackward(Hostless(inputGrad), Hostless(weightGrad), Maybe(biasGrad), Hostless(outputGrad), Hostless(input), Hostless(weight));
     public void LayerNormForward(Tensor output, Tensor mean, Tensor rstd, Tensor input, Tensor weight, Tensor? bias, float epsilon) =>

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using LmForge.Inference;
+using LmForge.Models.Checkpoints;
 using LmForge.Models.Transformer;
 using LmForge.Tensors.Cpu;
 using LmForge.Tokenization;
@@ -114,7 +115,7 @@ public static class TrainingCommands
         AnsiConsole.MarkupLine("[bold]Samples[/] (temperature 0.8, top-k 40):");
         foreach (string prompt in new[] { "", "The man said", "In the morning" })
         {
-            string text = QuickstartPipeline.Sample(model, tokenizer, prompt, new SamplingOptions(Temperature: 0.8f, TopK: 40, MaxTokens: 48));
+            string text = QuickstartPipeline.Sample(model.Model, tokenizer, prompt, new SamplingOptions(Temperature: 0.8f, TopK: 40, MaxTokens: 48));
             AnsiConsole.Write(new Panel(new Text(text.Trim())).Header(prompt.Length == 0 ? "(from end-of-text)" : $"\"{prompt}\""));
         }
         AnsiConsole.MarkupLineInterpolated($"Checkpoint: {result.CheckpointDirectory}   metrics: {Path.Combine(run, Trainer.MetricsFile)}   loss curve: {Path.Combine(run, Trainer.LossCurveFile)}");
@@ -171,7 +172,7 @@ public static class TrainingCommands
         var backend = CpuBackend.Shared;
         using var trainer = resumeFrom is null ? Trainer.Start(config, model, backend, run) : Trainer.Resume(config, model, backend, run, resumeFrom);
         trainer.CheckpointExtraFiles = tokenizerFiles;
-        trainer.Sampler = (m, step) => QuickstartPipeline.Sample(m, tokenizer, "", new SamplingOptions(Temperature: 0.8f, TopK: 40, MaxTokens: config.SampleTokens, Seed: (ulong)step));
+        trainer.Sampler = (_, step) => QuickstartPipeline.Sample(model.Model, tokenizer, "", new SamplingOptions(Temperature: 0.8f, TopK: 40, MaxTokens: config.SampleTokens, Seed: (ulong)step));
         using var cancellation = new CancellationTokenSource();
         ConsoleCancelEventHandler onCancel = (_, e) =>
         {
@@ -226,41 +227,88 @@ public static class TrainingCommands
     static Command Sample()
     {
         var checkpoint = new Option<string>("--checkpoint") { Description = "Checkpoint directory, or a run directory (its newest checkpoint)", Required = true };
-        var prompt = new Option<string>("--prompt") { Description = "Text to continue (empty: start a new document)", DefaultValueFactory = _ => "" };
+        var prompts = new Option<string[]>("--prompt") { Description = "Text to continue (empty: start a new document); repeat for several prompts", DefaultValueFactory = _ => [""] };
         var temperature = new Option<float>("--temperature") { Description = "0 is greedy; higher is more random", DefaultValueFactory = _ => 0.8f };
         var topK = new Option<int>("--top-k") { Description = "Sample among the k most likely tokens (0: all)", DefaultValueFactory = _ => 40 };
         var topP = new Option<float>("--top-p") { Description = "Sample among the most likely tokens that make up this probability", DefaultValueFactory = _ => 1f };
-        var maxTokens = new Option<int>("--max-tokens") { Description = "Tokens to generate", DefaultValueFactory = _ => 100 };
+        var minP = new Option<float>("--min-p") { Description = "Drop tokens less likely than this fraction of the most likely one (0: off)", DefaultValueFactory = _ => 0f };
+        var repetitionPenalty = new Option<float>("--repetition-penalty") { Description = "Above 1 discourages tokens already in the text (1: off)", DefaultValueFactory = _ => 1f };
+        var maxTokens = new Option<int>("--max-tokens") { Description = "Tokens to generate per sample", DefaultValueFactory = _ => 100 };
+        var stop = new Option<string[]>("--stop") { Description = "Stop when the text contains this string (repeatable)", DefaultValueFactory = _ => [] };
         var seed = new Option<ulong?>("--seed") { Description = "Fix the random seed to repeat a sample" };
-        var count = new Option<int>("--count") { Description = "Number of samples", DefaultValueFactory = _ => 1 };
-        var command = new Command("sample", "Generate text from a checkpoint (a base model continues documents).")
+        var count = new Option<int>("--count") { Description = "Samples per prompt", DefaultValueFactory = _ => 1 };
+        var batch = new Option<int>("--batch") { Description = "Decode up to this many samples together (0: all at once)", DefaultValueFactory = _ => 0 };
+        var command = new Command("sample", "Generate text from a checkpoint with a KV cache (a base model continues documents); several prompts or samples decode together.")
         {
-            checkpoint, prompt, temperature, topK, topP, maxTokens, seed, count,
+            checkpoint, prompts, temperature, topK, topP, minP, repetitionPenalty, maxTokens, stop, seed, count, batch,
         };
         command.SetAction(parse => Guard(() =>
         {
             string directory = CheckpointDirectory.Resolve(parse.GetValue(checkpoint)!, IsModelDirectory);
             var tokenizer = CheckpointTokenizer.Load(directory);
-            using var model = TransformerTrainableModel.Load(directory, CpuBackend.Shared);
-            if (tokenizer.VocabularySize != model.VocabularySize)
-                throw new InvalidDataException($"{directory}: the tokenizer has {tokenizer.VocabularySize} tokens but the model {model.VocabularySize}");
-            string text = parse.GetValue(prompt)!;
+            using var model = ModelCheckpoint.Load(directory, CpuBackend.Shared, trainable: false);
             int endOfText = tokenizer.GetSpecialTokenId(CheckpointTokenizer.EndOfText);
-            int[] promptTokens = text.Length == 0 ? [endOfText] : tokenizer.EncodeOrdinary(text);
             ulong? fixedSeed = parse.GetValue(seed);
-            for (int i = 0; i < parse.GetValue(count); i++)
+            var jobs = new List<(string Prompt, int[] Tokens, SamplingOptions Options)>();
+            foreach (string prompt in parse.GetValue(prompts)!)
             {
-                var options = new SamplingOptions(parse.GetValue(temperature), parse.GetValue(topK), parse.GetValue(topP), parse.GetValue(maxTokens),
-                    fixedSeed is { } s ? s + (ulong)i : null);
-                if (i > 0) Console.WriteLine("\n---");
-                Console.Write(text);
-                var decoder = tokenizer.CreateStreamingDecoder();
-                foreach (int token in new Generator(model).Generate(promptTokens, options, stopToken: endOfText)) Console.Write(decoder.Append(token));
-                Console.WriteLine(decoder.Flush());
+                int[] tokens = prompt.Length == 0 ? [endOfText] : tokenizer.EncodeOrdinary(prompt);
+                for (int i = 0; i < parse.GetValue(count); i++)
+                {
+                    var options = new SamplingOptions(parse.GetValue(temperature), parse.GetValue(topK), parse.GetValue(topP), parse.GetValue(maxTokens),
+                        fixedSeed is { } s ? s + (ulong)jobs.Count : null)
+                    {
+                        MinP = parse.GetValue(minP), RepetitionPenalty = parse.GetValue(repetitionPenalty),
+                        StopTokens = [endOfText], StopStrings = parse.GetValue(stop)!,
+                    };
+                    options.Validate();
+                    jobs.Add((prompt, tokens, options));
+                }
+            }
+            int width = parse.GetValue(batch) <= 0 ? jobs.Count : Math.Min(parse.GetValue(batch), jobs.Count);
+            using var session = new InferenceSession(model, tokenizer, width);
+            if (jobs.Count == 1)
+            {
+                // one sample: stream it as it forms
+                var sequence = session.Add(jobs[0].Tokens, jobs[0].Options);
+                Console.Write(jobs[0].Prompt);
+                while (!sequence.IsFinished)
+                {
+                    foreach (var step in session.Step()) Console.Write(step.Text);
+                }
+                Console.WriteLine();
+                ReportEnd(sequence, session);
+                return 0;
+            }
+            // several: continuous batching, each printed whole when it finishes, in the order given
+            var results = new GenerationSequence?[jobs.Count];
+            var byId = new Dictionary<GenerationSequence, int>();
+            int next = 0, printed = 0;
+            while (printed < jobs.Count)
+            {
+                while (next < jobs.Count && session.Active.Count < width) byId[session.Add(jobs[next].Tokens, jobs[next].Options)] = next++;
+                foreach (var step in session.Step())
+                {
+                    if (step.FinishReason is not null) results[byId[step.Sequence]] = step.Sequence;
+                }
+                while (printed < jobs.Count && results[printed] is { } done)
+                {
+                    if (printed > 0) Console.WriteLine("---");
+                    Console.WriteLine(jobs[printed].Prompt + done.Text);
+                    ReportEnd(done, session);
+                    printed++;
+                }
             }
             return 0;
         }));
         return command;
+    }
+
+    // Tell the user when generation ended for a reason other than a stop token or string.
+    static void ReportEnd(GenerationSequence sequence, InferenceSession session)
+    {
+        if (sequence.FinishReason == FinishReason.ContextFull)
+            Console.Error.WriteLine($"(stopped: the model's context of {session.Capacity} tokens is full)");
     }
 
     static Command Eval()

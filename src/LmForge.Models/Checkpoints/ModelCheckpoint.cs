@@ -55,13 +55,16 @@ public static class ModelCheckpoint
         WriteConfig(Path.Combine(directory, ConfigFileName), model.Config);
     }
 
-    /// <summary>Reads config.json from <paramref name="directory"/>, builds that model and loads model.safetensors into it.</summary>
-    public static TransformerModel Load(string directory, IBackend? backend = null)
+    /// <summary>
+    /// Reads config.json from <paramref name="directory"/>, builds that model and loads model.safetensors into it.
+    /// <paramref name="trainable"/> false loads it for inference: parameters only, no gradient memory.
+    /// </summary>
+    public static TransformerModel Load(string directory, IBackend? backend = null, bool trainable = true)
     {
         string configPath = Path.Combine(directory, ConfigFileName);
         if (!File.Exists(configPath))
             throw new FileNotFoundException($"{configPath}: missing; a checkpoint directory holds {ConfigFileName} and {WeightsFileName}", configPath);
-        var model = new TransformerModel(ReadConfig(configPath), backend);
+        var model = new TransformerModel(ReadConfig(configPath), backend, trainable);
         try
         {
             LoadWeights(model, Path.Combine(directory, WeightsFileName));

@@ -2,14 +2,14 @@ using LmForge.Tensors;
 
 namespace LmForge.Models.Transformer;
 
-/// <summary>Named views of one parameter buffer and of its gradient buffer, laid out alike.</summary>
+/// <summary>Named views of one parameter buffer and of its gradient buffer (none for a model loaded for inference), laid out alike.</summary>
 internal sealed class ParameterViews
 {
-    private readonly Dictionary<string, (ModelParameter Info, Tensor Value, Tensor Gradient)> _byName = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (ModelParameter Info, Tensor Value, Tensor? Gradient)> _byName = new(StringComparer.Ordinal);
 
-    public ParameterViews(IReadOnlyList<ModelParameter> layout, Tensor parameters, Tensor gradients)
+    public ParameterViews(IReadOnlyList<ModelParameter> layout, Tensor parameters, Tensor? gradients)
     {
-        foreach (var p in layout) _byName[p.Name] = (p, parameters.Slice(p.Offset, p.Shape), gradients.Slice(p.Offset, p.Shape));
+        foreach (var p in layout) _byName[p.Name] = (p, parameters.Slice(p.Offset, p.Shape), gradients?.Slice(p.Offset, p.Shape));
     }
 
     public bool Contains(string name) => _byName.ContainsKey(name);
@@ -18,9 +18,10 @@ internal sealed class ParameterViews
 
     public Tensor Value(string name) => Find(name).Value;
 
-    public Tensor Gradient(string name) => Find(name).Gradient;
+    /// <summary>The gradient view, or null for a model without gradients (loaded for inference).</summary>
+    public Tensor? Gradient(string name) => Find(name).Gradient;
 
-    private (ModelParameter Info, Tensor Value, Tensor Gradient) Find(string name) =>
+    private (ModelParameter Info, Tensor Value, Tensor? Gradient) Find(string name) =>
         _byName.TryGetValue(name, out var entry) ? entry : throw new KeyNotFoundException($"the model has no parameter named '{name}'");
 }
 

@@ -33,11 +33,14 @@ public sealed class TransformerModel : IDisposable
     private readonly TransformerBlock[] _blocks;
     private readonly Norm? _finalNorm;
     private readonly string _headName;
+    private readonly Tensor? _gradients;
     private TransformerActivations? _acts;
     private int _lossTokenCount;
     private bool _logitsReadyForBackward;
 
-    public TransformerModel(TransformerConfig config, IBackend? backend = null)
+    /// <param name="trainable">False loads weights for inference: no gradient buffer (nor optimizer or training activations), so
+    /// a model takes a third of the memory; training methods then throw.</param>
+    public TransformerModel(TransformerConfig config, IBackend? backend = null, bool trainable = true)
     {
         config.Validate();
         Config = config;
@@ -52,8 +55,8 @@ public sealed class TransformerModel : IDisposable
                 $"{ParameterCount:N0} parameters exceed the CPU backend's single-buffer limit of {int.MaxValue:N0} (TransformerModel.DescribeLayout describes larger models)");
         DecayedParameterCount = _layout.Where(p => p.WeightDecay).Sum(p => p.Length);
         Parameters = Backend.Allocate(new TensorShape((int)ParameterCount));
-        Gradients = Backend.Allocate(new TensorShape((int)ParameterCount));
-        _views = new ParameterViews(_layout, Parameters, Gradients);
+        _gradients = trainable ? Backend.Allocate(new TensorShape((int)ParameterCount)) : null;
+        _views = new ParameterViews(_layout, Parameters, _gradients);
         _tokenEmbedding.Bind(_views);
         _positionEmbedding?.Bind(_views);
         foreach (var block in _blocks) block.Bind(_views);
@@ -77,14 +80,17 @@ public sealed class TransformerModel : IDisposable
     /// <summary>All parameters, flat (P).</summary>
     public Tensor Parameters { get; }
 
-    /// <summary>All gradients, flat (P), same layout as <see cref="Parameters"/>.</summary>
-    public Tensor Gradients { get; }
+    /// <summary>All gradients, flat (P), same layout as <see cref="Parameters"/>; a model loaded for inference has none.</summary>
+    public Tensor Gradients => _gradients ?? throw NotTrainable();
+
+    /// <summary>Whether the model has gradients (false when loaded for inference).</summary>
+    public bool IsTrainable => _gradients is not null;
 
     /// <summary>(B,T,Vp) logits of the last forward (padded columns are 0 while the padded rows of the head are 0). The backward overwrites them with their gradient.</summary>
     public Tensor Logits => _acts?.Logits ?? throw new InvalidOperationException("no forward pass has run yet");
 
     private Tensor HeadWeight { get; }      // (Vp, C): the token embedding when tied
-    private Tensor HeadWeightGrad { get; }
+    private Tensor? HeadWeightGrad { get; }
 
     /// <summary>The parameter layout a config implies, without allocating anything (offsets are 64-bit, so models above 2^31 parameters can be described).</summary>
     public static IReadOnlyList<ModelParameter> DescribeLayout(TransformerConfig config)
@@ -116,14 +122,15 @@ public sealed class TransformerModel : IDisposable
     public Tensor GetParameter(string name) => _views.Value(name);
 
     /// <summary>A view of one named gradient inside <see cref="Gradients"/>.</summary>
-    public Tensor GetGradient(string name) => _views.Gradient(name);
+    public Tensor GetGradient(string name) => _views.Gradient(name) ?? throw NotTrainable();
 
     public ModelParameter GetParameterInfo(string name) => _views.Info(name);
 
     public bool HasParameter(string name) => _views.Contains(name);
 
     /// <summary>An AdamW optimizer whose weight decay covers exactly this model's matrices.</summary>
-    public AdamWOptimizer CreateOptimizer(AdamWSettings settings) => new(Backend, ParameterCount, DecayedParameterCount, settings);
+    public AdamWOptimizer CreateOptimizer(AdamWSettings settings) =>
+        IsTrainable ? new(Backend, ParameterCount, DecayedParameterCount, settings) : throw NotTrainable();
 
     /// <summary>
     /// GPT-2's initialization for every family: matrices ~ N(0, 0.02), the projections into the residual stream
@@ -186,12 +193,16 @@ public sealed class TransformerModel : IDisposable
     /// <summary>Sets every gradient to zero (call once per optimizer step; Backward accumulates, so micro-batches add up).</summary>
     public void ZeroGradients() => Backend.Clear(Gradients);
 
+    private static InvalidOperationException NotTrainable() =>
+        new("this model was loaded for inference: it has no gradients (load it with trainable: true to train it)");
+
     /// <summary>
     /// Accumulates into <see cref="Gradients"/> the gradient of lossScale × (the mean loss of the last Forward with targets).
     /// Use lossScale = 1/k to average k accumulated micro-batches.
     /// </summary>
     public void Backward(float lossScale = 1f)
     {
+        if (!IsTrainable) throw NotTrainable();
         if (!_logitsReadyForBackward || _acts is null)
             throw new InvalidOperationException("Backward needs a Forward with targets first (and runs once per forward)");
         _logitsReadyForBackward = false;
@@ -202,13 +213,13 @@ public sealed class TransformerModel : IDisposable
         Backend.CrossEntropyBackward(a.Logits, a.Logits, a.Losses, a.Targets, Config.VocabSize, dlossScale);
         if (_finalNorm is not null)
         {
-            Backend.LinearBackward(s.NormGrad, HeadWeightGrad, null, a.Logits, a.HeadInput, HeadWeight);
+            Backend.LinearBackward(s.NormGrad, HeadWeightGrad!, null, a.Logits, a.HeadInput, HeadWeight);
             Backend.Clear(s.ResidualGrad);
             _finalNorm.Backward(Backend, s.ResidualGrad, s.NormGrad, a.Residuals[^1], a.FinalNormStatistics!);
         }
         else
         {
-            Backend.LinearBackward(s.ResidualGrad, HeadWeightGrad, null, a.Logits, a.HeadInput, HeadWeight);
+            Backend.LinearBackward(s.ResidualGrad, HeadWeightGrad!, null, a.Logits, a.HeadInput, HeadWeight);
         }
         for (int l = _blocks.Length - 1; l >= 0; l--) _blocks[l].Backward(Backend, a.Residuals[l], a.Blocks[l], a.Positions, s);
         _tokenEmbedding.Backward(Backend, s.ResidualGrad, a.Tokens);
@@ -236,6 +247,73 @@ public sealed class TransformerModel : IDisposable
         float clipScale = maxGradNorm > 0 ? Math.Min(1f, maxGradNorm / (norm + 1e-6f)) : 1f;
         optimizer.Step(Parameters, Gradients, learningRate, clipScale);
         return new TrainStepResult(optimizer.StepCount, loss, norm, clipScale);
+    }
+
+    /// <summary>The attention heads' layout (heads, key/value heads, head size, causal).</summary>
+    public AttentionLayout AttentionLayout => _blocks[0].Attention.Layout;
+
+    /// <summary>
+    /// A KV cache for <paramref name="slots"/> sequences of up to <paramref name="capacity"/> positions (default: the
+    /// context length), with its own scratch: one cache per inference session, any number on one model.
+    /// </summary>
+    public KeyValueCache CreateCache(int slots, int? capacity = null)
+    {
+        if (!Config.Causal) throw new InvalidOperationException($"a {Config.Family} model with bidirectional attention does not generate; it has no KV cache");
+        return new KeyValueCache(this, slots, capacity ?? Config.ContextLength);
+    }
+
+    /// <summary>
+    /// Runs new tokens through the model against a KV cache (inference; reads the parameters only, so several caches
+    /// may use one model from several threads). Row n is token tokens[n] of the sequence in cache slot slots[n], at
+    /// position positions[n]: its keys and values join the cache there, and it attends to that slot's positions
+    /// [0, positions[n]], which earlier calls (or earlier rows of this one) must have filled. A prefill is a run of
+    /// consecutive positions of one slot; a decode step is one row per sequence; one call may mix both. Writes the
+    /// logits of the rows listed in <paramref name="logitRows"/> to <paramref name="logits"/> (logitRows.Length × V, row-major).
+    /// </summary>
+    public void ForwardCached(KeyValueCache cache, ReadOnlySpan<int> tokens, ReadOnlySpan<int> slots, ReadOnlySpan<int> positions,
+        ReadOnlySpan<int> logitRows, Span<float> logits)
+    {
+        if (cache.Model != this) throw new ArgumentException("the cache was made by another model", nameof(cache));
+        int n = tokens.Length, m = logitRows.Length, v = Config.VocabSize;
+        if (n == 0) throw new ArgumentException("no tokens to run", nameof(tokens));
+        if (slots.Length != n || positions.Length != n)
+            throw new ArgumentException($"got {n} tokens, {slots.Length} slots and {positions.Length} positions; expected one slot and one position per token");
+        if (logits.Length != (long)m * v)
+            throw new ArgumentException($"logits holds {logits.Length} floats, expected {m} rows × vocabulary {v}", nameof(logits));
+        CheckIds(tokens, nameof(tokens), allowIgnore: false);
+        for (int i = 0; i < n; i++)
+        {
+            if ((uint)slots[i] >= (uint)cache.Slots)
+                throw new ArgumentOutOfRangeException(nameof(slots), $"slots[{i}] = {slots[i]} is outside the cache's {cache.Slots} slots");
+            if ((uint)positions[i] >= (uint)cache.Capacity)
+                throw new ArgumentOutOfRangeException(nameof(positions), $"positions[{i}] = {positions[i]} is outside the cache's capacity of {cache.Capacity} positions");
+        }
+        for (int i = 0; i < m; i++)
+        {
+            if ((uint)logitRows[i] >= (uint)n)
+                throw new ArgumentOutOfRangeException(nameof(logitRows), $"logitRows[{i}] = {logitRows[i]} is not one of the {n} rows");
+        }
+
+        var s = cache.Scratch(n, m);
+        Backend.CopyFromHost(s.Tokens, tokens);
+        Backend.CopyFromHost(s.Slots, slots);
+        Backend.CopyFromHost(s.Positions, positions);
+        Backend.CopyFromHost(s.LogitRows, logitRows);
+        _tokenEmbedding.Forward(Backend, s.Residual, s.Tokens, accumulate: false);
+        _positionEmbedding?.Forward(Backend, s.Residual, s.Positions, accumulate: true);
+        for (int l = 0; l < _blocks.Length; l++) _blocks[l].ForwardCached(Backend, s, cache.Keys[l], cache.Values[l]);
+        var final = s.Residual;
+        if (_finalNorm is not null)
+        {
+            _finalNorm.Forward(Backend, s.Normed, s.Statistics, s.Residual);
+            final = s.Normed;
+        }
+        if (m == 0) return;
+        // only the rows that want logits go through the head (a prefill wants its last row's): gather, then project
+        Backend.EmbeddingForward(s.Gathered, s.LogitRows, final, accumulate: false);
+        Backend.LinearForward(s.Logits, s.Gathered, HeadWeight, null);
+        int vp = Config.PaddedVocabSize;
+        for (int i = 0; i < m; i++) Backend.CopyToHost(s.Logits.Slice((long)i * vp, new TensorShape(v)), logits.Slice(i * v, v));
     }
 
     private void RunForward(TransformerActivations a)
@@ -296,6 +374,6 @@ public sealed class TransformerModel : IDisposable
     {
         _acts?.Dispose();
         Parameters.Dispose();
-        Gradients.Dispose();
+        _gradients?.Dispose();
     }
 }

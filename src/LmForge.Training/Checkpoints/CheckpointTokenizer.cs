@@ -27,7 +27,7 @@ public static class CheckpointTokenizer
     public static BpeTokenizer Load(string directory)
     {
         string path = Path.Combine(directory, FileName);
-        if (!File.Exists(path)) throw new FileNotFoundException($"{path}: missing; a checkpoint carries its tokenizer as {FileName}");
+        if (!File.Exists(path)) throw new FileNotFoundException($"{path}: missing; a checkpoint carries its tokenizer as {FileName} (copy the tokenizer.json the model was trained with into {Path.GetDirectoryName(Path.GetFullPath(path))})");
         return HuggingFaceTokenizerFile.Load(path, Path.GetFileName(Path.GetDirectoryName(Path.GetFullPath(path))));
     }
 }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using LmForge.Data.Corpora;
 using LmForge.Inference;
+using LmForge.Models.Transformer;
 using LmForge.Tensors;
 using LmForge.Tokenization;
 using LmForge.Tokenization.Corpus;
@@ -173,14 +174,11 @@ public static class QuickstartPipeline
     }
 
     /// <summary>Generates text with <paramref name="tokenizer"/>, starting from a prompt (or from end-of-text when empty).</summary>
-    public static string Sample(ILanguageModel model, BpeTokenizer tokenizer, string prompt, SamplingOptions options)
+    public static string Sample(TransformerModel model, BpeTokenizer tokenizer, string prompt, SamplingOptions options)
     {
         int endOfText = tokenizer.GetSpecialTokenId(BpeTrainerOptions.EndOfText);
         int[] promptTokens = prompt.Length == 0 ? [endOfText] : tokenizer.EncodeOrdinary(prompt);
-        var decoder = tokenizer.CreateStreamingDecoder();
-        var text = new System.Text.StringBuilder(prompt);
-        foreach (int token in new Generator(model).Generate(promptTokens, options, stopToken: endOfText)) text.Append(decoder.Append(token));
-        text.Append(decoder.Flush());
-        return text.ToString();
+        using var session = new InferenceSession(model, tokenizer);
+        return prompt + string.Concat(session.Stream(promptTokens, options with { StopTokens = [endOfText] }));
     }
 }

@@ -15,7 +15,7 @@ internal sealed class Embedding
     }
 
     public Tensor Table { get; private set; } = null!;      // (V, C)
-    public Tensor TableGrad { get; private set; } = null!;  // (V, C)
+    public Tensor? TableGrad { get; private set; }          // (V, C); null without gradients
 
     public void Bind(ParameterViews views)
     {
@@ -27,5 +27,5 @@ internal sealed class Embedding
     public void Forward(IBackend backend, Tensor output, Tensor ids, bool accumulate) => backend.EmbeddingForward(output, ids, Table, accumulate);
 
     // tableGrad rows += outputGrad (B,T,C) rows
-    public void Backward(IBackend backend, Tensor outputGrad, Tensor ids) => backend.EmbeddingBackward(TableGrad, outputGrad, ids);
+    public void Backward(IBackend backend, Tensor outputGrad, Tensor ids) => backend.EmbeddingBackward(TableGrad!, outputGrad, ids);
 }

@@ -20,7 +20,7 @@ internal sealed class Linear
     }
 
     public Tensor Weight { get; private set; } = null!;      // (OC, C)
-    public Tensor WeightGrad { get; private set; } = null!;  // (OC, C)
+    public Tensor? WeightGrad { get; private set; }          // (OC, C); null without gradients
     public Tensor? Bias { get; private set; }                // (OC)
     public Tensor? BiasGrad { get; private set; }            // (OC)
 
@@ -38,5 +38,5 @@ internal sealed class Linear
 
     // inputGrad (N,C) overwritten; weight and bias gradients accumulated
     public void Backward(IBackend backend, Tensor inputGrad, Tensor outputGrad, Tensor input) =>
-        backend.LinearBackward(inputGrad, WeightGrad, BiasGrad, outputGrad, input, Weight);
+        backend.LinearBackward(inputGrad, WeightGrad!, BiasGrad, outputGrad, input, Weight);
 }

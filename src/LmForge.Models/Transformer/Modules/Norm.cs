@@ -27,7 +27,7 @@ internal sealed class Norm
     public NormKind Kind { get; }
     public float Epsilon { get; }
     private Tensor Weight { get; set; } = null!;
-    private Tensor WeightGrad { get; set; } = null!;
+    private Tensor? WeightGrad { get; set; }
     private Tensor? Bias { get; set; }
     private Tensor? BiasGrad { get; set; }
 
@@ -54,7 +54,7 @@ internal sealed class Norm
     public void Backward(IBackend backend, Tensor inputGrad, Tensor outputGrad, Tensor input, NormStatistics statistics)
     {
         if (Kind == NormKind.LayerNorm)
-            backend.LayerNormBackward(inputGrad, WeightGrad, BiasGrad, outputGrad, input, Weight, statistics.Mean!, statistics.Rstd);
-        else backend.RmsNormBackward(inputGrad, WeightGrad, outputGrad, input, Weight, statistics.Rstd);
+            backend.LayerNormBackward(inputGrad, WeightGrad!, BiasGrad, outputGrad, input, Weight, statistics.Mean!, statistics.Rstd);
+        else backend.RmsNormBackward(inputGrad, WeightGrad!, outputGrad, input, Weight, statistics.Rstd);
     }
 }

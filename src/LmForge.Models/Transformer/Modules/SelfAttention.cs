@@ -50,6 +50,17 @@ internal sealed class SelfAttention
         Output.Forward(backend, output, a.Heads);
     }
 
+    // Inference against a KV cache: output (N,C) = attention(input (N,C)) where row n is position positions[n] of the
+    // sequence in cache slot slots[n]; its key and value join the cache and it attends to that slot's positions [0, positions[n]].
+    public void ForwardCached(IBackend backend, Tensor output, Tensor input, DecodeScratch s, Tensor keyCache, Tensor valueCache)
+    {
+        Qkv.Forward(backend, s.Qkv, input);
+        if (_rotary) backend.RotaryForward(s.Qkv, s.Positions, 0, Layout.HeadCount + Layout.KeyValueHeadCount, Layout.HeadSize, _ropeTheta);
+        backend.KeyValueCacheWrite(keyCache, valueCache, s.Qkv, Layout, s.Slots, s.Positions);
+        backend.CachedAttentionForward(s.Heads, s.Qkv, keyCache, valueCache, Layout, s.Slots, s.Positions);
+        Output.Forward(backend, output, s.Heads);
+    }
+
     // inputGrad (B,T,C) overwritten from outputGrad (B,T,C); headsGrad (B,T,NH·hs) and qkvGrad (B,T,(NH+2·NKV)·hs) are scratch
     public void Backward(IBackend backend, Tensor inputGrad, Tensor outputGrad, Tensor input, Activations a, Tensor positions,
         Tensor headsGrad, Tensor qkvGrad)

@@ -79,6 +79,30 @@ internal sealed class TransformerBlock
         }
     }
 
+    // Inference against a KV cache: s.Residual (N,C) holds the block's input on entry and its output on return.
+    public void ForwardCached(IBackend backend, DecodeScratch s, Tensor keyCache, Tensor valueCache)
+    {
+        var x = s.Residual;
+        if (PreNorm)
+        {
+            AttentionNorm.Forward(backend, s.Normed, s.Statistics, x);
+            Attention.ForwardCached(backend, s.Projection, s.Normed, s, keyCache, valueCache);
+            backend.ResidualForward(x, x, s.Projection);
+            MlpNorm.Forward(backend, s.Normed, s.Statistics, x);
+            Mlp.Forward(backend, s.Projection, s.Normed, s.Mlp);
+            backend.ResidualForward(x, x, s.Projection);
+        }
+        else
+        {
+            Attention.ForwardCached(backend, s.Projection, x, s, keyCache, valueCache);
+            backend.ResidualForward(s.Sum, x, s.Projection);
+            AttentionNorm.Forward(backend, x, s.Statistics, s.Sum);
+            Mlp.Forward(backend, s.Projection, x, s.Mlp);
+            backend.ResidualForward(s.Sum, x, s.Projection);
+            MlpNorm.Forward(backend, x, s.Statistics, s.Sum);
+        }
+    }
+
     // s.ResidualGrad holds the gradient of the block's output on entry and of its input on return.
     public void Backward(IBackend backend, Tensor input, Activations a, Tensor positions, TransformerScratch s)
     {
