@@ -1,3 +1,4 @@
+using LmForge.Inference;
 using LmForge.Models.Checkpoints;
 using LmForge.Models.Transformer;
 using LmForge.Tensors.Optimization;
@@ -26,4 +27,16 @@ for (int step = 0; step < 50; step++)
     if (step % 10 == 0) Console.WriteLine($"step {result.Step}: loss {result.Loss:F3}");
 }
 ModelCheckpoint.Save(model, "my-model");   // model.safetensors + config.json in Hugging Face Llama layout
-using TransformerModel restored = ModelCheckpoint.Load("my-model");   // the family comes from config.json
+
+// Generate with a KV cache: load for inference (parameters only), open a session, stream text as it forms.
+using TransformerModel loaded = ModelCheckpoint.Load("my-model", trainable: false);   // the family comes from config.json
+using var session = new InferenceSession(loaded, tokenizer, maxSequences: 2);
+foreach (string piece in session.Stream("The quick", new SamplingOptions(Temperature: 0.8f, TopK: 40, MaxTokens: 20, Seed: 1)))
+    Console.Write(piece);
+Console.WriteLine();
+
+// Several sequences decode together, one token each per step; they may join and leave between steps.
+GenerationSequence a = session.Add("The lazy", new SamplingOptions(Temperature: 0, MaxTokens: 12));
+GenerationSequence b = session.Add("jumps", new SamplingOptions(Temperature: 0, MaxTokens: 12) { StopStrings = ["."] });
+while (session.Active.Count > 0) session.Step();
+Console.WriteLine($"[{a.Text}] ({a.FinishReason}) [{b.Text}] ({b.FinishReason}); KV cache {session.CacheBytesPerToken} bytes/token");
