@@ -18,18 +18,29 @@ internal sealed class ProfilingBackend(IBackend inner) : IBackend
 
     public void Reset() => _totals.Clear();
 
-    public void EncoderForward(Tensor output, ReadOnlySpan<int> tokens, Tensor tokenEmbedding, Tensor positionEmbedding)
+    // memory and copies are not timed: they are set-up and I/O, not the step's compute
+    public Tensor Allocate(TensorShape shape, TensorElementType elementType = TensorElementType.Float32) => inner.Allocate(shape, elementType);
+
+    public void CopyFromHost(Tensor destination, ReadOnlySpan<float> source) => inner.CopyFromHost(destination, source);
+
+    public void CopyFromHost(Tensor destination, ReadOnlySpan<int> source) => inner.CopyFromHost(destination, source);
+
+    public void CopyToHost(Tensor source, Span<float> destination) => inner.CopyToHost(source, destination);
+
+    public void CopyToHost(Tensor source, Span<int> destination) => inner.CopyToHost(source, destination);
+
+    public void EmbeddingForward(Tensor output, Tensor ids, Tensor table, bool accumulate)
     {
         long start = Stopwatch.GetTimestamp();
-        inner.EncoderForward(output, tokens, tokenEmbedding, positionEmbedding);
-        Add("EncoderForward", start);
+        inner.EmbeddingForward(output, ids, table, accumulate);
+        Add("EmbeddingForward", start);
     }
 
-    public void EncoderBackward(Tensor tokenEmbeddingGrad, Tensor positionEmbeddingGrad, Tensor outputGrad, ReadOnlySpan<int> tokens)
+    public void EmbeddingBackward(Tensor tableGrad, Tensor outputGrad, Tensor ids)
     {
         long start = Stopwatch.GetTimestamp();
-        inner.EncoderBackward(tokenEmbeddingGrad, positionEmbeddingGrad, outputGrad, tokens);
-        Add("EncoderBackward", start);
+        inner.EmbeddingBackward(tableGrad, outputGrad, ids);
+        Add("EmbeddingBackward", start);
     }
 
     public void LinearForward(Tensor output, Tensor input, Tensor weight, Tensor? bias)
@@ -48,32 +59,74 @@ internal sealed class ProfilingBackend(IBackend inner) : IBackend
         Add($"LinearBackward {weight.Shape[0]}x{weight.Shape[1]}", start, 4.0 * input.Length * weight.Shape[0]);
     }
 
-    public void LayerNormForward(Tensor output, Tensor mean, Tensor rstd, Tensor input, Tensor weight, Tensor bias)
+    public void LayerNormForward(Tensor output, Tensor mean, Tensor rstd, Tensor input, Tensor weight, Tensor? bias, float epsilon)
     {
         long start = Stopwatch.GetTimestamp();
-        inner.LayerNormForward(output, mean, rstd, input, weight, bias);
+        inner.LayerNormForward(output, mean, rstd, input, weight, bias, epsilon);
         Add("LayerNormForward", start);
     }
 
-    public void LayerNormBackward(Tensor inputGrad, Tensor weightGrad, Tensor biasGrad, Tensor outputGrad, Tensor input, Tensor weight, Tensor mean, Tensor rstd)
+    public void LayerNormBackward(Tensor inputGrad, Tensor weightGrad, Tensor? biasGrad, Tensor outputGrad, Tensor input, Tensor weight, Tensor mean, Tensor rstd)
     {
         long start = Stopwatch.GetTimestamp();
         inner.LayerNormBackward(inputGrad, weightGrad, biasGrad, outputGrad, input, weight, mean, rstd);
         Add("LayerNormBackward", start);
     }
 
-    public void GeluForward(Tensor output, Tensor input)
+    public void RmsNormForward(Tensor output, Tensor rstd, Tensor input, Tensor weight, float epsilon)
     {
         long start = Stopwatch.GetTimestamp();
-        inner.GeluForward(output, input);
-        Add("GeluForward", start);
+        inner.RmsNormForward(output, rstd, input, weight, epsilon);
+        Add("RmsNormForward", start);
     }
 
-    public void GeluBackward(Tensor inputGrad, Tensor input, Tensor outputGrad)
+    public void RmsNormBackward(Tensor inputGrad, Tensor weightGrad, Tensor outputGrad, Tensor input, Tensor weight, Tensor rstd)
     {
         long start = Stopwatch.GetTimestamp();
-        inner.GeluBackward(inputGrad, input, outputGrad);
-        Add("GeluBackward", start);
+        inner.RmsNormBackward(inputGrad, weightGrad, outputGrad, input, weight, rstd);
+        Add("RmsNormBackward", start);
+    }
+
+    public void ActivationForward(Tensor output, Tensor input, Activation activation)
+    {
+        long start = Stopwatch.GetTimestamp();
+        inner.ActivationForward(output, input, activation);
+        Add("ActivationForward", start);
+    }
+
+    public void ActivationBackward(Tensor inputGrad, Tensor input, Tensor outputGrad, Activation activation)
+    {
+        long start = Stopwatch.GetTimestamp();
+        inner.ActivationBackward(inputGrad, input, outputGrad, activation);
+        Add("ActivationBackward", start);
+    }
+
+    public void GatedActivationForward(Tensor output, Tensor gateUp, Activation activation)
+    {
+        long start = Stopwatch.GetTimestamp();
+        inner.GatedActivationForward(output, gateUp, activation);
+        Add("GatedActivationForward", start);
+    }
+
+    public void GatedActivationBackward(Tensor gateUpGrad, Tensor gateUp, Tensor outputGrad, Activation activation)
+    {
+        long start = Stopwatch.GetTimestamp();
+        inner.GatedActivationBackward(gateUpGrad, gateUp, outputGrad, activation);
+        Add("GatedActivationBackward", start);
+    }
+
+    public void RotaryForward(Tensor x, Tensor positions, int column, int headCount, int headSize, float theta)
+    {
+        long start = Stopwatch.GetTimestamp();
+        inner.RotaryForward(x, positions, column, headCount, headSize, theta);
+        Add("RotaryForward", start);
+    }
+
+    public void RotaryBackward(Tensor xGrad, Tensor positions, int column, int headCount, int headSize, float theta)
+    {
+        long start = Stopwatch.GetTimestamp();
+        inner.RotaryBackward(xGrad, positions, column, headCount, headSize, theta);
+        Add("RotaryBackward", start);
     }
 
     public void ResidualForward(Tensor output, Tensor a, Tensor b)
@@ -83,30 +136,42 @@ internal sealed class ProfilingBackend(IBackend inner) : IBackend
         Add("ResidualForward", start);
     }
 
-    public void AttentionForward(Tensor output, Tensor logSumExp, Tensor qkv, int headCount)
+    public void AttentionForward(Tensor output, Tensor logSumExp, Tensor query, Tensor keyValue, in AttentionLayout layout,
+        Tensor? keyMask = null, Tensor? positionBias = null)
     {
         long start = Stopwatch.GetTimestamp();
-        inner.AttentionForward(output, logSumExp, qkv, headCount);
-        // causal: q·k and p·v over j ≤ t, 4·hs flops per (b, h, t, j) pair: 2·B·C·T·(T+1)
-        Add("AttentionForward", start, 2.0 * output.Length * (qkv.Shape[1] + 1));
+        inner.AttentionForward(output, logSumExp, query, keyValue, layout, keyMask, positionBias);
+        // q·k and p·v over the causally visible (t, j) pairs: 4·hs flops per (b, h, t, j)
+        Add("AttentionForward", start, 4.0 * output.Length * VisiblePairsPerQuery(query.Shape[1], keyValue.Shape[1], layout.Causal));
     }
 
-    public void AttentionBackward(Tensor qkvGrad, Tensor outputGrad, Tensor qkv, Tensor output, Tensor logSumExp, int headCount)
+    public void AttentionBackward(Tensor queryGrad, Tensor keyValueGrad, Tensor? positionBiasGrad, Tensor outputGrad,
+        Tensor query, Tensor keyValue, Tensor output, Tensor logSumExp, in AttentionLayout layout,
+        Tensor? keyMask = null, Tensor? positionBias = null)
     {
         long start = Stopwatch.GetTimestamp();
-        inner.AttentionBackward(qkvGrad, outputGrad, qkv, output, logSumExp, headCount);
-        // recomputed q·k, dv, dout·v, dq, dk: 10·hs flops per pair: 5·B·C·T·(T+1)
-        Add("AttentionBackward", start, 5.0 * output.Length * (qkv.Shape[1] + 1));
+        inner.AttentionBackward(queryGrad, keyValueGrad, positionBiasGrad, outputGrad, query, keyValue, output, logSumExp, layout, keyMask, positionBias);
+        // recomputed q·k, dv, dout·v, dq, dk: 10·hs flops per visible pair
+        Add("AttentionBackward", start, 10.0 * output.Length * VisiblePairsPerQuery(query.Shape[1], keyValue.Shape[1], layout.Causal));
     }
 
-    public void CrossEntropyForward(Tensor losses, Tensor logits, ReadOnlySpan<int> targets, int vocabSize)
+    // Mean number of keys a query sees before masking: causal query t sees min(Tk, max(0, t + 1 + Tk − Tq)) keys.
+    private static double VisiblePairsPerQuery(int queryCount, int keyCount, bool causal)
+    {
+        if (!causal || queryCount == 0) return keyCount;
+        double pairs = 0;
+        for (int t = 0; t < queryCount; t++) pairs += Math.Clamp(t + 1 + keyCount - queryCount, 0, keyCount);
+        return pairs / queryCount;
+    }
+
+    public void CrossEntropyForward(Tensor losses, Tensor logits, Tensor targets, int vocabSize)
     {
         long start = Stopwatch.GetTimestamp();
         inner.CrossEntropyForward(losses, logits, targets, vocabSize);
         Add("CrossEntropyForward", start);
     }
 
-    public void CrossEntropyBackward(Tensor logitsGrad, Tensor logits, Tensor losses, ReadOnlySpan<int> targets, int vocabSize, float lossGradScale)
+    public void CrossEntropyBackward(Tensor logitsGrad, Tensor logits, Tensor losses, Tensor targets, int vocabSize, float lossGradScale)
     {
         long start = Stopwatch.GetTimestamp();
         inner.CrossEntropyBackward(logitsGrad, logits, losses, targets, vocabSize, lossGradScale);

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
-using LmForge.Models.Gpt;
+using LmForge.Models.Transformer;
 using LmForge.Tensors;
 using LmForge.Tensors.Cpu;
 using LmForge.Tensors.Optimization;
@@ -9,26 +9,30 @@ using LmForge.Tensors.Optimization;
 namespace LmForge.Bench;
 
 /// <summary>
-/// The `train-step` suite: tokens per second of one full GPT-2 training step (forward, loss, backward, clip, AdamW) on
-/// random tokens, for LmForge and for PyTorch (bench/peers/torch_train_step.py, same model code as the correctness
-/// fixtures, 2 threads) measured one after the other in the same invocation. Prints ms/step, tokens/s, an estimated
+/// The `train-step` suite: tokens per second of one full training step (forward, loss, backward, clip, AdamW) on
+/// random tokens, for LmForge and for PyTorch (bench/peers/torch_train_step.py for GPT-2, torch_llama_train_step.py
+/// for the Llama-style decoder, the same model code as the correctness fixtures, 2 threads) measured one after the
+/// other in the same invocation. Prints ms/step, tokens/s, an estimated
 /// MFU (6 · parameters · tokens/s over a stated peak) and the ratio LmForge / PyTorch. With --rounds R the two are
 /// measured alternately R times and the best round of each is kept, so a burst of load on a shared machine does not
 /// land on one side only.
-/// Usage: train-step [tiny|gpt2|quickstart|all] [--steps N] [--warmup N] [--rounds R] [--profile] [--no-peer]
+/// Usage: train-step [tiny|gpt2|quickstart|llama-tiny|all] [--steps N] [--warmup N] [--rounds R] [--profile] [--no-peer]
 /// </summary>
 public static class TrainStepBenchmark
 {
     /// <summary>Stated FP32 peak of the benchmark machine: 2 Zen 3 cores × 2 FMA units × 8 lanes × 2 FLOP × ~3 GHz.</summary>
     public const double PeakFlopsPerSecond = 190e9;
 
-    private sealed record Case(string Name, GptConfig Config, int BatchSize, int SequenceLength, int DefaultSteps);
+    private sealed record Case(string Name, TransformerConfig Config, int BatchSize, int SequenceLength, int DefaultSteps);
 
     private static readonly Case[] Cases =
     [
-        new("tiny", new GptConfig(VocabSize: 8192, ContextLength: 256, LayerCount: 4, HeadCount: 4, Width: 256), 8, 256, 5),
-        new("gpt2", GptConfig.Gpt2Small, 4, 64, 3),
-        new("quickstart", new GptConfig(VocabSize: 4096, ContextLength: 128, LayerCount: 4, HeadCount: 4, Width: 128), 8, 128, 20),
+        new("tiny", TransformerConfig.Gpt2(8192, 256, 4, 4, 256), 8, 256, 5),
+        new("gpt2", TransformerConfig.Gpt2Small, 4, 64, 3),
+        new("quickstart", TransformerConfig.Gpt2(4096, 128, 4, 4, 128), 8, 128, 20),
+        // A Llama-style decoder with the tiny GPT's parameter count (5.33M vs 5.32M): its untied head doubles the
+        // vocabulary tables, so it has 2 layers with 2 key/value heads and a SwiGLU width of 480.
+        new("llama-tiny", TransformerConfig.Llama(8192, 256, layerCount: 2, headCount: 4, keyValueHeadCount: 2, width: 256, intermediateSize: 480), 8, 256, 5),
     ];
 
     public static int Run(string[] args)
@@ -42,7 +46,7 @@ public static class TrainStepBenchmark
         var cases = Cases.Where(c => which == "all" || c.Name == which).ToList();
         if (cases.Count == 0)
         {
-            Console.Error.WriteLine($"train-step: unknown case '{which}', expected tiny, gpt2 or all");
+            Console.Error.WriteLine($"train-step: unknown case '{which}', expected {string.Join(", ", Cases.Select(c => c.Name))} or all");
             return 2;
         }
 
@@ -78,7 +82,7 @@ public static class TrainStepBenchmark
         var config = benchCase.Config;
         int b = benchCase.BatchSize, t = benchCase.SequenceLength;
         var profiler = profile ? new ProfilingBackend(CpuBackend.Shared) : null;
-        using var model = new GptModel(config, profiler);
+        using var model = new TransformerModel(config, profiler);
         model.InitializeWeights(seed: 20230828);
         using var optimizer = model.CreateOptimizer(new AdamWSettings(Beta1: 0.9f, Beta2: 0.95f, Epsilon: 1e-8f, WeightDecay: 0.1f));
         var random = new Random(20230828);
@@ -123,7 +127,8 @@ public static class TrainStepBenchmark
     private static Measurement? MeasurePyTorch(Case benchCase, int steps, int warmup)
     {
         var config = benchCase.Config;
-        string script = Path.Combine(RepositoryRoot(), "bench", "peers", "torch_train_step.py");
+        bool llama = config.Family == TransformerFamilies.Llama;
+        string script = Path.Combine(RepositoryRoot(), "bench", "peers", llama ? "torch_llama_train_step.py" : "torch_train_step.py");
         var start = new ProcessStartInfo("/usr/bin/python3")
         {
             RedirectStandardOutput = true,
@@ -138,6 +143,18 @@ public static class TrainStepBenchmark
                  })
         {
             start.ArgumentList.Add(argument);
+        }
+        if (llama)
+        {
+            foreach (string argument in new[]
+                     {
+                         "--kv-heads", $"{config.KeyValueHeadCount}", "--intermediate", $"{config.IntermediateSize}",
+                         "--rope-theta", config.RopeTheta.ToString(CultureInfo.InvariantCulture),
+                         "--rms-norm-eps", config.NormEpsilon.ToString("R", CultureInfo.InvariantCulture),
+                     })
+            {
+                start.ArgumentList.Add(argument);
+            }
         }
         start.Environment["OMP_NUM_THREADS"] = "2";
         start.Environment["OMP_WAIT_POLICY"] = "PASSIVE";
@@ -170,7 +187,8 @@ public static class TrainStepBenchmark
     {
         var config = benchCase.Config;
         static double Mfu(Measurement m) => 6.0 * m.Parameters * m.TokensPerSecond / PeakFlopsPerSecond;
-        string name = $"{benchCase.Name} (V {config.VocabSize}→{config.PaddedVocabSize}, L {config.LayerCount}, H {config.HeadCount}, C {config.Width}, T {config.ContextLength})";
+        string heads = config.KeyValueHeadCount == config.HeadCount ? $"{config.HeadCount}" : $"{config.HeadCount}/{config.KeyValueHeadCount} kv";
+        string name = $"{benchCase.Name} (V {config.VocabSize}→{config.PaddedVocabSize}, L {config.LayerCount}, H {heads}, C {config.Width}, I {config.IntermediateSize}, T {config.ContextLength})";
         string peer = theirs is null
             ? "n/a | n/a | n/a | n/a"
             : string.Create(CultureInfo.InvariantCulture, $"{theirs.MillisecondsPerStep:F0} | {theirs.TokensPerSecond:F0} | {Mfu(theirs):P1} | {ours.TokensPerSecond / theirs.TokensPerSecond:F2}x");

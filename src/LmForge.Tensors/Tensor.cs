@@ -5,6 +5,10 @@ namespace LmForge.Tensors;
 /// targets, masks): a shape plus a range of a <see cref="NativeBuffer"/> of 4-byte elements.
 /// A tensor made by <see cref="Allocate(TensorShape)"/> or <see cref="AllocateInt32(TensorShape)"/> owns its buffer and
 /// frees it on Dispose; a view made by <see cref="View"/> or <see cref="Slice"/> shares the buffer and never frees it.
+/// Models, trainer, optimizer and checkpoints get their tensors from <see cref="IBackend.Allocate"/> and move data only
+/// with <see cref="IBackend.CopyToHost(Tensor, Span{float})"/> / <see cref="IBackend.CopyFromHost(Tensor, ReadOnlySpan{float})"/>;
+/// <see cref="Pointer"/>, <see cref="AsSpan"/>, <see cref="CopyFrom(ReadOnlySpan{float})"/> and <see cref="ToArray"/>
+/// are host conveniences that throw for memory that is not host-addressable.
 /// </summary>
 public sealed unsafe class Tensor : IDisposable
 {
@@ -30,6 +34,10 @@ public sealed unsafe class Tensor : IDisposable
 
     public static Tensor AllocateInt32(TensorShape shape) =>
         new(NativeBuffer.Allocate(shape.Length), 0, shape, TensorElementType.Int32, ownsBuffer: true);
+
+    /// <summary>A new zeroed tensor of either element type, in memory that host code may or may not address (see <see cref="NativeBuffer.IsHostAddressable"/>).</summary>
+    public static Tensor Allocate(TensorShape shape, TensorElementType elementType, bool hostAddressable) =>
+        new(NativeBuffer.Allocate(shape.Length, hostAddressable), 0, shape, elementType, ownsBuffer: true);
 
     /// <summary>A view of <paramref name="shape"/> elements starting at element <paramref name="offset"/> of a buffer.</summary>
     public static Tensor View(NativeBuffer buffer, long offset, TensorShape shape, TensorElementType elementType = TensorElementType.Float32)
@@ -58,6 +66,26 @@ public sealed unsafe class Tensor : IDisposable
         {
             if (ElementType != TensorElementType.Float32) ThrowHelper.ThrowElementType(this, TensorElementType.Float32);
             return Buffer.Pointer + Offset;
+        }
+    }
+
+    /// <summary>The first float for the CPU backend's kernels (no host-access check: the backend owns the memory).</summary>
+    internal float* Data
+    {
+        get
+        {
+            if (ElementType != TensorElementType.Float32) ThrowHelper.ThrowElementType(this, TensorElementType.Float32);
+            return Buffer.DevicePointer + Offset;
+        }
+    }
+
+    /// <summary>The first int for the CPU backend's kernels.</summary>
+    internal int* IntData
+    {
+        get
+        {
+            if (ElementType != TensorElementType.Int32) ThrowHelper.ThrowElementType(this, TensorElementType.Int32);
+            return (int*)(Buffer.DevicePointer + Offset);
         }
     }
 

@@ -14,6 +14,10 @@ internal static class ThrowHelper
         throw new ArgumentOutOfRangeException(paramName, message);
 
     [DoesNotReturn, MethodImpl(MethodImplOptions.NoInlining)]
+    public static void ThrowNotHostAddressable() => throw new InvalidOperationException(
+        "this tensor's memory belongs to a backend that does not expose it to the host; copy it with IBackend.CopyToHost / CopyFromHost");
+
+    [DoesNotReturn, MethodImpl(MethodImplOptions.NoInlining)]
     public static void ThrowObjectDisposed(string name) => throw new ObjectDisposedException(name);
 
     [DoesNotReturn, MethodImpl(MethodImplOptions.NoInlining)]
@@ -23,6 +27,10 @@ internal static class ThrowHelper
     [DoesNotReturn, MethodImpl(MethodImplOptions.NoInlining)]
     public static void ThrowElementType(Tensor tensor, TensorElementType expected) =>
         throw new InvalidOperationException($"{tensor} holds {tensor.ElementType} elements, expected {expected}");
+
+    [DoesNotReturn, MethodImpl(MethodImplOptions.NoInlining)]
+    public static void ThrowElementType(string operation, string name, Tensor tensor, TensorElementType expected) =>
+        throw new ArgumentException($"{operation}: {name} is a {tensor.ElementType} tensor of shape {tensor.Shape}, expected {expected} elements", name);
 
     [DoesNotReturn, MethodImpl(MethodImplOptions.NoInlining)]
     public static void ThrowShapeMismatch(string message) => throw new ShapeMismatchException(message);

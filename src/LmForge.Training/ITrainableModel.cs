@@ -10,6 +10,9 @@ namespace LmForge.Training;
 /// </summary>
 public interface ITrainableModel : ILanguageModel, IDisposable
 {
+    /// <summary>The backend that owns the model's memory and runs its operations.</summary>
+    IBackend Backend { get; }
+
     /// <summary>All parameters, flat (P).</summary>
     Tensor Parameters { get; }
 

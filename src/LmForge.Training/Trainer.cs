@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using LmForge.Models.Gpt;
+using LmForge.Models.Transformer;
 using LmForge.Tensors;
 using LmForge.Tensors.Optimization;
 using LmForge.Training.Checkpoints;
@@ -196,7 +196,7 @@ public sealed class Trainer : IDisposable
             }
             loss /= accumulation;
             float gradientNorm = (float)Math.Sqrt(_backend.SumOfSquares(_model.Gradients));
-            // As GptModel.TrainStep: the exception counts steps from 1, as the progress display does.
+            // As TransformerModel.TrainStep: the exception counts steps from 1, as the progress display does.
             if (!float.IsFinite(loss)) throw new NonFiniteLossException(step + 1, "loss", loss);
             if (!float.IsFinite(gradientNorm)) throw new NonFiniteLossException(step + 1, "gradient norm", gradientNorm);
             // As torch.nn.utils.clip_grad_norm_: scale by max_norm / (norm + 1e-6) when that is below 1.
@@ -271,7 +271,7 @@ public sealed class Trainer : IDisposable
 
     void WriteLossCurve() =>
         LossCurveSvg.Write(Path.Combine(RunDirectory, LossCurveFile), _metrics.Records,
-            $"{_config.Layers} layers x {_config.EmbeddingSize} channels, {_config.TotalBatchTokens} tokens/step");
+            $"{_config.Architecture}, {_config.Layers} layers x {_config.EmbeddingSize} channels, {_config.TotalBatchTokens} tokens/step");
 
     public void Dispose()
     {

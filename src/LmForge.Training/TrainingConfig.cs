@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
+using LmForge.Models.Transformer;
 
 namespace LmForge.Training;
 
@@ -12,10 +13,18 @@ namespace LmForge.Training;
 /// </summary>
 public sealed record TrainingConfig
 {
-    // Model shape (GPT-2 layout). The vocabulary size comes from the tokenizer.
+    // Model: the family and its shape. The vocabulary size comes from the tokenizer.
+    /// <summary>"gpt2" (LayerNorm, learned positions, GELU MLP, tied head) or "llama" (RMSNorm, rotary positions, SwiGLU, grouped-query attention, untied head).</summary>
+    public string Architecture { get; init; } = TransformerFamilies.Gpt2;
     public int Layers { get; init; } = 4;
     public int Heads { get; init; } = 4;
+    /// <summary>Key/value heads (grouped-query attention, llama only); 0 means as many as heads.</summary>
+    public int KeyValueHeads { get; init; }
     public int EmbeddingSize { get; init; } = 128;
+    /// <summary>The MLP's hidden width; 0 means the family's default (gpt2: 4 x embeddingSize; llama: 8/3 x embeddingSize rounded up to 32).</summary>
+    public int IntermediateSize { get; init; }
+    /// <summary>Rotary base theta (llama only).</summary>
+    public float RopeTheta { get; init; } = 10000f;
     /// <summary>Tokens per training sequence (T), also the model's maximum context.</summary>
     public int ContextLength { get; init; } = 128;
     public int VocabularySize { get; init; } = 4096;
@@ -61,6 +70,18 @@ public sealed record TrainingConfig
     /// <summary>Micro-batches whose gradients add up to one optimizer step.</summary>
     [JsonIgnore]
     public int GradientAccumulationSteps => TotalBatchTokens / (MicroBatchSize * ContextLength);
+
+    /// <summary>The model this config describes.</summary>
+    public TransformerConfig ToModelConfig()
+    {
+        if (Architecture == TransformerFamilies.Llama)
+        {
+            return TransformerConfig.Llama(VocabularySize, ContextLength, Layers, Heads, KeyValueHeads == 0 ? Heads : KeyValueHeads,
+                EmbeddingSize, IntermediateSize) with { RopeTheta = RopeTheta };
+        }
+        var gpt2 = TransformerConfig.Gpt2(VocabularySize, ContextLength, Layers, Heads, EmbeddingSize);
+        return IntermediateSize > 0 ? gpt2 with { IntermediateSize = IntermediateSize } : gpt2;
+    }
 
     [JsonIgnore]
     public LearningRateSchedule LearningRateSchedule =>
@@ -142,9 +163,17 @@ public sealed record TrainingConfig
         {
             if (!ok) throw new TrainingConfigException($"{source}: {field} = {actual} is invalid; expected {expected}");
         }
+        Require(TransformerFamilies.All.Contains(Architecture), "architecture", string.Join(" or ", TransformerFamilies.All), Architecture);
         Require(Layers >= 1, "layers", "at least 1", Layers);
         Require(Heads >= 1, "heads", "at least 1", Heads);
         Require(EmbeddingSize >= 1 && EmbeddingSize % Heads == 0, "embeddingSize", $"a positive multiple of heads ({Heads})", EmbeddingSize);
+        Require(KeyValueHeads >= 0 && (KeyValueHeads == 0 || Heads % KeyValueHeads == 0), "keyValueHeads", $"0 (as many as heads) or a divisor of heads ({Heads})", KeyValueHeads);
+        Require(KeyValueHeads == 0 || KeyValueHeads == Heads || Architecture == TransformerFamilies.Llama, "keyValueHeads",
+            $"0 or heads ({Heads}) for {Architecture}: grouped-query attention is a llama option", KeyValueHeads);
+        Require(IntermediateSize >= 0, "intermediateSize", "0 (the family's default) or more", IntermediateSize);
+        Require(RopeTheta > 1 && float.IsFinite(RopeTheta), "ropeTheta", "a number above 1", RopeTheta);
+        Require(Architecture != TransformerFamilies.Llama || (EmbeddingSize / Math.Max(1, Heads)) % 2 == 0, "embeddingSize",
+            $"a multiple of 2 x heads ({2 * Heads}) for llama: rotary embeddings need an even head size", EmbeddingSize);
         Require(ContextLength >= 1, "contextLength", "at least 1", ContextLength);
         Require(VocabularySize >= 2, "vocabularySize", "at least 2", VocabularySize);
         Require(MicroBatchSize >= 1, "microBatchSize", "at least 1", MicroBatchSize);
@@ -180,9 +209,13 @@ public sealed record TrainingConfig
         {
             if (!EqualityComparer<T>.Default.Equals(mine, theirs)) differences.Add($"{name} {theirs} (checkpoint) vs {mine} (now)");
         }
+        Check("architecture", Architecture, saved.Architecture);
         Check("layers", Layers, saved.Layers);
         Check("heads", Heads, saved.Heads);
+        Check("keyValueHeads", KeyValueHeads, saved.KeyValueHeads);
         Check("embeddingSize", EmbeddingSize, saved.EmbeddingSize);
+        Check("intermediateSize", IntermediateSize, saved.IntermediateSize);
+        Check("ropeTheta", RopeTheta, saved.RopeTheta);
         Check("contextLength", ContextLength, saved.ContextLength);
         Check("vocabularySize", VocabularySize, saved.VocabularySize);
         Check("microBatchSize", MicroBatchSize, saved.MicroBatchSize);

@@ -1,13 +1,13 @@
 using System.Text.Json;
 using LmForge.Models.Checkpoints;
-using LmForge.Models.Gpt;
+using LmForge.Models.Transformer;
 using LmForge.Tensors.SafeTensors;
 
 namespace LmForge.Models.Tests;
 
 public sealed class Gpt2CheckpointTests : IDisposable
 {
-    private static readonly GptConfig TinyConfig = new(VocabSize: 101, ContextLength: 12, LayerCount: 2, HeadCount: 2, Width: 16);
+    private static readonly TransformerConfig TinyConfig = TransformerConfig.Gpt2(101, 12, 2, 2, 16);
     private readonly string _directory = Path.Combine(Path.GetTempPath(), "lmforge-gpt2ckpt-" + Guid.NewGuid().ToString("N"));
 
     public Gpt2CheckpointTests() => Directory.CreateDirectory(_directory);
@@ -24,7 +24,7 @@ public sealed class Gpt2CheckpointTests : IDisposable
             .Select(row => row.EnumerateArray().Select(t => t.GetInt32()).ToArray()).ToArray();
         int batch = tokens.Length, sequence = tokens[0].Length;
 
-        using var model = Gpt2Checkpoint.Load(Reference(""));
+        using var model = ModelCheckpoint.Load(Reference(""));
         Assert.Equal(TinyConfig, model.Config);
         model.Forward(tokens.SelectMany(t => t).ToArray(), batch, sequence);
         float[] logits = model.Logits.ToArray();
@@ -59,12 +59,12 @@ public sealed class Gpt2CheckpointTests : IDisposable
     [Fact]
     public void Save_AfterLoadingHuggingFaceCheckpoint_WritesTheSameTensorsInTheSameLayout()
     {
-        using var model = Gpt2Checkpoint.Load(Reference(""));
+        using var model = ModelCheckpoint.Load(Reference(""));
         string saved = Path.Combine(_directory, "resaved");
-        Gpt2Checkpoint.Save(model, saved);
+        ModelCheckpoint.Save(model, saved);
 
         using var reference = SafeTensorsFile.Open(Reference("model.safetensors"));
-        using var ours = SafeTensorsFile.Open(Path.Combine(saved, Gpt2Checkpoint.WeightsFileName));
+        using var ours = SafeTensorsFile.Open(Path.Combine(saved, ModelCheckpoint.WeightsFileName));
         Assert.Equal("pt", ours.Metadata["format"]);
         var weights = reference.Tensors.Values.Where(t => t.Name.StartsWith("transformer.", StringComparison.Ordinal) && t.DType == SafeTensorDType.F32
             && !t.Name.EndsWith(".attn.masked_bias", StringComparison.Ordinal)).ToList();
@@ -96,7 +96,7 @@ public sealed class Gpt2CheckpointTests : IDisposable
     [Fact]
     public void SaveThenLoad_RandomModel_IdenticalParametersAndLogits()
     {
-        var config = new GptConfig(VocabSize: 300, ContextLength: 20, LayerCount: 3, HeadCount: 4, Width: 32);
+        var config = TransformerConfig.Gpt2(300, 20, 3, 4, 32);
         var random = new Random(20230828);
         using var model = RandomModel(config, random);
         int[] tokens = Enumerable.Range(0, 2 * 20).Select(_ => random.Next(config.VocabSize)).ToArray();
@@ -104,14 +104,14 @@ public sealed class Gpt2CheckpointTests : IDisposable
         float[] logits = model.Logits.ToArray();
 
         string directory = Path.Combine(_directory, "step-1");
-        Gpt2Checkpoint.Save(model, directory, new Dictionary<string, string> { ["step"] = "1" });
-        using var restored = Gpt2Checkpoint.Load(directory);
+        ModelCheckpoint.Save(model, directory, new Dictionary<string, string> { ["step"] = "1" });
+        using var restored = ModelCheckpoint.Load(directory);
         Assert.Equal(config, restored.Config);
         Assert.Equal(model.Parameters.ToArray(), restored.Parameters.ToArray());
         restored.Forward(tokens, 2, 20);
         Assert.Equal(logits, restored.Logits.ToArray());
 
-        using var file = SafeTensorsFile.Open(Path.Combine(directory, Gpt2Checkpoint.WeightsFileName));
+        using var file = SafeTensorsFile.Open(Path.Combine(directory, ModelCheckpoint.WeightsFileName));
         Assert.Equal("1", file.Metadata["step"]);
         Assert.Equal([300, 32], file.Tensors["wte.weight"].Shape); // real vocabulary only, not the 384 padded rows
         Assert.Equal([32, 96], file.Tensors["h.2.attn.c_attn.weight"].Shape); // Conv1D (in, out)
@@ -123,18 +123,18 @@ public sealed class Gpt2CheckpointTests : IDisposable
     {
         using var small = RandomModel(TinyConfig, new Random(20230828));
         string path = Path.Combine(_directory, "model.safetensors");
-        Gpt2Checkpoint.SaveWeights(small, path);
+        ModelCheckpoint.SaveWeights(small, path);
 
-        using var wider = new GptModel(TinyConfig with { Width = 32 });
-        var error = Assert.Throws<InvalidDataException>(() => Gpt2Checkpoint.LoadWeights(wider, path));
-        Assert.Equal($"{path}: checkpoint is a GPT-2 with vocabulary 101, width 16, context 12, but the model expects a GPT-2 with vocabulary 101, width 32, context 12, 2 layers", error.Message);
+        using var wider = new TransformerModel(TinyConfig with { Width = 32, IntermediateSize = 128 });
+        var error = Assert.Throws<InvalidDataException>(() => ModelCheckpoint.LoadWeights(wider, path));
+        Assert.Equal($"{path}: tensor 'wte.weight' has shape [101, 16], expected [101, 32]", error.Message);
 
-        using var deeper = new GptModel(TinyConfig with { LayerCount = 3 });
-        error = Assert.Throws<InvalidDataException>(() => Gpt2Checkpoint.LoadWeights(deeper, path));
+        using var deeper = new TransformerModel(TinyConfig with { LayerCount = 3 });
+        error = Assert.Throws<InvalidDataException>(() => ModelCheckpoint.LoadWeights(deeper, path));
         Assert.Equal($"{path}: tensor 'h.2.ln_1.weight' is missing (expected a GPT-2 with vocabulary 101, width 16, context 12, 3 layers)", error.Message);
 
-        using var shallower = new GptModel(TinyConfig with { LayerCount = 1 });
-        error = Assert.Throws<InvalidDataException>(() => Gpt2Checkpoint.LoadWeights(shallower, path));
+        using var shallower = new TransformerModel(TinyConfig with { LayerCount = 1 });
+        error = Assert.Throws<InvalidDataException>(() => ModelCheckpoint.LoadWeights(shallower, path));
         Assert.Equal($"{path}: tensor 'h.1.attn.c_attn.bias' is not part of a GPT-2 with vocabulary 101, width 16, context 12, 1 layers", error.Message);
     }
 
@@ -154,7 +154,7 @@ public sealed class Gpt2CheckpointTests : IDisposable
     {
         using var source = RandomModel(TinyConfig, new Random(20230828));
         string good = Path.Combine(_directory, "good.safetensors");
-        Gpt2Checkpoint.SaveWeights(source, good);
+        ModelCheckpoint.SaveWeights(source, good);
         using var goodFile = SafeTensorsFile.Open(good);
 
         string path = Path.Combine(_directory, $"{defect}.safetensors");
@@ -176,31 +176,50 @@ public sealed class Gpt2CheckpointTests : IDisposable
         SafeTensorsFile.Write(path, entries);
         if (defect == "int-dtype") path = RewriteAsInt32(path, "h.1.mlp.c_fc.bias");
 
-        using var model = new GptModel(TinyConfig);
+        using var model = new TransformerModel(TinyConfig);
         model.InitializeWeights(seed: 7);
         float[] before = model.Parameters.ToArray();
-        var error = Assert.Throws<InvalidDataException>(() => Gpt2Checkpoint.LoadWeights(model, path));
+        var error = Assert.Throws<InvalidDataException>(() => ModelCheckpoint.LoadWeights(model, path));
         Assert.StartsWith(path + ": ", error.Message);
         Assert.Contains(expected, error.Message);
         Assert.DoesNotContain('\n', error.Message);
         Assert.Equal(before, model.Parameters.ToArray()); // nothing was copied from a file that fails
     }
 
+    private const string Gpt2Fields = "\"model_type\":\"gpt2\",\"vocab_size\":101,\"n_embd\":16,\"n_layer\":2,\"n_positions\":12";
+
     public static TheoryData<string, string> BadConfigs => new()
     {
-        { "{\"model_type\":\"llama\",\"vocab_size\":101,\"n_embd\":16,\"n_layer\":2,\"n_head\":2,\"n_positions\":12}", "field 'model_type' is \"llama\", expected \"gpt2\"" },
-        { "{\"vocab_size\":101,\"n_embd\":16,\"n_layer\":2,\"n_positions\":12}", "field 'n_head' is missing" },
-        { "{\"vocab_size\":101,\"n_embd\":16,\"n_layer\":2,\"n_head\":3,\"n_positions\":12}", "field 'n_head' is 3, which does not divide 'n_embd' = 16" },
-        { "{\"vocab_size\":-5,\"n_embd\":16,\"n_layer\":2,\"n_head\":2,\"n_positions\":12}", "field 'vocab_size' is -5, expected a positive integer" },
-        { "{\"vocab_size\":101,\"n_embd\":\"16\",\"n_layer\":2,\"n_head\":2,\"n_positions\":12}", "field 'n_embd' is \"16\", expected a positive integer" },
-        { "{\"vocab_size\":101,\"n_embd\":16,\"n_layer\":2,\"n_head\":2,\"n_positions\":12,\"activation_function\":\"relu\"}", "field 'activation_function' is \"relu\", expected one of gelu_new" },
-        { "{\"vocab_size\":101,\"n_embd\":16,\"n_layer\":2,\"n_head\":2,\"n_positions\":12,\"layer_norm_epsilon\":1e-6}", "field 'layer_norm_epsilon' is 1e-6, expected 1E-05" },
-        { "{\"vocab_size\":101,\"n_embd\":16,\"n_layer\":2,\"n_head\":2,\"n_positions\":12,\"n_inner\":32}", "field 'n_inner' is 32, expected null or 64" },
-        { "{\"vocab_size\":101,\"n_embd\":16,\"n_layer\":2,\"n_head\":2,\"n_positions\":12,\"tie_word_embeddings\":false}", "field 'tie_word_embeddings' is false, expected true" },
-        { "{\"vocab_size\":101,\"n_embd\":16,\"n_layer\":2,\"n_head\":2,\"n_positions\":12,\"scale_attn_by_inverse_layer_idx\":true}", "field 'scale_attn_by_inverse_layer_idx' is true, expected false" },
+        { "{\"vocab_size\":101,\"n_embd\":16,\"n_layer\":2,\"n_head\":2,\"n_positions\":12}", "field 'model_type' is missing, expected one of \"gpt2\", \"llama\"" },
+        { "{\"model_type\":\"mistral\",\"vocab_size\":101}", "field 'model_type' is \"mistral\", expected one of \"gpt2\", \"llama\"" },
+        { "{\"model_type\":\"llama\",\"vocab_size\":101,\"n_embd\":16,\"n_layer\":2,\"n_head\":2,\"n_positions\":12}", "field 'hidden_size' is missing" },
+        { "{" + Gpt2Fields + "}", "field 'n_head' is missing" },
+        { "{" + Gpt2Fields + ",\"n_head\":3}", "field 'n_head' is 3, which does not divide 'n_embd' = 16" },
+        { "{\"model_type\":\"gpt2\",\"vocab_size\":-5,\"n_embd\":16,\"n_layer\":2,\"n_head\":2,\"n_positions\":12}", "field 'vocab_size' is -5, expected a positive integer" },
+        { "{\"model_type\":\"gpt2\",\"vocab_size\":101,\"n_embd\":\"16\",\"n_layer\":2,\"n_head\":2,\"n_positions\":12}", "field 'n_embd' is \"16\", expected a positive integer" },
+        { "{" + Gpt2Fields + ",\"n_head\":2,\"activation_function\":\"mish\"}", "field 'activation_function' is \"mish\", expected one of gelu_new" },
+        { "{" + Gpt2Fields + ",\"n_head\":2,\"layer_norm_epsilon\":-1}", "field 'layer_norm_epsilon' is -1, expected a positive number" },
+        { "{" + Gpt2Fields + ",\"n_head\":2,\"n_inner\":0}", "field 'n_inner' is 0, expected a positive integer" },
+        { "{" + Gpt2Fields + ",\"n_head\":2,\"tie_word_embeddings\":false}", "field 'tie_word_embeddings' is false, expected true" },
+        { "{" + Gpt2Fields + ",\"n_head\":2,\"scale_attn_by_inverse_layer_idx\":true}", "field 'scale_attn_by_inverse_layer_idx' is true, expected false" },
         { "{\"vocab_size\":101,", "not valid JSON" },
         { "[1]", "not a JSON object" },
     };
+
+    // GPT-2 options the transformer implements are read, not refused: another epsilon, MLP width or activation.
+    [Fact]
+    public void ReadConfig_Gpt2Variants_TakeTheirOptions()
+    {
+        string path = Path.Combine(_directory, "config.json");
+        File.WriteAllText(path, "{" + Gpt2Fields + ",\"n_head\":2,\"layer_norm_epsilon\":1e-6,\"n_inner\":40,\"activation_function\":\"relu\"}");
+        var config = ModelCheckpoint.ReadConfig(path);
+        Assert.Equal(TinyConfig with { NormEpsilon = 1e-6f, IntermediateSize = 40, Activation = Tensors.Activation.Relu }, config);
+        using var model = new TransformerModel(config);
+        model.InitializeWeights(seed: 1);
+        string saved = Path.Combine(_directory, "variant");
+        ModelCheckpoint.Save(model, saved);
+        Assert.Equal(config, ModelCheckpoint.ReadConfig(Path.Combine(saved, ModelCheckpoint.ConfigFileName)));
+    }
 
     [Theory]
     [MemberData(nameof(BadConfigs))]
@@ -208,7 +227,7 @@ public sealed class Gpt2CheckpointTests : IDisposable
     {
         string path = Path.Combine(_directory, "config.json");
         File.WriteAllText(path, json);
-        var error = Assert.Throws<InvalidDataException>(() => Gpt2ConfigJson.Read(path));
+        var error = Assert.Throws<InvalidDataException>(() => ModelCheckpoint.ReadConfig(path));
         Assert.StartsWith(path + ": ", error.Message);
         Assert.Contains(expected, error.Message);
         Assert.DoesNotContain('\n', error.Message);
@@ -218,13 +237,13 @@ public sealed class Gpt2CheckpointTests : IDisposable
     public void ReadConfig_LegacyNCtxOnly_Accepted()
     {
         string path = Path.Combine(_directory, "config.json");
-        File.WriteAllText(path, "{\"vocab_size\":50257,\"n_embd\":768,\"n_layer\":12,\"n_head\":12,\"n_ctx\":1024}");
-        Assert.Equal(GptConfig.Gpt2Small, Gpt2ConfigJson.Read(path));
+        File.WriteAllText(path, "{\"model_type\":\"gpt2\",\"vocab_size\":50257,\"n_embd\":768,\"n_layer\":12,\"n_head\":12,\"n_ctx\":1024}");
+        Assert.Equal(TransformerConfig.Gpt2Small, ModelCheckpoint.ReadConfig(path));
     }
 
-    private static GptModel RandomModel(GptConfig config, Random random)
+    private static TransformerModel RandomModel(TransformerConfig config, Random random)
     {
-        var model = new GptModel(config);
+        var model = new TransformerModel(config);
         var parameters = model.Parameters.AsSpan();
         for (int i = 0; i < parameters.Length; i++) parameters[i] = (float)(random.NextDouble() - 0.5);
         model.GetParameter("wte.weight").AsSpan()[(config.VocabSize * config.Width)..].Clear();

@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
-using LmForge.Models.Gpt;
+using LmForge.Models.Transformer;
 using LmForge.Tensors.SafeTensors;
 
 namespace LmForge.Models.Tests;
@@ -13,14 +13,14 @@ internal sealed class GptFixture : IDisposable
     public GptFixture(string name)
     {
         _file = SafeTensorsFile.Open(Path.Combine(AppContext.BaseDirectory, "fixtures", name + ".safetensors"));
-        Config = new GptConfig(Int("vocab_size"), Int("context_length"), Int("layer_count"), Int("head_count"), Int("width"));
+        Config = TransformerConfig.Gpt2(Int("vocab_size"), Int("context_length"), Int("layer_count"), Int("head_count"), Int("width"));
         Assert.Equal(Int("padded_vocab_size"), Config.PaddedVocabSize);
         BatchSize = Int("batch");
         SequenceLength = Int("seq");
         Steps = Int("steps");
     }
 
-    public GptConfig Config { get; }
+    public TransformerConfig Config { get; }
     public int BatchSize { get; }
     public int SequenceLength { get; }
     public int Steps { get; }
@@ -45,15 +45,15 @@ internal sealed class GptFixture : IDisposable
     }
 
     /// <summary>Copies every param.* tensor into the model, checking that the names and shapes are exactly the model's.</summary>
-    public void LoadInitialParameters(GptModel model) => LoadParameters(model, "param.");
+    public void LoadInitialParameters(TransformerModel model) => LoadParameters(model, "param.");
 
-    public void LoadParameters(GptModel model, string prefix)
+    public void LoadParameters(TransformerModel model, string prefix)
     {
         var fixtureNames = Names.Where(n => n.StartsWith(prefix, StringComparison.Ordinal)).Select(n => n[prefix.Length..]).Order().ToArray();
         var modelNames = model.ParameterLayout.Select(p => p.Name).Order().ToArray();
         Assert.Equal(modelNames, fixtureNames);
         foreach (var p in model.ParameterLayout)
-            _file.ReadFloat32(prefix + p.Name, model.GetParameter(p.Name).AsSpan(), p.Shape.Dimensions);
+            model.Backend.CopyFromHost(model.GetParameter(p.Name), _file.ReadFloat32(prefix + p.Name, p.Shape.Dimensions));
     }
 
     public void Dispose() => _file.Dispose();

@@ -9,52 +9,20 @@ public sealed class KernelForwardTests
 {
     private readonly IBackend _backend = CpuBackend.Shared;
 
-    [Fact]
-    public void Attention_forward_matches_naive_causal_softmax()
+    [Theory]
+    [InlineData(19, true, 1e-5f)]   // GPT-2: bias, eps 1e-5
+    [InlineData(24, false, 1e-12f)] // no bias, BERT's eps
+    public void LayerNorm_forward_matches_definition(int channels, bool withBias, float epsilon)
     {
         var random = TestData.NewRandom();
-        const int batch = 2, tokens = 11, channels = 24, heads = 3, hs = channels / heads;
-        using var qkv = TestData.Random(random, 2f, batch, tokens, 3 * channels);
-        using var output = Tensor.Allocate(batch, tokens, channels);
-        using var lse = Tensor.Allocate(batch, heads, tokens);
-        _backend.AttentionForward(output, lse, qkv, heads);
-        var x = qkv.AsSpan();
-        for (int b = 0; b < batch; b++)
-        for (int h = 0; h < heads; h++)
-        for (int t = 0; t < tokens; t++)
-        {
-            double[] scores = new double[t + 1];
-            for (int j = 0; j <= t; j++)
-            {
-                double s = 0;
-                for (int d = 0; d < hs; d++)
-                    s += x[((b * tokens) + t) * 3 * channels + (h * hs) + d] * (double)x[((b * tokens) + j) * 3 * channels + channels + (h * hs) + d];
-                scores[j] = s / Math.Sqrt(hs);
-            }
-            double max = scores.Max();
-            double sum = scores.Sum(s => Math.Exp(s - max));
-            Assert.Equal(max + Math.Log(sum), lse.AsSpan()[(((b * heads) + h) * tokens) + t], 1e-4);
-            for (int d = 0; d < hs; d++)
-            {
-                double o = 0;
-                for (int j = 0; j <= t; j++) o += Math.Exp(scores[j] - max) / sum * x[((b * tokens) + j) * 3 * channels + (2 * channels) + (h * hs) + d];
-                Assert.Equal(o, output.AsSpan()[((b * tokens) + t) * channels + (h * hs) + d], 1e-5);
-            }
-        }
-    }
-
-    [Fact]
-    public void LayerNorm_forward_matches_definition()
-    {
-        var random = TestData.NewRandom();
-        const int rows = 3, channels = 19;
+        const int rows = 3;
         using var input = TestData.Random(random, 3f, rows, channels);
         using var weight = TestData.Random(random, 1f, channels);
         using var bias = TestData.Random(random, 1f, channels);
         using var output = Tensor.Allocate(rows, channels);
         using var mean = Tensor.Allocate(rows);
         using var rstd = Tensor.Allocate(rows);
-        _backend.LayerNormForward(output, mean, rstd, input, weight, bias);
+        _backend.LayerNormForward(output, mean, rstd, input, weight, withBias ? bias : null, epsilon);
         var x = input.AsSpan();
         for (int row = 0; row < rows; row++)
         {
@@ -62,28 +30,54 @@ public sealed class KernelForwardTests
             for (int c = 0; c < channels; c++) m += x[(row * channels) + c];
             m /= channels;
             for (int c = 0; c < channels; c++) v += Math.Pow(x[(row * channels) + c] - m, 2);
-            double s = 1 / Math.Sqrt((v / channels) + 1e-5);
+            double s = 1 / Math.Sqrt((v / channels) + epsilon);
             Assert.Equal(m, mean.AsSpan()[row], 1e-5);
             Assert.Equal(s, rstd.AsSpan()[row], 1e-4);
             for (int c = 0; c < channels; c++)
-                Assert.Equal(((x[(row * channels) + c] - m) * s * weight.AsSpan()[c]) + bias.AsSpan()[c], output.AsSpan()[(row * channels) + c], 1e-5);
+            {
+                double expected = ((x[(row * channels) + c] - m) * s * weight.AsSpan()[c]) + (withBias ? bias.AsSpan()[c] : 0);
+                Assert.Equal(expected, output.AsSpan()[(row * channels) + c], 1e-5);
+            }
         }
     }
 
     [Fact]
-    public void Gelu_forward_matches_tanh_formula_including_large_inputs()
+    public void LayerNorm_epsilon_is_the_callers()
+    {
+        // a constant row has variance 0, so rstd is exactly 1/√eps: 1e-12 (BERT) gives 1e6, 1e-5 (GPT-2) about 316
+        using var input = Tensor.Allocate(1, 8);
+        input.AsSpan().Fill(0.25f);
+        using var weight = Tensor.Allocate(8);
+        using var output = Tensor.Allocate(1, 8);
+        using var mean = Tensor.Allocate(1);
+        using var rstd = Tensor.Allocate(1);
+        _backend.LayerNormForward(output, mean, rstd, input, weight, null, 1e-12f);
+        Assert.Equal(1e6, rstd.AsSpan()[0], 1e6 * 1e-6);
+        _backend.LayerNormForward(output, mean, rstd, input, weight, null, 1e-5f);
+        Assert.Equal(1 / Math.Sqrt(1e-5), rstd.AsSpan()[0], 1e-3);
+    }
+
+    [Theory]
+    [InlineData(19, 1e-6f)]
+    [InlineData(64, 1e-5f)]
+    public void RmsNorm_forward_matches_definition(int channels, float epsilon)
     {
         var random = TestData.NewRandom();
-        using var input = TestData.Random(random, 6f, 101);
-        input.AsSpan()[0] = 60f;
-        input.AsSpan()[1] = -60f;
-        using var output = Tensor.Allocate(101);
-        _backend.GeluForward(output, input);
-        for (int i = 0; i < 101; i++)
+        const int rows = 5;
+        using var input = TestData.Random(random, 3f, rows, channels);
+        using var weight = TestData.Random(random, 1f, channels);
+        using var output = Tensor.Allocate(rows, channels);
+        using var rstd = Tensor.Allocate(rows);
+        _backend.RmsNormForward(output, rstd, input, weight, epsilon);
+        var x = input.AsSpan();
+        for (int row = 0; row < rows; row++)
         {
-            double x = input.AsSpan()[i];
-            double expected = 0.5 * x * (1 + Math.Tanh(Math.Sqrt(2 / Math.PI) * (x + (0.044715 * x * x * x))));
-            Assert.Equal(expected, output.AsSpan()[i], 1e-5 * Math.Max(1, Math.Abs(expected)));
+            double squares = 0;
+            for (int c = 0; c < channels; c++) squares += (double)x[(row * channels) + c] * x[(row * channels) + c];
+            double s = 1 / Math.Sqrt((squares / channels) + epsilon);
+            Assert.Equal(s, rstd.AsSpan()[row], s * 1e-6);
+            for (int c = 0; c < channels; c++)
+                Assert.Equal(x[(row * channels) + c] * s * weight.AsSpan()[c], output.AsSpan()[(row * channels) + c], 1e-5);
         }
     }
 
@@ -98,8 +92,9 @@ public sealed class KernelForwardTests
             for (int v = vocab; v < padded; v++) logits.AsSpan()[(row * padded) + v] = 1000f; // would dominate if counted
         }
         int[] targets = [3, 20, -1, 0];
+        using var targetIds = TestData.Ints(targets);
         using var losses = Tensor.Allocate(rows);
-        _backend.CrossEntropyForward(losses, logits, targets, vocab);
+        _backend.CrossEntropyForward(losses, logits, targetIds, vocab);
         for (int row = 0; row < rows; row++)
         {
             if (targets[row] < 0)
@@ -113,23 +108,36 @@ public sealed class KernelForwardTests
         }
     }
 
-    [Fact]
-    public void Encoder_and_residual_forward_add_the_right_rows()
+    [Theory]
+    [InlineData(9)]  // scalar tail only
+    [InlineData(37)] // vector body and tail
+    public void Embedding_forward_gathers_rows_and_accumulates_on_request(int channels)
     {
         var random = TestData.NewRandom();
-        using var wte = TestData.Random(random, 1f, 5, 9);
-        using var wpe = TestData.Random(random, 1f, 4, 9);
-        int[] ids = [4, 0, 2, 2, 1, 3];
-        using var output = Tensor.Allocate(2, 3, 9);
-        _backend.EncoderForward(output, ids, wte, wpe);
+        using var wte = TestData.Random(random, 1f, 5, channels);
+        using var wpe = TestData.Random(random, 1f, 4, channels);
+        int[] tokens = [4, 0, 2, 2, 1, 3];
+        int[] positions = [1, 2, 3, 0, 1, 2]; // not starting at 0, as with a cache or packed sequences
+        using var ids = TestData.Ints(tokens, 2, 3);
+        using var positionIds = TestData.Ints(positions);
+        using var output = TestData.Random(random, 9f, 2, 3, channels); // garbage: overwritten without accumulate
+        _backend.EmbeddingForward(output, ids, wte, accumulate: false);
         for (int row = 0; row < 6; row++)
         {
-            for (int c = 0; c < 9; c++)
-                Assert.Equal(wte.AsSpan()[(ids[row] * 9) + c] + wpe.AsSpan()[((row % 3) * 9) + c], output.AsSpan()[(row * 9) + c]);
+            for (int c = 0; c < channels; c++) Assert.Equal(wte.AsSpan()[(tokens[row] * channels) + c], output.AsSpan()[(row * channels) + c]);
         }
-        using var sum = Tensor.Allocate(2, 3, 9);
+        _backend.EmbeddingForward(output, positionIds, wpe, accumulate: true);
+        for (int row = 0; row < 6; row++)
+        {
+            for (int c = 0; c < channels; c++)
+            {
+                Assert.Equal(wte.AsSpan()[(tokens[row] * channels) + c] + wpe.AsSpan()[(positions[row] * channels) + c],
+                    output.AsSpan()[(row * channels) + c]);
+            }
+        }
+        using var sum = Tensor.Allocate(2, 3, channels);
         _backend.ResidualForward(sum, output, output);
-        for (int i = 0; i < 54; i++) Assert.Equal(2 * output.AsSpan()[i], sum.AsSpan()[i]);
+        for (int i = 0; i < sum.Length; i++) Assert.Equal(2 * output.AsSpan()[i], sum.AsSpan()[i]);
     }
 
     [Fact]

@@ -19,6 +19,32 @@ internal static class TestData
         for (int i = 0; i < span.Length; i++) span[i] = (float)(((random.NextDouble() * 2) - 1) * scale);
     }
 
+    /// <summary>An Int32 tensor (ids, positions, targets) holding values, shaped (values.Length) or as given.</summary>
+    public static Tensor Ints(int[] values, params int[] shape)
+    {
+        var tensor = Tensor.AllocateInt32(new TensorShape(shape.Length == 0 ? [values.Length] : shape));
+        tensor.CopyFrom(values);
+        return tensor;
+    }
+
+    /// <summary>
+    /// erf in double from its everywhere-convergent series of positive terms (no cancellation, about 1e-15 relative):
+    /// erf(x) = 2/√π · exp(−x²) · Σₙ x·(2x²)ⁿ / (1·3·5···(2n+1)).
+    /// </summary>
+    public static double Erf(double x)
+    {
+        if (double.IsNaN(x)) return double.NaN;
+        if (Math.Abs(x) >= 6) return Math.Sign(x); // 1 − erf(6) ≈ 2e-17 is below half an ulp of 1
+        double twoX2 = 2 * x * x;
+        double term = x, sum = x;
+        for (int n = 1; Math.Abs(term) > 1e-17 * Math.Abs(sum); n++)
+        {
+            term *= twoX2 / ((2 * n) + 1);
+            sum += term;
+        }
+        return 2 / Math.Sqrt(Math.PI) * Math.Exp(-x * x) * sum;
+    }
+
     public static double Dot(Tensor a, Tensor b)
     {
         var x = a.AsSpan();

@@ -2,7 +2,6 @@ using Xunit.Abstractions;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using LmForge.Tensors.Cpu;
-using LmForge.Training.Gpt;
 using LmForge.Training.Metrics;
 
 namespace LmForge.Training.Tests;
@@ -25,7 +24,7 @@ public class PyTorchAgreementTests(ITestOutputHelper output)
             TrainShards = Path.Combine(Fixture, "train_000000.bin"),
             ValidationShards = Path.Combine(Fixture, "val_000000.bin"),
         };
-        using var model = GptTrainableModel.Create(config, CpuBackend.Shared);
+        using var model = TransformerTrainableModel.Create(config, CpuBackend.Shared);
         model.LoadWeights(Path.Combine(Fixture, "init")); // Hugging Face layout, through the Models area's Gpt2Checkpoint
         string run = TestFiles.TemporaryDirectory("pytorch-agreement");
         using (var trainer = Trainer.Start(config, model, CpuBackend.Shared, run))

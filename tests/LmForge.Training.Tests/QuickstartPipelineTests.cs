@@ -2,7 +2,6 @@ using LmForge.Inference;
 using LmForge.Tensors.Cpu;
 using LmForge.Tokenization.Shards;
 using LmForge.Training.Checkpoints;
-using LmForge.Training.Gpt;
 using LmForge.Training.Quickstart;
 
 namespace LmForge.Training.Tests;
@@ -45,7 +44,7 @@ public class QuickstartPipelineTests
         var config = QuickstartPipeline.DefaultConfig(split, tokenizer.VocabularySize).WithOverrides(
             ["layers=2", "heads=2", "embeddingSize=32", "contextLength=32", "microBatchSize=4", "totalBatchTokens=128", "steps=60",
              "warmupSteps=5", "evalEvery=30", "evalBatches=4", "sampleEvery=30", "sampleTokens=8"]);
-        using var model = GptTrainableModel.Create(config, CpuBackend.Shared);
+        using var model = TransformerTrainableModel.Create(config, CpuBackend.Shared);
         Assert.InRange(QuickstartPipeline.StepsForBudget(model, config, budgetSeconds: 60), 1, 10_000_000);
         string run = Path.Combine(directory, "run");
         var samples = new List<string>();
@@ -65,7 +64,7 @@ public class QuickstartPipelineTests
 
         // The checkpoint carries the tokenizer: loading both gives the same text for a fixed seed.
         var loadedTokenizer = CheckpointTokenizer.Load(result.CheckpointDirectory);
-        using var loadedModel = GptTrainableModel.Load(result.CheckpointDirectory, CpuBackend.Shared);
+        using var loadedModel = TransformerTrainableModel.Load(result.CheckpointDirectory, CpuBackend.Shared);
         var options = new SamplingOptions(MaxTokens: 12, Seed: 5);
         Assert.Equal(QuickstartPipeline.Sample(model, tokenizer, "The jury", options), QuickstartPipeline.Sample(loadedModel, loadedTokenizer, "The jury", options));
     }
@@ -113,7 +112,7 @@ public class QuickstartPipelineTests
         var tokenizer = bpe.ToTokenizer();
         var split = QuickstartPipeline.WriteShards(corpus, tokenizer, Path.Combine(directory, "data"));
         var config = QuickstartPipeline.DefaultConfig(split, tokenizer.VocabularySize);
-        using var model = GptTrainableModel.Create(config with { Layers = 1, EmbeddingSize = 32, Heads = 1 }, CpuBackend.Shared);
+        using var model = TransformerTrainableModel.Create(config with { Layers = 1, EmbeddingSize = 32, Heads = 1 }, CpuBackend.Shared);
         var error = Assert.Throws<InvalidDataException>(() => Trainer.Start(config with { Layers = 1, EmbeddingSize = 32, Heads = 1 }, model, CpuBackend.Shared, Path.Combine(directory, "run")));
         Assert.Contains("not enough for one batch of 8 x (128+1) tokens", error.Message, StringComparison.Ordinal);
         Assert.DoesNotContain('\n', error.Message);

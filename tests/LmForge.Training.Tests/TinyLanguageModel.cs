@@ -47,6 +47,7 @@ sealed class TinyLanguageModel : ITrainableModel
 
     public int VocabularySize { get; }
     public int ContextLength { get; }
+    public IBackend Backend => LmForge.Tensors.Cpu.CpuBackend.Shared;
     public Tensor Parameters { get; }
     public Tensor Gradients { get; }
     public long DecayedParameterCount { get; }
@@ -62,6 +63,9 @@ sealed class TinyLanguageModel : ITrainableModel
     float Run(ReadOnlySpan<int> inputs, ReadOnlySpan<int> targets, int b, int t, float lossScale, bool backward)
     {
         int n = b * t, c = _channels, v = VocabularySize;
+        using var ids = Ids(inputs);
+        using var positions = Positions(b, t);
+        using var targetIds = Ids(targets);
         using var embedded = Tensor.Allocate(b, t, c);
         using var normed = Tensor.Allocate(n, c);
         using var mean = Tensor.Allocate(n);
@@ -69,33 +73,57 @@ sealed class TinyLanguageModel : ITrainableModel
         using var logits = Tensor.Allocate(n, v);
         using var losses = Tensor.Allocate(n);
         var embeddedRows = embedded.Reshape(new TensorShape(n, c));
-        _backend.EncoderForward(embedded, inputs, _tokenEmbedding, _positionEmbedding);
-        _backend.LayerNormForward(normed, mean, rstd, embeddedRows, _normWeight, _normBias);
+        Embed(embedded, ids, positions);
+        _backend.LayerNormForward(normed, mean, rstd, embeddedRows, _normWeight, _normBias, 1e-5f);
         _backend.LinearForward(logits, normed, _head, _headBias);
-        _backend.CrossEntropyForward(losses, logits, targets, v);
+        _backend.CrossEntropyForward(losses, logits, targetIds, v);
         float loss = losses.AsSpan().ToArray().Sum() / n;
         if (!backward) return loss;
         using var normedGrad = Tensor.Allocate(n, c);
         using var embeddedGrad = Tensor.Allocate(b, t, c);
-        _backend.CrossEntropyBackward(logits, logits, losses, targets, v, lossScale / n);
+        _backend.CrossEntropyBackward(logits, logits, losses, targetIds, v, lossScale / n);
         _backend.LinearBackward(normedGrad, _headGrad, _headBiasGrad, logits, normed, _head);
         _backend.LayerNormBackward(embeddedGrad.Reshape(new TensorShape(n, c)), _normWeightGrad, _normBiasGrad, normedGrad, embeddedRows, _normWeight, mean, rstd);
-        _backend.EncoderBackward(_tokenEmbeddingGrad, _positionEmbeddingGrad, embeddedGrad, inputs);
+        _backend.EmbeddingBackward(_tokenEmbeddingGrad, embeddedGrad, ids);
+        _backend.EmbeddingBackward(_positionEmbeddingGrad, embeddedGrad, positions);
         return loss;
     }
 
     public void NextTokenLogits(ReadOnlySpan<int> context, Span<float> logits)
     {
         int t = context.Length, c = _channels, v = VocabularySize;
+        using var ids = Ids(context);
+        using var positions = Positions(1, t);
         using var embedded = Tensor.Allocate(1, t, c);
         using var normed = Tensor.Allocate(t, c);
         using var mean = Tensor.Allocate(t);
         using var rstd = Tensor.Allocate(t);
         using var all = Tensor.Allocate(t, v);
-        _backend.EncoderForward(embedded, context, _tokenEmbedding, _positionEmbedding);
-        _backend.LayerNormForward(normed, mean, rstd, embedded.Reshape(new TensorShape(t, c)), _normWeight, _normBias);
+        Embed(embedded, ids, positions);
+        _backend.LayerNormForward(normed, mean, rstd, embedded.Reshape(new TensorShape(t, c)), _normWeight, _normBias, 1e-5f);
         _backend.LinearForward(all, normed, _head, _headBias);
         all.AsSpan().Slice((t - 1) * v, v).CopyTo(logits);
+    }
+
+    void Embed(Tensor embedded, Tensor ids, Tensor positions)
+    {
+        _backend.EmbeddingForward(embedded, ids, _tokenEmbedding, accumulate: false);
+        _backend.EmbeddingForward(embedded, positions, _positionEmbedding, accumulate: true);
+    }
+
+    static Tensor Ids(ReadOnlySpan<int> values)
+    {
+        var ids = Tensor.AllocateInt32(values.Length);
+        ids.CopyFrom(values);
+        return ids;
+    }
+
+    static Tensor Positions(int b, int t)
+    {
+        var positions = Tensor.AllocateInt32(b, t);
+        var span = positions.AsInt32Span();
+        for (int i = 0; i < span.Length; i++) span[i] = i % t;
+        return positions;
     }
 
     public unsafe void SaveWeights(string directory) =>

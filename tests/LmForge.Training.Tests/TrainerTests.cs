@@ -191,7 +191,7 @@ public class TrainerTests
         using var trainer = Trainer.Start(config, model, CpuBackend.Shared, Path.Combine(directory, "run"));
         var steps = new List<int>();
         trainer.Listener = new StepRecorder(steps);
-        var error = Assert.Throws<LmForge.Models.Gpt.NonFiniteLossException>(() => trainer.Run());
+        var error = Assert.Throws<LmForge.Models.Transformer.NonFiniteLossException>(() => trainer.Run());
         Assert.Equal(steps.Count + 1, error.Step); // the step after the last one displayed (record.Step + 1)
         Assert.Contains(error.Quantity, new[] { "loss", "gradient norm" });
         Assert.False(float.IsFinite(error.Value));

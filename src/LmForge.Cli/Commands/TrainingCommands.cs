@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using LmForge.Inference;
-using LmForge.Models.Gpt;
+using LmForge.Models.Transformer;
 using LmForge.Tensors.Cpu;
 using LmForge.Tokenization;
 using LmForge.Tokenization.Shards;
@@ -9,7 +9,6 @@ using LmForge.Tokenization.Training;
 using LmForge.Training;
 using LmForge.Training.Checkpoints;
 using LmForge.Training.Data;
-using LmForge.Training.Gpt;
 using LmForge.Training.Metrics;
 using LmForge.Training.Quickstart;
 using Spectre.Console;
@@ -90,7 +89,7 @@ public static class TrainingCommands
         AnsiConsole.MarkupLine("[bold]4. Training[/]");
         var config = QuickstartPipeline.DefaultConfig(split, tokenizer.VocabularySize).WithOverrides(options.Overrides);
         var backend = CpuBackend.Shared;
-        using var model = GptTrainableModel.Create(config, backend);
+        using var model = TransformerTrainableModel.Create(config, backend);
         int steps = options.Steps ?? QuickstartPipeline.StepsForBudget(model, config, options.Minutes * 60);
         config = config with
         {
@@ -100,7 +99,7 @@ public static class TrainingCommands
             SampleEvery = Math.Max(1, steps / 4),
         };
         AnsiConsole.MarkupLineInterpolated(
-            $"   GPT: {config.Layers} layers, {config.Heads} heads, width {config.EmbeddingSize}, context {config.ContextLength}, {model.Model.ParameterCount / 1e6:F2}M parameters; {config.Steps} steps of {config.TotalBatchTokens} tokens{(options.Steps is null ? $" (fits ~{options.Minutes:0.#} min on {Environment.ProcessorCount} cores)" : "")}");
+            $"   {Describe(model.Model)}; {config.Steps} steps of {config.TotalBatchTokens} tokens{(options.Steps is null ? $" (fits ~{options.Minutes:0.#} min on {Environment.ProcessorCount} cores)" : "")}");
         var result = TrainWithProgress(config, model, run, tokenizer, tokenizerFiles, resumeFrom: null);
 
         AnsiConsole.MarkupLine("[bold]5. Result[/]");
@@ -158,8 +157,8 @@ public static class TrainingCommands
             var bpe = CheckpointTokenizer.Load(tokenizerDirectory);
             if (bpe.VocabularySize != config.VocabularySize) config = config with { VocabularySize = bpe.VocabularySize };
             string[] tokenizerFiles = [Path.Combine(tokenizerDirectory, CheckpointTokenizer.FileName)];
-            using var model = GptTrainableModel.Create(config, CpuBackend.Shared);
-            AnsiConsole.MarkupLineInterpolated($"GPT: {config.Layers} layers, width {config.EmbeddingSize}, {model.Model.ParameterCount / 1e6:F2}M parameters; {config.Steps} steps of {config.TotalBatchTokens} tokens{(checkpoint is null ? "" : $", resuming {checkpoint}")}");
+            using var model = TransformerTrainableModel.Create(config, CpuBackend.Shared);
+            AnsiConsole.MarkupLineInterpolated($"{Describe(model.Model)}; {config.Steps} steps of {config.TotalBatchTokens} tokens{(checkpoint is null ? "" : $", resuming {checkpoint}")}");
             var result = TrainWithProgress(config, model, run, bpe, tokenizerFiles, checkpoint);
             AnsiConsole.MarkupLineInterpolated($"{(result.Interrupted ? "Interrupted" : "Done")} at step {result.Step}; validation loss {result.LastValidationLoss?.ToString("F4", CultureInfo.InvariantCulture) ?? "-"}; checkpoint {result.CheckpointDirectory}");
             return 0;
@@ -167,7 +166,7 @@ public static class TrainingCommands
         return command;
     }
 
-    static TrainingResult TrainWithProgress(TrainingConfig config, GptTrainableModel model, string run, BpeTokenizer tokenizer, IReadOnlyList<string> tokenizerFiles, string? resumeFrom)
+    static TrainingResult TrainWithProgress(TrainingConfig config, TransformerTrainableModel model, string run, BpeTokenizer tokenizer, IReadOnlyList<string> tokenizerFiles, string? resumeFrom)
     {
         var backend = CpuBackend.Shared;
         using var trainer = resumeFrom is null ? Trainer.Start(config, model, backend, run) : Trainer.Resume(config, model, backend, run, resumeFrom);
@@ -242,7 +241,7 @@ public static class TrainingCommands
         {
             string directory = CheckpointDirectory.Resolve(parse.GetValue(checkpoint)!, IsModelDirectory);
             var tokenizer = CheckpointTokenizer.Load(directory);
-            using var model = GptTrainableModel.Load(directory, CpuBackend.Shared);
+            using var model = TransformerTrainableModel.Load(directory, CpuBackend.Shared);
             if (tokenizer.VocabularySize != model.VocabularySize)
                 throw new InvalidDataException($"{directory}: the tokenizer has {tokenizer.VocabularySize} tokens but the model {model.VocabularySize}");
             string text = parse.GetValue(prompt)!;
@@ -277,7 +276,7 @@ public static class TrainingCommands
         command.SetAction(parse => Guard(() =>
         {
             string directory = CheckpointDirectory.Resolve(parse.GetValue(checkpoint)!, IsModelDirectory);
-            using var model = GptTrainableModel.Load(directory, CpuBackend.Shared);
+            using var model = TransformerTrainableModel.Load(directory, CpuBackend.Shared);
             var evaluation = Evaluation.Run(model, TokenShardSet.Resolve(parse.GetValue(shards)!, "evaluation"), parse.GetValue(batchSize), parse.GetValue(maxBatches));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{directory}: mean loss {evaluation.MeanLoss:F4} nats/token, perplexity {Math.Exp(evaluation.MeanLoss):F2} over {evaluation.Tokens:N0} tokens ({evaluation.Batches} batches of {parse.GetValue(batchSize)} x {model.ContextLength})"));
@@ -298,7 +297,10 @@ public static class TrainingCommands
         return directory;
     }
 
-    static bool IsModelDirectory(string directory) => File.Exists(Path.Combine(directory, LmForge.Models.Checkpoints.Gpt2Checkpoint.WeightsFileName));
+    static bool IsModelDirectory(string directory) => File.Exists(Path.Combine(directory, LmForge.Models.Checkpoints.ModelCheckpoint.WeightsFileName));
+
+    static string Describe(TransformerModel model) =>
+        string.Create(CultureInfo.InvariantCulture, $"{model.Config.Summary}; {model.ParameterCount / 1e6:F2}M parameters");
 
     static Spectre.Console.Progress Progress() => AnsiConsole.Progress()
         .AutoClear(false)

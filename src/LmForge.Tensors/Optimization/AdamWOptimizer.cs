@@ -17,11 +17,14 @@ public sealed class AdamWOptimizer : IDisposable
         _backend = backend;
         Settings = settings;
         DecayedLength = decayedLength;
-        FirstMoment = Tensor.Allocate((int)parameterCount);
-        SecondMoment = Tensor.Allocate((int)parameterCount);
+        FirstMoment = backend.Allocate(new TensorShape((int)parameterCount));
+        SecondMoment = backend.Allocate(new TensorShape((int)parameterCount));
     }
 
     public AdamWSettings Settings { get; }
+
+    /// <summary>The backend that holds the moments and runs the update.</summary>
+    public IBackend Backend => _backend;
 
     public long DecayedLength { get; }
 

@@ -29,15 +29,12 @@ public sealed record TrainerState(int Step, long TokensSeen, DataPosition DataPo
     {
         File.WriteAllText(Path.Combine(directory, StateFile), JsonSerializer.Serialize(this, Options));
         File.WriteAllText(Path.Combine(directory, ConfigFile), config.ToJson());
-        unsafe
-        {
-            int[] shape = [(int)optimizer.FirstMoment.Length];
-            SafeTensorsFile.Write(Path.Combine(directory, OptimizerFile),
-            [
-                new SafeTensorEntry(FirstMomentName, shape, optimizer.FirstMoment.Pointer, optimizer.FirstMoment.Length),
-                new SafeTensorEntry(SecondMomentName, shape, optimizer.SecondMoment.Pointer, optimizer.SecondMoment.Length),
-            ], new Dictionary<string, string> { ["step"] = optimizer.StepCount.ToString(System.Globalization.CultureInfo.InvariantCulture) });
-        }
+        int[] shape = [(int)optimizer.FirstMoment.Length];
+        SafeTensorsFile.Write(Path.Combine(directory, OptimizerFile),
+        [
+            new SafeTensorEntry(FirstMomentName, shape, optimizer.Backend.ToHost(optimizer.FirstMoment)),
+            new SafeTensorEntry(SecondMomentName, shape, optimizer.Backend.ToHost(optimizer.SecondMoment)),
+        ], new Dictionary<string, string> { ["step"] = optimizer.StepCount.ToString(System.Globalization.CultureInfo.InvariantCulture) });
     }
 
     public static TrainingConfig LoadConfig(string directory) => TrainingConfig.Load(Path.Combine(directory, ConfigFile));
@@ -58,8 +55,11 @@ public sealed record TrainerState(int Step, long TokensSeen, DataPosition DataPo
         }
         using var file = SafeTensorsFile.Open(Path.Combine(directory, OptimizerFile));
         int[] shape = [(int)optimizer.FirstMoment.Length];
-        file.ReadFloat32(FirstMomentName, optimizer.FirstMoment.AsSpan(), shape);
-        file.ReadFloat32(SecondMomentName, optimizer.SecondMoment.AsSpan(), shape);
+        // both moments are read and checked before either is copied, so a bad file leaves the optimizer as it was
+        float[] first = file.ReadFloat32(FirstMomentName, shape);
+        float[] second = file.ReadFloat32(SecondMomentName, shape);
+        optimizer.Backend.CopyFromHost(optimizer.FirstMoment, first);
+        optimizer.Backend.CopyFromHost(optimizer.SecondMoment, second);
         optimizer.StepCount = state.Step;
         return state;
     }

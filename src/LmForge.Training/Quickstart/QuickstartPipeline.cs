@@ -7,7 +7,6 @@ using LmForge.Tokenization.Corpus;
 using LmForge.Tokenization.Shards;
 using LmForge.Tokenization.Training;
 using LmForge.Training.Checkpoints;
-using LmForge.Training.Gpt;
 
 namespace LmForge.Training.Quickstart;
 
@@ -19,7 +18,7 @@ namespace LmForge.Training.Quickstart;
 /// var tokenizer = bpe.ToTokenizer();
 /// var split = QuickstartPipeline.WriteShards(corpusPath, tokenizer, dataDirectory);
 /// var config = QuickstartPipeline.DefaultConfig(split, tokenizer.VocabularySize).WithOverrides(options.Overrides);
-/// using var model = GptTrainableModel.Create(config, backend);
+/// using var model = TransformerTrainableModel.Create(config, backend);
 /// config = config with { Steps = QuickstartPipeline.StepsForBudget(model, config, seconds) };
 /// using var trainer = Trainer.Start(config, model, backend, runDirectory);
 /// trainer.Run(cancellation);
@@ -152,7 +151,7 @@ public static class QuickstartPipeline
         var inputs = new int[b * t];
         var targets = new int[b * t];
         for (int i = 0; i < inputs.Length; i++) (inputs[i], targets[i]) = (random.Next(config.VocabularySize), random.Next(config.VocabularySize));
-        model.Gradients.Clear();
+        model.Backend.Clear(model.Gradients);
         // Warm-up passes (at least 2 s) let the JIT tier up the kernels (methods are recompiled optimized after ~30 calls); then the
         // median of a few timed passes, which a single slow pass on a shared machine does not move.
         var warmUp = Stopwatch.StartNew();
@@ -166,7 +165,7 @@ public static class QuickstartPipeline
         }
         Array.Sort(seconds);
         double microSeconds = seconds[seconds.Length / 2];
-        model.Gradients.Clear();
+        model.Backend.Clear(model.Gradients);
         double stepSeconds = microSeconds * config.GradientAccumulationSteps * 1.03; // + the optimizer and data loading
         // Evaluation: EvalBatches forward passes (measured at about half a forward+backward) every EvalEvery steps.
         double evaluationShare = config.EvalEvery > 0 ? config.EvalBatches * microSeconds / 2 / config.EvalEvery : 0;

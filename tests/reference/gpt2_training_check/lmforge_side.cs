@@ -7,7 +7,7 @@ using LmForge.Models.Checkpoints;
 using LmForge.Tensors.Optimization;
 
 string directory = args[0];
-using var model = Gpt2Checkpoint.Load(directory);
+using var model = ModelCheckpoint.Load(directory);
 int[][] rows = JsonSerializer.Deserialize<int[][]>(File.ReadAllText(Path.Combine(directory, "tokens.json")))!;
 int[] tokens = rows.SelectMany(r => r[..^1]).ToArray();
 int[] targets = rows.SelectMany(r => r[1..]).ToArray();

@@ -4,166 +4,254 @@ using System.Runtime.Intrinsics;
 namespace LmForge.Tensors.Cpu.Kernels;
 
 /// <summary>
-/// Causal multi-head self-attention without storing the (T,T) attention matrix: the forward keeps only each softmax
-/// row's log-sum-exp, and the backward recomputes the probabilities from q, k and it (as FlashAttention does).
-/// Queries are processed in blocks of <see cref="QueryBlock"/> rows so every k and v row loaded serves four queries.
+/// Multi-head attention (self or cross, grouped-query, causal or not, with an optional key mask and additive position
+/// bias) without storing the (Tq,Tk) attention matrix: the forward keeps only each softmax row's log-sum-exp, and the
+/// backward recomputes the probabilities from q, k and it (as FlashAttention does). Queries are processed in blocks
+/// of <see cref="QueryBlock"/> rows of one head so every k and v row loaded serves four queries.
 /// </summary>
 internal static unsafe class Attention
 {
     private const int QueryBlock = 4;
 
-    // out is (B,T,C), lse is (B,NH,T), qkv is (B,T,3C) with q, k, v each (B,T,NH,hs) inside it
-    // out[b,t,h] = Σ_{j≤t} softmax_j(q_t·k_j/√hs) v_j ; lse[b,h,t] = log Σ_{j≤t} exp(q_t·k_j/√hs)
-    public static void Forward(WorkerPool pool, float* output, float* lse, float* qkv, int batchSize, int tokenCount, int channels, int headCount)
+    // query (B,Tq,Wq), keyValue (B,Tk,Wkv) with heads placed by layout; keyMask (B,Tk) or null; positionBias (NH,Tq,Tk)
+    // or null; output (B,Tq,NH·hs); lse (B,NH,Tq). With s_tj = scale·(q_t·k_j) + bias[h,t,j] over the visible keys j:
+    // out[b,t,h] = Σ_j softmax_j(s_t) v_j ; lse[b,h,t] = log Σ_j exp(s_tj), +∞ for a query that sees no key (its output
+    // is 0, and exp(s − lse) = 0 makes its backward vanish).
+    public static void Forward(WorkerPool pool, float* output, float* lse, float* query, float* keyValue, int* keyMask, float* positionBias,
+        int batchSize, int queryCount, int keyCount, int queryWidth, int keyValueWidth, in AttentionLayout layout)
     {
-        int blocks = (tokenCount + QueryBlock - 1) / QueryBlock;
+        int hs = layout.HeadSize;
+        int blocks = (queryCount + QueryBlock - 1) / QueryBlock;
         var op = new ForwardBlocks
         {
-            Output = output, Lse = lse, Qkv = qkv, TokenCount = tokenCount, Channels = channels, HeadCount = headCount,
-            HeadSize = channels / headCount, BlocksPerHead = blocks,
+            Output = output, Lse = lse, Query = query + layout.QueryColumn, Key = keyValue + layout.KeyColumn,
+            Value = keyValue + layout.ValueColumn, Mask = keyMask, Bias = positionBias,
+            QueryCount = queryCount, KeyCount = keyCount, QueryStride = queryWidth, KeyValueStride = keyValueWidth,
+            HeadCount = layout.HeadCount, GroupSize = layout.HeadCount / layout.KeyValueHeadCount, HeadSize = hs,
+            BlocksPerHead = blocks, Causal = layout.Causal, Scale = layout.Scale,
         };
-        pool.Run(batchSize * headCount * blocks, Math.Max(1, 65536 / Math.Max(1, tokenCount * channels / headCount * QueryBlock)), ref op);
+        pool.Run(batchSize * layout.HeadCount * blocks, Math.Max(1, 65536 / Math.Max(1, keyCount * hs * QueryBlock)), ref op);
     }
 
-    // dqkv (B,T,3C) is overwritten; dout (B,T,C); qkv, out, lse from the forward.
-    // With p_tj = exp(s_tj − lse_t) and D_t = dout_t·out_t:  dv_j += p_tj·dout_t,  ds_tj = p_tj·(dout_t·v_j − D_t),
-    // dq_t += ds_tj·k_j/√hs,  dk_j += ds_tj·q_t/√hs.  Each (b,h) pair writes only its own slices, so pairs run in parallel.
-    public static void Backward(WorkerPool pool, float* dqkv, float* doutput, float* qkv, float* output, float* lse,
-        int batchSize, int tokenCount, int channels, int headCount)
+    // queryGrad (B,Tq,Wq) q columns and keyValueGrad (B,Tk,Wkv) k and v columns are overwritten; positionBiasGrad
+    // (NH,Tq,Tk) or null is accumulated; outputGrad (B,Tq,NH·hs); the rest as in Forward.
+    // With p_tj = exp(s_tj − lse_t) and D_t = dout_t·out_t:  dv_j += p_tj·dout_t,  g_tj = p_tj·(dout_t·v_j − D_t),
+    // dbias_tj += g_tj,  dq_t += scale·g_tj·k_j,  dk_j += scale·g_tj·q_t.
+    // A unit of work is a (b, kv head) pair: it alone writes that pair's dk and dv (summed over the group's query heads)
+    // and its query heads' dq. dbias is summed over the batch, so with it a unit is a kv head looping over the batch.
+    public static void Backward(WorkerPool pool, float* queryGrad, float* keyValueGrad, float* positionBiasGrad, float* outputGrad,
+        float* query, float* keyValue, float* output, float* lse, int* keyMask, float* positionBias,
+        int batchSize, int queryCount, int keyCount, int queryWidth, int keyValueWidth, in AttentionLayout layout)
     {
-        var op = new BackwardHeads
+        var op = new BackwardGroups
         {
-            Dqkv = dqkv, Doutput = doutput, Qkv = qkv, Output = output, Lse = lse,
-            TokenCount = tokenCount, Channels = channels, HeadCount = headCount, HeadSize = channels / headCount,
+            QueryGrad = queryGrad + layout.QueryColumn, KeyGrad = keyValueGrad + layout.KeyColumn, ValueGrad = keyValueGrad + layout.ValueColumn,
+            BiasGrad = positionBiasGrad, OutputGrad = outputGrad, Query = query + layout.QueryColumn, Key = keyValue + layout.KeyColumn,
+            Value = keyValue + layout.ValueColumn, Output = output, Lse = lse, Mask = keyMask, Bias = positionBias,
+            BatchSize = batchSize, QueryCount = queryCount, KeyCount = keyCount, QueryStride = queryWidth, KeyValueStride = keyValueWidth,
+            HeadCount = layout.HeadCount, KeyValueHeadCount = layout.KeyValueHeadCount, HeadSize = layout.HeadSize,
+            Causal = layout.Causal, Scale = layout.Scale,
         };
-        pool.Run(batchSize * headCount, 1, ref op);
+        int units = positionBiasGrad == null ? batchSize * layout.KeyValueHeadCount : layout.KeyValueHeadCount;
+        pool.Run(units, 1, ref op);
+    }
+
+    // Keys [0, result) are not hidden by causality from query t: j ≤ t + (Tk − Tq), the last query seeing every key.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int CausalKeyCount(int t, int queryCount, int keyCount, bool causal) =>
+        causal ? Math.Clamp(t + 1 + keyCount - queryCount, 0, keyCount) : keyCount;
+
+    // scores[j] = −∞ where mask[j] == 0, for j < count
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void HideMaskedKeys(float* scores, int* mask, int count)
+    {
+        for (int j = 0; j < count; j++)
+        {
+            if (mask[j] == 0) scores[j] = float.NegativeInfinity;
+        }
+    }
+
+    // g_j = p[j]·(ds[j] − d); ds[j] = g_j·scale and, with a bias gradient, biasGrad[j] += g_j, for j < n
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void ScoreGradient(float* p, float* ds, float d, float scale, float* biasGrad, int n)
+    {
+        int j = 0;
+        if (VectorMath.IsAccelerated)
+        {
+            var vd = Vector256.Create(d);
+            var vs = Vector256.Create(scale);
+            for (; j <= n - 8; j += 8)
+            {
+                var g = Vector256.Load(p + j) * (Vector256.Load(ds + j) - vd);
+                if (biasGrad != null) Vector256.Store(Vector256.Load(biasGrad + j) + g, biasGrad + j);
+                Vector256.Store(g * vs, ds + j);
+            }
+        }
+        for (; j < n; j++)
+        {
+            float g = p[j] * (ds[j] - d);
+            if (biasGrad != null) biasGrad[j] += g;
+            ds[j] = g * scale;
+        }
     }
 
     private struct ForwardBlocks : IRangeOperation
     {
-        public float* Output, Lse, Qkv;
-        public int TokenCount, Channels, HeadCount, HeadSize, BlocksPerHead;
+        public float* Output, Lse, Query, Key, Value, Bias;
+        public int* Mask;
+        public int QueryCount, KeyCount, QueryStride, KeyValueStride, HeadCount, GroupSize, HeadSize, BlocksPerHead;
+        public bool Causal;
+        public float Scale;
 
         public readonly void Invoke(int start, int end)
         {
-            int T = TokenCount, C = Channels, hs = HeadSize;
-            long rowStride = 3L * C;
-            float scale = 1f / MathF.Sqrt(hs);
-            float* p = stackalloc float[QueryBlock * T];   // scores, then probabilities, of the block's query rows
+            int Tq = QueryCount, Tk = KeyCount, hs = HeadSize;
+            long outStride = (long)HeadCount * hs;
+            float* p = stackalloc float[QueryBlock * Tk];  // scores, then probabilities, of the block's query rows
             float* spare = stackalloc float[hs];           // output row for padding queries past the end
             float** q = stackalloc float*[QueryBlock];
             float** o = stackalloc float*[QueryBlock];
+            int* visible = stackalloc int[QueryBlock];
             for (int unit = start; unit < end; unit++)
             {
                 int block = unit % BlocksPerHead;
                 int bh = unit / BlocksPerHead;
                 int h = bh % HeadCount;
                 int b = bh / HeadCount;
+                int g = h / GroupSize;
                 int t0 = block * QueryBlock;
-                int count = Math.Min(QueryBlock, T - t0);
-                int last = t0 + count - 1;
-                float* qBase = Qkv + ((long)b * T * rowStride) + (h * hs);
-                float* kBase = qBase + C;
-                float* vBase = qBase + (2 * C);
+                int count = Math.Min(QueryBlock, Tq - t0);
+                float* qBase = Query + ((long)b * Tq * QueryStride) + (h * hs);
+                float* kBase = Key + ((long)b * Tk * KeyValueStride) + (g * hs);
+                float* vBase = Value + ((long)b * Tk * KeyValueStride) + (g * hs);
+                int* mask = Mask == null ? null : Mask + ((long)b * Tk);
                 for (int r = 0; r < QueryBlock; r++)
                 {
                     int t = t0 + Math.Min(r, count - 1); // padding rows repeat the last real query; their results are discarded
-                    q[r] = qBase + (t * rowStride);
-                    o[r] = r < count ? Output + ((((long)b * T) + t) * C) + (h * hs) : spare;
+                    q[r] = qBase + ((long)t * QueryStride);
+                    o[r] = r < count ? Output + ((((long)b * Tq) + t) * outStride) + (h * hs) : spare;
                     new Span<float>(o[r], hs).Clear();
+                    visible[r] = r < count ? CausalKeyCount(t, Tq, Tk, Causal) : 0;
                 }
+                int keys = visible[count - 1]; // the block's last query sees the most keys
 
-                for (int j = 0; j <= last; j++) Dot4(kBase + (j * rowStride), q, hs, scale, p + j, T);
+                for (int j = 0; j < keys; j++) Dot4(kBase + ((long)j * KeyValueStride), q, hs, Scale, p + j, Tk);
                 for (int r = 0; r < QueryBlock; r++)
                 {
-                    float* row = p + (r * T);
-                    int visible = r < count ? t0 + r + 1 : 0; // keys j ≤ t are visible to query t
-                    if (visible > 0)
+                    float* row = p + (r * Tk);
+                    int n = visible[r];
+                    float logSumExp = float.PositiveInfinity;
+                    if (n > 0)
                     {
-                        float max = VectorMath.Max(row, visible);
-                        float sum = VectorMath.SumExp(row, max, visible);
-                        VectorMath.ExpScale(row, max, 1f / sum, row, visible);
-                        Lse[((long)bh * T) + t0 + r] = max + MathF.Log(sum);
+                        if (Bias != null) VectorMath.AddTo(Bias + ((((long)h * Tq) + t0 + r) * Tk), row, n);
+                        if (mask != null) HideMaskedKeys(row, mask, n);
+                        float max = VectorMath.Max(row, n);
+                        if (max == float.NegativeInfinity)
+                        {
+                            n = 0; // every key masked: output stays 0
+                        }
+                        else
+                        {
+                            float sum = VectorMath.SumExp(row, max, n);
+                            VectorMath.ExpScale(row, max, 1f / sum, row, n);
+                            logSumExp = max + MathF.Log(sum);
+                        }
                     }
-                    new Span<float>(row + visible, last + 1 - visible).Clear();
+                    if (r < count) Lse[((long)bh * Tq) + t0 + r] = logSumExp;
+                    new Span<float>(row + n, keys - n).Clear();
                 }
-                WeightedSum4(p, T, vBase, rowStride, last + 1, o, hs);
+                WeightedSum4(p, Tk, vBase, KeyValueStride, keys, o, hs);
             }
         }
     }
 
-    private struct BackwardHeads : IRangeOperation
+    private struct BackwardGroups : IRangeOperation
     {
-        public float* Dqkv, Doutput, Qkv, Output, Lse;
-        public int TokenCount, Channels, HeadCount, HeadSize;
+        public float* QueryGrad, KeyGrad, ValueGrad, BiasGrad, OutputGrad, Query, Key, Value, Output, Lse, Bias;
+        public int* Mask;
+        public int BatchSize, QueryCount, KeyCount, QueryStride, KeyValueStride, HeadCount, KeyValueHeadCount, HeadSize;
+        public bool Causal;
+        public float Scale;
 
         public readonly void Invoke(int start, int end)
         {
-            int T = TokenCount, C = Channels, hs = HeadSize;
-            long rowStride = 3L * C;
-            float scale = 1f / MathF.Sqrt(hs);
-            float* p = stackalloc float[QueryBlock * T];   // probabilities of the block's rows
-            float* ds = stackalloc float[QueryBlock * T];  // score gradients (already × 1/√hs)
+            int Tq = QueryCount, Tk = KeyCount, hs = HeadSize, groupSize = HeadCount / KeyValueHeadCount;
+            long outStride = (long)HeadCount * hs;
+            float scale = Scale;
+            float* p = stackalloc float[QueryBlock * Tk];   // probabilities of the block's rows
+            float* ds = stackalloc float[QueryBlock * Tk];  // score gradients (already × scale)
             float* spare = stackalloc float[hs];
             float* zero = stackalloc float[hs];
             new Span<float>(zero, hs).Clear();
             float* d = stackalloc float[QueryBlock];
+            int* visible = stackalloc int[QueryBlock];
             float** q = stackalloc float*[QueryBlock];
             float** dq = stackalloc float*[QueryBlock];
             float** dout = stackalloc float*[QueryBlock];
-            for (int bh = start; bh < end; bh++)
+            for (int unit = start; unit < end; unit++)
             {
-                int h = bh % HeadCount;
-                int b = bh / HeadCount;
-                long batchOffset = (long)b * T * rowStride;
-                float* qBase = Qkv + batchOffset + (h * hs);
-                float* kBase = qBase + C;
-                float* vBase = qBase + (2 * C);
-                float* dqBase = Dqkv + batchOffset + (h * hs);
-                float* dkBase = dqBase + C;
-                float* dvBase = dqBase + (2 * C);
-                for (int t = 0; t < T; t++)
+                int g = BiasGrad == null ? unit % KeyValueHeadCount : unit;
+                int firstBatch = BiasGrad == null ? unit / KeyValueHeadCount : 0;
+                int endBatch = BiasGrad == null ? firstBatch + 1 : BatchSize;
+                for (int b = firstBatch; b < endBatch; b++)
                 {
-                    new Span<float>(dqBase + (t * rowStride), hs).Clear();
-                    new Span<float>(dkBase + (t * rowStride), hs).Clear();
-                    new Span<float>(dvBase + (t * rowStride), hs).Clear();
-                }
-                float* lseRow = Lse + ((long)bh * T);
-                for (int t0 = 0; t0 < T; t0 += QueryBlock)
-                {
-                    int count = Math.Min(QueryBlock, T - t0);
-                    int last = t0 + count - 1;
-                    for (int r = 0; r < QueryBlock; r++)
+                    long queryOffset = (long)b * Tq * QueryStride, keyValueOffset = ((long)b * Tk * KeyValueStride) + (g * hs);
+                    float* kBase = Key + keyValueOffset;
+                    float* vBase = Value + keyValueOffset;
+                    float* dkBase = KeyGrad + keyValueOffset;
+                    float* dvBase = ValueGrad + keyValueOffset;
+                    for (int j = 0; j < Tk; j++)
                     {
-                        int t = t0 + Math.Min(r, count - 1);
-                        long outOffset = ((((long)b * T) + t) * C) + (h * hs);
-                        q[r] = qBase + (t * rowStride);
-                        dq[r] = r < count ? dqBase + (t * rowStride) : spare;
-                        dout[r] = r < count ? Doutput + outOffset : zero; // a zero gradient makes padding rows contribute nothing
-                        d[r] = r < count ? VectorMath.Dot(Doutput + outOffset, Output + outOffset, hs) : 0f;
+                        new Span<float>(dkBase + ((long)j * KeyValueStride), hs).Clear();
+                        new Span<float>(dvBase + ((long)j * KeyValueStride), hs).Clear();
                     }
-                    for (int j = 0; j <= last; j++) Dot4(kBase + (j * rowStride), q, hs, scale, p + j, T);
-                    for (int j = 0; j <= last; j++) Dot4(vBase + (j * rowStride), dout, hs, 1f, ds + j, T);
-                    for (int r = 0; r < QueryBlock; r++)
+                    int* mask = Mask == null ? null : Mask + ((long)b * Tk);
+                    for (int h = g * groupSize; h < (g + 1) * groupSize; h++)
                     {
-                        float* pRow = p + (r * T);
-                        float* dsRow = ds + (r * T);
-                        int visible = r < count ? t0 + r + 1 : 0;
-                        float lse = r < count ? lseRow[t0 + r] : 0f;
-                        VectorMath.ExpScale(pRow, lse, 1f, pRow, visible);
-                        for (int j = 0; j < visible; j++) dsRow[j] = pRow[j] * (dsRow[j] - d[r]) * scale;
-                        for (int j = visible; j <= last; j++)
+                        float* qBase = Query + queryOffset + (h * hs);
+                        float* dqBase = QueryGrad + queryOffset + (h * hs);
+                        float* lseRow = Lse + ((((long)b * HeadCount) + h) * Tq);
+                        for (int t0 = 0; t0 < Tq; t0 += QueryBlock)
                         {
-                            pRow[j] = 0f;
-                            dsRow[j] = 0f;
+                            int count = Math.Min(QueryBlock, Tq - t0);
+                            for (int r = 0; r < QueryBlock; r++)
+                            {
+                                int t = t0 + Math.Min(r, count - 1);
+                                long outOffset = ((((long)b * Tq) + t) * outStride) + (h * hs);
+                                q[r] = qBase + ((long)t * QueryStride);
+                                dq[r] = r < count ? dqBase + ((long)t * QueryStride) : spare;
+                                new Span<float>(dq[r], hs).Clear();
+                                dout[r] = r < count ? OutputGrad + outOffset : zero; // a zero gradient makes padding rows contribute nothing
+                                d[r] = r < count ? VectorMath.Dot(OutputGrad + outOffset, Output + outOffset, hs) : 0f;
+                                visible[r] = r < count ? CausalKeyCount(t, Tq, Tk, Causal) : 0;
+                            }
+                            int keys = visible[count - 1];
+                            for (int j = 0; j < keys; j++) Dot4(kBase + ((long)j * KeyValueStride), q, hs, scale, p + j, Tk);
+                            for (int j = 0; j < keys; j++) Dot4(vBase + ((long)j * KeyValueStride), dout, hs, 1f, ds + j, Tk);
+                            for (int r = 0; r < QueryBlock; r++)
+                            {
+                                float* pRow = p + (r * Tk);
+                                float* dsRow = ds + (r * Tk);
+                                int n = visible[r];
+                                if (n > 0)
+                                {
+                                    long biasRow = (((long)h * Tq) + t0 + r) * Tk;
+                                    if (Bias != null) VectorMath.AddTo(Bias + biasRow, pRow, n);
+                                    if (mask != null) HideMaskedKeys(pRow, mask, n);
+                                    VectorMath.ExpScale(pRow, lseRow[t0 + r], 1f, pRow, n);
+                                    ScoreGradient(pRow, dsRow, d[r], scale, BiasGrad == null ? null : BiasGrad + biasRow, n);
+                                }
+                                new Span<float>(pRow + n, keys - n).Clear();
+                                new Span<float>(dsRow + n, keys - n).Clear();
+                            }
+                            // dq_r += Σ_j ds_rj k_j ; dk_j += Σ_r ds_rj q_r ; dv_j += Σ_r p_rj dout_r
+                            WeightedSum4(ds, Tk, kBase, KeyValueStride, keys, dq, hs);
+                            for (int j = 0; j < keys; j++)
+                            {
+                                ScatterAdd4(ds + j, Tk, q, dkBase + ((long)j * KeyValueStride), hs);
+                                ScatterAdd4(p + j, Tk, dout, dvBase + ((long)j * KeyValueStride), hs);
+                            }
                         }
-                    }
-                    // dq_r += Σ_j ds_rj k_j ; dk_j += Σ_r ds_rj q_r ; dv_j += Σ_r p_rj dout_r
-                    WeightedSum4(ds, T, kBase, rowStride, last + 1, dq, hs);
-                    for (int j = 0; j <= last; j++)
-                    {
-                        ScatterAdd4(ds + j, T, q, dkBase + (j * rowStride), hs);
-                        ScatterAdd4(p + j, T, dout, dvBase + (j * rowStride), hs);
                     }
                 }
             }

@@ -2,19 +2,22 @@ using System.Runtime.Intrinsics;
 
 namespace LmForge.Tensors.Cpu.Kernels;
 
-/// <summary>Layer normalization over the last dimension, eps 1e-5 (PyTorch's default).</summary>
+/// <summary>Layer normalization over the last dimension, with an optional bias.</summary>
 internal static unsafe class LayerNorm
 {
-    public const float Epsilon = 1e-5f;
-
-    // out is (N,C), mean and rstd are (N), inp is (N,C), weight and bias are (C)
-    public static void Forward(WorkerPool pool, float* output, float* mean, float* rstd, float* input, float* weight, float* bias, int rows, int channels)
+    // out is (N,C), mean and rstd are (N), inp is (N,C), weight is (C), bias is (C) or null
+    // out = (inp − mean)·rstd·weight + bias, rstd = 1/√(variance + eps)
+    public static void Forward(WorkerPool pool, float* output, float* mean, float* rstd, float* input, float* weight, float* bias, int rows, int channels,
+        float epsilon)
     {
-        var op = new ForwardRows { Output = output, Mean = mean, Rstd = rstd, Input = input, Weight = weight, Bias = bias, Channels = channels };
+        var op = new ForwardRows
+        {
+            Output = output, Mean = mean, Rstd = rstd, Input = input, Weight = weight, Bias = bias, Channels = channels, Epsilon = epsilon,
+        };
         pool.Run(rows, Math.Max(1, 8192 / channels), ref op);
     }
 
-    // dinp (N,C) += ..., dweight (C) += Σ_n dout·norm, dbias (C) += Σ_n dout, with norm = (inp − mean)·rstd.
+    // dinp (N,C) += ..., dweight (C) += Σ_n dout·norm, dbias (C, or null) += Σ_n dout, with norm = (inp − mean)·rstd.
     // dinp = rstd·(dnorm − mean(dnorm) − norm·mean(dnorm·norm)) where dnorm = dout·weight.
     // dinp is split by rows; dweight and dbias by column blocks, so no two workers write the same float.
     public static void Backward(WorkerPool pool, float* dinput, float* dweight, float* dbias, float* doutput, float* input, float* weight,
@@ -35,6 +38,7 @@ internal static unsafe class LayerNorm
     {
         public float* Output, Mean, Rstd, Input, Weight, Bias;
         public int Channels;
+        public float Epsilon;
 
         public readonly void Invoke(int start, int end)
         {
@@ -59,21 +63,41 @@ internal static unsafe class LayerNorm
                 }
                 for (; i < c; i++) variance += (x[i] - m) * (x[i] - m);
                 float s = 1f / MathF.Sqrt((variance / c) + Epsilon);
-                i = 0;
-                if (VectorMath.IsAccelerated)
-                {
-                    var vm = Vector256.Create(m);
-                    var vs = Vector256.Create(s);
-                    for (; i <= c - 8; i += 8)
-                    {
-                        var norm = (Vector256.Load(x + i) - vm) * vs;
-                        Vector256.Store(VectorMath.MultiplyAdd(norm, Vector256.Load(Weight + i), Vector256.Load(Bias + i)), y + i);
-                    }
-                }
-                for (; i < c; i++) y[i] = ((x[i] - m) * s * Weight[i]) + Bias[i];
+                if (Bias != null) NormalizeWithBias(x, y, m, s, Weight, Bias, c);
+                else Normalize(x, y, m, s, Weight, c);
                 Mean[row] = m;
                 Rstd[row] = s;
             }
+        }
+
+        // y = (x − m)·s·w + b
+        private static void NormalizeWithBias(float* x, float* y, float m, float s, float* w, float* b, int c)
+        {
+            int i = 0;
+            if (VectorMath.IsAccelerated)
+            {
+                var vm = Vector256.Create(m);
+                var vs = Vector256.Create(s);
+                for (; i <= c - 8; i += 8)
+                {
+                    var norm = (Vector256.Load(x + i) - vm) * vs;
+                    Vector256.Store(VectorMath.MultiplyAdd(norm, Vector256.Load(w + i), Vector256.Load(b + i)), y + i);
+                }
+            }
+            for (; i < c; i++) y[i] = ((x[i] - m) * s * w[i]) + b[i];
+        }
+
+        // y = (x − m)·s·w
+        private static void Normalize(float* x, float* y, float m, float s, float* w, int c)
+        {
+            int i = 0;
+            if (VectorMath.IsAccelerated)
+            {
+                var vm = Vector256.Create(m);
+                var vs = Vector256.Create(s);
+                for (; i <= c - 8; i += 8) Vector256.Store((Vector256.Load(x + i) - vm) * vs * Vector256.Load(w + i), y + i);
+            }
+            for (; i < c; i++) y[i] = (x[i] - m) * s * w[i];
         }
     }
 
@@ -163,14 +187,10 @@ internal static unsafe class LayerNorm
                         var g = Vector256.Load(dy + i);
                         var norm = (Vector256.Load(x + i) - vm) * vs;
                         Vector256.Store(VectorMath.MultiplyAdd(g, norm, Vector256.Load(Dweight + i)), Dweight + i);
-                        Vector256.Store(Vector256.Load(Dbias + i) + g, Dbias + i);
                     }
                 }
-                for (; i < c1; i++)
-                {
-                    Dweight[i] += dy[i] * (x[i] - m) * s;
-                    Dbias[i] += dy[i];
-                }
+                for (; i < c1; i++) Dweight[i] += dy[i] * (x[i] - m) * s;
+                if (Dbias != null) VectorMath.AddTo(dy + c0, Dbias + c0, c1 - c0);
             }
         }
     }

@@ -1,4 +1,4 @@
-using LmForge.Models.Gpt;
+using LmForge.Models.Transformer;
 using LmForge.Tensors.Optimization;
 
 // The allocation test reads the process-wide allocation counter; other tests running beside it would disturb it.
@@ -6,11 +6,11 @@ using LmForge.Tensors.Optimization;
 
 namespace LmForge.Models.Tests;
 
-public sealed class GptModelTests
+public sealed class Gpt2ModelTests
 {
-    private static readonly GptConfig Tiny = new(VocabSize: 61, ContextLength: 12, LayerCount: 2, HeadCount: 2, Width: 32);
+    private static readonly TransformerConfig Tiny = TransformerConfig.Gpt2(61, 12, 2, 2, 32);
 
-    private static (int[] Tokens, int[] Targets) Batch(Random random, GptConfig config, int batch, int seq)
+    private static (int[] Tokens, int[] Targets) Batch(Random random, TransformerConfig config, int batch, int seq)
     {
         var tokens = new int[batch * seq];
         var targets = new int[batch * seq];
@@ -26,15 +26,15 @@ public sealed class GptModelTests
     public void Gpt2_small_layout_has_the_published_parameter_count()
     {
         // llm.c reports 124,475,904 parameters for GPT-2 124M with the vocabulary padded to 50304.
-        var layout = GptParameterLayout.Build(GptConfig.Gpt2Small);
-        Assert.Equal(50304, GptConfig.Gpt2Small.PaddedVocabSize);
+        var layout = TransformerModel.DescribeLayout(TransformerConfig.Gpt2Small);
+        Assert.Equal(50304, TransformerConfig.Gpt2Small.PaddedVocabSize);
         Assert.Equal(124_475_904L, layout.Sum(p => p.Length));
     }
 
     [Fact]
     public void Layout_is_contiguous_with_decayed_matrices_first()
     {
-        using var model = new GptModel(Tiny);
+        using var model = new TransformerModel(Tiny);
         long offset = 0;
         bool seenVector = false;
         foreach (var p in model.ParameterLayout)
@@ -54,7 +54,7 @@ public sealed class GptModelTests
     [Fact]
     public unsafe void Named_views_point_into_the_single_buffers()
     {
-        using var model = new GptModel(Tiny);
+        using var model = new TransformerModel(Tiny);
         var info = model.GetParameterInfo("h.0.mlp.c_fc.bias");
         Assert.True(model.GetParameter(info.Name).Pointer == model.Parameters.Pointer + info.Offset);
         Assert.True(model.GetGradient(info.Name).Pointer == model.Gradients.Pointer + info.Offset);
@@ -64,8 +64,8 @@ public sealed class GptModelTests
     [Fact]
     public void Initialization_follows_gpt2()
     {
-        var config = Tiny with { Width = 64, LayerCount = 3, HeadCount = 4 };
-        using var model = new GptModel(config);
+        var config = Tiny with { Width = 64, IntermediateSize = 256, LayerCount = 3, HeadCount = 4, KeyValueHeadCount = 4 };
+        using var model = new TransformerModel(config);
         model.InitializeWeights(seed: 42);
         static double Std(float[] v) => Math.Sqrt(v.Select(x => (double)x * x).Average());
         Assert.Equal(0.02, Std(model.GetParameter("h.0.mlp.c_fc.weight").ToArray()), 0.001);
@@ -77,7 +77,7 @@ public sealed class GptModelTests
         Assert.All(wte.AsSpan(config.VocabSize * 64).ToArray(), v => Assert.Equal(0f, v)); // padded rows
         Assert.Equal(0.02, Std(wte.AsSpan(0, config.VocabSize * 64).ToArray()), 0.001);
 
-        using var again = new GptModel(config);
+        using var again = new TransformerModel(config);
         again.InitializeWeights(seed: 42);
         Assert.Equal(model.Parameters.ToArray(), again.Parameters.ToArray());
     }
@@ -86,7 +86,7 @@ public sealed class GptModelTests
     public void Training_step_allocates_nothing_after_the_first()
     {
         var random = new Random(20230828);
-        using var model = new GptModel(Tiny);
+        using var model = new TransformerModel(Tiny);
         model.InitializeWeights(seed: 1);
         using var optimizer = model.CreateOptimizer(new AdamWSettings());
         var (tokens, targets) = Batch(random, Tiny, 2, 12);
@@ -115,7 +115,7 @@ public sealed class GptModelTests
     public void Training_on_one_batch_drives_the_loss_down()
     {
         var random = new Random(20230828);
-        using var model = new GptModel(Tiny);
+        using var model = new TransformerModel(Tiny);
         model.InitializeWeights(seed: 3);
         using var optimizer = model.CreateOptimizer(new AdamWSettings(WeightDecay: 0f));
         var (tokens, targets) = Batch(random, Tiny, 2, 12);
@@ -130,7 +130,7 @@ public sealed class GptModelTests
     public void Non_finite_loss_stops_before_the_update_and_names_the_step()
     {
         var random = new Random(20230828);
-        using var model = new GptModel(Tiny);
+        using var model = new TransformerModel(Tiny);
         model.InitializeWeights(seed: 1);
         using var optimizer = model.CreateOptimizer(new AdamWSettings());
         var (tokens, targets) = Batch(random, Tiny, 1, 8);
@@ -149,7 +149,7 @@ public sealed class GptModelTests
     public void Accumulated_half_batches_equal_one_full_backward()
     {
         var random = new Random(20230828);
-        using var model = new GptModel(Tiny);
+        using var model = new TransformerModel(Tiny);
         model.InitializeWeights(seed: 5);
         var (tokens, targets) = Batch(random, Tiny, 2, 6);
         model.ZeroGradients();
@@ -171,7 +171,7 @@ public sealed class GptModelTests
     public void Logits_are_causal_and_the_same_for_any_planned_length()
     {
         var random = new Random(20230828);
-        using var model = new GptModel(Tiny);
+        using var model = new TransformerModel(Tiny);
         model.InitializeWeights(seed: 9);
         var (tokens, _) = Batch(random, Tiny, 1, 10);
         int vp = Tiny.PaddedVocabSize;
@@ -192,7 +192,7 @@ public sealed class GptModelTests
     [Fact]
     public void Token_outside_vocabulary_is_a_clear_error()
     {
-        using var model = new GptModel(Tiny);
+        using var model = new TransformerModel(Tiny);
         int[] tokens = [1, 2, 61, 3];
         var ex = Assert.Throws<ArgumentOutOfRangeException>(() => model.Forward(tokens, 1, 4));
         Assert.Contains("tokens[2] = 61 is outside the vocabulary [0, 61)", ex.Message);
@@ -205,7 +205,7 @@ public sealed class GptModelTests
     [Fact]
     public void Sequence_longer_than_context_is_a_clear_error()
     {
-        using var model = new GptModel(Tiny);
+        using var model = new TransformerModel(Tiny);
         var ex = Assert.Throws<ArgumentOutOfRangeException>(() => model.Forward(new int[13], 1, 13));
         Assert.Contains("sequence length 13 is outside [1, 12]", ex.Message);
     }
@@ -213,7 +213,7 @@ public sealed class GptModelTests
     [Fact]
     public void Mismatched_token_counts_are_clear_errors()
     {
-        using var model = new GptModel(Tiny);
+        using var model = new TransformerModel(Tiny);
         var ex = Assert.Throws<ArgumentException>(() => model.Forward(new int[10], 2, 4));
         Assert.Contains("expected batch size 2 × sequence length 4 = 8", ex.Message);
         Assert.Throws<ArgumentException>(() => model.Forward(new int[8], new int[7], 2, 4));
@@ -223,7 +223,7 @@ public sealed class GptModelTests
     [Fact]
     public void Invalid_config_names_the_field()
     {
-        var ex = Assert.Throws<ArgumentOutOfRangeException>(() => new GptModel(Tiny with { Width = 33 }));
+        var ex = Assert.Throws<ArgumentOutOfRangeException>(() => new TransformerModel(Tiny with { Width = 33 }));
         Assert.Contains("Width", ex.Message);
     }
 }

@@ -1,4 +1,4 @@
-namespace LmForge.Models.Gpt;
+namespace LmForge.Models.Transformer;
 
 /// <summary>Training stopped because the loss or the gradient norm became NaN or infinite; the parameters were not updated.</summary>
 public sealed class NonFiniteLossException : Exception
@@ -31,4 +31,4 @@ public sealed class NonFiniteLossException : Exception
 /// <param name="Loss">Mean cross-entropy of the batch before the update.</param>
 /// <param name="GradientNorm">Global L2 norm of the gradients before clipping.</param>
 /// <param name="ClipScale">Factor the gradients were multiplied by (1 when clipping did not bite).</param>
-public readonly record struct GptStepResult(int Step, float Loss, float GradientNorm, float ClipScale);
+public readonly record struct TrainStepResult(int Step, float Loss, float GradientNorm, float ClipScale);

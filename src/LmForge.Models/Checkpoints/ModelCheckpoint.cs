@@ -1,0 +1,165 @@
+using System.Text.Json;
+using LmForge.Models.Transformer;
+using LmForge.Tensors;
+
+namespace LmForge.Models.Checkpoints;
+
+/// <summary>What one Hugging Face model family's checkpoint looks like: its config.json fields and its tensor map.</summary>
+internal interface ICheckpointFormat
+{
+    /// <summary>The config.json "model_type" (also our <see cref="TransformerConfig.Family"/>).</summary>
+    string ModelType { get; }
+
+    string Describe(TransformerConfig config);
+
+    /// <summary>Every tensor of the file, in the order Hugging Face writes them, and where it lives in our model.</summary>
+    IReadOnlyList<CheckpointTensor> Tensors(TransformerConfig config);
+
+    /// <summary>The map's name for a file tensor, or null for a tensor that carries no weights of ours.</summary>
+    string? CanonicalName(string fileName);
+
+    /// <summary>Throws ArgumentException when the config uses options this format cannot express.</summary>
+    void CheckSupported(TransformerConfig config);
+
+    TransformerConfig ReadConfig(ConfigJson json);
+
+    void WriteConfig(Utf8JsonWriter json, TransformerConfig config);
+}
+
+/// <summary>
+/// A model as a Hugging Face checkpoint directory: <c>config.json</c> (whose "model_type" says the family: "gpt2" or
+/// "llama"; never guessed from a file name) and <c>model.safetensors</c> with that family's tensor names and layout.
+/// </summary>
+/// <example>
+/// <code>
+/// ModelCheckpoint.Save(model, "checkpoints/step-1000");
+/// using TransformerModel restored = ModelCheckpoint.Load("checkpoints/step-1000");
+/// </code>
+/// </example>
+public static class ModelCheckpoint
+{
+    public const string WeightsFileName = "model.safetensors";
+    public const string ConfigFileName = "config.json";
+
+    private static readonly ICheckpointFormat[] Formats = [Gpt2Format.Instance, LlamaFormat.Instance];
+
+    /// <summary>
+    /// Writes config.json and model.safetensors into <paramref name="directory"/> (created if needed), each file under
+    /// a temporary name renamed into place. To publish a whole checkpoint at once, save into a temporary directory and
+    /// rename it.
+    /// </summary>
+    public static void Save(TransformerModel model, string directory, IReadOnlyDictionary<string, string>? metadata = null)
+    {
+        Directory.CreateDirectory(directory);
+        SaveWeights(model, Path.Combine(directory, WeightsFileName), metadata);
+        WriteConfig(Path.Combine(directory, ConfigFileName), model.Config);
+    }
+
+    /// <summary>Reads config.json from <paramref name="directory"/>, builds that model and loads model.safetensors into it.</summary>
+    public static TransformerModel Load(string directory, IBackend? backend = null)
+    {
+        string configPath = Path.Combine(directory, ConfigFileName);
+        if (!File.Exists(configPath))
+            throw new FileNotFoundException($"{configPath}: missing; a checkpoint directory holds {ConfigFileName} and {WeightsFileName}", configPath);
+        var model = new TransformerModel(ReadConfig(configPath), backend);
+        try
+        {
+            LoadWeights(model, Path.Combine(directory, WeightsFileName));
+            return model;
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Writes the model's parameters in its family's Hugging Face layout.</summary>
+    public static void SaveWeights(TransformerModel model, string path, IReadOnlyDictionary<string, string>? metadata = null)
+    {
+        var format = FormatOf(model.Config);
+        format.CheckSupported(model.Config);
+        HuggingFaceWeights.Save(model, path, format.Tensors(model.Config), metadata);
+    }
+
+    /// <summary>
+    /// Loads a safetensors file of the model's family into <paramref name="model"/>, checking that every tensor is present
+    /// with the shape the model's config implies and a floating dtype (F16/BF16/F64 are converted), and that nothing
+    /// unexpected is there; a bad file leaves the model as it was.
+    /// </summary>
+    public static void LoadWeights(TransformerModel model, string path)
+    {
+        var format = FormatOf(model.Config);
+        format.CheckSupported(model.Config);
+        HuggingFaceWeights.Load(model, path, format.Tensors(model.Config), format.CanonicalName, format.Describe(model.Config));
+    }
+
+    /// <summary>Reads a Hugging Face config.json of a family we implement; anything else is a one-line error naming the file and the field.</summary>
+    public static TransformerConfig ReadConfig(string path)
+    {
+        byte[] bytes = File.ReadAllBytes(path);
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(bytes, new JsonDocumentOptions { AllowTrailingCommas = false, MaxDepth = 16 });
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"{path}: not valid JSON ({e.Message.Replace('\n', ' ')})");
+        }
+        using (document)
+        {
+            var json = new ConfigJson(path, document.RootElement);
+            if (json.Root.ValueKind != JsonValueKind.Object) throw json.Error("not a JSON object");
+            string known = string.Join(", ", Formats.Select(f => $"\"{f.ModelType}\""));
+            if (!json.Root.TryGetProperty("model_type", out var modelType))
+                throw json.Error($"field 'model_type' is missing, expected one of {known}");
+            var format = Formats.FirstOrDefault(f => modelType.ValueKind == JsonValueKind.String && modelType.GetString() == f.ModelType)
+                ?? throw json.Error($"field 'model_type' is {modelType.GetRawText()}, expected one of {known}");
+            try
+            {
+                return format.ReadConfig(json);
+            }
+            catch (ArgumentException e)
+            {
+                throw json.Error(e.Message.Split('\n')[0]);
+            }
+        }
+    }
+
+    /// <summary>Writes <paramref name="config"/> as its family's config.json (to a temporary name, then renamed into place).</summary>
+    public static void WriteConfig(string path, TransformerConfig config, int? bosTokenId = null, int? eosTokenId = null)
+    {
+        config.Validate();
+        var format = FormatOf(config);
+        format.CheckSupported(config);
+        string fullPath = Path.GetFullPath(path);
+        string temporary = $"{fullPath}.tmp-{Environment.ProcessId}-{Guid.NewGuid():N}";
+        try
+        {
+            using (var stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write))
+            {
+                using (var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
+                {
+                    json.WriteStartObject();
+                    format.WriteConfig(json, config);
+                    if (bosTokenId is int bos) json.WriteNumber("bos_token_id", bos);
+                    if (eosTokenId is int eos) json.WriteNumber("eos_token_id", eos);
+                    json.WriteString("torch_dtype", "float32");
+                    json.WriteEndObject();
+                }
+                stream.Flush(flushToDisk: true);
+            }
+            File.Move(temporary, fullPath, overwrite: true);
+        }
+        catch
+        {
+            File.Delete(temporary);
+            throw;
+        }
+    }
+
+    private static ICheckpointFormat FormatOf(TransformerConfig config) =>
+        Formats.FirstOrDefault(f => f.ModelType == config.Family)
+        ?? throw new ArgumentException($"no checkpoint format for model family \"{config.Family}\"", nameof(config));
+}

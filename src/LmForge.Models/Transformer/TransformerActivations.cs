@@ -1,0 +1,81 @@
+using LmForge.Models.Transformer.Modules;
+using LmForge.Tensors;
+
+namespace LmForge.Models.Transformer;
+
+/// <summary>
+/// Everything a forward and backward pass of one (batch, sequence length) needs, allocated once when the plan is made
+/// and reused every step: ids uploaded per step, each layer's saved activations, and the scratch every layer shares.
+/// </summary>
+internal sealed class TransformerActivations : IDisposable
+{
+    private readonly ActivationAllocator _allocate;
+
+    public TransformerActivations(IBackend backend, TransformerConfig config, IReadOnlyList<TransformerBlock> blocks, Norm? finalNorm,
+        int batchSize, int tokenCount)
+    {
+        _allocate = new ActivationAllocator(backend);
+        BatchSize = batchSize;
+        TokenCount = tokenCount;
+        int b = batchSize, t = tokenCount, c = config.Width;
+        try
+        {
+            Tokens = _allocate.Int32(b * t);
+            Targets = _allocate.Int32(b * t);
+            Positions = _allocate.Int32(b * t);
+            var positions = new int[b * t];
+            for (int i = 0; i < positions.Length; i++) positions[i] = i % t;
+            backend.CopyFromHost(Positions, positions);
+
+            Residuals = new Tensor[blocks.Count + 1];
+            for (int i = 0; i < Residuals.Length; i++) Residuals[i] = _allocate.Float(b, t, c);
+            Blocks = new TransformerBlock.Activations[blocks.Count];
+            for (int i = 0; i < blocks.Count; i++) Blocks[i] = blocks[i].Plan(_allocate, b, t, c);
+            if (finalNorm is not null)
+            {
+                FinalNorm = _allocate.Float(b, t, c);
+                FinalNormStatistics = finalNorm.PlanStatistics(_allocate, b, t);
+            }
+            Logits = _allocate.Float(b, t, config.PaddedVocabSize);
+            Losses = _allocate.Float(b, t);
+
+            var attention = blocks[0].Attention.Layout;
+            var mlp = blocks[0].Mlp;
+            int wideWidth = Math.Max(attention.FusedWidth, mlp.UpWidth);
+            var wide = _allocate.Float(b * t * wideWidth);
+            var hiddenGrad = wide.Slice(0, new TensorShape(b, t, mlp.UpWidth));
+            Scratch = new TransformerScratch(
+                Projection: _allocate.Float(b, t, c),
+                ResidualGrad: _allocate.Float(b, t, c),
+                NormGrad: _allocate.Float(b, t, c),
+                HeadsGrad: _allocate.Float(b, t, attention.HeadCount * attention.HeadSize),
+                QkvGrad: wide.Slice(0, new TensorShape(b, t, attention.FusedWidth)),
+                MlpHiddenGrad: hiddenGrad,
+                MlpActivatedGrad: mlp.Gated ? _allocate.Float(b, t, mlp.HiddenWidth) : hiddenGrad);
+        }
+        catch
+        {
+            _allocate.Dispose();
+            throw;
+        }
+    }
+
+    public int BatchSize { get; }
+    public int TokenCount { get; }
+
+    public Tensor Tokens { get; }      // Int32 (B·T), uploaded each forward
+    public Tensor Targets { get; }     // Int32 (B·T), −1 = ignored
+    public Tensor Positions { get; }   // Int32 (B·T): t for every row of every sequence
+    public Tensor[] Residuals { get; } // L+1 × (B,T,C): [0] is the embedding, [i+1] the output of layer i
+    public TransformerBlock.Activations[] Blocks { get; }
+    public Tensor? FinalNorm { get; }  // (B,T,C), pre-norm models only
+    public NormStatistics? FinalNormStatistics { get; }
+    public Tensor Logits { get; }      // (B,T,Vp); the backward overwrites it with its gradient
+    public Tensor Losses { get; }      // (B,T)
+    public TransformerScratch Scratch { get; }
+
+    /// <summary>What the output head reads: the final norm's output (pre-norm) or the last residual (post-norm).</summary>
+    public Tensor HeadInput => FinalNorm ?? Residuals[^1];
+
+    public void Dispose() => _allocate.Dispose();
+}

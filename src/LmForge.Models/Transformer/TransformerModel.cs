@@ -1,0 +1,301 @@
+using LmForge.Models.Transformer.Modules;
+using LmForge.Tensors;
+using LmForge.Tensors.Cpu;
+using LmForge.Tensors.Optimization;
+
+namespace LmForge.Models.Transformer;
+
+/// <summary>
+/// A transformer language model built from modules by a <see cref="TransformerConfig"/>: token embedding (plus a
+/// learned position table, or rotary positions inside attention), residual blocks of self-attention and MLP (pre- or
+/// post-norm), a final norm and an output head (tied to the token embedding or a matrix of its own), trained on
+/// next-token cross-entropy. GPT-2 and a Llama-style decoder are two configurations of this one class.
+/// All parameters live in one buffer (<see cref="Parameters"/>), all gradients in another (<see cref="Gradients"/>),
+/// laid out by <see cref="ParameterLayout"/> with the weight-decayed matrices first. Every tensor is the backend's
+/// (allocated by it, reached only through its operations and its host copies), so the model runs unchanged on a
+/// backend whose memory the host cannot address. Every module has a hand-written
+/// backward; activations are planned once per (batch, sequence length), so a training step allocates nothing.
+/// </summary>
+/// <example>
+/// <code>
+/// using var model = new TransformerModel(TransformerConfig.Llama(vocabSize: 4096, contextLength: 256, layerCount: 4, headCount: 4, keyValueHeadCount: 2, width: 128));
+/// model.InitializeWeights(seed: 1337);
+/// using var optimizer = model.CreateOptimizer(new AdamWSettings(WeightDecay: 0.1f));
+/// TrainStepResult r = model.TrainStep(tokens, targets, batchSize, seqLen, optimizer, learningRate: 1e-3f, maxGradNorm: 1f);
+/// </code>
+/// </example>
+public sealed class TransformerModel : IDisposable
+{
+    private readonly IReadOnlyList<ModelParameter> _layout;
+    private readonly ParameterViews _views;
+    private readonly Embedding _tokenEmbedding;
+    private readonly Embedding? _positionEmbedding;
+    private readonly TransformerBlock[] _blocks;
+    private readonly Norm? _finalNorm;
+    private readonly string _headName;
+    private TransformerActivations? _acts;
+    private int _lossTokenCount;
+    private bool _logitsReadyForBackward;
+
+    public TransformerModel(TransformerConfig config, IBackend? backend = null)
+    {
+        config.Validate();
+        Config = config;
+        Backend = backend ?? CpuBackend.Shared;
+        var layout = new ParameterLayoutBuilder();
+        (_tokenEmbedding, _positionEmbedding, _blocks, _finalNorm, _headName) = DeclareModules(config, layout);
+        _layout = layout.Build();
+
+        ParameterCount = _layout.Sum(p => p.Length);
+        if (ParameterCount > int.MaxValue)
+            throw new ArgumentOutOfRangeException(nameof(config),
+                $"{ParameterCount:N0} parameters exceed the CPU backend's single-buffer limit of {int.MaxValue:N0} (TransformerModel.DescribeLayout describes larger models)");
+        DecayedParameterCount = _layout.Where(p => p.WeightDecay).Sum(p => p.Length);
+        Parameters = Backend.Allocate(new TensorShape((int)ParameterCount));
+        Gradients = Backend.Allocate(new TensorShape((int)ParameterCount));
+        _views = new ParameterViews(_layout, Parameters, Gradients);
+        _tokenEmbedding.Bind(_views);
+        _positionEmbedding?.Bind(_views);
+        foreach (var block in _blocks) block.Bind(_views);
+        _finalNorm?.Bind(_views);
+        HeadWeight = _views.Value(_headName);
+        HeadWeightGrad = _views.Gradient(_headName);
+    }
+
+    public TransformerConfig Config { get; }
+
+    public IBackend Backend { get; }
+
+    /// <summary>Every parameter in buffer order: name, shape, offset into <see cref="Parameters"/>, weight decay, initialization.</summary>
+    public IReadOnlyList<ModelParameter> ParameterLayout => _layout;
+
+    public long ParameterCount { get; }
+
+    /// <summary>The decayed parameters are exactly elements [0, DecayedParameterCount) of the buffer.</summary>
+    public long DecayedParameterCount { get; }
+
+    /// <summary>All parameters, flat (P).</summary>
+    public Tensor Parameters { get; }
+
+    /// <summary>All gradients, flat (P), same layout as <see cref="Parameters"/>.</summary>
+    public Tensor Gradients { get; }
+
+    /// <summary>(B,T,Vp) logits of the last forward (padded columns are 0 while the padded rows of the head are 0). The backward overwrites them with their gradient.</summary>
+    public Tensor Logits => _acts?.Logits ?? throw new InvalidOperationException("no forward pass has run yet");
+
+    private Tensor HeadWeight { get; }      // (Vp, C): the token embedding when tied
+    private Tensor HeadWeightGrad { get; }
+
+    /// <summary>The parameter layout a config implies, without allocating anything (offsets are 64-bit, so models above 2^31 parameters can be described).</summary>
+    public static IReadOnlyList<ModelParameter> DescribeLayout(TransformerConfig config)
+    {
+        config.Validate();
+        var layout = new ParameterLayoutBuilder();
+        DeclareModules(config, layout);
+        return layout.Build();
+    }
+
+    // The modules in forward order, each declaring its parameters; the builder then puts the decayed ones first.
+    private static (Embedding Token, Embedding? Position, TransformerBlock[] Blocks, Norm? FinalNorm, string HeadName) DeclareModules(
+        TransformerConfig config, ParameterLayoutBuilder layout)
+    {
+        var names = TransformerNames.For(config.Family);
+        var token = new Embedding(layout, names.TokenEmbedding, config.PaddedVocabSize, config.VocabSize, config.Width);
+        var position = config.Positions == PositionKind.Learned
+            ? new Embedding(layout, names.PositionEmbedding, config.ContextLength, config.ContextLength, config.Width)
+            : null;
+        var blocks = new TransformerBlock[config.LayerCount];
+        for (int i = 0; i < blocks.Length; i++) blocks[i] = new TransformerBlock(layout, config, names, i);
+        var finalNorm = config.PreNorm ? new Norm(layout, names.FinalNorm, config.Width, config.Norm, config.NormEpsilon, config.NormBias) : null;
+        string head = config.TiedEmbeddings ? names.TokenEmbedding + ".weight" : names.Head + ".weight";
+        if (!config.TiedEmbeddings) layout.DeclarePadded(head, decay: true, ParameterInit.Normal, config.VocabSize, config.PaddedVocabSize, config.Width);
+        return (token, position, blocks, finalNorm, head);
+    }
+
+    /// <summary>A view of one named parameter inside <see cref="Parameters"/>.</summary>
+    public Tensor GetParameter(string name) => _views.Value(name);
+
+    /// <summary>A view of one named gradient inside <see cref="Gradients"/>.</summary>
+    public Tensor GetGradient(string name) => _views.Gradient(name);
+
+    public ModelParameter GetParameterInfo(string name) => _views.Info(name);
+
+    public bool HasParameter(string name) => _views.Contains(name);
+
+    /// <summary>An AdamW optimizer whose weight decay covers exactly this model's matrices.</summary>
+    public AdamWOptimizer CreateOptimizer(AdamWSettings settings) => new(Backend, ParameterCount, DecayedParameterCount, settings);
+
+    /// <summary>
+    /// GPT-2's initialization for every family: matrices ~ N(0, 0.02), the projections into the residual stream
+    /// ~ N(0, 0.02/√(2·layers)), biases 0, norm gains 1, padded vocabulary rows 0. Deterministic for a seed.
+    /// </summary>
+    public void InitializeWeights(int seed)
+    {
+        var random = new Random(seed);
+        float residualStd = 0.02f / MathF.Sqrt(2f * Config.LayerCount);
+        float[] staging = [];
+        foreach (var p in _layout)
+        {
+            if (staging.Length < p.Length) staging = new float[p.Length];
+            var values = staging.AsSpan(0, (int)p.Length);
+            int real = (int)(p.Length / p.Shape[0] * p.RealRows);
+            switch (p.Init)
+            {
+                case ParameterInit.Ones: values.Fill(1f); break;
+                case ParameterInit.Zeros: values.Clear(); break;
+                default:
+                    FillNormal(random, values[..real], p.Init == ParameterInit.ResidualNormal ? residualStd : 0.02f);
+                    values[real..].Clear();
+                    break;
+            }
+            Backend.CopyFromHost(GetParameter(p.Name), values);
+        }
+    }
+
+    /// <summary>Runs the model on tokens (B·T, row-major) and fills <see cref="Logits"/>.</summary>
+    public void Forward(ReadOnlySpan<int> tokens, int batchSize, int sequenceLength)
+    {
+        var acts = Prepare(tokens, batchSize, sequenceLength);
+        Backend.CopyFromHost(acts.Tokens, tokens);
+        RunForward(acts);
+        _logitsReadyForBackward = false;
+    }
+
+    /// <summary>
+    /// Runs the model and returns the mean cross-entropy of predicting targets (B·T; −1 = ignore this position).
+    /// Keeps what <see cref="Backward"/> needs.
+    /// </summary>
+    public float Forward(ReadOnlySpan<int> tokens, ReadOnlySpan<int> targets, int batchSize, int sequenceLength)
+    {
+        var acts = Prepare(tokens, batchSize, sequenceLength);
+        if (targets.Length != tokens.Length)
+            throw new ArgumentException($"got {targets.Length} targets for {tokens.Length} tokens; expected one target per token", nameof(targets));
+        CheckIds(targets, nameof(targets), allowIgnore: true);
+        Backend.CopyFromHost(acts.Tokens, tokens);
+        Backend.CopyFromHost(acts.Targets, targets);
+        RunForward(acts);
+        Backend.CrossEntropyForward(acts.Losses, acts.Logits, acts.Targets, Config.VocabSize);
+        int count = 0;
+        foreach (int target in targets) count += target >= 0 ? 1 : 0;
+        double sum = Backend.Sum(acts.Losses); // ignored positions have loss 0
+        _lossTokenCount = count;
+        _logitsReadyForBackward = true;
+        return count == 0 ? 0f : (float)(sum / count);
+    }
+
+    /// <summary>Sets every gradient to zero (call once per optimizer step; Backward accumulates, so micro-batches add up).</summary>
+    public void ZeroGradients() => Backend.Clear(Gradients);
+
+    /// <summary>
+    /// Accumulates into <see cref="Gradients"/> the gradient of lossScale × (the mean loss of the last Forward with targets).
+    /// Use lossScale = 1/k to average k accumulated micro-batches.
+    /// </summary>
+    public void Backward(float lossScale = 1f)
+    {
+        if (!_logitsReadyForBackward || _acts is null)
+            throw new InvalidOperationException("Backward needs a Forward with targets first (and runs once per forward)");
+        _logitsReadyForBackward = false;
+        var a = _acts;
+        var s = a.Scratch;
+        float dlossScale = _lossTokenCount == 0 ? 0f : lossScale / _lossTokenCount;
+
+        Backend.CrossEntropyBackward(a.Logits, a.Logits, a.Losses, a.Targets, Config.VocabSize, dlossScale);
+        if (_finalNorm is not null)
+        {
+            Backend.LinearBackward(s.NormGrad, HeadWeightGrad, null, a.Logits, a.HeadInput, HeadWeight);
+            Backend.Clear(s.ResidualGrad);
+            _finalNorm.Backward(Backend, s.ResidualGrad, s.NormGrad, a.Residuals[^1], a.FinalNormStatistics!);
+        }
+        else
+        {
+            Backend.LinearBackward(s.ResidualGrad, HeadWeightGrad, null, a.Logits, a.HeadInput, HeadWeight);
+        }
+        for (int l = _blocks.Length - 1; l >= 0; l--) _blocks[l].Backward(Backend, a.Residuals[l], a.Blocks[l], a.Positions, s);
+        _tokenEmbedding.Backward(Backend, s.ResidualGrad, a.Tokens);
+        _positionEmbedding?.Backward(Backend, s.ResidualGrad, a.Positions);
+    }
+
+    /// <summary>Global L2 norm of all gradients.</summary>
+    public float GradientNorm() => (float)Math.Sqrt(Backend.SumOfSquares(Gradients));
+
+    /// <summary>
+    /// One full training step: zero gradients, forward, loss, backward, clip the global gradient norm to maxGradNorm
+    /// (as torch.nn.utils.clip_grad_norm_; 0 or less disables clipping), AdamW update. Throws
+    /// <see cref="NonFiniteLossException"/> (parameters untouched) when the loss or gradient norm is NaN or infinite.
+    /// </summary>
+    public TrainStepResult TrainStep(ReadOnlySpan<int> tokens, ReadOnlySpan<int> targets, int batchSize, int sequenceLength,
+        AdamWOptimizer optimizer, float learningRate, float maxGradNorm)
+    {
+        int step = optimizer.StepCount + 1;
+        ZeroGradients();
+        float loss = Forward(tokens, targets, batchSize, sequenceLength);
+        if (!float.IsFinite(loss)) throw new NonFiniteLossException(step, "loss", loss);
+        Backward();
+        float norm = GradientNorm();
+        if (!float.IsFinite(norm)) throw new NonFiniteLossException(step, "gradient norm", norm);
+        float clipScale = maxGradNorm > 0 ? Math.Min(1f, maxGradNorm / (norm + 1e-6f)) : 1f;
+        optimizer.Step(Parameters, Gradients, learningRate, clipScale);
+        return new TrainStepResult(optimizer.StepCount, loss, norm, clipScale);
+    }
+
+    private void RunForward(TransformerActivations a)
+    {
+        _tokenEmbedding.Forward(Backend, a.Residuals[0], a.Tokens, accumulate: false);
+        _positionEmbedding?.Forward(Backend, a.Residuals[0], a.Positions, accumulate: true);
+        for (int l = 0; l < _blocks.Length; l++) _blocks[l].Forward(Backend, a.Residuals[l + 1], a.Residuals[l], a.Blocks[l], a.Positions, a.Scratch);
+        _finalNorm?.Forward(Backend, a.FinalNorm!, a.FinalNormStatistics!, a.Residuals[^1]);
+        Backend.LinearForward(a.Logits, a.HeadInput, HeadWeight, null);
+    }
+
+    private TransformerActivations Prepare(ReadOnlySpan<int> tokens, int batchSize, int sequenceLength)
+    {
+        if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), $"batch size must be >= 1, got {batchSize}");
+        if (sequenceLength < 1 || sequenceLength > Config.ContextLength)
+            throw new ArgumentOutOfRangeException(nameof(sequenceLength),
+                $"sequence length {sequenceLength} is outside [1, {Config.ContextLength}] (the model's context length)");
+        if (tokens.Length != (long)batchSize * sequenceLength)
+            throw new ArgumentException($"got {tokens.Length} tokens, expected batch size {batchSize} × sequence length {sequenceLength} = {batchSize * sequenceLength}", nameof(tokens));
+        CheckIds(tokens, nameof(tokens), allowIgnore: false);
+        if (_acts is null || _acts.BatchSize != batchSize || _acts.TokenCount != sequenceLength)
+        {
+            _acts?.Dispose();
+            _acts = null;
+            _logitsReadyForBackward = false;
+            _acts = new TransformerActivations(Backend, Config, _blocks, _finalNorm, batchSize, sequenceLength);
+        }
+        return _acts;
+    }
+
+    private void CheckIds(ReadOnlySpan<int> ids, string name, bool allowIgnore)
+    {
+        int lowest = allowIgnore ? -1 : 0;
+        for (int i = 0; i < ids.Length; i++)
+        {
+            if (ids[i] < lowest || ids[i] >= Config.VocabSize)
+                ThrowIdOutOfRange(name, ids[i], i, lowest);
+        }
+    }
+
+    private void ThrowIdOutOfRange(string name, int id, int index, int lowest) =>
+        throw new ArgumentOutOfRangeException(name, $"{name}[{index}] = {id} is outside the vocabulary [{lowest}, {Config.VocabSize})");
+
+    private static void FillNormal(Random random, Span<float> values, float std)
+    {
+        // Box–Muller, two values per pair of uniforms
+        for (int i = 0; i < values.Length; i += 2)
+        {
+            double u1 = 1.0 - random.NextDouble();
+            double u2 = random.NextDouble();
+            double radius = Math.Sqrt(-2.0 * Math.Log(u1)) * std;
+            values[i] = (float)(radius * Math.Cos(2 * Math.PI * u2));
+            if (i + 1 < values.Length) values[i + 1] = (float)(radius * Math.Sin(2 * Math.PI * u2));
+        }
+    }
+
+    public void Dispose()
+    {
+        _acts?.Dispose();
+        Parameters.Dispose();
+        Gradients.Dispose();
+    }
+}

@@ -1,0 +1,122 @@
+using System.Runtime.Intrinsics;
+
+namespace LmForge.Tensors.Cpu.Kernels;
+
+/// <summary>RMS normalization over the last dimension (Llama, T5): no centering, no bias.</summary>
+internal static unsafe class RmsNorm
+{
+    // out is (N,C), rstd is (N), inp is (N,C), weight is (C)
+    // out = inp·rstd·weight, rstd = 1/√(mean(inp²) + eps)
+    public static void Forward(WorkerPool pool, float* output, float* rstd, float* input, float* weight, int rows, int channels, float epsilon)
+    {
+        var op = new ForwardRows { Output = output, Rstd = rstd, Input = input, Weight = weight, Channels = channels, Epsilon = epsilon };
+        pool.Run(rows, Math.Max(1, 8192 / channels), ref op);
+    }
+
+    // dinp (N,C) += rstd·(dnorm − norm·mean(dnorm·norm)) with norm = inp·rstd, dnorm = dout·weight
+    // (from ∂rstd/∂inp_j = −rstd³·inp_j/C); dweight (C) += Σ_n dout·norm.
+    // dinp is split by rows, dweight by column blocks, so no two workers write the same float.
+    public static void Backward(WorkerPool pool, float* dinput, float* dweight, float* doutput, float* input, float* weight, float* rstd, int rows, int channels)
+    {
+        var rowsOp = new BackwardRows { Dinput = dinput, Doutput = doutput, Input = input, Weight = weight, Rstd = rstd, Channels = channels };
+        pool.Run(rows, Math.Max(1, 8192 / channels), ref rowsOp);
+        var weightOp = new BackwardWeight { Dweight = dweight, Doutput = doutput, Input = input, Rstd = rstd, Rows = rows, Channels = channels };
+        pool.Run((channels + ColumnBlock - 1) / ColumnBlock, Math.Max(1, 16384 / Math.Max(1, rows * ColumnBlock)), ref weightOp);
+    }
+
+    private const int ColumnBlock = 32;
+
+    private struct ForwardRows : IRangeOperation
+    {
+        public float* Output, Rstd, Input, Weight;
+        public int Channels;
+        public float Epsilon;
+
+        public readonly void Invoke(int start, int end)
+        {
+            int c = Channels;
+            for (int row = start; row < end; row++)
+            {
+                float* x = Input + ((long)row * c);
+                float* y = Output + ((long)row * c);
+                float s = 1f / MathF.Sqrt((VectorMath.Dot(x, x, c) / c) + Epsilon);
+                int i = 0;
+                if (VectorMath.IsAccelerated)
+                {
+                    var vs = Vector256.Create(s);
+                    for (; i <= c - 8; i += 8) Vector256.Store(Vector256.Load(x + i) * vs * Vector256.Load(Weight + i), y + i);
+                }
+                for (; i < c; i++) y[i] = x[i] * s * Weight[i];
+                Rstd[row] = s;
+            }
+        }
+    }
+
+    private struct BackwardRows : IRangeOperation
+    {
+        public float* Dinput, Doutput, Input, Weight, Rstd;
+        public int Channels;
+
+        public readonly void Invoke(int start, int end)
+        {
+            int c = Channels;
+            for (int row = start; row < end; row++)
+            {
+                float* x = Input + ((long)row * c);
+                float* dy = Doutput + ((long)row * c);
+                float* dx = Dinput + ((long)row * c);
+                float s = Rstd[row];
+                float dnormNormMean = 0f;
+                int i = 0;
+                if (VectorMath.IsAccelerated && c >= 8)
+                {
+                    var acc = Vector256<float>.Zero;
+                    for (; i <= c - 8; i += 8)
+                        acc = VectorMath.MultiplyAdd(Vector256.Load(Weight + i) * Vector256.Load(dy + i), Vector256.Load(x + i), acc);
+                    dnormNormMean = Vector256.Sum(acc);
+                }
+                for (; i < c; i++) dnormNormMean += Weight[i] * dy[i] * x[i];
+                dnormNormMean = dnormNormMean * s / c;
+                int j = 0;
+                if (VectorMath.IsAccelerated)
+                {
+                    var vs = Vector256.Create(s);
+                    var vdnm = Vector256.Create(dnormNormMean);
+                    for (; j <= c - 8; j += 8)
+                    {
+                        var norm = Vector256.Load(x + j) * vs;
+                        var dnorm = Vector256.Load(Weight + j) * Vector256.Load(dy + j);
+                        Vector256.Store(VectorMath.MultiplyAdd(dnorm - (norm * vdnm), vs, Vector256.Load(dx + j)), dx + j);
+                    }
+                }
+                for (; j < c; j++) dx[j] += ((Weight[j] * dy[j]) - (x[j] * s * dnormNormMean)) * s;
+            }
+        }
+    }
+
+    private struct BackwardWeight : IRangeOperation
+    {
+        public float* Dweight, Doutput, Input, Rstd;
+        public int Rows, Channels;
+
+        public readonly void Invoke(int start, int end)
+        {
+            int c0 = start * ColumnBlock;
+            int c1 = Math.Min(end * ColumnBlock, Channels);
+            for (int row = 0; row < Rows; row++)
+            {
+                float* x = Input + ((long)row * Channels);
+                float* dy = Doutput + ((long)row * Channels);
+                float s = Rstd[row];
+                int i = c0;
+                if (VectorMath.IsAccelerated)
+                {
+                    var vs = Vector256.Create(s);
+                    for (; i <= c1 - 8; i += 8)
+                        Vector256.Store(VectorMath.MultiplyAdd(Vector256.Load(dy + i), Vector256.Load(x + i) * vs, Vector256.Load(Dweight + i)), Dweight + i);
+                }
+                for (; i < c1; i++) Dweight[i] += dy[i] * x[i] * s;
+            }
+        }
+    }
+}
