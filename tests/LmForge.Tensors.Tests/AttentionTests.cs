@@ -50,7 +50,7 @@ public sealed class AttentionTests
         // batch row 0: key 0 hidden, so causal query 0 sees nothing; batch row 1: every key hidden
         "mask" => FusedCase(3, 7, 2, 2, 8, causal: true, mask: [0, 1, 1, 1, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 0]),
         // T5: bidirectional, scale 1, learned bias per (head, query, key)
-        "bias" => FusedCase(2, 6, 3, 3, 8, causal: false) with
+        "bias" => FusedCase(2, 10, 3, 3, 8, causal: false) with
         {
             Layout = AttentionLayout.Fused(3, 3, 8, causal: false) with { Scale = 1f }, Bias = true, InputScale = 0.6f,
         },

@@ -71,6 +71,30 @@ internal static unsafe class Attention
         }
     }
 
+    // g_j = p[j]·(ds[j] − d); ds[j] = g_j·scale and, with a bias gradient, biasGrad[j] += g_j, for j < n
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void ScoreGradient(float* p, float* ds, float d, float scale, float* biasGrad, int n)
+    {
+        int j = 0;
+        if (VectorMath.IsAccelerated)
+        {
+            var vd = Vector256.Create(d);
+            var vs = Vector256.Create(scale);
+            for (; j <= n - 8; j += 8)
+            {
+                var g = Vector256.Load(p + j) * (Vector256.Load(ds + j) - vd);
+                if (biasGrad != null) Vector256.Store(Vector256.Load(biasGrad + j) + g, biasGrad + j);
+                Vector256.Store(g * vs, ds + j);
+            }
+        }
+        for (; j < n; j++)
+        {
+            float g = p[j] * (ds[j] - d);
+            if (biasGrad != null) biasGrad[j] += g;
+            ds[j] = g * scale;
+        }
+    }
+
     private struct ForwardBlocks : IRangeOperation
     {
         public float* Output, Lse, Query, Key, Value, Bias;
@@ -215,21 +239,7 @@ internal static unsafe class Attention
                                     if (Bias != null) VectorMath.AddTo(Bias + biasRow, pRow, n);
                                     if (mask != null) HideMaskedKeys(pRow, mask, n);
                                     VectorMath.ExpScale(pRow, lseRow[t0 + r], 1f, pRow, n);
-                                    float dr = d[r];
-                                    if (BiasGrad != null)
-                                    {
-                                        float* dbias = BiasGrad + biasRow;
-                                        for (int j = 0; j < n; j++)
-                                        {
-                                            float gradient = pRow[j] * (dsRow[j] - dr);
-                                            dbias[j] += gradient;
-                                            dsRow[j] = gradient * scale;
-                                        }
-                                    }
-                                    else
-                                    {
-                                        for (int j = 0; j < n; j++) dsRow[j] = pRow[j] * (dsRow[j] - dr) * scale;
-                                    }
+                                    ScoreGradient(pRow, dsRow, d[r], scale, BiasGrad == null ? null : BiasGrad + biasRow, n);
                                 }
                                 new Span<float>(pRow + n, keys - n).Clear();
                                 new Span<float>(dsRow + n, keys - n).Clear();
