@@ -164,6 +164,21 @@ internal sealed class ProfilingBackend(IBackend inner) : IBackend
         return pairs / queryCount;
     }
 
+    public void KeyValueCacheWrite(Tensor keyCache, Tensor valueCache, Tensor qkv, in AttentionLayout layout, Tensor slots, Tensor positions)
+    {
+        long start = Stopwatch.GetTimestamp();
+        inner.KeyValueCacheWrite(keyCache, valueCache, qkv, layout, slots, positions);
+        Add("KeyValueCacheWrite", start);
+    }
+
+    // the flops depend on the positions, which live in backend memory: time only
+    public void CachedAttentionForward(Tensor output, Tensor qkv, Tensor keyCache, Tensor valueCache, in AttentionLayout layout, Tensor slots, Tensor positions)
+    {
+        long start = Stopwatch.GetTimestamp();
+        inner.CachedAttentionForward(output, qkv, keyCache, valueCache, layout, slots, positions);
+        Add("CachedAttentionForward", start);
+    }
+
     public void CrossEntropyForward(Tensor losses, Tensor logits, Tensor targets, int vocabSize)
     {
         long start = Stopwatch.GetTimestamp();

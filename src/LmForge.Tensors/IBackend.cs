@@ -117,6 +117,24 @@ public interface IBackend
         Tensor? keyMask = null, Tensor? positionBias = null);
 
     /// <summary>
+    /// KV cache for inference. keyCache and valueCache are (S,Tmax,NKV·hs): slot s holds one sequence's keys (values) by
+    /// position. qkv (N,W) holds the N new tokens' rows laid out by layout (key heads at layout.KeyColumn, value heads at
+    /// layout.ValueColumn, NKV heads of hs each); slots and positions are Int32 (N). Writes row n's key and value heads to
+    /// [slots[n], positions[n]]. A slot or position outside the cache is a one-line error naming the row; two rows naming
+    /// the same entry leave either one there.
+    /// </summary>
+    void KeyValueCacheWrite(Tensor keyCache, Tensor valueCache, Tensor qkv, in AttentionLayout layout, Tensor slots, Tensor positions);
+
+    /// <summary>
+    /// output (N,NH·hs): row n's query heads (NH heads at layout.QueryColumn of qkv) attend, with scores scaled by
+    /// layout.Scale, to the keys and values at positions [0, positions[n]] of slot slots[n] (causal by position: the row's own
+    /// key and value must already be written; rows of one sequence may be several consecutive positions, as in a prefill).
+    /// Query head h reads kv head h / (NH/NKV). The layout must be causal; cache entries after a row's position (stale
+    /// data of an earlier sequence, or later rows of the same call) do not affect it. Nothing is saved for a backward.
+    /// </summary>
+    void CachedAttentionForward(Tensor output, Tensor qkv, Tensor keyCache, Tensor valueCache, in AttentionLayout layout, Tensor slots, Tensor positions);
+
+    /// <summary>
     /// losses (N) = −log softmax(logits[n, 0..V))[targets[n]] over the real vocabulary V of the padded logits (N,Vp).
     /// targets Int32 (N); a target of −1 is ignored (loss 0). Targets outside [−1, V) throw, naming their index.
     /// </summary>

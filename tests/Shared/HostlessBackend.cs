@@ -65,6 +65,10 @@ public sealed class HostlessBackend : IBackend
         Tensor logSumExp, in AttentionLayout layout, Tensor? keyMask = null, Tensor? positionBias = null) =>
         _cpu.AttentionBackward(Hostless(queryGrad), Hostless(keyValueGrad), Maybe(positionBiasGrad), Hostless(outputGrad), Hostless(query), Hostless(keyValue),
             Hostless(output), Hostless(logSumExp), layout, Maybe(keyMask), Maybe(positionBias));
+    public void KeyValueCacheWrite(Tensor keyCache, Tensor valueCache, Tensor qkv, in AttentionLayout layout, Tensor slots, Tensor positions) =>
+        _cpu.KeyValueCacheWrite(Hostless(keyCache), Hostless(valueCache), Hostless(qkv), layout, Hostless(slots), Hostless(positions));
+    public void CachedAttentionForward(Tensor output, Tensor qkv, Tensor keyCache, Tensor valueCache, in AttentionLayout layout, Tensor slots, Tensor positions) =>
+        _cpu.CachedAttentionForward(Hostless(output), Hostless(qkv), Hostless(keyCache), Hostless(valueCache), layout, Hostless(slots), Hostless(positions));
     public void CrossEntropyForward(Tensor losses, Tensor logits, Tensor targets, int vocabSize) =>
         _cpu.CrossEntropyForward(Hostless(losses), Hostless(logits), Hostless(targets), vocabSize);
     public void CrossEntropyBackward(Tensor logitsGrad, Tensor logits, Tensor losses, Tensor targets, int vocabSize, float lossGradScale) =>

@@ -221,6 +221,39 @@ public sealed unsafe class CpuBackend : IBackend
             positionBias is null ? null : positionBias.Data, b, tq, tk, query.Shape[2], keyValue.Shape[2], layout);
     }
 
+    public void KeyValueCacheWrite(Tensor keyCache, Tensor valueCache, Tensor qkv, in AttentionLayout layout, Tensor slots, Tensor positions)
+    {
+        const string op = nameof(KeyValueCacheWrite);
+        (int rows, int width) = CacheShapes(op, keyCache, valueCache, qkv, layout, slots, positions);
+        RequireHeadColumns(op, nameof(qkv), qkv, "key", layout.KeyColumn, layout.KeyValueHeadCount, layout.HeadSize);
+        RequireHeadColumns(op, nameof(qkv), qkv, "value", layout.ValueColumn, layout.KeyValueHeadCount, layout.HeadSize);
+        if (keyCache.Buffer == valueCache.Buffer
+            && keyCache.Offset < valueCache.Offset + valueCache.Length && valueCache.Offset < keyCache.Offset + keyCache.Length)
+            ThrowHelper.ThrowArgument(nameof(valueCache), $"{op}: keyCache and valueCache share memory, so values would overwrite keys");
+        RequireCacheEntries(op, keyCache, slots, positions);
+        CachedAttention.Write(Pool, keyCache.Data, valueCache.Data, qkv.Data, slots.IntData, positions.IntData, rows, width,
+            keyCache.Shape[1], layout.KeyColumn, layout.ValueColumn, keyCache.Shape[2]);
+    }
+
+    public void CachedAttentionForward(Tensor output, Tensor qkv, Tensor keyCache, Tensor valueCache, in AttentionLayout layout, Tensor slots, Tensor positions)
+    {
+        const string op = nameof(CachedAttentionForward);
+        (int rows, int width) = CacheShapes(op, keyCache, valueCache, qkv, layout, slots, positions);
+        if (!float.IsFinite(layout.Scale))
+            ThrowHelper.ThrowArgumentOutOfRange(nameof(layout), $"{op}: layout.Scale is {layout.Scale}, expected a finite number");
+        if (!layout.Causal)
+            ThrowHelper.ThrowArgument(nameof(layout), $"{op}: layout is not causal, expected a causal layout (a row attends to its slot's positions up to its own)");
+        RequireHeadColumns(op, nameof(qkv), qkv, "query", layout.QueryColumn, layout.HeadCount, layout.HeadSize);
+        int outputWidth = layout.HeadCount * layout.HeadSize;
+        RequireFloat32(op, nameof(output), output);
+        if (output.Shape.Rank < 1 || output.Shape[output.Shape.Rank - 1] != outputWidth || output.Length != (long)rows * outputWidth)
+            ThrowHelper.ThrowShapeMismatch(
+                $"{op}: output has shape {output.Shape}, expected {rows} rows of {outputWidth} ({layout.HeadCount} heads of {layout.HeadSize}) for qkv {qkv.Shape}");
+        int maxPosition = RequireCacheEntries(op, keyCache, slots, positions);
+        CachedAttention.Forward(Pool, output.Data, qkv.Data, keyCache.Data, valueCache.Data, slots.IntData, positions.IntData, rows, width,
+            keyCache.Shape[1], maxPosition, layout);
+    }
+
     public void CrossEntropyForward(Tensor losses, Tensor logits, Tensor targets, int vocabSize)
     {
         const string op = nameof(CrossEntropyForward);
@@ -397,10 +430,8 @@ public sealed unsafe class CpuBackend : IBackend
     private static (int B, int Tq, int Tk) AttentionShapes(string op, Tensor output, Tensor logSumExp, Tensor query, Tensor keyValue,
         in AttentionLayout layout, Tensor? keyMask, Tensor? positionBias)
     {
+        RequireHeads(op, layout);
         int nh = layout.HeadCount, nkv = layout.KeyValueHeadCount, hs = layout.HeadSize;
-        if (nh < 1 || nkv < 1 || hs < 1 || nh % nkv != 0)
-            ThrowHelper.ThrowArgumentOutOfRange(nameof(layout),
-                $"{op}: layout has {nh} heads, {nkv} key/value heads and head size {hs}, expected positive counts with the key/value heads dividing the heads");
         if (!float.IsFinite(layout.Scale))
             ThrowHelper.ThrowArgumentOutOfRange(nameof(layout), $"{op}: layout.Scale is {layout.Scale}, expected a finite number");
         RequireFloat32(op, nameof(query), query);
@@ -431,15 +462,59 @@ public sealed unsafe class CpuBackend : IBackend
         return (b, tq, tk);
     }
 
-    // heads [column, column + heads·hs) must lie inside the rows of tensor (B,T,W)
+    private static void RequireHeads(string op, in AttentionLayout layout)
+    {
+        int nh = layout.HeadCount, nkv = layout.KeyValueHeadCount, hs = layout.HeadSize;
+        if (nh < 1 || nkv < 1 || hs < 1 || nh % nkv != 0)
+            ThrowHelper.ThrowArgumentOutOfRange(nameof(layout),
+                $"{op}: layout has {nh} heads, {nkv} key/value heads and head size {hs}, expected positive counts with the key/value heads dividing the heads");
+    }
+
+    // heads [column, column + heads·hs) must lie inside the rows (the last dimension) of tensor
     private static void RequireHeadColumns(string op, string name, Tensor tensor, string what, int column, int heads, int headSize)
     {
         long end = column + ((long)heads * headSize);
         if (column < 0)
             ThrowHelper.ThrowArgumentOutOfRange("layout", $"{op}: {what} heads start at column {column}, expected a column >= 0");
-        if (end > tensor.Shape[2])
+        if (end > tensor.Shape[tensor.Shape.Rank - 1])
             ThrowHelper.ThrowShapeMismatch(
                 $"{op}: {name} has shape {tensor.Shape}, expected rows of at least {end} columns for {heads} {what} heads of size {headSize} at columns [{column}, {end})");
+    }
+
+    // keyCache and valueCache (S,Tmax,NKV·hs) alike; qkv (N,W) with any leading dimensions; slots and positions Int32 (N).
+    private static (int Rows, int Width) CacheShapes(string op, Tensor keyCache, Tensor valueCache, Tensor qkv, in AttentionLayout layout,
+        Tensor slots, Tensor positions)
+    {
+        RequireHeads(op, layout);
+        int keyValueWidth = layout.KeyValueHeadCount * layout.HeadSize;
+        RequireFloat32(op, nameof(keyCache), keyCache);
+        if (keyCache.Shape.Rank != 3 || keyCache.Shape[2] != keyValueWidth)
+            ThrowHelper.ThrowShapeMismatch(
+                $"{op}: keyCache has shape {keyCache.Shape}, expected (slots, positions, {keyValueWidth}) for {layout.KeyValueHeadCount} key/value heads of size {layout.HeadSize}");
+        RequireSameShape(op, nameof(valueCache), valueCache, nameof(keyCache), keyCache);
+        (int rows, int width) = RowsAndChannels(op, nameof(qkv), qkv);
+        RequireInt32(op, nameof(slots), slots, rows, nameof(qkv), qkv);
+        RequireInt32(op, nameof(positions), positions, rows, nameof(qkv), qkv);
+        return (rows, width);
+    }
+
+    // Every (slots[n], positions[n]) must be an entry of the (S,Tmax,·) cache; returns the largest position (−1 for no rows).
+    private static int RequireCacheEntries(string op, Tensor keyCache, Tensor slots, Tensor positions)
+    {
+        int slotCount = keyCache.Shape[0], length = keyCache.Shape[1], rows = (int)slots.Length;
+        int* s = slots.IntData, p = positions.IntData;
+        int maxPosition = -1;
+        for (int n = 0; n < rows; n++)
+        {
+            if ((uint)s[n] >= (uint)slotCount)
+                ThrowHelper.ThrowArgumentOutOfRange(nameof(slots),
+                    $"{op}: row {n} has slot {s[n]}, outside [0, {slotCount}), the slots of keyCache {keyCache.Shape}");
+            if ((uint)p[n] >= (uint)length)
+                ThrowHelper.ThrowArgumentOutOfRange(nameof(positions),
+                    $"{op}: row {n} has position {p[n]}, outside [0, {length}), the positions of keyCache {keyCache.Shape}");
+            maxPosition = Math.Max(maxPosition, p[n]);
+        }
+        return maxPosition;
     }
 
     // The backward overwrites the k and v columns of keyValueGrad and the q columns of queryGrad: no two may share memory.

@@ -1,0 +1,437 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace LmForge.Tensors.Cpu.Kernels;
+
+/// <summary>
+/// Attention over a KV cache, for inference (no backward, nothing saved). Write stores the new tokens' key and value
+/// heads at their (slot, position); Forward lets each new row's query heads attend to its slot's positions up to its own.
+/// Forward is FlashAttention's online softmax over tiles of <see cref="KeyTile"/> keys: each query keeps a running max,
+/// normalizer and output, rescaled when the max grows, so no score row outlives a tile and the cache length is not bounded
+/// by the stack. A unit of work is a block of consecutive rows and one kv head: the group's query heads, and the rows of
+/// one sequence at consecutive positions (a prefill), attend together so every k and v row loaded serves all of them.
+/// </summary>
+internal static unsafe class CachedAttention
+{
+    private const int KeyTile = 64;     // keys scored, softmaxed and summed per step
+    private const int MaxQueries = 16;  // (row, head) queries attending together: bounds the stack
+    private const int MaxBlockRows = 8; // rows per unit, when there are enough units to keep every worker busy
+
+    // keyCache, valueCache (S,Tmax,NKV·hs); qkv (N,W) holds key heads at keyColumn and value heads at valueColumn;
+    // slots and positions (N) are already checked to lie inside the cache. Row n's heads go to entry [slots[n], positions[n]].
+    public static void Write(WorkerPool pool, float* keyCache, float* valueCache, float* qkv, int* slots, int* positions,
+        int rows, int width, int cacheLength, int keyColumn, int valueColumn, int keyValueWidth)
+    {
+        var op = new WriteRows
+        {
+            KeyCache = keyCache, ValueCache = valueCache, Key = qkv + keyColumn, Value = qkv + valueColumn, Slots = slots,
+            Positions = positions, Width = width, CacheLength = cacheLength, KeyValueWidth = keyValueWidth,
+        };
+        pool.Run(rows, Math.Max(1, 32768 / keyValueWidth), ref op);
+    }
+
+    // output (N,NH·hs); qkv (N,W) holds query heads at layout.QueryColumn; keyCache, valueCache (S,Tmax,NKV·hs); slots and
+    // positions (N) checked, maxPosition their largest position. With k_j, v_j kv head h / (NH/NKV) of slot slots[n]:
+    // out[n,h] = Σ_{j ≤ positions[n]} softmax_j(scale·q_nh·k_j) v_j.
+    public static void Forward(WorkerPool pool, float* output, float* qkv, float* keyCache, float* valueCache, int* slots, int* positions,
+        int rows, int width, int cacheLength, int maxPosition, in AttentionLayout layout)
+    {
+        int keyValueHeads = layout.KeyValueHeadCount, group = layout.HeadCount / keyValueHeads, hs = layout.HeadSize;
+        // Blocks of rows share k and v only when they are one sequence's consecutive positions; for a few rows (a decode
+        // step) one row per unit keeps every worker busy instead.
+        int blockRows = Math.Clamp((int)Math.Min(int.MaxValue, (long)rows * keyValueHeads / (4 * pool.WorkerCount)), 1,
+            Math.Clamp(MaxQueries / group, 1, MaxBlockRows));
+        int blocks = (rows + blockRows - 1) / blockRows;
+        var op = new ForwardUnits
+        {
+            Output = output, Query = qkv + layout.QueryColumn, KeyCache = keyCache, ValueCache = valueCache, Slots = slots,
+            Positions = positions, Rows = rows, Width = width, CacheLength = cacheLength, KeyValueWidth = keyValueHeads * hs,
+            HeadCount = layout.HeadCount, GroupSize = group, HeadSize = hs, BlockRows = blockRows, Blocks = blocks, Scale = layout.Scale,
+        };
+        long unitWork = (long)blockRows * group * (maxPosition + 1L) * hs;
+        pool.Run(blocks * keyValueHeads, (int)Math.Max(1, 65536 / Math.Max(1, unitWork)), ref op);
+    }
+
+    private struct WriteRows : IRangeOperation
+    {
+        public float* KeyCache, ValueCache, Key, Value;
+        public int* Slots, Positions;
+        public int Width, CacheLength, KeyValueWidth;
+
+        public readonly void Invoke(int start, int end)
+        {
+            long bytes = (long)KeyValueWidth * sizeof(float);
+            for (int n = start; n < end; n++)
+            {
+                long entry = (((long)Slots[n] * CacheLength) + Positions[n]) * KeyValueWidth;
+                long row = (long)n * Width;
+                Buffer.MemoryCopy(Key + row, KeyCache + entry, bytes, bytes);
+                Buffer.MemoryCopy(Value + row, ValueCache + entry, bytes, bytes);
+            }
+        }
+    }
+
+    private struct ForwardUnits : IRangeOperation
+    {
+        public float* Output, Query, KeyCache, ValueCache;
+        public int* Slots, Positions;
+        public int Rows, Width, CacheLength, KeyValueWidth, HeadCount, GroupSize, HeadSize, BlockRows, Blocks;
+        public float Scale;
+
+        public readonly void Invoke(int start, int end)
+        {
+            int hs = HeadSize;
+            float* scores = stackalloc float[MaxQueries * KeyTile];
+            float* outputs = stackalloc float[MaxQueries * hs];
+            float* max = stackalloc float[MaxQueries];
+            float* sum = stackalloc float[MaxQueries];
+            int* keyCount = stackalloc int[MaxQueries];
+            float** query = stackalloc float*[MaxQueries];
+            float** destination = stackalloc float*[MaxQueries];
+            var scratch = new Scratch(scores, outputs, max, sum, keyCount, query, destination);
+            long outStride = (long)HeadCount * hs;
+            for (int unit = start; unit < end; unit++)
+            {
+                // kv head outermost: a worker's consecutive units are one head's blocks, whose k and v stay in its cache
+                int g = unit / Blocks;
+                int first = unit % Blocks * BlockRows, last = Math.Min(first + BlockRows, Rows);
+                int firstHead = g * GroupSize, endHead = firstHead + GroupSize;
+                for (int n = first; n < last;)
+                {
+                    // a run: consecutive rows of one slot at consecutive positions; its queries share every key row
+                    int runEnd = n + 1;
+                    while (runEnd < last && Slots[runEnd] == Slots[n] && Positions[runEnd] == Positions[runEnd - 1] + 1) runEnd++;
+                    long entry = ((long)Slots[n] * CacheLength * KeyValueWidth) + (g * hs);
+                    int headsPerPass = Math.Max(1, MaxQueries / (runEnd - n));
+                    for (int h0 = firstHead; h0 < endHead; h0 += headsPerPass)
+                    {
+                        int h1 = Math.Min(h0 + headsPerPass, endHead);
+                        int count = 0;
+                        for (int r = n; r < runEnd; r++)
+                        {
+                            for (int h = h0; h < h1; h++, count++)
+                            {
+                                scratch.Query[count] = Query + ((long)r * Width) + (h * hs);
+                                scratch.Destination[count] = Output + (r * outStride) + (h * hs);
+                                scratch.KeyCount[count] = Positions[r] + 1;
+                            }
+                        }
+                        Attend(scratch, count, Positions[runEnd - 1] + 1, KeyCache + entry, ValueCache + entry, KeyValueWidth, hs, Scale);
+                    }
+                    n = runEnd;
+                }
+            }
+        }
+    }
+
+    // A worker's stack scratch for up to MaxQueries queries: query i reads q Query[i], sees keys [0, KeyCount[i]) and
+    // writes Destination[i]; Scores row i (KeyTile) holds its current tile, Outputs row i (hs) its unnormalized output,
+    // Max and Sum its softmax's running max and normalizer.
+    private readonly struct Scratch(float* scores, float* outputs, float* max, float* sum, int* keyCount, float** query, float** destination)
+    {
+        public readonly float* Scores = scores, Outputs = outputs, Max = max, Sum = sum;
+        public readonly int* KeyCount = keyCount;
+        public readonly float** Query = query, Destination = destination;
+    }
+
+    // count queries over keys [0, keys) of one slot and kv head: key j at key + j·stride, value j at value + j·stride.
+    private static void Attend(in Scratch s, int count, int keys, float* key, float* value, long stride, int hs, float scale)
+    {
+        float* scores = s.Scores, outputs = s.Outputs, max = s.Max, sum = s.Sum;
+        int* keyCount = s.KeyCount;
+        float** q = s.Query;
+        for (int i = 0; i < count; i++)
+        {
+            max[i] = float.NegativeInfinity;
+            sum[i] = 0f;
+        }
+        new Span<float>(outputs, count * hs).Clear();
+        for (int j0 = 0; j0 < keys; j0 += KeyTile)
+        {
+            int tile = Math.Min(KeyTile, keys - j0);
+            float* k = key + (j0 * stride);
+            int i = 0;
+            for (; i + 4 <= count; i += 4) ScoreFourQueries(k, stride, tile, q + i, hs, scale, scores + (i * KeyTile));
+            for (; i < count; i++) ScoreOneQuery(k, stride, tile, q[i], hs, scale, scores + (i * KeyTile));
+
+            // online softmax: rescale what was summed under the old max, then add this tile's exp(s − max)
+            for (i = 0; i < count; i++)
+            {
+                float* row = scores + (i * KeyTile);
+                int visible = Math.Clamp(keyCount[i] - j0, 0, tile);
+                if (visible > 0)
+                {
+                    float tileMax = VectorMath.Max(row, visible);
+                    if (tileMax > max[i])
+                    {
+                        if (sum[i] != 0f)
+                        {
+                            float correction = MathF.Exp(max[i] - tileMax);
+                            sum[i] *= correction;
+                            VectorMath.ScaleInPlace(outputs + (i * hs), correction, hs);
+                        }
+                        max[i] = tileMax;
+                    }
+                    VectorMath.ExpScale(row, max[i], 1f, row, visible);
+                    sum[i] += VectorMath.Sum(row, visible);
+                }
+                new Span<float>(row + visible, tile - visible).Clear(); // keys after the query's position weigh 0
+            }
+
+            float* v = value + (j0 * stride);
+            for (i = 0; i + 4 <= count; i += 4) AccumulateFourQueries(scores + (i * KeyTile), v, stride, tile, outputs + (i * hs), hs);
+            for (; i < count; i++) AccumulateOneQuery(scores + (i * KeyTile), v, stride, tile, outputs + (i * hs), hs);
+        }
+        for (int i = 0; i < count; i++) ScaleTo(outputs + (i * hs), 1f / sum[i], s.Destination[i], hs);
+    }
+
+    // scores[j] = scale·(q·k_j) for j < count, k_j at k + j·stride: four keys at a time against the one query.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void ScoreOneQuery(float* k, long stride, int count, float* q, int hs, float scale, float* scores)
+    {
+        int j = 0;
+        for (; j + 4 <= count; j += 4, k += 4 * stride)
+            (Dot4(q, k, k + stride, k + (2 * stride), k + (3 * stride), hs) * scale).Store(scores + j);
+        for (; j < count; j++, k += stride) scores[j] = VectorMath.Dot(q, k, hs) * scale;
+    }
+
+    // scores[r·KeyTile + j] = scale·(q_r·k_j) for r < 4, j < count: each key row is loaded once for the four queries.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void ScoreFourQueries(float* k, long stride, int count, float** q, int hs, float scale, float* scores)
+    {
+        float* q0 = q[0], q1 = q[1], q2 = q[2], q3 = q[3];
+        for (int j = 0; j < count; j++, k += stride)
+        {
+            var s = Dot4(k, q0, q1, q2, q3, hs) * scale;
+            scores[j] = s.GetElement(0);
+            scores[KeyTile + j] = s.GetElement(1);
+            scores[(2 * KeyTile) + j] = s.GetElement(2);
+            scores[(3 * KeyTile) + j] = s.GetElement(3);
+        }
+    }
+
+    // (x·r0, x·r1, x·r2, x·r3) over n elements. Two accumulators per row (16 channels a step) keep eight FMA chains in
+    // flight; the four sums are reduced together by horizontal adds.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<float> Dot4(float* x, float* r0, float* r1, float* r2, float* r3, int n)
+    {
+        int i = 0;
+        var result = Vector128<float>.Zero;
+        if (VectorMath.IsAccelerated && n >= 8)
+        {
+            Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+            Vector256<float> b0 = default, b1 = default, b2 = default, b3 = default;
+            for (; i <= n - 16; i += 16)
+            {
+                var x0 = Vector256.Load(x + i);
+                var x1 = Vector256.Load(x + i + 8);
+                a0 = VectorMath.MultiplyAdd(x0, Vector256.Load(r0 + i), a0);
+                a1 = VectorMath.MultiplyAdd(x0, Vector256.Load(r1 + i), a1);
+                a2 = VectorMath.MultiplyAdd(x0, Vector256.Load(r2 + i), a2);
+                a3 = VectorMath.MultiplyAdd(x0, Vector256.Load(r3 + i), a3);
+                b0 = VectorMath.MultiplyAdd(x1, Vector256.Load(r0 + i + 8), b0);
+                b1 = VectorMath.MultiplyAdd(x1, Vector256.Load(r1 + i + 8), b1);
+                b2 = VectorMath.MultiplyAdd(x1, Vector256.Load(r2 + i + 8), b2);
+                b3 = VectorMath.MultiplyAdd(x1, Vector256.Load(r3 + i + 8), b3);
+            }
+            if (i <= n - 8)
+            {
+                var x0 = Vector256.Load(x + i);
+                a0 = VectorMath.MultiplyAdd(x0, Vector256.Load(r0 + i), a0);
+                a1 = VectorMath.MultiplyAdd(x0, Vector256.Load(r1 + i), a1);
+                a2 = VectorMath.MultiplyAdd(x0, Vector256.Load(r2 + i), a2);
+                a3 = VectorMath.MultiplyAdd(x0, Vector256.Load(r3 + i), a3);
+                i += 8;
+            }
+            result = Sum4(a0 + b0, a1 + b1, a2 + b2, a3 + b3);
+        }
+        if (i < n)
+        {
+            float s0 = 0f, s1 = 0f, s2 = 0f, s3 = 0f;
+            for (; i < n; i++)
+            {
+                s0 += x[i] * r0[i];
+                s1 += x[i] * r1[i];
+                s2 += x[i] * r2[i];
+                s3 += x[i] * r3[i];
+            }
+            result += Vector128.Create(s0, s1, s2, s3);
+        }
+        return result;
+    }
+
+    // (Σ a0, Σ a1, Σ a2, Σ a3): vhaddps pairs neighbours within each 128-bit half, twice, leaving each sum's halves in
+    // one lane of the low and the high half.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<float> Sum4(Vector256<float> a0, Vector256<float> a1, Vector256<float> a2, Vector256<float> a3)
+    {
+        if (Avx.IsSupported)
+        {
+            var sums = Avx.HorizontalAdd(Avx.HorizontalAdd(a0, a1), Avx.HorizontalAdd(a2, a3));
+            return sums.GetLower() + sums.GetUpper();
+        }
+        return Vector128.Create(Vector256.Sum(a0), Vector256.Sum(a1), Vector256.Sum(a2), Vector256.Sum(a3));
+    }
+
+    // output += Σ_{j<count} p[j]·v_j, v_j at v + j·stride; output and the v rows are (hs). 32 channels at a time hold
+    // the output in registers while the value rows stream past, two keys a step for eight FMA chains.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AccumulateOneQuery(float* p, float* v, long stride, int count, float* output, int hs)
+    {
+        int i = 0;
+        if (VectorMath.IsAccelerated)
+        {
+            for (; i <= hs - 32; i += 32)
+            {
+                var a0 = Vector256.Load(output + i);
+                var a1 = Vector256.Load(output + i + 8);
+                var a2 = Vector256.Load(output + i + 16);
+                var a3 = Vector256.Load(output + i + 24);
+                Vector256<float> b0 = default, b1 = default, b2 = default, b3 = default;
+                float* src = v + i;
+                int j = 0;
+                for (; j + 2 <= count; j += 2, src += 2 * stride)
+                {
+                    var w0 = Vector256.Create(p[j]);
+                    var w1 = Vector256.Create(p[j + 1]);
+                    float* next = src + stride;
+                    a0 = VectorMath.MultiplyAdd(w0, Vector256.Load(src), a0);
+                    a1 = VectorMath.MultiplyAdd(w0, Vector256.Load(src + 8), a1);
+                    a2 = VectorMath.MultiplyAdd(w0, Vector256.Load(src + 16), a2);
+                    a3 = VectorMath.MultiplyAdd(w0, Vector256.Load(src + 24), a3);
+                    b0 = VectorMath.MultiplyAdd(w1, Vector256.Load(next), b0);
+                    b1 = VectorMath.MultiplyAdd(w1, Vector256.Load(next + 8), b1);
+                    b2 = VectorMath.MultiplyAdd(w1, Vector256.Load(next + 16), b2);
+                    b3 = VectorMath.MultiplyAdd(w1, Vector256.Load(next + 24), b3);
+                }
+                if (j < count)
+                {
+                    var w0 = Vector256.Create(p[j]);
+                    a0 = VectorMath.MultiplyAdd(w0, Vector256.Load(src), a0);
+                    a1 = VectorMath.MultiplyAdd(w0, Vector256.Load(src + 8), a1);
+                    a2 = VectorMath.MultiplyAdd(w0, Vector256.Load(src + 16), a2);
+                    a3 = VectorMath.MultiplyAdd(w0, Vector256.Load(src + 24), a3);
+                }
+                Vector256.Store(a0 + b0, output + i);
+                Vector256.Store(a1 + b1, output + i + 8);
+                Vector256.Store(a2 + b2, output + i + 16);
+                Vector256.Store(a3 + b3, output + i + 24);
+            }
+            for (; i <= hs - 8; i += 8)
+            {
+                var a = Vector256.Load(output + i);
+                float* src = v + i;
+                for (int j = 0; j < count; j++, src += stride) a = VectorMath.MultiplyAdd(Vector256.Create(p[j]), Vector256.Load(src), a);
+                Vector256.Store(a, output + i);
+            }
+        }
+        for (; i < hs; i++)
+        {
+            float a = output[i];
+            float* src = v + i;
+            for (int j = 0; j < count; j++, src += stride) a += p[j] * *src;
+            output[i] = a;
+        }
+    }
+
+    // output_r += Σ_{j<count} p[r·KeyTile + j]·v_j for r < 4, output_r at output + r·hs: 16 channels of four outputs
+    // (eight accumulators) stay in registers while the value rows stream past, each loaded once for the four queries.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AccumulateFourQueries(float* p, float* v, long stride, int count, float* output, int hs)
+    {
+        float* p0 = p, p1 = p + KeyTile, p2 = p + (2 * KeyTile), p3 = p + (3 * KeyTile);
+        float* o0 = output, o1 = output + hs, o2 = output + (2 * hs), o3 = output + (3 * hs);
+        int i = 0;
+        if (VectorMath.IsAccelerated)
+        {
+            for (; i <= hs - 16; i += 16)
+            {
+                var a0 = Vector256.Load(o0 + i);
+                var a1 = Vector256.Load(o1 + i);
+                var a2 = Vector256.Load(o2 + i);
+                var a3 = Vector256.Load(o3 + i);
+                var b0 = Vector256.Load(o0 + i + 8);
+                var b1 = Vector256.Load(o1 + i + 8);
+                var b2 = Vector256.Load(o2 + i + 8);
+                var b3 = Vector256.Load(o3 + i + 8);
+                float* src = v + i;
+                for (int j = 0; j < count; j++, src += stride)
+                {
+                    var lo = Vector256.Load(src);
+                    var hi = Vector256.Load(src + 8);
+                    var w0 = Vector256.Create(p0[j]);
+                    var w1 = Vector256.Create(p1[j]);
+                    var w2 = Vector256.Create(p2[j]);
+                    var w3 = Vector256.Create(p3[j]);
+                    a0 = VectorMath.MultiplyAdd(w0, lo, a0);
+                    a1 = VectorMath.MultiplyAdd(w1, lo, a1);
+                    a2 = VectorMath.MultiplyAdd(w2, lo, a2);
+                    a3 = VectorMath.MultiplyAdd(w3, lo, a3);
+                    b0 = VectorMath.MultiplyAdd(w0, hi, b0);
+                    b1 = VectorMath.MultiplyAdd(w1, hi, b1);
+                    b2 = VectorMath.MultiplyAdd(w2, hi, b2);
+                    b3 = VectorMath.MultiplyAdd(w3, hi, b3);
+                }
+                Vector256.Store(a0, o0 + i);
+                Vector256.Store(a1, o1 + i);
+                Vector256.Store(a2, o2 + i);
+                Vector256.Store(a3, o3 + i);
+                Vector256.Store(b0, o0 + i + 8);
+                Vector256.Store(b1, o1 + i + 8);
+                Vector256.Store(b2, o2 + i + 8);
+                Vector256.Store(b3, o3 + i + 8);
+            }
+            for (; i <= hs - 8; i += 8)
+            {
+                var a0 = Vector256.Load(o0 + i);
+                var a1 = Vector256.Load(o1 + i);
+                var a2 = Vector256.Load(o2 + i);
+                var a3 = Vector256.Load(o3 + i);
+                float* src = v + i;
+                for (int j = 0; j < count; j++, src += stride)
+                {
+                    var x = Vector256.Load(src);
+                    a0 = VectorMath.MultiplyAdd(Vector256.Create(p0[j]), x, a0);
+                    a1 = VectorMath.MultiplyAdd(Vector256.Create(p1[j]), x, a1);
+                    a2 = VectorMath.MultiplyAdd(Vector256.Create(p2[j]), x, a2);
+                    a3 = VectorMath.MultiplyAdd(Vector256.Create(p3[j]), x, a3);
+                }
+                Vector256.Store(a0, o0 + i);
+                Vector256.Store(a1, o1 + i);
+                Vector256.Store(a2, o2 + i);
+                Vector256.Store(a3, o3 + i);
+            }
+        }
+        for (; i < hs; i++)
+        {
+            float a0 = o0[i], a1 = o1[i], a2 = o2[i], a3 = o3[i];
+            float* src = v + i;
+            for (int j = 0; j < count; j++, src += stride)
+            {
+                float x = *src;
+                a0 += p0[j] * x;
+                a1 += p1[j] * x;
+                a2 += p2[j] * x;
+                a3 += p3[j] * x;
+            }
+            o0[i] = a0;
+            o1[i] = a1;
+            o2[i] = a2;
+            o3[i] = a3;
+        }
+    }
+
+    // y[i] = x[i]·scale
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void ScaleTo(float* x, float scale, float* y, int n)
+    {
+        int i = 0;
+        if (VectorMath.IsAccelerated)
+        {
+            var vs = Vector256.Create(scale);
+            for (; i <= n - 8; i += 8) Vector256.Store(Vector256.Load(x + i) * vs, y + i);
+        }
+        for (; i < n; i++) y[i] = x[i] * scale;
+    }
+}
