@@ -102,12 +102,20 @@ public sealed class TokenSampler
             int greater = lo;
             for (int i = lo; i < hi; i++)
             {
-                if (_probabilities[_candidates[i]] > pivot) (_candidates[i], _candidates[greater]) = (_candidates[greater], _candidates[i]), greater++;
+                if (_probabilities[_candidates[i]] > pivot)
+                {
+                    (_candidates[i], _candidates[greater]) = (_candidates[greater], _candidates[i]);
+                    greater++;
+                }
             }
             int equal = greater;
             for (int i = greater; i < hi; i++)
             {
-                if (_probabilities[_candidates[i]] == pivot) (_candidates[i], _candidates[equal]) = (_candidates[equal], _candidates[i]), equal++;
+                if (_probabilities[_candidates[i]] == pivot)
+                {
+                    (_candidates[i], _candidates[equal]) = (_candidates[equal], _candidates[i]);
+                    equal++;
+                }
             }
             double upper = 0;
             for (int i = lo; i < greater; i++) upper += _probabilities[_candidates[i]];
@@ -151,7 +159,11 @@ public sealed class TokenSampler
             int pivot = candidates[hi - 1], store = lo;
             for (int i = lo; i < hi - 1; i++)
             {
-                if (Before(scores, candidates[i], pivot)) (candidates[i], candidates[store]) = (candidates[store], candidates[i]), store++;
+                if (Before(scores, candidates[i], pivot))
+                {
+                    (candidates[i], candidates[store]) = (candidates[store], candidates[i]);
+                    store++;
+                }
             }
             (candidates[store], candidates[hi - 1]) = (candidates[hi - 1], candidates[store]);
             if (store == target || store == target - 1) return;

@@ -178,7 +178,7 @@ public sealed class InferenceSessionTests
     }
 
     [Fact]
-    public void Disposing_a_session_while_another_thread_steps_is_an_error_not_a_hang()
+    public async Task Disposing_a_session_while_another_thread_steps_is_an_error_not_a_hang()
     {
         var backend = new HostlessBackend();
         using var model = TestModels.Random("gpt2", backend);
@@ -197,13 +197,13 @@ public sealed class InferenceSessionTests
         Assert.Contains("another thread", error.Message);
         backend.OnLinearForward = null;
         release.Set();
-        Assert.True(stepping.Wait(TimeSpan.FromSeconds(30)));
+        await stepping.WaitAsync(TimeSpan.FromSeconds(30));
         session.Dispose();
         Assert.Throws<ObjectDisposedException>(() => session.Step());
     }
 
     [Fact]
-    public void Sessions_on_two_threads_share_one_model_read_only()
+    public async Task Sessions_on_two_threads_share_one_model_read_only()
     {
         using var model = TestModels.Random("llama");
         Assert.False(model.IsTrainable);
@@ -217,10 +217,9 @@ public sealed class InferenceSessionTests
             return [.. sequence.Generated];
         }
         var alone = new[] { Run([3, 4, 5]), Run([9, 8, 7, 6]) };
-        var together = new[] { Task.Run(() => Run([3, 4, 5])), Task.Run(() => Run([9, 8, 7, 6])) };
-        Task.WaitAll(together);
-        Assert.Equal(alone[0], together[0].Result);
-        Assert.Equal(alone[1], together[1].Result);
+        var together = await Task.WhenAll(Task.Run(() => Run([3, 4, 5])), Task.Run(() => Run([9, 8, 7, 6])));
+        Assert.Equal(alone[0], together[0]);
+        Assert.Equal(alone[1], together[1]);
     }
 
     [Fact]

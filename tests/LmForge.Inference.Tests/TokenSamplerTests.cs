@@ -22,7 +22,7 @@ public sealed class TokenSamplerTests
         "top-k" => new SamplingOptions(TopK: 5, Seed: 13),
         "top-p" => new SamplingOptions(TopP: 0.8f, Seed: 14),
         "top-k+top-p" => new SamplingOptions(Temperature: 1.3f, TopK: 6, TopP: 0.75f, Seed: 15),
-        "min-p" => new SamplingOptions(MinP: 0.15f, Seed: 16),
+        "min-p" => new SamplingOptions(Seed: 16) { MinP = 0.15f },
         "everything" => new SamplingOptions(Temperature: 0.8f, TopK: 8, TopP: 0.9f, Seed: 17) { MinP = 0.05f },
         "penalty" => new SamplingOptions(Temperature: 1.0f, Seed: 18) { RepetitionPenalty = 1.8f },
         _ => throw new ArgumentOutOfRangeException(nameof(name)),
