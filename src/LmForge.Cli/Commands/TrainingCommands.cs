@@ -370,7 +370,9 @@ public static class TrainingCommands
         catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException or TrainingConfigException
             or UnauthorizedAccessException or InvalidOperationException or TokenizerFormatException or NonFiniteLossException)
         {
-            Console.Error.WriteLine($"error: {e.Message.ReplaceLineEndings(" ")}"); // plain: one line, never wrapped
+            // plain: one line, never wrapped; .NET's " (Parameter 'x')" suffix says nothing the message does not
+            string message = e is ArgumentException { ParamName: { } name } ? e.Message.Replace($" (Parameter '{name}')", "", StringComparison.Ordinal) : e.Message;
+            Console.Error.WriteLine($"error: {message.ReplaceLineEndings(" ")}");
             return 1;
         }
     }
