@@ -75,6 +75,19 @@ public sealed class InferenceSession : IDisposable
     /// </summary>
     public GenerationSequence Add(IReadOnlyList<int> prompt, SamplingOptions options)
     {
+        Check(prompt, options);
+        int slot = Array.IndexOf(_slots, null);
+        if (slot < 0) throw new InvalidOperationException($"the session is full ({MaxSequences} sequences); remove or finish one first");
+        var sequence = new GenerationSequence(_nextId++, slot, [.. prompt], options, _tokenizer, _model.Config.VocabSize);
+        _slots[slot] = sequence;
+        _active.Add(sequence);
+        if (options.MaxTokens == 0) Leave(sequence, FinishReason.MaxTokens);
+        return sequence;
+    }
+
+    /// <summary>Throws what <see cref="Add(IReadOnlyList{int}, SamplingOptions)"/> would for this prompt and these options (a full session aside).</summary>
+    internal void Check(IReadOnlyList<int> prompt, SamplingOptions options)
+    {
         ObjectDisposedException.ThrowIf(_disposed, this);
         ArgumentNullException.ThrowIfNull(prompt);
         ArgumentNullException.ThrowIfNull(options);
@@ -95,13 +108,6 @@ public sealed class InferenceSession : IDisposable
             if ((uint)stop >= (uint)_model.Config.VocabSize)
                 throw new ArgumentOutOfRangeException(nameof(options), $"stop token {stop} is outside the vocabulary [0, {_model.Config.VocabSize})");
         }
-        int slot = Array.IndexOf(_slots, null);
-        if (slot < 0) throw new InvalidOperationException($"the session is full ({MaxSequences} sequences); remove or finish one first");
-        var sequence = new GenerationSequence(_nextId++, slot, [.. prompt], options, _tokenizer, _model.Config.VocabSize);
-        _slots[slot] = sequence;
-        _active.Add(sequence);
-        if (options.MaxTokens == 0) Leave(sequence, FinishReason.MaxTokens);
-        return sequence;
     }
 
     /// <summary>Takes a sequence out of the session (finished or not), freeing its slot for another.</summary>
