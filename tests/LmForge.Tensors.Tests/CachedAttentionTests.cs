@@ -237,6 +237,20 @@ public sealed class CachedAttentionTests
     }
 
     [Fact]
+    public void No_rows_is_a_valid_call()
+    {
+        var layout = AttentionLayout.Fused(4, 2, 8, causal: true);
+        using var keyCache = Tensor.Allocate(2, 8, 16);
+        using var valueCache = Tensor.Allocate(2, 8, 16);
+        using var qkv = Tensor.Allocate(0, layout.FusedWidth);
+        using var output = Tensor.Allocate(0, 32);
+        using var none = Tensor.AllocateInt32(0);
+        _backend.KeyValueCacheWrite(keyCache, valueCache, qkv, layout, none, none);
+        _backend.CachedAttentionForward(output, qkv, keyCache, valueCache, layout, none, none);
+        Assert.All(keyCache.ToArray(), v => Assert.Equal(0f, v));
+    }
+
+    [Fact]
     public void Write_and_attend_allocate_nothing()
     {
         // a 64-row prefill of one slot, then a decode step of 16 slots: both large enough for the pool to split

@@ -39,6 +39,7 @@ internal static unsafe class CachedAttention
     public static void Forward(WorkerPool pool, float* output, float* qkv, float* keyCache, float* valueCache, int* slots, int* positions,
         int rows, int width, int cacheLength, int maxPosition, in AttentionLayout layout)
     {
+        if (rows == 0) return;
         int keyValueHeads = layout.KeyValueHeadCount, group = layout.HeadCount / keyValueHeads, hs = layout.HeadSize;
         int workers = pool.WorkerCount;
         // Rows first: blocks of rows, which share k and v when they are one sequence's consecutive positions. When one
