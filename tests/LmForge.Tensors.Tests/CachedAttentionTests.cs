@@ -14,8 +14,9 @@ public sealed class CachedAttentionTests
     private readonly IBackend _backend = CpuBackend.Shared;
 
     // (NH, NKV, hs): grouped-query with a 16-wide head, GPT-2's head size, multi-query with a head size that leaves scalar
-    // tails, and four query heads per kv head with a head size of 32 + 8.
-    public static TheoryData<int, int, int> Heads => new() { { 4, 2, 16 }, { 3, 3, 64 }, { 4, 1, 12 }, { 8, 2, 40 } };
+    // tails, four query heads per kv head with a head size of 32 + 8, and nine per kv head: more queries than the kernel
+    // attends at once, and groups of four that straddle kv heads.
+    public static TheoryData<int, int, int> Heads => new() { { 4, 2, 16 }, { 3, 3, 64 }, { 4, 1, 12 }, { 8, 2, 40 }, { 36, 4, 8 } };
 
     // |actual − expected| ≤ 1e-5 relative to max(|expected|, 1) (outputs are averages of values of order 1)
     private static void AssertClose(ReadOnlySpan<float> actual, ReadOnlySpan<float> expected, string what)
@@ -76,29 +77,35 @@ public sealed class CachedAttentionTests
         using var lse = Tensor.Allocate(1, heads, tokens);
         _backend.AttentionForward(expected, lse, qkv, qkv, layout);
 
-        using var keyCache = Cache(2, tokens, layout);
-        using var valueCache = Cache(2, tokens, layout);
-        using var output = Tensor.Allocate(tokens, outputWidth);
-        using (var prefixRows = qkv.Slice(0, new TensorShape(prefix, width)))
-        using (var prefixOutput = output.Slice(0, new TensorShape(prefix, outputWidth)))
-        using (var slots = TestData.Ints(Enumerable.Repeat(slot, prefix).ToArray()))
-        using (var positions = TestData.Ints(Enumerable.Range(0, prefix).ToArray()))
+        // pools of 1, 2 and 3 workers split a decode step's kv heads into different chunks
+        foreach (int workers in new[] { 1, 2, 3 })
         {
-            _backend.KeyValueCacheWrite(keyCache, valueCache, prefixRows, layout, slots, positions);
-            _backend.CachedAttentionForward(prefixOutput, prefixRows, keyCache, valueCache, layout, slots, positions);
-        }
-        AssertClose(output.AsSpan()[..(prefix * outputWidth)], expected.AsSpan()[..(prefix * outputWidth)], "prefill");
+            using var pool = new WorkerPool(workers);
+            var backend = new CpuBackend(pool);
+            using var keyCache = Cache(2, tokens, layout);
+            using var valueCache = Cache(2, tokens, layout);
+            using var output = Tensor.Allocate(tokens, outputWidth);
+            using (var prefixRows = qkv.Slice(0, new TensorShape(prefix, width)))
+            using (var prefixOutput = output.Slice(0, new TensorShape(prefix, outputWidth)))
+            using (var slots = TestData.Ints(Enumerable.Repeat(slot, prefix).ToArray()))
+            using (var positions = TestData.Ints(Enumerable.Range(0, prefix).ToArray()))
+            {
+                backend.KeyValueCacheWrite(keyCache, valueCache, prefixRows, layout, slots, positions);
+                backend.CachedAttentionForward(prefixOutput, prefixRows, keyCache, valueCache, layout, slots, positions);
+            }
+            AssertClose(output.AsSpan()[..(prefix * outputWidth)], expected.AsSpan()[..(prefix * outputWidth)], $"{workers} workers: prefill");
 
-        using var step = TestData.Ints([slot]);
-        using var position = Tensor.AllocateInt32(1);
-        for (int t = prefix; t < tokens; t++)
-        {
-            position.CopyFrom([t]);
-            using var row = qkv.Slice((long)t * width, new TensorShape(1, width));
-            using var rowOutput = output.Slice((long)t * outputWidth, new TensorShape(1, outputWidth));
-            _backend.KeyValueCacheWrite(keyCache, valueCache, row, layout, step, position);
-            _backend.CachedAttentionForward(rowOutput, row, keyCache, valueCache, layout, step, position);
-            AssertClose(rowOutput.AsSpan(), expected.AsSpan().Slice(t * outputWidth, outputWidth), $"decode step {t}");
+            using var step = TestData.Ints([slot]);
+            using var position = Tensor.AllocateInt32(1);
+            for (int t = prefix; t < tokens; t++)
+            {
+                position.CopyFrom([t]);
+                using var row = qkv.Slice((long)t * width, new TensorShape(1, width));
+                using var rowOutput = output.Slice((long)t * outputWidth, new TensorShape(1, outputWidth));
+                backend.KeyValueCacheWrite(keyCache, valueCache, row, layout, step, position);
+                backend.CachedAttentionForward(rowOutput, row, keyCache, valueCache, layout, step, position);
+                AssertClose(rowOutput.AsSpan(), expected.AsSpan().Slice(t * outputWidth, outputWidth), $"{workers} workers: decode step {t}");
+            }
         }
     }
 
@@ -227,6 +234,20 @@ public sealed class CachedAttentionTests
         _backend.KeyValueCacheWrite(keyCacheDevice, valueCacheDevice, qkvDevice, layout, slotsDevice, positionsDevice);
         _backend.CachedAttentionForward(outputDevice, qkvDevice, keyCacheDevice, valueCacheDevice, layout, slotsDevice, positionsDevice);
         Assert.Equal(expected, _backend.ToHost(outputDevice));
+    }
+
+    [Fact]
+    public void No_rows_is_a_valid_call()
+    {
+        var layout = AttentionLayout.Fused(4, 2, 8, causal: true);
+        using var keyCache = Tensor.Allocate(2, 8, 16);
+        using var valueCache = Tensor.Allocate(2, 8, 16);
+        using var qkv = Tensor.Allocate(0, layout.FusedWidth);
+        using var output = Tensor.Allocate(0, 32);
+        using var none = Tensor.AllocateInt32(0);
+        _backend.KeyValueCacheWrite(keyCache, valueCache, qkv, layout, none, none);
+        _backend.CachedAttentionForward(output, qkv, keyCache, valueCache, layout, none, none);
+        Assert.All(keyCache.ToArray(), v => Assert.Equal(0f, v));
     }
 
     [Fact]

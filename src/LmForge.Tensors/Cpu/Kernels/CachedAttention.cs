@@ -7,16 +7,18 @@ namespace LmForge.Tensors.Cpu.Kernels;
 /// <summary>
 /// Attention over a KV cache, for inference (no backward, nothing saved). Write stores the new tokens' key and value
 /// heads at their (slot, position); Forward lets each new row's query heads attend to its slot's positions up to its own.
-/// Forward is FlashAttention's online softmax over tiles of <see cref="KeyTile"/> keys: each query keeps a running max,
-/// normalizer and output, rescaled when the max grows, so no score row outlives a tile and the cache length is not bounded
-/// by the stack. A unit of work is a block of consecutive rows and one kv head: the group's query heads, and the rows of
-/// one sequence at consecutive positions (a prefill), attend together so every k and v row loaded serves all of them.
+/// Forward is FlashAttention's online softmax over tiles of keys: each query keeps a running max, normalizer and output,
+/// rescaled when the max grows, so no score row outlives a tile and the cache length is not bounded by the stack. A unit
+/// of work is a block of consecutive rows and a chunk of kv heads (see <see cref="Forward"/>): the group's query heads,
+/// and the rows of one sequence at consecutive positions (a prefill), attend together so every k and v row loaded serves
+/// all of them.
 /// </summary>
 internal static unsafe class CachedAttention
 {
-    private const int KeyTile = 64;     // keys scored, softmaxed and summed per step
-    private const int MaxQueries = 16;  // (row, head) queries attending together: bounds the stack
-    private const int MaxBlockRows = 8; // rows per unit, when there are enough units to keep every worker busy
+    private const int KeyTile = 64;      // keys scored, softmaxed and summed per step in a prefill
+    private const int DecodeKeyTile = 16; // in a decode step: short tiles keep a head chunk's reads close together
+    private const int MaxQueries = 32;   // (row, head) queries attending together: bounds the stack
+    private const int MaxBlockRows = 8;  // rows per unit, when there are enough units to keep every worker busy
 
     // keyCache, valueCache (S,Tmax,NKV·hs); qkv (N,W) holds key heads at keyColumn and value heads at valueColumn;
     // slots and positions (N) are already checked to lie inside the cache. Row n's heads go to entry [slots[n], positions[n]].
@@ -37,20 +39,40 @@ internal static unsafe class CachedAttention
     public static void Forward(WorkerPool pool, float* output, float* qkv, float* keyCache, float* valueCache, int* slots, int* positions,
         int rows, int width, int cacheLength, int maxPosition, in AttentionLayout layout)
     {
+        if (rows == 0) return;
         int keyValueHeads = layout.KeyValueHeadCount, group = layout.HeadCount / keyValueHeads, hs = layout.HeadSize;
-        // Blocks of rows share k and v only when they are one sequence's consecutive positions; for a few rows (a decode
-        // step) one row per unit keeps every worker busy instead.
-        int blockRows = Math.Clamp((int)Math.Min(int.MaxValue, (long)rows * keyValueHeads / (4 * pool.WorkerCount)), 1,
-            Math.Clamp(MaxQueries / group, 1, MaxBlockRows));
+        int workers = pool.WorkerCount;
+        // Rows first: blocks of rows, which share k and v when they are one sequence's consecutive positions. When one
+        // sequence's rows span several blocks (a prefill), each unit takes one kv head, and a worker's consecutive units are
+        // that head's blocks, whose k and v stay in its L2. Otherwise (a decode step) each unit takes a chunk of kv heads,
+        // as many chunks as it takes to keep the workers busy: a unit then reads a stretch of each k and v row rather than
+        // one head's hs floats at a stride of NKV·hs, which the hardware prefetcher follows poorly (3x slower from memory).
+        int blockRows = Math.Clamp(rows / (2 * workers), 1, Math.Clamp(MaxQueries / group, 1, MaxBlockRows));
         int blocks = (rows + blockRows - 1) / blockRows;
+        bool prefill = blockRows > 1 && (long)rows > (long)blockRows * CountRuns(slots, positions, rows);
+        int chunks = prefill ? keyValueHeads : Math.Clamp((workers + blocks - 1) / blocks, 1, keyValueHeads);
+        int chunkHeads = (keyValueHeads + chunks - 1) / chunks;
+        chunks = (keyValueHeads + chunkHeads - 1) / chunkHeads;
         var op = new ForwardUnits
         {
             Output = output, Query = qkv + layout.QueryColumn, KeyCache = keyCache, ValueCache = valueCache, Slots = slots,
-            Positions = positions, Rows = rows, Width = width, CacheLength = cacheLength, KeyValueWidth = keyValueHeads * hs,
-            HeadCount = layout.HeadCount, GroupSize = group, HeadSize = hs, BlockRows = blockRows, Blocks = blocks, Scale = layout.Scale,
+            Positions = positions, Rows = rows, Width = width, CacheLength = cacheLength, KeyValueHeadCount = keyValueHeads,
+            HeadCount = layout.HeadCount, GroupSize = group, HeadSize = hs, BlockRows = blockRows, Blocks = blocks, ChunkHeads = chunkHeads,
+            Tile = prefill ? KeyTile : DecodeKeyTile, Scale = layout.Scale,
         };
-        long unitWork = (long)blockRows * group * (maxPosition + 1L) * hs;
-        pool.Run(blocks * keyValueHeads, (int)Math.Max(1, 65536 / Math.Max(1, unitWork)), ref op);
+        long unitWork = (long)blockRows * chunkHeads * group * (maxPosition + 1L) * hs;
+        pool.Run(blocks * chunks, (int)Math.Max(1, 65536 / Math.Max(1, unitWork)), ref op);
+    }
+
+    // The number of runs: maximal stretches of rows of one slot at consecutive positions.
+    private static int CountRuns(int* slots, int* positions, int rows)
+    {
+        int runs = rows > 0 ? 1 : 0;
+        for (int n = 1; n < rows; n++)
+        {
+            if (slots[n] != slots[n - 1] || positions[n] != positions[n - 1] + 1) runs++;
+        }
+        return runs;
     }
 
     private struct WriteRows : IRangeOperation
@@ -76,114 +98,145 @@ internal static unsafe class CachedAttention
     {
         public float* Output, Query, KeyCache, ValueCache;
         public int* Slots, Positions;
-        public int Rows, Width, CacheLength, KeyValueWidth, HeadCount, GroupSize, HeadSize, BlockRows, Blocks;
+        public int Rows, Width, CacheLength, KeyValueHeadCount, HeadCount, GroupSize, HeadSize, BlockRows, Blocks, ChunkHeads, Tile;
         public float Scale;
 
         public readonly void Invoke(int start, int end)
         {
             int hs = HeadSize;
-            float* scores = stackalloc float[MaxQueries * KeyTile];
-            float* outputs = stackalloc float[MaxQueries * hs];
-            float* max = stackalloc float[MaxQueries];
-            float* sum = stackalloc float[MaxQueries];
-            int* keyCount = stackalloc int[MaxQueries];
-            float** query = stackalloc float*[MaxQueries];
-            float** destination = stackalloc float*[MaxQueries];
-            var scratch = new Scratch(scores, outputs, max, sum, keyCount, query, destination);
-            long outStride = (long)HeadCount * hs;
+            long keyValueWidth = (long)KeyValueHeadCount * hs, outStride = (long)HeadCount * hs;
+            var scratch = new Scratch
+            {
+                Scores = stackalloc float[MaxQueries * KeyTile],
+                Outputs = stackalloc float[MaxQueries * hs],
+                Max = stackalloc float[MaxQueries],
+                Sum = stackalloc float[MaxQueries],
+                KeyCount = stackalloc int[MaxQueries],
+                Query = stackalloc nint[MaxQueries],
+                Destination = stackalloc nint[MaxQueries],
+                Head = stackalloc int[MaxQueries],
+            };
             for (int unit = start; unit < end; unit++)
             {
-                // kv head outermost: a worker's consecutive units are one head's blocks, whose k and v stay in its cache
-                int g = unit / Blocks;
+                int chunk = unit / Blocks;
                 int first = unit % Blocks * BlockRows, last = Math.Min(first + BlockRows, Rows);
-                int firstHead = g * GroupSize, endHead = firstHead + GroupSize;
+                int firstHead = chunk * ChunkHeads * GroupSize, endHead = Math.Min(firstHead + (ChunkHeads * GroupSize), HeadCount);
                 for (int n = first; n < last;)
                 {
                     // a run: consecutive rows of one slot at consecutive positions; its queries share every key row
                     int runEnd = n + 1;
                     while (runEnd < last && Slots[runEnd] == Slots[n] && Positions[runEnd] == Positions[runEnd - 1] + 1) runEnd++;
-                    long entry = ((long)Slots[n] * CacheLength * KeyValueWidth) + (g * hs);
-                    int headsPerPass = Math.Max(1, MaxQueries / (runEnd - n));
-                    for (int h0 = firstHead; h0 < endHead; h0 += headsPerPass)
+                    long slot = (long)Slots[n] * CacheLength * keyValueWidth;
+                    // queries in head order, each head's rows together, so four in a row usually share a kv head
+                    int count = 0;
+                    for (int h = firstHead; h < endHead; h++)
                     {
-                        int h1 = Math.Min(h0 + headsPerPass, endHead);
-                        int count = 0;
                         for (int r = n; r < runEnd; r++)
                         {
-                            for (int h = h0; h < h1; h++, count++)
+                            if (count == MaxQueries)
                             {
-                                scratch.Query[count] = Query + ((long)r * Width) + (h * hs);
-                                scratch.Destination[count] = Output + (r * outStride) + (h * hs);
-                                scratch.KeyCount[count] = Positions[r] + 1;
+                                Attend(scratch, count, Positions[runEnd - 1] + 1, KeyCache + slot, ValueCache + slot, keyValueWidth, hs, GroupSize, Tile, Scale);
+                                count = 0;
                             }
+                            scratch.Query[count] = (nint)(Query + ((long)r * Width) + (h * hs));
+                            scratch.Destination[count] = (nint)(Output + (r * outStride) + (h * hs));
+                            scratch.KeyCount[count] = Positions[r] + 1;
+                            scratch.Head[count] = h;
+                            count++;
                         }
-                        Attend(scratch, count, Positions[runEnd - 1] + 1, KeyCache + entry, ValueCache + entry, KeyValueWidth, hs, Scale);
                     }
+                    Attend(scratch, count, Positions[runEnd - 1] + 1, KeyCache + slot, ValueCache + slot, keyValueWidth, hs, GroupSize, Tile, Scale);
                     n = runEnd;
                 }
             }
         }
     }
 
-    // A worker's stack scratch for up to MaxQueries queries: query i reads q Query[i], sees keys [0, KeyCount[i]) and
-    // writes Destination[i]; Scores row i (KeyTile) holds its current tile, Outputs row i (hs) its unnormalized output,
-    // Max and Sum its softmax's running max and normalizer.
-    private readonly struct Scratch(float* scores, float* outputs, float* max, float* sum, int* keyCount, float** query, float** destination)
+    // A worker's stack scratch for up to MaxQueries queries: query i is query head Head[i], reads its q at Query[i], sees
+    // keys [0, KeyCount[i]) and writes Destination[i]; Scores row i (the tile length) holds its current tile, Outputs row i (hs)
+    // its unnormalized output, Max and Sum its softmax's running max and normalizer.
+    private ref struct Scratch
     {
-        public readonly float* Scores = scores, Outputs = outputs, Max = max, Sum = sum;
-        public readonly int* KeyCount = keyCount;
-        public readonly float** Query = query, Destination = destination;
+        public Span<float> Scores, Outputs, Max, Sum;
+        public Span<int> KeyCount, Head;
+        public Span<nint> Query, Destination;
     }
 
-    // count queries over keys [0, keys) of one slot and kv head: key j at key + j·stride, value j at value + j·stride.
-    private static void Attend(in Scratch s, int count, int keys, float* key, float* value, long stride, int hs, float scale)
+    // count queries over keys [0, keys) of one slot: kv head g's key j at key + j·stride + g·hs, its value likewise.
+    // Key tiles outermost: every head of the chunk reads the same few rows before the next tile.
+    private static void Attend(in Scratch scratch, int count, int keys, float* key, float* value, long stride, int hs, int group, int keyTile, float scale)
     {
-        float* scores = s.Scores, outputs = s.Outputs, max = s.Max, sum = s.Sum;
-        int* keyCount = s.KeyCount;
-        float** q = s.Query;
-        for (int i = 0; i < count; i++)
+        fixed (float* scores = scratch.Scores, outputs = scratch.Outputs, max = scratch.Max, sum = scratch.Sum)
+        fixed (int* keyCount = scratch.KeyCount, head = scratch.Head)
+        fixed (nint* query = scratch.Query)
         {
-            max[i] = float.NegativeInfinity;
-            sum[i] = 0f;
-        }
-        new Span<float>(outputs, count * hs).Clear();
-        for (int j0 = 0; j0 < keys; j0 += KeyTile)
-        {
-            int tile = Math.Min(KeyTile, keys - j0);
-            float* k = key + (j0 * stride);
-            int i = 0;
-            for (; i + 4 <= count; i += 4) ScoreFourQueries(k, stride, tile, q + i, hs, scale, scores + (i * KeyTile));
-            for (; i < count; i++) ScoreOneQuery(k, stride, tile, q[i], hs, scale, scores + (i * KeyTile));
-
-            // online softmax: rescale what was summed under the old max, then add this tile's exp(s − max)
-            for (i = 0; i < count; i++)
+            float** q = (float**)query;
+            for (int i = 0; i < count; i++)
             {
-                float* row = scores + (i * KeyTile);
-                int visible = Math.Clamp(keyCount[i] - j0, 0, tile);
-                if (visible > 0)
-                {
-                    float tileMax = VectorMath.Max(row, visible);
-                    if (tileMax > max[i])
-                    {
-                        if (sum[i] != 0f)
-                        {
-                            float correction = MathF.Exp(max[i] - tileMax);
-                            sum[i] *= correction;
-                            VectorMath.ScaleInPlace(outputs + (i * hs), correction, hs);
-                        }
-                        max[i] = tileMax;
-                    }
-                    VectorMath.ExpScale(row, max[i], 1f, row, visible);
-                    sum[i] += VectorMath.Sum(row, visible);
-                }
-                new Span<float>(row + visible, tile - visible).Clear(); // keys after the query's position weigh 0
+                max[i] = float.NegativeInfinity;
+                sum[i] = 0f;
             }
+            new Span<float>(outputs, count * hs).Clear();
+            for (int j0 = 0; j0 < keys; j0 += keyTile)
+            {
+                int tile = Math.Min(keyTile, keys - j0);
+                long tileOffset = j0 * stride;
+                for (int i = 0; i < count;)
+                {
+                    float* k = key + tileOffset + (head[i] / group * hs);
+                    if (i + 4 <= count && head[i + 3] / group == head[i] / group)
+                    {
+                        ScoreFourQueries(k, stride, tile, q + i, hs, scale, scores + (i * keyTile), keyTile);
+                        i += 4;
+                    }
+                    else
+                    {
+                        ScoreOneQuery(k, stride, tile, q[i], hs, scale, scores + (i * keyTile));
+                        i++;
+                    }
+                }
 
-            float* v = value + (j0 * stride);
-            for (i = 0; i + 4 <= count; i += 4) AccumulateFourQueries(scores + (i * KeyTile), v, stride, tile, outputs + (i * hs), hs);
-            for (; i < count; i++) AccumulateOneQuery(scores + (i * KeyTile), v, stride, tile, outputs + (i * hs), hs);
+                // online softmax: rescale what was summed under the old max, then add this tile's exp(s − max)
+                for (int i = 0; i < count; i++)
+                {
+                    float* row = scores + (i * keyTile);
+                    int visible = Math.Clamp(keyCount[i] - j0, 0, tile);
+                    if (visible > 0)
+                    {
+                        float tileMax = VectorMath.Max(row, visible);
+                        if (tileMax > max[i])
+                        {
+                            if (sum[i] != 0f)
+                            {
+                                float correction = MathF.Exp(max[i] - tileMax);
+                                sum[i] *= correction;
+                                VectorMath.ScaleInPlace(outputs + (i * hs), correction, hs);
+                            }
+                            max[i] = tileMax;
+                        }
+                        VectorMath.ExpScale(row, max[i], 1f, row, visible);
+                        sum[i] += VectorMath.Sum(row, visible);
+                    }
+                    new Span<float>(row + visible, tile - visible).Clear(); // keys after the query's position weigh 0
+                }
+
+                for (int i = 0; i < count;)
+                {
+                    float* v = value + tileOffset + (head[i] / group * hs);
+                    if (i + 4 <= count && head[i + 3] / group == head[i] / group)
+                    {
+                        AccumulateFourQueries(scores + (i * keyTile), keyTile, v, stride, tile, outputs + (i * hs), hs);
+                        i += 4;
+                    }
+                    else
+                    {
+                        AccumulateOneQuery(scores + (i * keyTile), v, stride, tile, outputs + (i * hs), hs);
+                        i++;
+                    }
+                }
+            }
+            for (int i = 0; i < count; i++) ScaleTo(outputs + (i * hs), 1f / sum[i], (float*)scratch.Destination[i], hs);
         }
-        for (int i = 0; i < count; i++) ScaleTo(outputs + (i * hs), 1f / sum[i], s.Destination[i], hs);
     }
 
     // scores[j] = scale·(q·k_j) for j < count, k_j at k + j·stride: four keys at a time against the one query.
@@ -196,18 +249,18 @@ internal static unsafe class CachedAttention
         for (; j < count; j++, k += stride) scores[j] = VectorMath.Dot(q, k, hs) * scale;
     }
 
-    // scores[r·KeyTile + j] = scale·(q_r·k_j) for r < 4, j < count: each key row is loaded once for the four queries.
+    // scores[r·scoreStride + j] = scale·(q_r·k_j) for r < 4, j < count: each key row is loaded once for the four queries.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void ScoreFourQueries(float* k, long stride, int count, float** q, int hs, float scale, float* scores)
+    private static void ScoreFourQueries(float* k, long stride, int count, float** q, int hs, float scale, float* scores, int scoreStride)
     {
         float* q0 = q[0], q1 = q[1], q2 = q[2], q3 = q[3];
         for (int j = 0; j < count; j++, k += stride)
         {
             var s = Dot4(k, q0, q1, q2, q3, hs) * scale;
             scores[j] = s.GetElement(0);
-            scores[KeyTile + j] = s.GetElement(1);
-            scores[(2 * KeyTile) + j] = s.GetElement(2);
-            scores[(3 * KeyTile) + j] = s.GetElement(3);
+            scores[scoreStride + j] = s.GetElement(1);
+            scores[(2 * scoreStride) + j] = s.GetElement(2);
+            scores[(3 * scoreStride) + j] = s.GetElement(3);
         }
     }
 
@@ -335,12 +388,12 @@ internal static unsafe class CachedAttention
         }
     }
 
-    // output_r += Σ_{j<count} p[r·KeyTile + j]·v_j for r < 4, output_r at output + r·hs: 16 channels of four outputs
+    // output_r += Σ_{j<count} p[r·pStride + j]·v_j for r < 4, output_r at output + r·hs: 16 channels of four outputs
     // (eight accumulators) stay in registers while the value rows stream past, each loaded once for the four queries.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void AccumulateFourQueries(float* p, float* v, long stride, int count, float* output, int hs)
+    private static void AccumulateFourQueries(float* p, int pStride, float* v, long stride, int count, float* output, int hs)
     {
-        float* p0 = p, p1 = p + KeyTile, p2 = p + (2 * KeyTile), p3 = p + (3 * KeyTile);
+        float* p0 = p, p1 = p + pStride, p2 = p + (2 * pStride), p3 = p + (3 * pStride);
         float* o0 = output, o1 = output + hs, o2 = output + (2 * hs), o3 = output + (3 * hs);
         int i = 0;
         if (VectorMath.IsAccelerated)
