@@ -19,7 +19,7 @@ namespace LmForge.Cli.Commands;
 /// <summary>`lmforge quickstart`, `train`, `sample` and `eval`: thin front ends over LmForge.Training and LmForge.Inference.</summary>
 public static class TrainingCommands
 {
-    public static IEnumerable<Command> Create() => [Quickstart(), Train(), Sample(), Eval()];
+    public static IEnumerable<Command> Create() => [Quickstart(), Train(), Sample(), ChatCommand.Create(), Eval()];
 
     static Command Quickstart()
     {
@@ -345,7 +345,7 @@ public static class TrainingCommands
         return directory;
     }
 
-    static bool IsModelDirectory(string directory) => File.Exists(Path.Combine(directory, LmForge.Models.Checkpoints.ModelCheckpoint.WeightsFileName));
+    internal static bool IsModelDirectory(string directory) => File.Exists(Path.Combine(directory, LmForge.Models.Checkpoints.ModelCheckpoint.WeightsFileName));
 
     static string Describe(TransformerModel model) =>
         string.Create(CultureInfo.InvariantCulture, $"{model.Config.Summary}; {model.ParameterCount / 1e6:F2}M parameters");
@@ -361,7 +361,7 @@ public static class TrainingCommands
     }
 
     /// <summary>Runs a command body; expected failures (bad input) become one red line and exit code 1.</summary>
-    static int Guard(Func<int> body)
+    internal static int Guard(Func<int> body)
     {
         try
         {
