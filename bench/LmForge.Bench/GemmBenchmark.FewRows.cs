@@ -204,7 +204,7 @@ public static unsafe partial class GemmBenchmark
 
     // GB/s of summing a 1 GiB float array on the pool's threads, 6 passes after a first one: the fastest pass, and the
     // fastest 16 MiB piece (each piece split across the threads), which a short burst of the machine to ourselves reaches.
-    private static (double Whole, double Piece) ReadBandwidth(WorkerPool pool)
+    internal static (double Whole, double Piece) ReadBandwidth(WorkerPool pool)
     {
         const long Length = 1L << 28, PieceLength = 1L << 22;
         float* data = (float*)NativeMemory.AlignedAlloc((nuint)(Length * sizeof(float)), 64);
