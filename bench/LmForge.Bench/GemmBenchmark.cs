@@ -12,7 +12,8 @@ namespace LmForge.Bench;
 // Each library is timed in its own block after a warm-up; each figure is the median of several timed repeats.
 // Usage: gemm [--threads N] [--layers qkv,fc,...] [--rows 256,1024] [--best]
 // --best reports the fastest repeat instead of the median: steadier when other processes share the cores.
-public static unsafe class GemmBenchmark
+// gemm --few-rows [...]: the decode-time forward products instead (GemmBenchmark.FewRows.cs).
+public static unsafe partial class GemmBenchmark
 {
     private const int CblasRowMajor = 101, CblasNoTrans = 111, CblasTrans = 112;
 
@@ -24,6 +25,7 @@ public static unsafe class GemmBenchmark
 
     public static int Run(string[] args)
     {
+        if (args.Contains("--few-rows")) return RunFewRows(args.Where(arg => arg != "--few-rows").ToArray());
         int threads = 2;
         string[]? layerFilter = null;
         int[] rowCounts = [256, 1024];
@@ -197,6 +199,11 @@ public static unsafe class GemmBenchmark
         public static extern void cblas_sgemm(
             int order, int transA, int transB, int m, int n, int k, float alpha, float* a, int lda,
             float* b, int ldb, float beta, float* c, int ldc);
+
+        [DllImport(Library)]
+        public static extern void cblas_sgemv(
+            int order, int trans, int m, int n, float alpha, float* a, int lda, float* x, int incX, float beta,
+            float* y, int incY);
 
         [DllImport(Library)]
         public static extern void openblas_set_num_threads(int threads);

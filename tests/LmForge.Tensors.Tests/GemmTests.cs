@@ -73,6 +73,76 @@ public sealed unsafe class GemmTests
         tall.Check(random, WorkerPool.Shared);
     }
 
+    // GemmPath by name: the enum is internal to the library.
+    public static TheoryData<string> LinearForwardPaths => new() { "Automatic", "FewRows", "Packed" };
+
+    [Theory]
+    [MemberData(nameof(LinearForwardPaths))]
+    public void Multiply_LinearForwardEveryRowCount_MatchesDoubleReference(string pathName)
+    {
+        var path = Enum.Parse<GemmPath>(pathName);
+        // A linear layer's forward product A·Bᵀ for every row count across the few-rows/packed crossover, with sizes
+        // that are not multiples of any vector width or tile (n = 4·q + 1..3 leaves a partial block of B rows), bias
+        // and accumulate, padded leading dimensions. Automatic runs whichever path Gemm chooses for each row count;
+        // the forced paths check both kernels on every count whichever one is chosen.
+        var random = new Random(20230828 + (int)path);
+        for (int m = 1; m <= 70; m++)
+        {
+            foreach (var (n, k) in new[] { (37, 77), (6, 257), (1, 15), (43, 8), (9, 33) })
+            {
+                new ProductCase(false, true, m, n, k)
+                {
+                    Path = path, PadA = random.Next(3), PadB = random.Next(3), PadC = random.Next(3),
+                    Accumulate = random.Next(2) == 1, WithBias = random.Next(2) == 1,
+                }.Check(random, WorkerPool.Shared);
+            }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(LinearForwardPaths))]
+    public void Multiply_LinearForwardSplitAcrossWorkers_MatchesDoubleReference(string pathName)
+    {
+        var path = Enum.Parse<GemmPath>(pathName);
+        // Products large enough to be split across the pool: decode-sized (one row, many output channels) and a few
+        // rows, n not a multiple of the 4-row blocks, with pools of 2, 3 and 5 workers.
+        var random = new Random(20230828);
+        foreach (int workers in new[] { 2, 3, 5 })
+        {
+            using var pool = new WorkerPool(workers);
+            foreach (int m in new[] { 1, 2, 3, 5, 16, 17 })
+            {
+                new ProductCase(false, true, m, 1031, 301) { Path = path, WithBias = true, PadB = 1 }.Check(random, pool);
+                new ProductCase(false, true, m, 2050, 130) { Path = path, Accumulate = true, PadA = 2 }.Check(random, pool);
+            }
+        }
+    }
+
+    [Fact]
+    public void Multiply_FewRowsPath_RefusesOtherForms()
+    {
+        var buffer = new float[16];
+        fixed (float* p = buffer)
+        {
+            float* q = p;
+            foreach (var (transposeA, transposeB) in new[] { (false, false), (true, false), (true, true) })
+            {
+                Assert.Equal("path", Assert.Throws<ArgumentException>(() => Gemm.Multiply(
+                    WorkerPool.Shared, GemmPath.FewRows, transposeA, transposeB, 2, 2, 2, q, 2, q, 2, q, 2)).ParamName);
+            }
+        }
+    }
+
+    [Fact]
+    public void Multiply_ChoosesFewRowsOnlyForLinearForwardWithFewRows()
+    {
+        Assert.True(Gemm.ChoosesFewRows(false, true, 1));
+        Assert.True(Gemm.ChoosesFewRows(false, true, GemmFewRows.MaxRows));
+        Assert.False(Gemm.ChoosesFewRows(false, true, GemmFewRows.MaxRows + 1));
+        Assert.False(Gemm.ChoosesFewRows(false, false, 1));
+        Assert.False(Gemm.ChoosesFewRows(true, true, 1));
+    }
+
     [Theory]
     [InlineData(1)]
     [InlineData(3)]
@@ -81,7 +151,7 @@ public sealed unsafe class GemmTests
     {
         var pool = new WorkerPool(workerCount);
         var random = new Random(20230828);
-        foreach (var (m, n, k) in new[] { (100, 257, 129), (257, 100, 64), (64, 64, 64), (7, 1000, 100) })
+        foreach (var (m, n, k) in new[] { (100, 257, 129), (257, 100, 64), (64, 64, 64), (7, 1000, 100), (1, 1001, 300) })
         {
             new ProductCase(false, true, m, n, k) { WithBias = true }.Check(random, pool);
             new ProductCase(false, false, m, n, k) { Accumulate = true }.Check(random, pool);
@@ -142,6 +212,24 @@ public sealed unsafe class GemmTests
     }
 
     [Fact]
+    public void Multiply_FewRowsAfterWarmUp_AllocatesNothing()
+    {
+        // One row against 4096×256: the decode case, split across the pool.
+        var a = new float[256];
+        var b = new float[4096 * 256];
+        var c = new float[4096];
+        var bias = new float[4096];
+        void Multiply(int times)
+        {
+            fixed (float* pa = a, pb = b, pc = c, pbias = bias)
+            {
+                for (int run = 0; run < times; run++) Gemm.Multiply(false, true, 1, 4096, 256, pa, 256, pb, 256, pc, 4096, bias: pbias);
+            }
+        }
+        Assert.Equal(0, AllocationMeter.BytesAllocatedBy(() => Multiply(200), () => Multiply(20)));
+    }
+
+    [Fact]
     public void Multiply_BadArguments_ThrowNamingTheArgument()
     {
         var buffer = new float[64];
@@ -176,6 +264,7 @@ public sealed unsafe class GemmTests
         public int PadC { get; init; }
         public bool Accumulate { get; init; }
         public bool WithBias { get; init; }
+        public GemmPath Path { get; init; }
 
         public void Check(Random random, WorkerPool pool)
         {
@@ -190,7 +279,7 @@ public sealed unsafe class GemmTests
 
             fixed (float* pa = a, pb = b, pc = c, pbias = bias)
             {
-                Gemm.Multiply(pool, transposeA, transposeB, m, n, k, pa, lda, pb, ldb, pc, ldc, Accumulate,
+                Gemm.Multiply(pool, Path, transposeA, transposeB, m, n, k, pa, lda, pb, ldb, pc, ldc, Accumulate,
                     WithBias ? pbias : null);
             }
 
@@ -213,7 +302,7 @@ public sealed unsafe class GemmTests
                     double actual = c[i * ldc + j];
                     if (!(Math.Abs(actual - exact) <= tolerance))
                     {
-                        Assert.Fail($"transposeA={transposeA} transposeB={transposeB} m={m} n={n} k={k} " +
+                        Assert.Fail($"{Path} transposeA={transposeA} transposeB={transposeB} m={m} n={n} k={k} " +
                             $"lda={lda} ldb={ldb} ldc={ldc} accumulate={Accumulate} bias={WithBias}: " +
                             $"C[{i},{j}] = {actual}, expected {exact} ± {tolerance}");
                     }

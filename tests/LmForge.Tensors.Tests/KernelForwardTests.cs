@@ -171,6 +171,11 @@ public sealed class KernelForwardTests
         using var weight = TestData.Random(random, 1f, 256, 256);
         using var output = Tensor.Allocate(256, 256);
         Assert.Throws<ObjectDisposedException>(() => backend.LinearForward(output, input, weight, null));
+        // One row against a wide weight: the few-rows path, split across workers too.
+        using var token = TestData.Random(random, 1f, 1, 512);
+        using var wide = TestData.Random(random, 1f, 1024, 512);
+        using var logits = Tensor.Allocate(1, 1024);
+        Assert.Throws<ObjectDisposedException>(() => backend.LinearForward(logits, token, wide, null));
         using var inputGrad = Tensor.Allocate(256, 256);
         using var weightGrad = Tensor.Allocate(256, 256);
         Assert.Throws<ObjectDisposedException>(() => backend.LinearBackward(inputGrad, weightGrad, null, output, input, weight));

@@ -1,11 +1,13 @@
+using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using LmForge.Tensors.Cpu;
 
 namespace LmForge.Tensors.Tests;
 
 /// <summary>
-/// test.sh re-runs these tests with DOTNET_EnableAVX2=0 to prove the scalar fallbacks; this checks that the switch
-/// really reaches the kernels, so the second run cannot silently test the vector path again.
+/// test.sh re-runs these tests with DOTNET_EnableAVX2=0 to prove the scalar fallbacks, and with DOTNET_EnableAVX512=0
+/// to prove the 256-bit paths of kernels that prefer 512-bit vectors; this checks that the switches really reach the
+/// kernels, so those runs cannot silently test the default paths again.
 /// </summary>
 public sealed class ScalarPathTests
 {
@@ -22,6 +24,10 @@ public sealed class ScalarPathTests
         else if (Avx2.IsSupported && Fma.IsSupported)
         {
             Assert.Equal("cpu (AVX2)", CpuBackend.Shared.Name);
+        }
+        if (Environment.GetEnvironmentVariable("DOTNET_EnableAVX512") == "0")
+        {
+            Assert.False(Vector512.IsHardwareAccelerated);
         }
     }
 }

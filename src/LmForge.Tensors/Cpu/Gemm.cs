@@ -15,6 +15,8 @@ namespace LmForge.Tensors.Cpu;
 /// Mr×Nr tile of C held in registers. Packing absorbs the transposes, so all four forms share the kernel.
 /// Large products are split across <see cref="WorkerPool.Shared"/>, one slice of C per worker (columns when C is
 /// wider than tall, rows otherwise), each worker running the whole blocked loop nest on its slice.
+/// A·Bᵀ with at most <see cref="GemmFewRows.MaxRows"/> rows (a linear layer's forward pass while decoding) skips
+/// the packing: <see cref="GemmFewRows"/> reads each row of B once and dots it with every row of A.
 /// </remarks>
 public static unsafe class Gemm
 {
@@ -32,6 +34,13 @@ public static unsafe class Gemm
         WorkerPool pool, bool transposeA, bool transposeB, int m, int n, int k,
         float* a, int lda, float* b, int ldb, float* c, int ldc,
         bool accumulate = false, float* bias = null)
+        => Multiply(pool, GemmPath.Automatic, transposeA, transposeB, m, n, k, a, lda, b, ldb, c, ldc, accumulate, bias);
+
+    // The tests and the benchmark force a path to check and time each one on any shape.
+    internal static void Multiply(
+        WorkerPool pool, GemmPath path, bool transposeA, bool transposeB, int m, int n, int k,
+        float* a, int lda, float* b, int ldb, float* c, int ldc,
+        bool accumulate = false, float* bias = null)
     {
         ArgumentNullException.ThrowIfNull(pool);
         Validate(transposeA, transposeB, m, n, k, a, lda, b, ldb, c, ldc);
@@ -39,6 +48,16 @@ public static unsafe class Gemm
         if (k == 0)
         {
             ApplyEmptyProduct(m, n, c, ldc, accumulate, bias);
+            return;
+        }
+
+        if (path == GemmPath.FewRows && (transposeA || !transposeB))
+        {
+            throw new ArgumentException("Gemm.Multiply: the few-rows path computes A·Bᵀ only.", nameof(path));
+        }
+        if (path == GemmPath.FewRows || (path == GemmPath.Automatic && ChoosesFewRows(transposeA, transposeB, m)))
+        {
+            MultiplyFewRows(pool, m, n, k, a, lda, b, ldb, c, ldc, accumulate, bias);
             return;
         }
 
@@ -53,6 +72,27 @@ public static unsafe class Gemm
         // (the short side, op(A) for column slices) costs about 1/(slice width) of the multiply-adds.
         int minPerWorker = operation.SplitColumns ? 64 / GemmKernel.Nr : 48 / GemmKernel.Mr;
         pool.Run(operation.PanelCount, minPerWorker, ref operation);
+    }
+
+    /// <summary>Whether Multiply takes the few-rows path for this form and row count.</summary>
+    internal static bool ChoosesFewRows(bool transposeA, bool transposeB, int m) =>
+        !transposeA && transposeB && m <= GemmFewRows.MaxRows;
+
+    private static void MultiplyFewRows(
+        WorkerPool pool, int m, int n, int k, float* a, int lda, float* b, int ldb, float* c, int ldc, bool accumulate,
+        float* bias)
+    {
+        var operation = new GemmFewRows(m, n, k, a, lda, b, ldb, c, ldc, accumulate, bias);
+        long work = (long)m * n * k;
+        if (pool.WorkerCount == 1 || work < ParallelThreshold)
+        {
+            operation.Invoke(0, operation.BlockCount);
+            return;
+        }
+        // Each worker gets at least half the threshold's multiply-adds: for one row of A, 512 KiB of B to stream.
+        long blockWork = (long)m * k * GemmDotKernel.Columns;
+        int minPerWorker = (int)Math.Max(1, ParallelThreshold / 2 / blockWork);
+        pool.Run(operation.BlockCount, minPerWorker, ref operation);
     }
 
     // k == 0: op(A)·op(B) is the zero matrix, so C = (accumulate ? C : 0) + bias.
@@ -100,4 +140,12 @@ public static unsafe class Gemm
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void ThrowNull(string name) =>
         throw new ArgumentNullException(name, $"Gemm.Multiply: {name} is null but the product reads it.");
+}
+
+/// <summary>Which loop nest computes a product: chosen from the shape, or forced by the tests and the benchmark.</summary>
+internal enum GemmPath
+{
+    Automatic,
+    Packed,
+    FewRows,
 }
