@@ -65,12 +65,8 @@ public static unsafe partial class GemmBenchmark
         var (bandwidth, burst) = probe.Fastest(pool);
         Console.WriteLine($"read bandwidth, 1 GiB summed on {threads} threads with L2 prefetch: {bandwidth:F1} GB/s (fastest pass; " +
             $"its fastest 16 MiB piece: {burst:F1} GB/s)");
-        Console.WriteLine();
-        Console.WriteLine($"µs per call, W streamed from memory: the fastest call of >= {cycles} passes and {seconds} s. " +
-            "% of read bandwidth: the chosen path's W GB/s over the fastest 1 GiB pass above (a single short call can beat it).");
-        Console.WriteLine("| N | layer (C→OC) | few-rows µs | packed µs | OpenBLAS µs | Gemm chooses | speed vs OpenBLAS | " +
-            "chosen W GB/s | % of read bandwidth | chosen GFLOP/s |");
-        Console.WriteLine("|---:|---|---:|---:|---:|---|---:|---:|---:|---:|");
+        // Rows are printed at the end, against the fastest 1 GiB pass of the whole run.
+        var rows = new List<(int N, string Layer, double FewRows, double Packed, double OpenBlas, long Bytes, double Flops)>();
         foreach (var (name, inputs, outputs) in DecodeLayers)
         {
             if (!layerFilter.Contains(name)) continue;
@@ -78,23 +74,35 @@ public static unsafe partial class GemmBenchmark
             foreach (int n in rowCounts)
             {
                 var (fewRows, packed, openBlas) = MeasureFewRows(pool, weights, n, cycles, seconds);
-                bool chooseFewRows = Gemm.ChoosesFewRows(false, true, n);
-                double chosen = chooseFewRows ? fewRows : packed;
-                double gigabytes = weights.Bytes / chosen / 1e9;
-                Console.WriteLine($"| {n} | {name} ({inputs}→{outputs}) | {fewRows * 1e6:F1} | {packed * 1e6:F1} | " +
-                    $"{openBlas * 1e6:F1} | {(chooseFewRows ? "few-rows" : "packed")} | {openBlas / chosen:F2} | " +
-                    $"{gigabytes:F1} | {gigabytes / bandwidth:P0} | {2.0 * n * inputs * outputs / chosen / 1e9:F1} |");
+                rows.Add((n, $"{name} ({inputs}→{outputs})", fewRows, packed, openBlas, weights.Bytes, 2.0 * n * inputs * outputs));
             }
         }
-
-        Console.WriteLine();
         var (ours, theirs, bandwidthDuring, tokenBytes) = MeasureToken(pool, probe, cycles, 2 * seconds);
         var (bandwidthAfter, burstAfter) = probe.Fastest(pool);
         Console.WriteLine($"read bandwidth between our tokens: {bandwidthDuring:F1} GB/s; after: {bandwidthAfter:F1} GB/s " +
             $"(fastest piece {burstAfter:F1} GB/s); load average at end: {LoadAverage()}");
         bandwidth = Math.Max(bandwidth, Math.Max(bandwidthDuring, bandwidthAfter));
+        Console.WriteLine($"read bandwidth bound: {bandwidth:F1} GB/s, the fastest 1 GiB pass of the run");
+
+        Console.WriteLine();
+        Console.WriteLine($"µs per call, W streamed from memory: the fastest call of >= {cycles} passes and {seconds} s. " +
+            "% of read bandwidth: the chosen path's W GB/s over the bound (a single short call can beat it).");
+        Console.WriteLine("| N | layer (C→OC) | few-rows µs | packed µs | OpenBLAS µs | Gemm chooses | speed vs OpenBLAS | " +
+            "chosen W GB/s | % of read bandwidth | chosen GFLOP/s |");
+        Console.WriteLine("|---:|---|---:|---:|---:|---|---:|---:|---:|---:|");
+        foreach (var row in rows)
+        {
+            bool chooseFewRows = Gemm.ChoosesFewRows(false, true, row.N);
+            double chosen = chooseFewRows ? row.FewRows : row.Packed;
+            double gigabytes = row.Bytes / chosen / 1e9;
+            Console.WriteLine($"| {row.N} | {row.Layer} | {row.FewRows * 1e6:F1} | {row.Packed * 1e6:F1} | " +
+                $"{row.OpenBlas * 1e6:F1} | {(chooseFewRows ? "few-rows" : "packed")} | {row.OpenBlas / chosen:F2} | " +
+                $"{gigabytes:F1} | {gigabytes / bandwidth:P0} | {row.Flops / chosen / 1e9:F1} |");
+        }
+
+        Console.WriteLine();
         Console.WriteLine($"GPT-2 124M, one token at N = 1: 48 linears + head, {tokenBytes / 1e6:F0} MB of weights; " +
-            $"bound at {bandwidth:F1} GB/s (the fastest 1 GiB pass of the run): {tokenBytes / bandwidth / 1e6:F2} ms");
+            $"bound at {bandwidth:F1} GB/s: {tokenBytes / bandwidth / 1e6:F2} ms");
         foreach (var (name, time) in new[] { ("LmForge Gemm.Multiply", ours), ("OpenBLAS cblas_sgemv ", theirs) })
         {
             Console.WriteLine($"  {name}: fastest token {time * 1e3:F2} ms ({1 / time:F0} tokens/s if nothing else ran), " +
