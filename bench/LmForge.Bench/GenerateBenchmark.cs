@@ -41,7 +41,8 @@ public static class GenerateBenchmark
             Console.Error.WriteLine($"generate: unknown case '{which}', expected {string.Join(", ", Cases.Select(c => c.Name))} or all");
             return 2;
         }
-        double bandwidth = GemmBenchmark.ReadBandwidth(WorkerPool.Shared).Whole; // 1 GiB streamed on every worker, fastest pass
+        double bandwidth;
+        using (var probe = new GemmBenchmark.ReadBandwidthProbe()) bandwidth = probe.Fastest(WorkerPool.Shared).Whole; // 1 GiB on every worker, fastest pass
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"generate: {Environment.ProcessorCount} cores, {WorkerPool.Shared.WorkerCount} workers, {CpuBackend.Shared.Name}; measured read bandwidth {bandwidth:F1} GB/s; peer: PyTorch {(peer ? "(2 threads)" : "skipped")}"));
         foreach (var benchCase in cases)

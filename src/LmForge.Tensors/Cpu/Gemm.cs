@@ -15,8 +15,8 @@ namespace LmForge.Tensors.Cpu;
 /// Mr×Nr tile of C held in registers. Packing absorbs the transposes, so all four forms share the kernel.
 /// Large products are split across <see cref="WorkerPool.Shared"/>, one slice of C per worker (columns when C is
 /// wider than tall, rows otherwise), each worker running the whole blocked loop nest on its slice.
-/// A·Bᵀ with at most <see cref="GemmFewRows.MaxRows"/> rows (a linear layer's forward pass while decoding) skips
-/// the packing: <see cref="GemmFewRows"/> reads each row of B once and dots it with every row of A.
+/// A·Bᵀ with at most <see cref="GemmFewRows.MaxRows"/> rows (64, or 32 without AVX-512: a linear layer's forward pass
+/// while decoding) skips the packing: <see cref="GemmFewRows"/> reads each row of B once and dots it with every row of A.
 /// </remarks>
 public static unsafe class Gemm
 {

@@ -15,10 +15,11 @@ internal readonly unsafe struct GemmFewRows : IRangeOperation
 {
     /// <summary>
     /// Products with at most this many rows of A take this path. Measured with `bench gemm --few-rows` (GPT-2's five
-    /// shapes and an 8192→2048 one, weights streamed from memory, and cached): this path is faster at every row count
-    /// up to 64; beyond, the packed path catches up and wins once the rows of A outgrow L2 (3072-deep: from 96 rows).
+    /// shapes and an 8192→2048 one, weights streamed from memory): with the 4-row tiles of AVX-512 this path is faster
+    /// at every row count up to 64, beyond which the packed one catches up once the rows of A outgrow L2 (3072-deep:
+    /// from 96 rows); with 2-row tiles the deep shapes cross over between 32 and 48 rows.
     /// </summary>
-    public const int MaxRows = 64;
+    public static int MaxRows => Vector512.IsHardwareAccelerated ? 64 : 32;
 
     private readonly float* _a, _b, _c, _bias;
     private readonly int _m, _n, _k, _lda, _ldb, _ldc;
