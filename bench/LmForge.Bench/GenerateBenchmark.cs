@@ -73,8 +73,10 @@ public static class GenerateBenchmark
     {
         var greedy = new SamplingOptions(Temperature: 0, MaxTokens: newTokens + 1);
         int v = model.Config.VocabSize;
-        // warm-up: the JIT tiers up the kernels
+        // warm-up of every path timed below (the JIT tiers a method up after ~30 calls; a prefill calls each linear once)
         Decode(model, 1, 1, Math.Min(32, newTokens), greedy, v);
+        for (int i = 0; i < 3; i++) PrefillThenDecode(model, promptTokens, 4, greedy, v);
+        Decode(model, batches.Max(), 1, 8, greedy, v);
         double decode1 = Decode(model, 1, 1, newTokens, greedy, v);
         var (prefill, decodeAfter) = PrefillThenDecode(model, promptTokens, newTokens, greedy, v);
         var aggregate = batches.Select(b => (b, Decode(model, b, 1, Math.Min(newTokens, 64), greedy, v))).ToArray();
