@@ -3,8 +3,7 @@ namespace LmForge.Inference;
 /// <summary>
 /// Picks a token from logits under <see cref="SamplingOptions"/> with a seeded SplitMix64 stream (64-bit state, so a
 /// sampler can be recreated at any point). No sort of the vocabulary: top-k and top-p select their candidates by
-/// partitioning around pivots (expected time linear in the vocabulary), and the draw walks the kept candidates in
-/// token order. Scratch arrays are allocated once per sampler, not per token.
+/// partitioning around pivots (expected time linear in the vocabulary), and the draw walks the kept candidates. Scratch arrays are allocated once per sampler, not per token.
 /// </summary>
 public sealed class TokenSampler
 {
@@ -77,7 +76,8 @@ public sealed class TokenSampler
             kept = write;
         }
 
-        Array.Sort(_candidates, 0, kept); // token order: a draw does not depend on how the selection left them
+        // the draw walks the kept candidates in the order the (deterministic) selection left them: any fixed order
+        // gives the same distribution, and the same seed and logits give the same token
         double total = 0;
         for (int i = 0; i < kept; i++) total += _probabilities[_candidates[i]];
         double u = NextUniform() * total, running = 0;
