@@ -41,11 +41,11 @@ public sealed class GptReferenceTests(ITestOutputHelper output)
         float loss = model.Forward(tokens, targets, b, t);
         float expectedLoss = fixture.Read("loss", 1)[0];
         Assert.True(Math.Abs(loss - expectedLoss) <= LossTolerance * Math.Abs(expectedLoss), $"loss {loss} vs torch {expectedLoss}");
-        AssertClose("logits", fixture.Read("logits", b, t, fixture.Config.PaddedVocabSize), model.Backend.ToHost(model.Logits), LogitsTolerance);
+        ReferenceAssert.Close(output, "logits", fixture.Read("logits", b, t, fixture.Config.PaddedVocabSize), model.Backend.ToHost(model.Logits), LogitsTolerance);
 
         model.Backward();
         foreach (var p in model.ParameterLayout)
-            AssertClose("grad." + p.Name, fixture.Read("grad." + p.Name, p.Shape.Dimensions.ToArray()), model.Backend.ToHost(model.GetGradient(p.Name)), GradientTolerance);
+            ReferenceAssert.Close(output, "grad." + p.Name, fixture.Read("grad." + p.Name, p.Shape.Dimensions.ToArray()), model.Backend.ToHost(model.GetGradient(p.Name)), GradientTolerance);
     }
 
     [Theory]
@@ -97,28 +97,4 @@ public sealed class GptReferenceTests(ITestOutputHelper output)
         Assert.Contains(-1, odd.ReadInt32("targets"));
     }
 
-    private void AssertClose(string name, float[] expected, float[] actual, double tolerance)
-    {
-        Assert.Equal(expected.Length, actual.Length);
-        double scale = expected.Max(v => Math.Abs((double)v));
-        double maxError = 0;
-        int worst = 0;
-        for (int i = 0; i < expected.Length; i++)
-        {
-            double error = Math.Abs((double)expected[i] - actual[i]);
-            if (error > maxError)
-            {
-                maxError = error;
-                worst = i;
-            }
-        }
-        output.WriteLine($"{name}: max error / max |torch| = {(scale == 0 ? maxError : maxError / scale):E2}");
-        if (scale == 0)
-        {
-            Assert.True(maxError == 0, $"{name}: expected all zeros, element {worst} is {actual[worst]}");
-            return;
-        }
-        Assert.True(maxError <= tolerance * scale,
-            $"{name}: max error {maxError:E2} at {worst} ({actual[worst]} vs torch {expected[worst]}) exceeds {tolerance:E0} × {scale:E2}");
-    }
 }

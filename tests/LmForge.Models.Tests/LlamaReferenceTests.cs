@@ -57,7 +57,7 @@ public sealed class LlamaReferenceTests(ITestOutputHelper output) : IDisposable
             padded.AsSpan(row * vp, v).CopyTo(logits.AsSpan(row * v));
             Assert.All(padded.AsSpan((row * vp) + v, vp - v).ToArray(), x => Assert.Equal(0f, x)); // padded head rows are zero
         }
-        AssertClose("logits", fixture.Read("logits"), logits, LogitsTolerance);
+        ReferenceAssert.Close(output, "logits", fixture.Read("logits"), logits, LogitsTolerance);
 
         model.Backward();
         // our gradient buffer has the parameter layout: written through the checkpoint map it becomes Hugging Face tensors
@@ -116,7 +116,7 @@ public sealed class LlamaReferenceTests(ITestOutputHelper output) : IDisposable
         float[] padded = model.Logits.ToArray();
         var logits = new float[b * t * v];
         for (int row = 0; row < b * t; row++) padded.AsSpan(row * vp, v).CopyTo(logits.AsSpan(row * v));
-        AssertClose("logits", fixture.Read("logits"), logits, LogitsTolerance);
+        ReferenceAssert.Close(output, "logits", fixture.Read("logits"), logits, LogitsTolerance);
     }
 
     // Saves the model through the Llama map and compares every file tensor with the fixture's tensor of that name.
@@ -134,7 +134,7 @@ public sealed class LlamaReferenceTests(ITestOutputHelper output) : IDisposable
             float[] actual = ours.ReadFloat32(name, ours.GetInfo(name).Shape.ToArray());
             if (!absolute)
             {
-                AssertClose(prefix + name, expected, actual, tolerance);
+                ReferenceAssert.Close(output, prefix + name, expected, actual, tolerance);
                 continue;
             }
             double maxError = 0;
@@ -144,36 +144,13 @@ public sealed class LlamaReferenceTests(ITestOutputHelper output) : IDisposable
         }
     }
 
-    private void AssertClose(string name, float[] expected, float[] actual, double tolerance)
-    {
-        Assert.Equal(expected.Length, actual.Length);
-        double scale = expected.Max(x => Math.Abs((double)x));
-        double maxError = 0;
-        int worst = 0;
-        for (int i = 0; i < expected.Length; i++)
-        {
-            double error = Math.Abs((double)expected[i] - actual[i]);
-            if (error > maxError)
-            {
-                maxError = error;
-                worst = i;
-            }
-        }
-        output.WriteLine($"{name}: max error / max |torch| = {maxError / scale:E2}");
-        Assert.True(scale > 0, $"{name}: the reference is all zeros");
-        Assert.True(maxError <= tolerance * scale,
-            $"{name}: max error {maxError:E2} at {worst} ({actual[worst]} vs torch {expected[worst]}) exceeds {tolerance:E0} × {scale:E2}");
-    }
 }
 
 /// <summary>A PyTorch Llama fixture (tests/reference/make_llama_fixtures.py) opened for reading.</summary>
-internal sealed class LlamaFixture : IDisposable
+internal sealed class LlamaFixture : ReferenceFixture
 {
-    private readonly SafeTensorsFile _file;
-
-    public LlamaFixture(string name)
+    public LlamaFixture(string name) : base(name)
     {
-        _file = SafeTensorsFile.Open(Path.Combine(AppContext.BaseDirectory, "fixtures", name + ".safetensors"));
         Config = TransformerConfig.Llama(Int("vocab_size"), Int("max_position_embeddings"), Int("num_hidden_layers"), Int("num_attention_heads"),
             Int("num_key_value_heads"), Int("hidden_size"), Int("intermediate_size")) with
         {
@@ -190,34 +167,15 @@ internal sealed class LlamaFixture : IDisposable
     public int SequenceLength { get; }
     public int Steps { get; }
 
-    public IEnumerable<string> Names => _file.Tensors.Keys;
-
-    public float Float(string key) => float.Parse(_file.Metadata[key], CultureInfo.InvariantCulture);
-
-    public int Int(string key) => int.Parse(_file.Metadata[key], CultureInfo.InvariantCulture);
-
-    public float[] Read(string name) => _file.ReadFloat32(name, _file.GetInfo(name).Shape.ToArray());
-
-    public int[] ReadInt32(string name)
-    {
-        var info = _file.GetInfo(name);
-        Assert.Equal(SafeTensorDType.I32, info.DType);
-        var values = new int[info.ElementCount];
-        _file.ReadBytes(name, MemoryMarshal.AsBytes(values.AsSpan()));
-        return values;
-    }
-
     /// <summary>Writes the tensors named prefix + X as a Hugging Face weights file with names X, and returns its path.</summary>
     public string WriteHuggingFaceFile(string prefix, string directory)
     {
         Directory.CreateDirectory(directory);
         string path = Path.Combine(directory, "fixture-" + prefix.TrimEnd('.') + ".safetensors");
         var entries = Names.Where(n => n.StartsWith(prefix, StringComparison.Ordinal))
-            .Select(n => new SafeTensorEntry(n[prefix.Length..], _file.GetInfo(n).Shape, Read(n)))
+            .Select(n => new SafeTensorEntry(n[prefix.Length..], File.GetInfo(n).Shape, Read(n)))
             .ToList();
         SafeTensorsFile.Write(path, entries);
         return path;
     }
-
-    public void Dispose() => _file.Dispose();
 }
