@@ -160,7 +160,7 @@ internal static unsafe class Attention
                     if (r < count) Lse[((long)bh * Tq) + t0 + r] = logSumExp;
                     new Span<float>(row + n, keys - n).Clear();
                 }
-                WeightedSum4(p, Tk, vBase, KeyValueStride, keys, o, hs);
+                AttentionRows.WeightedSum4(p, Tk, vBase, KeyValueStride, keys, o[0], o[1], o[2], o[3], hs);
             }
         }
     }
@@ -245,7 +245,7 @@ internal static unsafe class Attention
                                 new Span<float>(dsRow + n, keys - n).Clear();
                             }
                             // dq_r += Σ_j ds_rj k_j ; dk_j += Σ_r ds_rj q_r ; dv_j += Σ_r p_rj dout_r
-                            WeightedSum4(ds, Tk, kBase, KeyValueStride, keys, dq, hs);
+                            AttentionRows.WeightedSum4(ds, Tk, kBase, KeyValueStride, keys, dq[0], dq[1], dq[2], dq[3], hs);
                             for (int j = 0; j < keys; j++)
                             {
                                 ScatterAdd4(ds + j, Tk, q, dkBase + ((long)j * KeyValueStride), hs);
@@ -292,56 +292,6 @@ internal static unsafe class Attention
         result[stride] = s1 * scale;
         result[2 * stride] = s2 * scale;
         result[3 * stride] = s3 * scale;
-    }
-
-    // outputs[r] += Σ_{j<count} weights[r·stride + j] · source[j·sourceStride] for r < 4; rows are (hs).
-    // Channel chunks outermost so the four accumulators stay in registers while the source rows stream past.
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void WeightedSum4(float* weights, int stride, float* source, long sourceStride, int count, float** outputs, int hs)
-    {
-        float* o0 = outputs[0], o1 = outputs[1], o2 = outputs[2], o3 = outputs[3];
-        float* w0 = weights, w1 = weights + stride, w2 = weights + (2 * stride), w3 = weights + (3 * stride);
-        int i = 0;
-        if (VectorMath.IsAccelerated)
-        {
-            for (; i <= hs - 8; i += 8)
-            {
-                var a0 = Vector256.Load(o0 + i);
-                var a1 = Vector256.Load(o1 + i);
-                var a2 = Vector256.Load(o2 + i);
-                var a3 = Vector256.Load(o3 + i);
-                float* src = source + i;
-                for (int j = 0; j < count; j++, src += sourceStride)
-                {
-                    var v = Vector256.Load(src);
-                    a0 = VectorMath.MultiplyAdd(Vector256.Create(w0[j]), v, a0);
-                    a1 = VectorMath.MultiplyAdd(Vector256.Create(w1[j]), v, a1);
-                    a2 = VectorMath.MultiplyAdd(Vector256.Create(w2[j]), v, a2);
-                    a3 = VectorMath.MultiplyAdd(Vector256.Create(w3[j]), v, a3);
-                }
-                Vector256.Store(a0, o0 + i);
-                Vector256.Store(a1, o1 + i);
-                Vector256.Store(a2, o2 + i);
-                Vector256.Store(a3, o3 + i);
-            }
-        }
-        for (; i < hs; i++)
-        {
-            float a0 = o0[i], a1 = o1[i], a2 = o2[i], a3 = o3[i];
-            float* src = source + i;
-            for (int j = 0; j < count; j++, src += sourceStride)
-            {
-                float v = *src;
-                a0 += w0[j] * v;
-                a1 += w1[j] * v;
-                a2 += w2[j] * v;
-                a3 += w3[j] * v;
-            }
-            o0[i] = a0;
-            o1[i] = a1;
-            o2[i] = a2;
-            o3[i] = a3;
-        }
     }
 
     // target += Σ_{r<4} weights[r·stride] · rows[r]; rows and target are (hs)
