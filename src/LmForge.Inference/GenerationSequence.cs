@@ -124,11 +124,14 @@ public sealed class GenerationSequence
     {
         at = -1;
         if (Options.StopStrings.Count == 0) return false;
-        string text = _text.ToString();
+        // released text never holds the start of a stop string (it was held back), so only the tail needs searching
+        int longest = Options.StopStrings.Max(stop => stop.Length);
+        int start = Math.Max(0, _released - longest + 1);
+        string tail = _text.ToString(start, _text.Length - start);
         foreach (string stop in Options.StopStrings)
         {
-            int index = text.IndexOf(stop, Math.Max(0, _released - stop.Length + 1), StringComparison.Ordinal);
-            if (index >= 0 && (at < 0 || index < at)) at = index;
+            int index = tail.IndexOf(stop, Math.Max(0, _released - stop.Length + 1) - start, StringComparison.Ordinal);
+            if (index >= 0 && (at < 0 || start + index < at)) at = start + index;
         }
         return at >= 0;
     }

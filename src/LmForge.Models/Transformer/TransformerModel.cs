@@ -32,7 +32,6 @@ public sealed class TransformerModel : IDisposable
     private readonly Embedding? _positionEmbedding;
     private readonly TransformerBlock[] _blocks;
     private readonly Norm? _finalNorm;
-    private readonly string _headName;
     private readonly Tensor? _gradients;
     private TransformerActivations? _acts;
     private int _lossTokenCount;
@@ -46,7 +45,7 @@ public sealed class TransformerModel : IDisposable
         Config = config;
         Backend = backend ?? CpuBackend.Shared;
         var layout = new ParameterLayoutBuilder();
-        (_tokenEmbedding, _positionEmbedding, _blocks, _finalNorm, _headName) = DeclareModules(config, layout);
+        (_tokenEmbedding, _positionEmbedding, _blocks, _finalNorm, string headName) = DeclareModules(config, layout);
         _layout = layout.Build();
 
         ParameterCount = _layout.Sum(p => p.Length);
@@ -61,8 +60,8 @@ public sealed class TransformerModel : IDisposable
         _positionEmbedding?.Bind(_views);
         foreach (var block in _blocks) block.Bind(_views);
         _finalNorm?.Bind(_views);
-        HeadWeight = _views.Value(_headName);
-        HeadWeightGrad = _views.Gradient(_headName);
+        HeadWeight = _views.Value(headName);
+        HeadWeightGrad = _views.Gradient(headName);
     }
 
     public TransformerConfig Config { get; }
