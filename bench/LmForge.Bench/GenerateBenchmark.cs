@@ -30,9 +30,9 @@ public static class GenerateBenchmark
     public static int Run(string[] args)
     {
         string which = args.FirstOrDefault(a => !a.StartsWith("--", StringComparison.Ordinal)) ?? "all";
-        int newTokens = IntOption(args, "--new-tokens") ?? 256;
-        int promptTokens = IntOption(args, "--prompt") ?? 512;
-        int rounds = Math.Max(1, IntOption(args, "--rounds") ?? 1);
+        int newTokens = TrainStepBenchmark.IntOption(args, "--new-tokens") ?? 256;
+        int promptTokens = TrainStepBenchmark.IntOption(args, "--prompt") ?? 512;
+        int rounds = Math.Max(1, TrainStepBenchmark.IntOption(args, "--rounds") ?? 1);
         int[] batches = Option(args, "--batches")?.Split(',').Select(b => int.Parse(b, CultureInfo.InvariantCulture)).ToArray() ?? [1, 8, 32, 64];
         bool peer = !args.Contains("--no-peer");
         var cases = Cases.Where(c => which == "all" || c.Name == which).ToList();
@@ -145,7 +145,7 @@ public static class GenerateBenchmark
         var config = benchCase.Config;
         var arguments = new List<string>
         {
-            Path.Combine(RepositoryRoot(), "bench", "peers", "torch_generate.py"), "--family", config.Family,
+            Path.Combine(TrainStepBenchmark.RepositoryRoot(), "bench", "peers", "torch_generate.py"), "--family", config.Family,
             "--vocab", $"{config.VocabSize}", "--context", $"{config.ContextLength}", "--layers", $"{config.LayerCount}", "--heads", $"{config.HeadCount}",
             "--width", $"{config.Width}", "--new-tokens", $"{newTokens}", "--prompt", $"{promptTokens}", "--threads", "2",
         };
@@ -177,21 +177,9 @@ public static class GenerateBenchmark
         }
     }
 
-    private static int? IntOption(string[] args, string name) =>
-        Option(args, name) is { } value && int.TryParse(value, CultureInfo.InvariantCulture, out int number) ? number : null;
-
     private static string? Option(string[] args, string name)
     {
         int index = Array.IndexOf(args, name);
         return index >= 0 && index + 1 < args.Length ? args[index + 1] : null;
-    }
-
-    private static string RepositoryRoot()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory != null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "LmForge.slnx"))) return directory.FullName;
-        }
-        throw new InvalidOperationException($"no LmForge.slnx above {AppContext.BaseDirectory}");
     }
 }

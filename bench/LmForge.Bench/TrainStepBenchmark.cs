@@ -196,13 +196,13 @@ public static class TrainStepBenchmark
             $"| {name} | {benchCase.BatchSize}×{benchCase.SequenceLength} | {ours.Parameters / 1e6:F1}M | {ours.MillisecondsPerStep:F0} | {ours.TokensPerSecond:F0} | {Mfu(ours):P1} | {peer} |");
     }
 
-    private static int? IntOption(string[] args, string name)
+    internal static int? IntOption(string[] args, string name)
     {
         int index = Array.IndexOf(args, name);
         return index >= 0 && index + 1 < args.Length && int.TryParse(args[index + 1], CultureInfo.InvariantCulture, out int value) ? value : null;
     }
 
-    private static string RepositoryRoot()
+    internal static string RepositoryRoot()
     {
         foreach (string start in new[] { Environment.CurrentDirectory, AppContext.BaseDirectory })
         {

@@ -15,15 +15,6 @@ namespace LmForge.Training.Tests;
 /// </summary>
 public class ChatReplTests
 {
-    static string RepositoryRoot()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory != null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "LmForge.slnx"))) return directory.FullName;
-        }
-        throw new InvalidOperationException($"no LmForge.slnx above {AppContext.BaseDirectory}");
-    }
-
     // A random chat model: a tokenizer with the chat markers and a Llama whose head never prefers a stop token, so
     // replies run to their length limit.
     static string ChatCheckpoint()
@@ -47,10 +38,7 @@ public class ChatReplTests
     [Fact]
     public async Task Two_turns_commands_and_ctrl_c_during_a_reply()
     {
-        string root = RepositoryRoot();
-        string configuration = AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Release{Path.DirectorySeparatorChar}", StringComparison.Ordinal) ? "Release" : "Debug";
-        string tool = Path.Combine(root, "src", "LmForge.Cli", "bin", configuration, "net10.0", "lmforge.dll");
-        Assert.True(File.Exists(tool), $"{tool} is missing: build the solution first");
+        string tool = TestFiles.BuiltProgram(Path.Combine("src", "LmForge.Cli"), "lmforge.dll");
         string checkpoint = ChatCheckpoint();
         var start = new ProcessStartInfo("dotnet", [tool, "chat", "--checkpoint", checkpoint, "--temperature", "0", "--max-tokens", "6"])
         {

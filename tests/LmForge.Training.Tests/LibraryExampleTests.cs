@@ -5,19 +5,10 @@ namespace LmForge.Training.Tests;
 /// <summary>The README's library example is examples/Library/Program.cs, which the solution builds: the page shows that file and it runs.</summary>
 public class LibraryExampleTests
 {
-    static string RepositoryRoot()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory != null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "LmForge.slnx"))) return directory.FullName;
-        }
-        throw new InvalidOperationException($"no LmForge.slnx above {AppContext.BaseDirectory}");
-    }
-
     [Fact]
     public void Readme_shows_the_example_program()
     {
-        string root = RepositoryRoot();
+        string root = TestFiles.RepositoryRoot();
         string readme = File.ReadAllText(Path.Combine(root, "README.md"));
         const string fence = "```csharp\n";
         int start = readme.IndexOf(fence + "using LmForge.Inference;", StringComparison.Ordinal);
@@ -29,10 +20,7 @@ public class LibraryExampleTests
     [Fact]
     public async Task Example_program_runs_trains_and_saves_a_loadable_model()
     {
-        string root = RepositoryRoot();
-        string configuration = AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Release{Path.DirectorySeparatorChar}", StringComparison.Ordinal) ? "Release" : "Debug";
-        string program = Path.Combine(root, "examples", "Library", "bin", configuration, "net10.0", "Library.dll");
-        Assert.True(File.Exists(program), $"{program} is missing: build the solution first");
+        string program = TestFiles.BuiltProgram(Path.Combine("examples", "Library"), "Library.dll");
         string directory = TestFiles.TemporaryDirectory("library-example");
         var start = new ProcessStartInfo("dotnet", [program]) { WorkingDirectory = directory, RedirectStandardOutput = true, RedirectStandardError = true };
         using var process = Process.Start(start)!;

@@ -7,6 +7,24 @@ static class TestFiles
 {
     public static string TemporaryDirectory(string name) => Directory.CreateTempSubdirectory("lmforge-" + name + "-").FullName;
 
+    public static string RepositoryRoot()
+    {
+        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory != null; directory = directory.Parent)
+        {
+            if (File.Exists(Path.Combine(directory.FullName, "LmForge.slnx"))) return directory.FullName;
+        }
+        throw new InvalidOperationException($"no LmForge.slnx above {AppContext.BaseDirectory}");
+    }
+
+    /// <summary>A program the solution builds (e.g. "src/LmForge.Cli", "lmforge.dll"), in the configuration these tests were built in.</summary>
+    public static string BuiltProgram(string projectDirectory, string assembly)
+    {
+        string configuration = AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Release{Path.DirectorySeparatorChar}", StringComparison.Ordinal) ? "Release" : "Debug";
+        string path = Path.Combine(RepositoryRoot(), projectDirectory, "bin", configuration, "net10.0", assembly);
+        Assert.True(File.Exists(path), $"{path} is missing: build the solution first");
+        return path;
+    }
+
     /// <summary>Header: 256 int32 (magic, version, count, zeros), then uint16 (magic 20240520, version 1) or uint32 (20240801, 7) tokens.</summary>
     public static string WriteShard(string path, IReadOnlyList<int> tokens, bool wide = false)
     {
