@@ -12,19 +12,13 @@ namespace LmForge.Inference;
 /// </summary>
 public sealed class ChatConversation
 {
-    private readonly BpeTokenizer _tokenizer;
-    private readonly ChatTemplate? _template;
+    private readonly ChatPrompt _prompt;
     private readonly List<ChatMessage> _turns = [];
 
-    public ChatConversation(BpeTokenizer tokenizer)
-    {
-        _tokenizer = tokenizer;
-        bool hasMarkers = new[] { ChatTemplate.ImStart, ChatTemplate.ImSep, ChatTemplate.ImEnd }.All(tokenizer.SpecialTokens.ContainsKey);
-        _template = hasMarkers ? new ChatTemplate(tokenizer) : null;
-    }
+    public ChatConversation(BpeTokenizer tokenizer) => _prompt = new ChatPrompt(tokenizer);
 
     /// <summary>True when the tokenizer has the chat markers; false means replies are plain continuations of the text.</summary>
-    public bool IsChatModel => _template is not null;
+    public bool IsChatModel => _prompt.IsChatModel;
 
     public string? SystemMessage { get; set; }
 
@@ -32,9 +26,7 @@ public sealed class ChatConversation
     public IReadOnlyList<ChatMessage> Turns => _turns;
 
     /// <summary>The token a reply ends with: &lt;|im_end|&gt; for a chat model, &lt;|endoftext|&gt; for a base model (when it has one).</summary>
-    public IReadOnlyList<int> StopTokens =>
-        _template is not null ? [_template.EndOfMessageToken]
-        : _tokenizer.SpecialTokens.TryGetValue("<|endoftext|>", out int endOfText) ? [endOfText] : [];
+    public IReadOnlyList<int> StopTokens => _prompt.StopTokens;
 
     public void Clear() => _turns.Clear();
 
@@ -67,8 +59,6 @@ public sealed class ChatConversation
         var messages = new List<ChatMessage>();
         if (!string.IsNullOrEmpty(SystemMessage)) messages.Add(new ChatMessage(ChatTemplate.System, SystemMessage));
         messages.AddRange(_turns);
-        if (_template is not null) return _template.RenderPrompt(messages);
-        // a base model: the conversation as plain text, which it continues
-        return _tokenizer.EncodeOrdinary(string.Join("\n", messages.Select(m => m.Content)));
+        return _prompt.Render(messages);
     }
 }

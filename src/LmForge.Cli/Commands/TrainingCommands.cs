@@ -19,7 +19,7 @@ namespace LmForge.Cli.Commands;
 /// <summary>`lmforge quickstart`, `train`, `sample` and `eval`: thin front ends over LmForge.Training and LmForge.Inference.</summary>
 public static class TrainingCommands
 {
-    public static IEnumerable<Command> Create() => [Quickstart(), Train(), Sample(), ChatCommand.Create(), Eval()];
+    public static IEnumerable<Command> Create() => [Quickstart(), Train(), Sample(), ChatCommand.Create(), ServeCommand.Create(), Eval()];
 
     static Command Quickstart()
     {
