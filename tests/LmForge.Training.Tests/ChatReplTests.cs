@@ -1,10 +1,6 @@
 using System.Diagnostics;
 using System.Text;
-using LmForge.Models.Checkpoints;
-using LmForge.Models.Transformer;
-using LmForge.Tensors;
-using LmForge.Tokenization.Training;
-using LmForge.Training.Checkpoints;
+using LmForge.Tests.Shared;
 
 namespace LmForge.Training.Tests;
 
@@ -15,31 +11,11 @@ namespace LmForge.Training.Tests;
 /// </summary>
 public class ChatReplTests
 {
-    // A random chat model: a tokenizer with the chat markers and a Llama whose head never prefers a stop token, so
-    // replies run to their length limit.
-    static string ChatCheckpoint()
-    {
-        string directory = TestFiles.TemporaryDirectory("chat-checkpoint");
-        var trained = new BpeTrainer(new BpeTrainerOptions { VocabSize = 320, Threads = 1, SpecialTokens = [BpeTrainerOptions.EndOfText, .. BpeTrainerOptions.ChatSpecialTokens] })
-            .TrainOnTexts([string.Concat(Enumerable.Repeat("Hello there, how are you today? I am fine, thank you. ", 50))]);
-        var tokenizer = trained.ToTokenizer();
-        CheckpointTokenizer.Save(trained, directory);
-        using var model = new TransformerModel(TransformerConfig.Llama(tokenizer.VocabularySize, 2048, 4, 4, 2, 128));
-        model.InitializeWeights(seed: 3);
-        var head = model.Backend.ToHost(model.GetParameter("lm_head.weight"));
-        var random = new Random(3);
-        for (int i = 0; i < head.Length; i++) head[i] = (float)(random.NextDouble() * 2 - 1);
-        foreach (int stop in tokenizer.SpecialTokens.Values) Array.Clear(head, stop * 128, 128);
-        model.Backend.CopyFromHost(model.GetParameter("lm_head.weight"), head);
-        ModelCheckpoint.Save(model, directory);
-        return directory;
-    }
-
     [Fact]
     public async Task Two_turns_commands_and_ctrl_c_during_a_reply()
     {
         string tool = TestFiles.BuiltProgram(Path.Combine("src", "LmForge.Cli"), "lmforge.dll");
-        string checkpoint = ChatCheckpoint();
+        string checkpoint = ChatCheckpoint.Create(TestFiles.TemporaryDirectory("chat-checkpoint"));
         var start = new ProcessStartInfo("dotnet", [tool, "chat", "--checkpoint", checkpoint, "--temperature", "0", "--max-tokens", "6"])
         {
             RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true,
