@@ -11,6 +11,7 @@ public static class Program
             ["gemm"] = GemmBenchmark.Run,
             ["train-step"] = TrainStepBenchmark.Run,
             ["generate"] = GenerateBenchmark.Run,
+            ["serve"] = ServeBenchmark.Run,
             ["tokenizer-encode"] = TokenizerEncodeBenchmark.Run,
             ["tokenizer-train"] = Tokenization.TokenizerTrainBench.Run,
             ["tokenize"] = Tokenization.TokenizeBench.Run,
