@@ -121,6 +121,7 @@ public static class TrainingCommands
         AnsiConsole.MarkupLineInterpolated($"Checkpoint: {result.CheckpointDirectory}   metrics: {Path.Combine(run, Trainer.MetricsFile)}   loss curve: {Path.Combine(run, Trainer.LossCurveFile)}");
         AnsiConsole.MarkupLine("[bold]Next[/]:");
         AnsiConsole.MarkupLineInterpolated($"  lmforge sample --checkpoint {run} --prompt \"The jury said\" --temperature 0.8 --top-k 40");
+        AnsiConsole.MarkupLineInterpolated($"  lmforge serve --checkpoint {run}   (the OpenAI API and a chat page at http://127.0.0.1:8000/; a base model continues text)");
         AnsiConsole.MarkupLineInterpolated($"  lmforge eval --checkpoint {run} --shards {split.ValidationShard}");
         AnsiConsole.MarkupLineInterpolated($"  lmforge quickstart --minutes 15 --out {run}-long        (longer training, lower loss)");
         AnsiConsole.MarkupLineInterpolated($"  lmforge train --resume {run} --set steps={config.Steps * 2}   (continue this run)");
