@@ -34,12 +34,18 @@ const summary = { ok: true };
 let step = 'start';
 
 async function getJson(path) {
-  const response = await fetch(url(path));
+  const response = await fetch(url(path)).catch((error) => {
+    throw new Error(`cannot reach the server at ${url(path)} (${error.cause?.code ?? error.message})`);
+  });
   assert.equal(response.status, 200, `GET ${path} answered ${response.status}`);
   return response.json();
 }
 
-const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args: ['--no-sandbox'] });
+const executablePath = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const browser = await chromium.launch({ executablePath, args: ['--no-sandbox'] }).catch((error) => {
+  console.log(JSON.stringify({ ok: false, step: 'launch', error: `cannot start Chromium at ${executablePath} (tests/setup/browser.sh installs it): ${error.message.split('\n')[0]}` }));
+  process.exit(1);
+});
 const watchdog = setTimeout(() => fail(new Error('timed out after 240 s')), 240_000);
 const context = await browser.newContext({ viewport: { width: WIDTH, height: HEIGHT }, isMobile: true, hasTouch: true });
 const page = await context.newPage();
@@ -79,6 +85,7 @@ const lastReplyStream = () => {
   const stream = [...replyStreams.values()].at(-1);
   assert.ok(stream, 'no chat request seen on the network');
   assert.ok(!stream.error, `could not read the reply off the network: ${stream.error}`);
+  assert.ok(stream.buffered, 'the reply was not tapped off the network yet');
   return { text: Buffer.concat([stream.buffered, ...stream.chunks]).toString('utf8'), chunks: stream.chunks.length };
 };
 page.on('pageerror', (error) => pageErrors.push(String(error)));
