@@ -8,12 +8,14 @@
 // {"ok":false,"step":...,"error":...}, writes the screenshot of the page as it was, and exits 1.
 //
 // Steps, at phone size (390x844): the page fits the width, the model name from /v1/models
-// shows; a reply streams in (the text grows in at least three separate steps and ends equal
+// shows; a reply streams in (over a throttled connection, so that even a tiny model's reply
+// takes long enough to watch: the text grows in at least three separate steps and ends equal
 // to the deltas the browser received); turn two sends the whole history (3 messages),
 // Shift+Enter makes a newline and markup stays text; New chat clears; a request the server
 // refuses (max tokens over the context) shows the server's error message; a network failure,
-// a 429 and a failure mid-reply (these three played by page.route) show errors; Stop ends a
-// long reply, keeps the partial text, and the server's /health shows it freed the slot.
+// a 429 and a failure mid-reply (these three played by page.route) show errors; Stop, pressed
+// as the first text of a long reply appears, keeps that partial text, nothing is added after
+// it, and the server's /health shows it freed the slot.
 // Throughout: no request to another host, no uncaught page error, no CSP violation.
 import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
@@ -27,16 +29,23 @@ const base = new URL(baseArg);
 const url = (path) => new URL(path, base).href;
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const WIDTH = 390, HEIGHT = 844;
+const THROTTLED_BYTES_PER_S = 48 * 1024;   // turn 1's connection: about 250 tokens a second
 const summary = { ok: true };
 let step = 'start';
 
 async function getJson(path) {
-  const response = await fetch(url(path));
+  const response = await fetch(url(path)).catch((error) => {
+    throw new Error(`cannot reach the server at ${url(path)} (${error.cause?.code ?? error.message})`);
+  });
   assert.equal(response.status, 200, `GET ${path} answered ${response.status}`);
   return response.json();
 }
 
-const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args: ['--no-sandbox'] });
+const executablePath = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const browser = await chromium.launch({ executablePath, args: ['--no-sandbox'] }).catch((error) => {
+  console.log(JSON.stringify({ ok: false, step: 'launch', error: `cannot start Chromium at ${executablePath} (tests/setup/browser.sh installs it): ${error.message.split('\n')[0]}` }));
+  process.exit(1);
+});
 const watchdog = setTimeout(() => fail(new Error('timed out after 240 s')), 240_000);
 const context = await browser.newContext({ viewport: { width: WIDTH, height: HEIGHT }, isMobile: true, hasTouch: true });
 const page = await context.newPage();
@@ -76,6 +85,7 @@ const lastReplyStream = () => {
   const stream = [...replyStreams.values()].at(-1);
   assert.ok(stream, 'no chat request seen on the network');
   assert.ok(!stream.error, `could not read the reply off the network: ${stream.error}`);
+  assert.ok(stream.buffered, 'the reply was not tapped off the network yet');
   return { text: Buffer.concat([stream.buffered, ...stream.chunks]).toString('utf8'), chunks: stream.chunks.length };
 };
 page.on('pageerror', (error) => pageErrors.push(String(error)));
@@ -175,10 +185,12 @@ try {
   const modelName = models.data?.[0]?.id;
   assert.ok(modelName, 'GET /v1/models lists no model');
   const health = await getJson('/health');
-  assert.ok(health.context >= 128, `the model's context (${health.context}) is too small for this test (128 or more)`);
-  // Short turns for the history checks; a long one that Stop cuts off; both fit the context.
-  const turnTokens = Math.max(16, Math.min(64, Math.floor(health.context / 8)));
-  const longTokens = Math.min(1500, health.context - 64);
+  assert.ok(health.context >= 512, `the model's context (${health.context} tokens) is too small for this test (512 or more)`);
+  // Turns long enough to see them stream from a fast tiny model (thousands of tokens a second),
+  // and a longer one that Stop cuts off; all fit the context with prompts of up to 200 tokens
+  // (about 70 with a byte-level vocabulary).
+  const turnTokens = Math.max(16, Math.min(256, Math.floor(health.context / 8)));
+  const longTokens = Math.min(1500, health.context - 200);
   summary.model = modelName;
   summary.context = health.context;
 
@@ -191,9 +203,15 @@ try {
   await page.fill('#temperature', '0.5');
   await page.fill('#max-tokens', String(turnTokens));
 
+  // A tiny test model writes a whole reply in tens of milliseconds, and the browser then gets it
+  // in one or two network reads: too fast to watch. Turn 1 comes through a slow connection
+  // (DevTools network throttling, like a phone on a poor network) so the page must show the
+  // text while the bytes still arrive; a slow model gives the same on an unthrottled one.
   step = 'turn 1 streams';
+  await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: THROTTLED_BYTES_PER_S, uploadThroughput: -1 });
   await page.fill('#input', 'Hello! Who are you?');
   const turn1 = await sendAndSample('enter');
+  await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
   assert.deepEqual(turn1.request.messages, [{ role: 'user', content: 'Hello! Who are you?' }]);
   assert.equal(turn1.request.stream, true);
   assert.equal(turn1.request.model, modelName);
@@ -291,14 +309,23 @@ try {
   step = 'stop a long reply';
   await page.fill('#max-tokens', String(longTokens));
   await page.fill('#input', 'Tell me a long story.');
+  // A small model writes a long reply in a fraction of a second, faster than the test could
+  // see the first token and click, so the page itself clicks Stop as the first text appears.
+  await page.evaluate(() => {
+    const observer = new MutationObserver(() => {
+      const texts = document.querySelectorAll('.message.assistant .text');
+      const text = texts.length ? texts[texts.length - 1].textContent : '';
+      if (text.length === 0) return;
+      observer.disconnect();
+      window.__textAtStop = text;
+      document.getElementById('stop').click();
+    });
+    observer.observe(document.getElementById('messages'), { subtree: true, childList: true, characterData: true });
+  });
   await page.click('#send');
-  await page.waitForFunction(() => {
-    const texts = document.querySelectorAll('.message.assistant .text');
-    return texts.length && texts[texts.length - 1].textContent.length > 0;
-  }, null, { timeout: 30_000 });
-  await page.click('#stop');
-  await waitIdle(5_000, 'Stop');
+  await waitIdle(30_000, 'Stop');
   const stoppedText = await lastReply();
+  assert.equal(stoppedText, await page.evaluate(() => window.__textAtStop), 'the reply grew after Stop was clicked');
   await sleep(700);
   assert.equal(await lastReply(), stoppedText, 'the reply kept growing after Stop');
   assert.ok(stoppedText.length > 0, 'Stop threw away the partial reply');
