@@ -130,12 +130,13 @@ public sealed class ChatServer : IAsyncDisposable
     private void Map(WebApplication app)
     {
         app.Use(Errors);
-        app.MapGet("/", context =>
+        app.MapMethods("/", ["GET", "HEAD"], context =>
         {
             context.Response.ContentType = "text/html; charset=utf-8";
             // the page may talk to this server and nothing else
             context.Response.Headers.ContentSecurityPolicy = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:";
-            return context.Response.Body.WriteAsync(_page, context.RequestAborted).AsTask();
+            context.Response.ContentLength = _page.Length;
+            return HttpMethods.IsHead(context.Request.Method) ? Task.CompletedTask : context.Response.Body.WriteAsync(_page, context.RequestAborted).AsTask();
         });
         app.MapGet("/health", context => WriteJsonAsync(context, 200, json =>
         {

@@ -23,6 +23,8 @@ public class LifecycleTests(ServerFixture fixture) : IClassFixture<ServerFixture
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
             using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
             for (int events = 0; events < 3;) if ((await reader.ReadLineAsync())!.StartsWith("data: ", StringComparison.Ordinal)) events++;
+            // the events came as the tokens formed, not after the reply was done
+            Assert.Equal(1, fixture.Server.Model.Engine.Running);
         } // disposing the response closes the connection
         Assert.True(await fixture.IdleWithinAsync(TimeSpan.FromSeconds(5)), "the request still decodes after its client left");
         var (status, _) = await fixture.PostAsync("/v1/chat/completions", $$"""{"model":"{{ServerFixture.ModelName}}","messages":[{"role":"user","content":"Hi"}],"max_tokens":2}""");
