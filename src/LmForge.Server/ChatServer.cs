@@ -40,10 +40,12 @@ public sealed class ChatServer : IAsyncDisposable
     private readonly ServedModel _model;
     private readonly TextWriter? _log;
     private readonly byte[] _page;
+    private readonly int _maxBodyBytes;
 
-    private ChatServer(WebApplication app, ServedModel model, TextWriter? log)
+    private ChatServer(WebApplication app, ServedModel model, int maxBodyBytes, TextWriter? log)
     {
         _app = app;
+        _maxBodyBytes = maxBodyBytes;
         _model = model;
         _log = log;
         using var page = typeof(ChatServer).Assembly.GetManifestResourceStream("LmForge.Server.ChatPage.index.html")
@@ -79,12 +81,13 @@ public sealed class ChatServer : IAsyncDisposable
         builder.WebHost.UseKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
-            kestrel.Limits.MaxRequestBodySize = options.MaxBodyBytes;
+            // past the limit a body is read and dropped up to this cap, so its client hears the 413 rather than a reset
+            kestrel.Limits.MaxRequestBodySize = Math.Max(4L * options.MaxBodyBytes, options.MaxBodyBytes + (16L << 20));
             if (address is null) kestrel.ListenLocalhost(options.Port);
             else kestrel.Listen(address, options.Port);
         });
         var app = builder.Build();
-        var server = new ChatServer(app, model, log);
+        var server = new ChatServer(app, model, options.MaxBodyBytes, log);
         try
         {
             await app.StartAsync(cancellation).ConfigureAwait(false);
@@ -210,7 +213,7 @@ public sealed class ChatServer : IAsyncDisposable
         catch (BadHttpRequestException e)
         {
             error = e.StatusCode == StatusCodes.Status413PayloadTooLarge
-                ? new OpenAiException(413, $"the request body is larger than the limit of {_app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>>().Value.Limits.MaxRequestBodySize} bytes", code: "request_too_large")
+                ? TooLarge(null)
                 : new OpenAiException(e.StatusCode, e.Message);
         }
         catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
@@ -229,14 +232,31 @@ public sealed class ChatServer : IAsyncDisposable
         _log?.WriteLine($"{DateTime.Now:HH:mm:ss} {context.Request.Method} {context.Request.Path} {error.Status}: {error.Message}");
     }
 
-    // The body as JSON: at most the configured size, valid UTF-8, well-formed.
+    // The body as JSON: at most the configured size, valid UTF-8, well-formed. A body announced too large is refused
+    // before it is sent when the client asked first (Expect: 100-continue, as curl does); otherwise the excess is read
+    // and dropped (up to Kestrel's cap) so the client is still listening when the 413 comes.
     private async Task<JsonDocument> ReadJsonAsync(HttpContext context)
     {
-        long limit = context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>()?.MaxRequestBodySize ?? long.MaxValue;
-        if (context.Request.ContentLength is { } length && length > limit)
-            throw new OpenAiException(413, string.Create(CultureInfo.InvariantCulture, $"the request body is {length} bytes; the limit is {limit} bytes"), code: "request_too_large");
+        var request = context.Request;
+        if (request.ContentLength > _maxBodyBytes && request.Headers.Expect.ToString().Contains("100-continue", StringComparison.OrdinalIgnoreCase))
+            throw TooLarge(request.ContentLength);
         using var buffer = new MemoryStream();
-        await context.Request.Body.CopyToAsync(buffer, context.RequestAborted).ConfigureAwait(false);
+        byte[] chunk = ArrayPool<byte>.Shared.Rent(64 << 10);
+        long total = 0;
+        try
+        {
+            int read;
+            while ((read = await request.Body.ReadAsync(chunk, context.RequestAborted).ConfigureAwait(false)) > 0)
+            {
+                total += read;
+                if (total <= _maxBodyBytes) buffer.Write(chunk, 0, read);
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(chunk);
+        }
+        if (total > _maxBodyBytes) throw TooLarge(total);
         var bytes = new ReadOnlyMemory<byte>(buffer.GetBuffer(), 0, (int)buffer.Length);
         try
         {
@@ -255,6 +275,10 @@ public sealed class ChatServer : IAsyncDisposable
             throw OpenAiException.Invalid(null, bytes.Length == 0 ? "the request body is empty; expected a JSON object" : $"the request body is not valid JSON: {e.Message}");
         }
     }
+
+    private OpenAiException TooLarge(long? length) => new(413, length is { } bytes
+        ? string.Create(CultureInfo.InvariantCulture, $"the request body is {bytes} bytes; the limit is {_maxBodyBytes} bytes")
+        : string.Create(CultureInfo.InvariantCulture, $"the request body is larger than the limit of {_maxBodyBytes} bytes"), code: "request_too_large");
 
     private async Task GenerateAsync(HttpContext context, GenerationRequest request, bool chat)
     {
