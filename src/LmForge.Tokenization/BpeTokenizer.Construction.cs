@@ -54,6 +54,54 @@ public sealed partial class BpeTokenizer
         }
     }
 
+    // The same tokenizer with more special tokens: merges and existing ids are shared, the new specials take ids
+    // no token has.
+    private BpeTokenizer(BpeTokenizer source, Dictionary<string, int> specialTokens, List<(byte[] Bytes, int Id)> added)
+    {
+        Name = source.Name;
+        Pattern = source.Pattern;
+        OrdinaryTokenCount = source.OrdinaryTokenCount;
+        _merger = source._merger;
+        _specialTokens = specialTokens;
+        _specialTokenNames = [.. _specialTokens.Keys.OrderByDescending(k => k.Length).ThenBy(k => k, StringComparer.Ordinal)];
+        int size = Math.Max(source._tokenStart.Length, added.Max(a => a.Id) + 1);
+        _tokenArena = [.. source._tokenArena, .. added.SelectMany(a => a.Bytes)];
+        _tokenStart = [.. source._tokenStart, .. Enumerable.Repeat(-1, size - source._tokenStart.Length)];
+        _tokenLength = [.. source._tokenLength, .. new int[size - source._tokenLength.Length]];
+        int offset = source._tokenArena.Length;
+        foreach (var (bytes, id) in added)
+        {
+            _tokenStart[id] = offset;
+            _tokenLength[id] = bytes.Length;
+            offset += bytes.Length;
+        }
+    }
+
+    /// <summary>
+    /// This tokenizer with more special tokens; every existing id keeps its meaning. A special it already has with the
+    /// same id is left as it is.
+    /// </summary>
+    /// <exception cref="ArgumentException">A name it has under another id, or an id another token already has.</exception>
+    public BpeTokenizer WithSpecialTokens(IReadOnlyDictionary<string, int> specialTokens)
+    {
+        var all = new Dictionary<string, int>(_specialTokens, StringComparer.Ordinal);
+        var added = new List<(byte[] Bytes, int Id)>();
+        foreach (var (text, id) in specialTokens.OrderBy(s => s.Value))
+        {
+            if (_specialTokens.TryGetValue(text, out int existing))
+            {
+                if (existing != id) throw new ArgumentException($"{Name}: special token '{text}' already has id {existing}, not {id}", nameof(specialTokens));
+                continue;
+            }
+            if (text.Length == 0) throw new ArgumentException($"{Name}: a special token is empty", nameof(specialTokens));
+            if (id < 0 || (id < _tokenStart.Length && _tokenStart[id] >= 0) || added.Any(a => a.Id == id))
+                throw new ArgumentException($"{Name}: cannot give special token '{text}' id {id}: {(id < 0 ? "it is negative" : "another token has it")}", nameof(specialTokens));
+            all.Add(text, id);
+            added.Add((System.Text.Encoding.UTF8.GetBytes(text), id));
+        }
+        return added.Count == 0 ? this : new BpeTokenizer(this, all, added);
+    }
+
     /// <summary>
     /// A tokenizer from tiktoken-style mergeable ranks (token bytes → rank; the rank is the token's id): the adjacent
     /// pair whose concatenation has the lowest rank merges first, and a piece that is itself a token is that token.

@@ -44,6 +44,26 @@ public sealed class ChatTemplate
             roleTokens[role] = tokenizer.EncodeOrdinary(role);
     }
 
+    /// <summary>
+    /// <paramref name="tokenizer"/> with the three chat markers as special tokens, every existing id unchanged: for
+    /// o200k_base the ids GPT-4o uses (&lt;|im_start|&gt; 200264, &lt;|im_end|&gt; 200265, &lt;|im_sep|&gt; 200266), for
+    /// any other tokenizer the next free ids in the order &lt;|im_start|&gt;, &lt;|im_sep|&gt;, &lt;|im_end|&gt; (as
+    /// <c>tokenizer train --chat</c> assigns them). A tokenizer that has them already is returned as it is.
+    /// </summary>
+    public static BpeTokenizer WithChatMarkers(BpeTokenizer tokenizer)
+    {
+        if (new[] { ImStart, ImSep, ImEnd }.All(tokenizer.SpecialTokens.ContainsKey)) return tokenizer;
+        if (tokenizer.Name == "o200k_base")
+            return tokenizer.WithSpecialTokens(new Dictionary<string, int> { [ImStart] = 200264, [ImEnd] = 200265, [ImSep] = 200266 });
+        var added = new Dictionary<string, int>();
+        int next = tokenizer.VocabularySize;
+        foreach (string marker in new[] { ImStart, ImSep, ImEnd })
+        {
+            if (!tokenizer.SpecialTokens.ContainsKey(marker)) added[marker] = next++;
+        }
+        return tokenizer.WithSpecialTokens(added);
+    }
+
     /// <summary>The whole conversation with the assistant mask (for supervised fine-tuning).</summary>
     /// <exception cref="ArgumentException">A message has an unknown role (the message index is named).</exception>
     public RenderedChat Render(IReadOnlyList<ChatMessage> messages)

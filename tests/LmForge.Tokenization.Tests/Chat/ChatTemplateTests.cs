@@ -30,6 +30,40 @@ public sealed class ChatTemplateTests
     }
 
     [Fact]
+    public void O200k_with_the_chat_markers_renders_the_published_ids()
+    {
+        // o200k_base from tiktoken's own rank file, the markers at GPT-4o's ids; the expected ids are the post-training
+        // issue's, not computed here
+        var tokenizer = ChatTemplate.WithChatMarkers(TiktokenOracle.Tokenizer("o200k_base"));
+        Assert.Equal((200264, 200265, 200266), (tokenizer.GetSpecialTokenId(ChatTemplate.ImStart), tokenizer.GetSpecialTokenId(ChatTemplate.ImEnd), tokenizer.GetSpecialTokenId(ChatTemplate.ImSep)));
+        ChatMessage[] conversation = [new("user", "what is 2+2? "), new("assistant", "2+2=4"), new("user", "what if It was *?"), new("assistant", "2*2=4, same as 2+2!")];
+        int[] expected =
+        [
+            200264, 1428, 200266, 13347, 382, 220, 17, 10, 17, 30, 220, 200265, 200264, 173781, 200266, 17, 10, 17, 28, 19, 200265,
+            200264, 1428, 200266, 13347, 538, 1225, 673, 425, 30, 200265, 200264, 173781, 200266, 17, 9, 17, 28, 19, 11, 2684, 472,
+            220, 17, 10, 17, 0, 200265, 200264, 173781, 200266,
+        ];
+        Assert.Equal(expected, new ChatTemplate(tokenizer).RenderPrompt(conversation));
+    }
+
+    [Fact]
+    public void Adding_the_markers_keeps_every_existing_id()
+    {
+        var plain = new BpeTrainer(new BpeTrainerOptions { VocabSize = 300, Threads = 1 })
+            .TrainOnTexts(["the quick brown fox jumps over the lazy dog, again and again"]).ToTokenizer();
+        var chat = ChatTemplate.WithChatMarkers(plain);
+        Assert.Equal(plain.VocabularySize + 3, chat.VocabularySize);
+        Assert.Equal([plain.VocabularySize, plain.VocabularySize + 1, plain.VocabularySize + 2],
+            new[] { ChatTemplate.ImStart, ChatTemplate.ImSep, ChatTemplate.ImEnd }.Select(chat.GetSpecialTokenId));
+        string text = "the lazy fox, quick again";
+        Assert.Equal(plain.EncodeOrdinary(text), chat.EncodeOrdinary(text));
+        for (int id = 0; id < plain.VocabularySize; id++) Assert.Equal(plain.Decode([id]), chat.Decode([id]));
+        Assert.Same(chat, ChatTemplate.WithChatMarkers(chat));
+        var clash = Assert.Throws<ArgumentException>(() => plain.WithSpecialTokens(new Dictionary<string, int> { ["<|x|>"] = 5 }));
+        Assert.Contains("another token has it", clash.Message);
+    }
+
+    [Fact]
     public void RenderPrompt_EndsWithTheAssistantHeader_LikeHuggingFace()
     {
         var chat = new ChatTemplate(FixtureTokenizer.Bpe.ToTokenizer());
