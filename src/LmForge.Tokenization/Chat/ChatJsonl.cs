@@ -10,7 +10,10 @@ namespace LmForge.Tokenization.Chat;
 /// </summary>
 public static class ChatJsonl
 {
-    public static IEnumerable<IReadOnlyList<ChatMessage>> Read(string path)
+    public static IEnumerable<IReadOnlyList<ChatMessage>> Read(string path) => ReadNumbered(path).Select(c => c.Messages);
+
+    /// <summary>As <see cref="Read"/>, with each conversation's line number (1-based), for errors about its content.</summary>
+    public static IEnumerable<(long Line, IReadOnlyList<ChatMessage> Messages)> ReadNumbered(string path)
     {
         foreach (var chunk in CorpusReader.ReadChunks([path]))
         {
@@ -22,7 +25,7 @@ public static class ChatJsonl
                 var lineBytes = newline < 0 ? rest : rest[..newline];
                 rest = newline < 0 ? Memory<byte>.Empty : rest[(newline + 1)..];
                 if (!lineBytes.Span.Trim(" \t\r"u8).IsEmpty)
-                    yield return ParseLine(lineBytes.Span, path, line);
+                    yield return (line, ParseLine(lineBytes.Span, path, line));
                 line++;
             }
         }
