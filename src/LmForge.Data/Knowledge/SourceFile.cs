@@ -40,7 +40,8 @@ sealed class SourceFile(string path)
 
     public int Int(JsonElement entry, string property, string entryName)
     {
-        if (entry.ValueKind == JsonValueKind.Object && entry.TryGetProperty(property, out var value) && value.TryGetInt32(out int number))
+        if (entry.ValueKind == JsonValueKind.Object && entry.TryGetProperty(property, out var value)
+            && value.ValueKind == JsonValueKind.Number && value.TryGetInt32(out int number))
             return number;
         throw ErrorIn(entryName, $"expected an integer \"{property}\"");
     }

