@@ -86,7 +86,7 @@ public static class ChatExamples
             if (messages[i].Role == expected) continue;
             throw new InvalidDataException(messages[i].Role == ChatTemplate.System
                 ? $"{Where(i)}: a system message after the start; only the first message may be one"
-                : messages[i].Role == messages[i - 1].Role
+                : i > first && messages[i].Role == messages[i - 1].Role
                     ? $"{Where(i)}: two '{messages[i].Role}' messages in a row; after an optional system message, user and assistant take turns"
                     : $"{Where(i)}: the conversation starts with '{messages[i].Role}'; it must start with a user message (after an optional system message)");
         }
