@@ -31,12 +31,14 @@ public interface ITrainableModel : IDisposable
 
     /// <summary>
     /// Forward and backward on inputs/targets (B×T): ACCUMULATES d(mean loss · lossScale)/d(parameters) into Gradients
-    /// and returns the mean loss.
+    /// and returns the mean loss. <paramref name="documentStarts"/> (B×T, or empty) packs several documents per row:
+    /// each token's document begins at that index of its row, and nothing attends across documents.
     /// </summary>
-    float ForwardBackward(ReadOnlySpan<int> inputs, ReadOnlySpan<int> targets, int batchSize, int sequenceLength, float lossScale);
+    float ForwardBackward(ReadOnlySpan<int> inputs, ReadOnlySpan<int> targets, int batchSize, int sequenceLength, float lossScale,
+        ReadOnlySpan<int> documentStarts = default);
 
-    /// <summary>The mean loss on inputs/targets (B×T) without touching the gradients.</summary>
-    float Loss(ReadOnlySpan<int> inputs, ReadOnlySpan<int> targets, int batchSize, int sequenceLength);
+    /// <summary>The mean loss on inputs/targets (B×T) without touching the gradients (document starts as in <see cref="ForwardBackward"/>).</summary>
+    float Loss(ReadOnlySpan<int> inputs, ReadOnlySpan<int> targets, int batchSize, int sequenceLength, ReadOnlySpan<int> documentStarts = default);
 
     /// <summary>Writes the weights into a checkpoint directory (model.safetensors + config.json for GPT-2).</summary>
     void SaveWeights(string directory);

@@ -27,15 +27,15 @@ public sealed class Trainer : IDisposable
     readonly ITrainableModel _model;
     readonly IBackend _backend;
     readonly AdamWOptimizer _optimizer;
-    readonly TokenBatchLoader _train;
-    readonly TokenBatchLoader _validation;
+    readonly IBatchSource _train;
+    readonly IBatchSource _validation;
     readonly MetricsLog _metrics;
-    readonly int[] _inputs, _targets;
+    readonly int[] _inputs, _targets, _documentStarts;
     TrainerState _state;
     string? _resumedFrom;
 
     Trainer(TrainingConfig config, ITrainableModel model, IBackend backend, string runDirectory, TrainerState state,
-        AdamWOptimizer optimizer, TokenBatchLoader train, TokenBatchLoader validation, MetricsLog metrics)
+        AdamWOptimizer optimizer, IBatchSource train, IBatchSource validation, MetricsLog metrics)
     {
         _config = config;
         _model = model;
@@ -48,6 +48,7 @@ public sealed class Trainer : IDisposable
         _metrics = metrics;
         _inputs = new int[config.MicroBatchSize * config.ContextLength];
         _targets = new int[_inputs.Length];
+        _documentStarts = new int[_inputs.Length];
     }
 
     public string RunDirectory { get; }
@@ -111,27 +112,23 @@ public sealed class Trainer : IDisposable
         }
     }
 
-    static (AdamWOptimizer, TokenBatchLoader, TokenBatchLoader) Open(TrainingConfig config, ITrainableModel model, IBackend backend, string runDirectory)
+    static (AdamWOptimizer, IBatchSource, IBatchSource) Open(TrainingConfig config, ITrainableModel model, IBackend backend, string runDirectory)
     {
         config.Validate();
         if (model.VocabularySize != config.VocabularySize || model.ContextLength < config.ContextLength)
             throw new TrainingConfigException(
                 $"the model (vocabulary {model.VocabularySize}, context {model.ContextLength}) does not match the config (vocabularySize {config.VocabularySize}, contextLength {config.ContextLength})");
         EnsureWritable(runDirectory);
-        var trainShards = TokenShardSet.Resolve(config.TrainShards, "train");
-        var validationShards = TokenShardSet.Resolve(config.ValidationShards, "val");
-        var train = new TokenBatchLoader(trainShards, config.MicroBatchSize, config.ContextLength, config.VocabularySize, (ulong)config.Seed, config.ShuffleTrainingData);
-        TokenBatchLoader? validation = null;
+        var (train, validation) = TrainingData.Open(config);
         try
         {
-            validation = new TokenBatchLoader(validationShards, config.MicroBatchSize, config.ContextLength, config.VocabularySize, 0, shuffle: false);
             var settings = new AdamWSettings(config.Beta1, config.Beta2, config.Epsilon, config.WeightDecay);
             return (new AdamWOptimizer(backend, model.Parameters.Length, model.DecayedParameterCount, settings), train, validation);
         }
         catch
         {
             train.Dispose();
-            validation?.Dispose();
+            validation.Dispose();
             throw;
         }
     }
@@ -191,8 +188,8 @@ public sealed class Trainer : IDisposable
             float loss = 0;
             for (int micro = 0; micro < accumulation; micro++)
             {
-                _train.Next(_inputs, _targets);
-                loss += _model.ForwardBackward(_inputs, _targets, _config.MicroBatchSize, _config.ContextLength, lossScale);
+                bool packed = _train.Next(_inputs, _targets, _documentStarts);
+                loss += _model.ForwardBackward(_inputs, _targets, _config.MicroBatchSize, _config.ContextLength, lossScale, packed ? _documentStarts : default);
             }
             loss /= accumulation;
             float gradientNorm = (float)Math.Sqrt(_backend.SumOfSquares(_model.Gradients));
@@ -251,8 +248,8 @@ public sealed class Trainer : IDisposable
         double sum = 0;
         for (int i = 0; i < batches; i++)
         {
-            _validation.Next(_inputs, _targets);
-            sum += _model.Loss(_inputs, _targets, _config.MicroBatchSize, _config.ContextLength);
+            bool packed = _validation.Next(_inputs, _targets, _documentStarts);
+            sum += _model.Loss(_inputs, _targets, _config.MicroBatchSize, _config.ContextLength, packed ? _documentStarts : default);
         }
         return (float)(sum / batches);
     }

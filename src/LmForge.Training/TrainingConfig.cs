@@ -32,6 +32,13 @@ public sealed record TrainingConfig
     // Data: a directory, a file, or a glob pattern such as "shards/train_*.bin".
     public string TrainShards { get; init; } = "";
     public string ValidationShards { get; init; } = "";
+    /// <summary>Supervised fine-tuning instead: a chat JSONL file of conversations (the loss is on assistant replies only).</summary>
+    public string TrainChats { get; init; } = "";
+    /// <summary>Held-out conversations for validation; empty holds out <see cref="ValidationFraction"/> of TrainChats.</summary>
+    public string ValidationChats { get; init; } = "";
+    public float ValidationFraction { get; init; } = 0.05f;
+    /// <summary>The tokenizer.json conversations are rendered with (fine-tuning only).</summary>
+    public string Tokenizer { get; init; } = "";
     /// <summary>Sequences per forward/backward pass (B).</summary>
     public int MicroBatchSize { get; init; } = 8;
     /// <summary>Tokens per optimizer step; a multiple of MicroBatchSize × ContextLength (gradient accumulation makes up the rest).</summary>
@@ -176,6 +183,7 @@ public sealed record TrainingConfig
             $"a multiple of 2 x heads ({2 * Heads}) for llama: rotary embeddings need an even head size", EmbeddingSize);
         Require(ContextLength >= 1, "contextLength", "at least 1", ContextLength);
         Require(VocabularySize >= 2, "vocabularySize", "at least 2", VocabularySize);
+        Require(ValidationFraction > 0 && ValidationFraction < 1, "validationFraction", "in (0, 1)", ValidationFraction);
         Require(MicroBatchSize >= 1, "microBatchSize", "at least 1", MicroBatchSize);
         int microBatchTokens = MicroBatchSize * ContextLength;
         Require(TotalBatchTokens >= microBatchTokens && TotalBatchTokens % microBatchTokens == 0, "totalBatchTokens",

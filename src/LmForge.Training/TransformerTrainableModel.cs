@@ -31,15 +31,16 @@ public sealed class TransformerTrainableModel(TransformerModel model) : ITrainab
     public double TrainingFlopsPerToken(int sequenceLength) =>
         6.0 * Model.ParameterCount + 12.0 * Model.Config.LayerCount * Model.Config.HeadCount * Model.Config.HeadSize * sequenceLength;
 
-    public float ForwardBackward(ReadOnlySpan<int> inputs, ReadOnlySpan<int> targets, int batchSize, int sequenceLength, float lossScale)
+    public float ForwardBackward(ReadOnlySpan<int> inputs, ReadOnlySpan<int> targets, int batchSize, int sequenceLength, float lossScale,
+        ReadOnlySpan<int> documentStarts = default)
     {
-        float loss = Model.Forward(inputs, targets, batchSize, sequenceLength);
+        float loss = Model.Forward(inputs, targets, batchSize, sequenceLength, documentStarts);
         Model.Backward(lossScale);
         return loss;
     }
 
-    public float Loss(ReadOnlySpan<int> inputs, ReadOnlySpan<int> targets, int batchSize, int sequenceLength) =>
-        Model.Forward(inputs, targets, batchSize, sequenceLength);
+    public float Loss(ReadOnlySpan<int> inputs, ReadOnlySpan<int> targets, int batchSize, int sequenceLength, ReadOnlySpan<int> documentStarts = default) =>
+        Model.Forward(inputs, targets, batchSize, sequenceLength, documentStarts);
 
     public void SaveWeights(string directory) => ModelCheckpoint.Save(Model, directory);
 

@@ -103,6 +103,31 @@ public sealed class LlamaReferenceTests(ITestOutputHelper output) : IDisposable
         Assert.Contains(-1, odd.ReadInt32("targets"));
     }
 
+    // make_sft_fixture.py: PyTorch runs three conversations each on its own and takes the masked loss over their learned
+    // targets; we run them packed into one row with document starts. Equal loss and gradients mean nothing attended
+    // across conversations, positions restarted in each, and the mask and the mean are the fine-tuning loss's.
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Packed_conversations_reproduce_pytorchs_separate_masked_loss_and_gradients(bool hostless)
+    {
+        using var fixture = new LlamaFixture("sft_llama");
+        using var model = new TransformerModel(fixture.Config, hostless ? new HostlessBackend() : null);
+        ModelCheckpoint.LoadWeights(model, fixture.WriteHuggingFaceFile("param.", _directory));
+        int[] targets = fixture.ReadInt32("targets");
+        Assert.Equal(fixture.Int("learned"), targets.Count(t => t >= 0));
+        Assert.Equal(3, fixture.ReadInt32("document_starts").Distinct().Count() - 1); // three conversations and the padding
+
+        model.ZeroGradients();
+        float loss = model.Forward(fixture.ReadInt32("tokens"), targets, 1, fixture.SequenceLength, fixture.ReadInt32("document_starts"));
+        float expectedLoss = fixture.Read("loss")[0];
+        Assert.True(Math.Abs(loss - expectedLoss) <= LossTolerance * Math.Abs(expectedLoss), $"loss {loss} vs torch {expectedLoss}");
+        model.Backward();
+        using var gradients = new TransformerModel(fixture.Config, model.Backend);
+        gradients.Backend.CopyFromHost(gradients.Parameters, model.Backend.ToHost(model.Gradients));
+        CompareWithFixture(fixture, gradients, "grad.", GradientTolerance);
+    }
+
     // tests/reference/llama_hf_tiny is a Hugging Face Llama directory (config.json as transformers writes it, weights
     // under HF names) holding llama_odd's initial weights: loading it through config.json alone gives PyTorch's logits.
     [Fact]

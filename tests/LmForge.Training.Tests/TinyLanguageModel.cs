@@ -54,10 +54,12 @@ sealed class TinyLanguageModel : ITrainableModel
 
     public double TrainingFlopsPerToken(int sequenceLength) => 6.0 * Parameters.Length;
 
-    public float ForwardBackward(ReadOnlySpan<int> inputs, ReadOnlySpan<int> targets, int batchSize, int sequenceLength, float lossScale) =>
+    // it attends to nothing, so packed documents need nothing from it
+    public float ForwardBackward(ReadOnlySpan<int> inputs, ReadOnlySpan<int> targets, int batchSize, int sequenceLength, float lossScale,
+        ReadOnlySpan<int> documentStarts = default) =>
         Run(inputs, targets, batchSize, sequenceLength, lossScale, backward: true);
 
-    public float Loss(ReadOnlySpan<int> inputs, ReadOnlySpan<int> targets, int batchSize, int sequenceLength) =>
+    public float Loss(ReadOnlySpan<int> inputs, ReadOnlySpan<int> targets, int batchSize, int sequenceLength, ReadOnlySpan<int> documentStarts = default) =>
         Run(inputs, targets, batchSize, sequenceLength, 0, backward: false);
 
     float Run(ReadOnlySpan<int> inputs, ReadOnlySpan<int> targets, int b, int t, float lossScale, bool backward)

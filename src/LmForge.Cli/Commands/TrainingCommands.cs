@@ -19,7 +19,7 @@ namespace LmForge.Cli.Commands;
 /// <summary>`lmforge quickstart`, `train`, `sample` and `eval`: thin front ends over LmForge.Training and LmForge.Inference.</summary>
 public static class TrainingCommands
 {
-    public static IEnumerable<Command> Create() => [Quickstart(), Train(), Sample(), ChatCommand.Create(), ServeCommand.Create(), Eval()];
+    public static IEnumerable<Command> Create() => [Quickstart(), Train(), Sft(), Sample(), ChatCommand.Create(), ServeCommand.Create(), Eval()];
 
     static Command Quickstart()
     {
@@ -166,6 +166,75 @@ public static class TrainingCommands
             return 0;
         }));
         return command;
+    }
+
+    static Command Sft()
+    {
+        var checkpoint = new Option<string?>("--checkpoint") { Description = "The base model: a checkpoint directory or a run directory (its newest checkpoint)" };
+        var data = new Option<string?>("--data") { Description = "Conversations: JSONL of {\"messages\": [{\"role\", \"content\"}, ...]} (system, user, assistant)" };
+        var validation = new Option<string?>("--validation") { Description = "Held-out conversations for validation (default: 5% of --data)" };
+        var epochs = new Option<double>("--epochs") { Description = "Passes over the conversations (sets the step count unless --set steps=N)", DefaultValueFactory = _ => 2 };
+        var set = new Option<string[]>("--set") { Description = "Override a setting, e.g. --set learning-rate=1e-4 (repeatable)" };
+        var output = new Option<string?>("--out") { Description = "Run directory (default: runs/sft, or the resumed checkpoint's run)" };
+        var resume = new Option<string?>("--resume") { Description = "Continue a fine-tuning run from its checkpoint or run directory" };
+        var command = new Command("sft", "Fine-tune a checkpoint on conversations (the loss on assistant replies only), packed, with the pretraining trainer's checkpoints, resume and validation.")
+        {
+            checkpoint, data, validation, epochs, set, output, resume,
+        };
+        command.SetAction(parse => Guard(() =>
+        {
+            if (parse.GetValue(resume) is { } resumeFrom)
+            {
+                string saved = CheckpointDirectory.Resolve(resumeFrom, TrainerState.IsCheckpoint);
+                var resumed = TrainerState.LoadConfig(saved).WithOverrides(parse.GetValue(set) ?? []);
+                string resumedRun = parse.GetValue(output) ?? Path.GetDirectoryName(Path.GetFullPath(saved))!;
+                using var resumedModel = TransformerTrainableModel.Load(saved, CpuBackend.Shared);
+                return FineTune(resumed, resumedModel, resumedRun, saved);
+            }
+            string baseCheckpoint = CheckpointDirectory.Resolve(parse.GetValue(checkpoint) ?? throw new ArgumentException("--checkpoint is required: the base model to fine-tune"), IsModelDirectory);
+            string conversations = parse.GetValue(data) ?? throw new ArgumentException("--data is required: the conversations (chat JSONL) to fine-tune on");
+            string run = parse.GetValue(output) ?? Path.Combine("runs", "sft");
+            string tokenizerDirectory = TokenizerDirectory(Path.Combine(baseCheckpoint, CheckpointTokenizer.FileName), run);
+            using var model = TransformerTrainableModel.Load(baseCheckpoint, CpuBackend.Shared);
+            // the base run's settings (model shape, batch) when it has them; fine-tuning's own data and a gentler schedule
+            var config = (TrainerState.IsCheckpoint(baseCheckpoint) ? TrainerState.LoadConfig(baseCheckpoint) : new TrainingConfig()) with
+            {
+                Architecture = model.Model.Config.Family,
+                VocabularySize = model.VocabularySize,
+                ContextLength = model.ContextLength,
+                TrainShards = "",
+                ValidationShards = "",
+                TrainChats = Path.GetFullPath(conversations),
+                ValidationChats = parse.GetValue(validation) is { } held ? Path.GetFullPath(held) : "",
+                Tokenizer = Path.GetFullPath(Path.Combine(tokenizerDirectory, CheckpointTokenizer.FileName)),
+                LearningRate = 3e-4f,
+                MinLearningRate = 3e-5f,
+                WarmupSteps = 10,
+                SampleEvery = 0,
+            };
+            config = config.WithOverrides(parse.GetValue(set) ?? []);
+            if (!(parse.GetValue(set) ?? []).Any(s => s.Replace("-", "", StringComparison.Ordinal).StartsWith("steps=", StringComparison.OrdinalIgnoreCase)))
+            {
+                var (train, held) = TrainingData.Open(config, line => AnsiConsole.MarkupLineInterpolated($"{line}"));
+                int microBatchesPerStep = config.GradientAccumulationSteps;
+                int steps = (int)Math.Max(1, Math.Ceiling(train.BatchesPerEpoch * parse.GetValue(epochs) / microBatchesPerStep));
+                train.Dispose();
+                held.Dispose();
+                config = config with { Steps = steps, EvalEvery = Math.Max(1, steps / 10), CheckpointEvery = Math.Max(1, steps / 2) };
+            }
+            return FineTune(config, model, run, null);
+        }));
+        return command;
+    }
+
+    static int FineTune(TrainingConfig config, TransformerTrainableModel model, string run, string? resumeFrom)
+    {
+        var tokenizer = HuggingFaceTokenizerFile.Load(config.Tokenizer);
+        AnsiConsole.MarkupLineInterpolated($"{Describe(model.Model)}; fine-tuning for {config.Steps} steps of {config.TotalBatchTokens} tokens{(resumeFrom is null ? "" : $", resuming {resumeFrom}")}");
+        var result = TrainWithProgress(config, model, run, tokenizer, [config.Tokenizer], resumeFrom);
+        AnsiConsole.MarkupLineInterpolated($"{(result.Interrupted ? "Interrupted" : "Done")} at step {result.Step}; validation loss (assistant tokens) {result.LastValidationLoss?.ToString("F4", CultureInfo.InvariantCulture) ?? "-"}; checkpoint {result.CheckpointDirectory}");
+        AnsiConsole.MarkupLineInterpolated($"Talk to it: lmforge chat --checkpoint {run}   or serve it: lmforge serve --checkpoint {run}");
+        return 0;
     }
 
     static TrainingResult TrainWithProgress(TrainingConfig config, TransformerTrainableModel model, string run, BpeTokenizer tokenizer, IReadOnlyList<string> tokenizerFiles, string? resumeFrom)
@@ -339,7 +408,6 @@ public static class TrainingCommands
     static string TokenizerDirectory(string fileOrDirectory, string run)
     {
         if (!File.Exists(fileOrDirectory)) return fileOrDirectory;
-        if (Path.GetFileName(fileOrDirectory) == CheckpointTokenizer.FileName) return Path.GetDirectoryName(Path.GetFullPath(fileOrDirectory))!;
         string directory = Path.Combine(run, "tokenizer");
         Directory.CreateDirectory(directory);
         File.Copy(fileOrDirectory, Path.Combine(directory, CheckpointTokenizer.FileName), overwrite: true);

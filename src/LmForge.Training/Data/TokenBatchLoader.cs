@@ -11,7 +11,7 @@ namespace LmForge.Training.Data;
 /// at a shard's end (fewer than B) are skipped for that pass. Every served token is checked against the vocabulary
 /// size, so a shard made with another tokenizer is an error naming the shard, not an out-of-range read in the model.
 /// </summary>
-public sealed class TokenBatchLoader : IDisposable
+public sealed class TokenBatchLoader : IBatchSource
 {
     readonly TokenShardReader[] _shards;
     readonly int[] _batchesInShard;
@@ -93,6 +93,13 @@ public sealed class TokenBatchLoader : IDisposable
 
     /// <summary>Back to the start of the first pass (validation does this before every evaluation).</summary>
     public void Reset() => Seek(new DataPosition(0, 0, 0));
+
+    /// <summary>Every row is one stretch of a shard: fills inputs and targets, never document starts, and returns false.</summary>
+    bool IBatchSource.Next(Span<int> inputs, Span<int> targets, Span<int> documentStarts)
+    {
+        Next(inputs, targets);
+        return false;
+    }
 
     /// <summary>Fills <paramref name="inputs"/> and <paramref name="targets"/> (each B×T, row-major) and advances.</summary>
     public void Next(Span<int> inputs, Span<int> targets)

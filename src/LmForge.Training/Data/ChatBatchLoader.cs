@@ -1,0 +1,77 @@
+using LmForge.Training.PostTraining;
+
+namespace LmForge.Training.Data;
+
+/// <summary>
+/// Serves batches of B packed conversation rows (<see cref="PackedChatRows"/>) for fine-tuning, with each token's
+/// document start. When shuffling, every pass visits the rows in a seeded random order, so the stream is a pure
+/// function of (seed, position); rows left over at the end of a pass (fewer than B) wait for the next one.
+/// </summary>
+public sealed class ChatBatchLoader : IBatchSource
+{
+    private readonly PackedChatRows _rows;
+    private readonly string _name;
+    private readonly ulong _seed;
+    private readonly bool _shuffle;
+    private int[] _order = [];
+    private int _orderedEpoch = -1;
+
+    public ChatBatchLoader(PackedChatRows rows, string name, int batchSize, ulong seed, bool shuffle)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        if (rows.Count < batchSize)
+            throw new InvalidDataException($"{name}: {rows.Count} packed row(s) of {rows.RowLength} tokens, not enough for one batch of {batchSize}; use more conversations or a smaller micro-batch");
+        _rows = rows;
+        _name = name;
+        _seed = seed;
+        _shuffle = shuffle;
+        BatchSize = batchSize;
+        BatchesPerEpoch = rows.Count / batchSize;
+    }
+
+    public int BatchSize { get; }
+
+    public int SequenceLength => _rows.RowLength;
+
+    public long BatchesPerEpoch { get; }
+
+    public DataPosition Position { get; private set; }
+
+    public IReadOnlyList<TokenShardFingerprint> Fingerprints() => [new TokenShardFingerprint(_name, _rows.Tokens)];
+
+    public void Seek(DataPosition position)
+    {
+        if (position.Epoch < 0 || position.Shard != 0 || position.Batch < 0 || position.Batch >= BatchesPerEpoch)
+            throw new ArgumentOutOfRangeException(nameof(position), $"data position {position} is outside {_name}'s {BatchesPerEpoch} batches");
+        Position = position;
+    }
+
+    public void Reset() => Seek(new DataPosition(0, 0, 0));
+
+    public bool Next(Span<int> inputs, Span<int> targets, Span<int> documentStarts)
+    {
+        int t = SequenceLength, tokens = BatchSize * t;
+        if (inputs.Length != tokens || targets.Length != tokens || documentStarts.Length != tokens)
+            throw new ArgumentException($"inputs, targets and document starts must hold B x T = {tokens} tokens, got {inputs.Length}, {targets.Length} and {documentStarts.Length}");
+        var position = Position;
+        if (position.Epoch != _orderedEpoch)
+        {
+            _order = Enumerable.Range(0, _rows.Count).ToArray();
+            if (_shuffle) CounterRandom.Derive(_seed, (ulong)position.Epoch << 32).Shuffle(_order);
+            _orderedEpoch = position.Epoch;
+        }
+        for (int b = 0; b < BatchSize; b++)
+        {
+            int row = _order[(int)(position.Batch * BatchSize) + b];
+            _rows.Inputs(row).CopyTo(inputs.Slice(b * t, t));
+            _rows.Targets(row).CopyTo(targets.Slice(b * t, t));
+            _rows.DocumentStarts(row).CopyTo(documentStarts.Slice(b * t, t));
+        }
+        Position = position.Batch + 1 < BatchesPerEpoch ? position with { Batch = position.Batch + 1 } : new DataPosition(position.Epoch + 1, 0, 0);
+        return true;
+    }
+
+    public void Dispose()
+    {
+    }
+}
