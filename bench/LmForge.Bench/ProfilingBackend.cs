@@ -137,20 +137,21 @@ internal sealed class ProfilingBackend(IBackend inner) : IBackend
     }
 
     public void AttentionForward(Tensor output, Tensor logSumExp, Tensor query, Tensor keyValue, in AttentionLayout layout,
-        Tensor? keyMask = null, Tensor? positionBias = null)
+        Tensor? keyMask = null, Tensor? positionBias = null, Tensor? firstKey = null)
     {
         long start = Stopwatch.GetTimestamp();
-        inner.AttentionForward(output, logSumExp, query, keyValue, layout, keyMask, positionBias);
-        // q·k and p·v over the causally visible (t, j) pairs: 4·hs flops per (b, h, t, j)
+        inner.AttentionForward(output, logSumExp, query, keyValue, layout, keyMask, positionBias, firstKey);
+        // q·k and p·v over the causally visible (t, j) pairs: 4·hs flops per (b, h, t, j) (packed documents' firstKey
+        // hides more pairs, which this count, made without reading backend memory, does not see)
         Add("AttentionForward", start, 4.0 * output.Length * VisiblePairsPerQuery(query.Shape[1], keyValue.Shape[1], layout.Causal));
     }
 
     public void AttentionBackward(Tensor queryGrad, Tensor keyValueGrad, Tensor? positionBiasGrad, Tensor outputGrad,
         Tensor query, Tensor keyValue, Tensor output, Tensor logSumExp, in AttentionLayout layout,
-        Tensor? keyMask = null, Tensor? positionBias = null)
+        Tensor? keyMask = null, Tensor? positionBias = null, Tensor? firstKey = null)
     {
         long start = Stopwatch.GetTimestamp();
-        inner.AttentionBackward(queryGrad, keyValueGrad, positionBiasGrad, outputGrad, query, keyValue, output, logSumExp, layout, keyMask, positionBias);
+        inner.AttentionBackward(queryGrad, keyValueGrad, positionBiasGrad, outputGrad, query, keyValue, output, logSumExp, layout, keyMask, positionBias, firstKey);
         // recomputed q·k, dv, dout·v, dq, dk: 10·hs flops per visible pair
         Add("AttentionBackward", start, 10.0 * output.Length * VisiblePairsPerQuery(query.Shape[1], keyValue.Shape[1], layout.Causal));
     }

@@ -99,22 +99,26 @@ public interface IBackend
     /// For self-attention query and keyValue are the same tensor. Scores s[t,j] = Scale·(q_t·k_j) + positionBias[h,t,j] (positionBias (NH,Tq,Tk), shared
     /// over the batch). Key j is visible to query t iff keyMask[b,j] != 0 (keyMask Int32 (B,Tk)) and, when Causal,
     /// j &lt;= t + (Tk − Tq) (bottom-right aligned: with Tq == Tk ordinary causal; with a KV cache the new queries see all
-    /// cached keys). output (B,Tq,NH·hs) = softmax over the visible keys · v. logSumExp (B,NH,Tq) saves each softmax
+    /// cached keys). Packed documents: with firstKey (Int32 (B,Tq), values in [0, Tk]) key j is also hidden from query
+    /// t when j &lt; firstKey[b,t], so a row holding several documents never attends across them (firstKey[b,t] = the
+    /// index where query t's document starts; keys below a block of queries' first keys are not even computed).
+    /// output (B,Tq,NH·hs) = softmax over the visible keys · v. logSumExp (B,NH,Tq) saves each softmax
     /// row's normalizer for backward, so the (Tq,Tk) attention matrix is never stored; a query with no visible key
     /// gets output 0 and logSumExp +∞ (and gradient 0 in backward), never NaN.
     /// </summary>
     void AttentionForward(Tensor output, Tensor logSumExp, Tensor query, Tensor keyValue, in AttentionLayout layout,
-        Tensor? keyMask = null, Tensor? positionBias = null);
+        Tensor? keyMask = null, Tensor? positionBias = null, Tensor? firstKey = null);
 
     /// <summary>
     /// From outputGrad (B,Tq,NH·hs) and the forward's inputs, output and logSumExp: queryGrad (query's shape) has its
     /// q columns OVERWRITTEN, other columns untouched; keyValueGrad (keyValue's shape) has its k and v columns
     /// OVERWRITTEN, others untouched; for self-attention queryGrad and keyValueGrad are the same tensor.
-    /// positionBiasGrad (NH,Tq,Tk), optional, is ACCUMULATED (+=, summed over the batch).
+    /// positionBiasGrad (NH,Tq,Tk), optional, is ACCUMULATED (+=, summed over the batch). keyMask, positionBias and
+    /// firstKey must be the forward's.
     /// </summary>
     void AttentionBackward(Tensor queryGrad, Tensor keyValueGrad, Tensor? positionBiasGrad, Tensor outputGrad,
         Tensor query, Tensor keyValue, Tensor output, Tensor logSumExp, in AttentionLayout layout,
-        Tensor? keyMask = null, Tensor? positionBias = null);
+        Tensor? keyMask = null, Tensor? positionBias = null, Tensor? firstKey = null);
 
     /// <summary>
     /// KV cache for inference. keyCache and valueCache are (S,Tmax,NKV·hs): slot s holds one sequence's keys (values) by

@@ -47,21 +47,7 @@ public sealed class TransformerModelTests(ITestOutputHelper output)
         var random = new Random(20230828);
         using var model = new TransformerModel(config);
         model.InitializeWeights(seed: 11);
-        // larger weights than the 0.02 init make every path (attention softmax, norms, activations) matter to the loss
-        var parameters = model.Parameters.AsSpan();
-        foreach (var p in model.ParameterLayout)
-        {
-            if (p.Init is ParameterInit.Normal or ParameterInit.ResidualNormal or ParameterInit.Zeros)
-            {
-                var values = model.GetParameter(p.Name).AsSpan();
-                int real = (int)(p.Length / p.Shape[0] * p.RealRows);
-                for (int i = 0; i < real; i++) values[i] = (float)(random.NextDouble() * 2 - 1) * 0.4f;
-            }
-            else
-            {
-                foreach (ref float v in model.GetParameter(p.Name).AsSpan()) v = 1f + ((float)random.NextDouble() - 0.5f) * 0.4f;
-            }
-        }
+        ModelGradientCheck.RandomizeWeights(model, random);
         int b = 2, t = 7;
         int[] tokens = Enumerable.Range(0, b * t).Select(_ => random.Next(config.VocabSize)).ToArray();
         int[] targets = Enumerable.Range(0, b * t).Select(_ => random.Next(config.VocabSize)).ToArray();
@@ -70,41 +56,7 @@ public sealed class TransformerModelTests(ITestOutputHelper output)
         model.ZeroGradients();
         model.Forward(tokens, targets, b, t);
         model.Backward();
-        float[] gradients = model.Gradients.ToArray();
-
-        double Loss() => model.Forward(tokens, targets, b, t);
-        int checkedCount = 0;
-        foreach (var p in model.ParameterLayout)
-        {
-            var values = model.GetParameter(p.Name).AsSpan();
-            int real = (int)(p.Length / p.Shape[0] * p.RealRows);
-            double scale = 0;
-            for (int i = 0; i < real; i++) scale = Math.Max(scale, Math.Abs(gradients[p.Offset + i]));
-            // the largest gradients and a few random elements of every tensor
-            var indices = Enumerable.Range(0, real).OrderByDescending(i => Math.Abs(gradients[p.Offset + i])).Take(3)
-                .Concat(Enumerable.Range(0, 3).Select(_ => random.Next(real))).Distinct();
-            double worst = 0;
-            foreach (int i in indices)
-            {
-                float original = values[i];
-                const float h = 1e-2f;
-                values[i] = original + h;
-                double plus = Loss();
-                values[i] = original - h;
-                double minus = Loss();
-                values[i] = original;
-                double numeric = (plus - minus) / (2 * h);
-                double analytic = gradients[p.Offset + i];
-                double error = Math.Abs(numeric - analytic);
-                worst = Math.Max(worst, error / Math.Max(scale, 1e-3));
-                Assert.True(error <= (0.01 * Math.Abs(analytic)) + (2e-3 * scale) + 2e-5,
-                    $"{name}: d loss / d {p.Name}[{i}]: backward {analytic:E4}, finite difference {numeric:E4}");
-                checkedCount++;
-            }
-            output.WriteLine($"{p.Name}: largest |grad| {scale:E2}, worst error / largest {worst:E2}");
-            Assert.True(scale > 0, $"{name}: {p.Name} received no gradient");
-        }
-        Assert.True(checkedCount >= 3 * model.ParameterLayout.Count);
+        ModelGradientCheck.Check(name, model, model.Gradients.ToArray(), () => model.Forward(tokens, targets, b, t), random, output);
     }
 
     [Fact]

@@ -7,7 +7,7 @@ namespace LmForge.Tensors.Tests;
 /// Attention: the forward against a naive double-precision softmax per query, the backward against finite differences
 /// of the forward (<see cref="GradientCheck"/>), and every argument check. Each named case below is one model family's
 /// use: GPT-2's fused causal heads, grouped- and multi-query heads, cross-attention, a KV-cache step, key padding, T5's
-/// position bias with scale 1, and all of them at once.
+/// position bias with scale 1, packed documents (a first visible key per query), and all of them at once.
 /// </summary>
 public sealed class AttentionTests
 {
@@ -16,11 +16,12 @@ public sealed class AttentionTests
     private readonly IBackend _backend = CpuBackend.Shared;
 
     public static TheoryData<string> Cases =>
-        ["gpt2", "gpt2-head-size-4", "gpt2-head-size-16", "gqa", "mqa", "cross", "kv-cache", "more-queries-than-keys", "mask", "bias", "everything"];
+        ["gpt2", "gpt2-head-size-4", "gpt2-head-size-16", "gqa", "mqa", "cross", "kv-cache", "more-queries-than-keys", "mask", "bias", "everything",
+            "documents", "documents-head-size-4", "documents-bidirectional", "documents-everything"];
 
     // One attention call's inputs. Fused: query and keyValue are the same (B,T,(NH+2·NKV)·hs) tensor.
     private sealed record Case(int Batch, int QueryCount, int KeyCount, AttentionLayout Layout, int QueryWidth, int KeyValueWidth,
-        bool Fused, int[]? Mask = null, bool Bias = false, float InputScale = 1.5f)
+        bool Fused, int[]? Mask = null, bool Bias = false, float InputScale = 1.5f, int[]? FirstKey = null)
     {
         public int OutputWidth => Layout.HeadCount * Layout.HeadSize;
     }
@@ -58,6 +59,15 @@ public sealed class AttentionTests
         "everything" => new Case(2, 5, 8, new AttentionLayout(4, 2, 8, QueryColumn: 1, KeyColumn: 2, ValueColumn: 20, Causal: true,
             Scale: 0.5f), QueryWidth: 35, KeyValueWidth: 37, Fused: false, Mask: [1, 0, 1, 1, 1, 1, 0, 1, 0, 0, 0, 0, 1, 1, 1, 1], Bias: true,
             InputScale: 1f),
+        // packed documents, GPT-2 style: row 0 holds documents [0,3) [3,9) [9,11), row 1 [0,5) [5,6) [6,11); query blocks
+        // of four straddle the boundaries
+        "documents" => FusedCase(2, 11, 2, 2, 16, causal: true) with { FirstKey = [0, 0, 0, 3, 3, 3, 3, 3, 3, 9, 9, 0, 0, 0, 0, 0, 5, 6, 6, 6, 6, 6] },
+        "documents-head-size-4" => FusedCase(2, 11, 3, 3, 4, causal: true) with { FirstKey = [0, 0, 0, 3, 3, 3, 3, 3, 3, 9, 9, 0, 0, 0, 0, 0, 5, 6, 6, 6, 6, 6] },
+        // without causality a first key alone bounds the keys; the last two queries of row 0 (first key Tk) see nothing
+        "documents-bidirectional" => FusedCase(2, 9, 2, 2, 8, causal: false) with { FirstKey = [0, 0, 2, 2, 2, 5, 5, 9, 9, 0, 1, 2, 3, 4, 5, 6, 7, 8] },
+        // "everything" plus first keys: row 0's queries 3 and 4 start after their causal end (they see nothing), row 1's
+        // query 0 starts at a hidden key and sees only hidden ones
+        "documents-everything" => Get("everything") with { FirstKey = [0, 2, 2, 7, 8, 1, 1, 4, 4, 6] },
         _ => throw new ArgumentException($"no attention case {name}", nameof(name)),
     };
 
@@ -75,6 +85,7 @@ public sealed class AttentionTests
                 Mask.CopyFrom(c.Mask);
             }
             if (c.Bias) Bias = TestData.Random(random, 2f, c.Layout.HeadCount, c.QueryCount, c.KeyCount);
+            if (c.FirstKey is not null) FirstKey = TestData.Ints(c.FirstKey, c.Batch, c.QueryCount);
             Output = Tensor.Allocate(c.Batch, c.QueryCount, c.OutputWidth);
             Lse = Tensor.Allocate(c.Batch, c.Layout.HeadCount, c.QueryCount);
             OutputGrad = TestData.Random(random, 1f, c.Batch, c.QueryCount, c.OutputWidth);
@@ -84,6 +95,7 @@ public sealed class AttentionTests
         public Tensor KeyValue { get; }
         public Tensor? Mask { get; }
         public Tensor? Bias { get; }
+        public Tensor? FirstKey { get; }
         public Tensor Output { get; }
         public Tensor Lse { get; }
         public Tensor OutputGrad { get; }
@@ -94,6 +106,7 @@ public sealed class AttentionTests
             KeyValue.Dispose();
             Mask?.Dispose();
             Bias?.Dispose();
+            FirstKey?.Dispose();
             Output.Dispose();
             Lse.Dispose();
             OutputGrad.Dispose();
@@ -108,7 +121,7 @@ public sealed class AttentionTests
         using var x = new Inputs(c);
         x.Output.AsSpan().Fill(float.NaN); // overwritten everywhere, including queries that see no key
         x.Lse.AsSpan().Fill(float.NaN);
-        _backend.AttentionForward(x.Output, x.Lse, x.Query, x.KeyValue, c.Layout, x.Mask, x.Bias);
+        _backend.AttentionForward(x.Output, x.Lse, x.Query, x.KeyValue, c.Layout, x.Mask, x.Bias, x.FirstKey);
         (double[] output, double[] lse) = Reference(c, x);
         int empty = 0;
         for (int i = 0; i < lse.Length; i++)
@@ -119,7 +132,7 @@ public sealed class AttentionTests
         }
         for (int i = 0; i < output.Length; i++)
             Assert.True(Math.Abs(output[i] - x.Output.AsSpan()[i]) <= 1e-5, $"{name}: output[{i}] is {x.Output.AsSpan()[i]}, expected {output[i]}");
-        bool expectsEmptyQueries = name is "mask" or "more-queries-than-keys" or "everything";
+        bool expectsEmptyQueries = name is "mask" or "more-queries-than-keys" or "everything" or "documents-bidirectional" or "documents-everything";
         Assert.Equal(expectsEmptyQueries, empty > 0);
     }
 
@@ -138,8 +151,9 @@ public sealed class AttentionTests
         using var biasGrad = c.Bias ? TestData.Random(random, 1f, c.Layout.HeadCount, c.QueryCount, c.KeyCount) : null;
         float[]? biasGradBefore = biasGrad?.ToArray();
 
-        _backend.AttentionForward(x.Output, x.Lse, x.Query, x.KeyValue, c.Layout, x.Mask, x.Bias);
-        _backend.AttentionBackward(queryGrad, keyValueGrad, biasGrad, x.OutputGrad, x.Query, x.KeyValue, x.Output, x.Lse, c.Layout, x.Mask, x.Bias);
+        _backend.AttentionForward(x.Output, x.Lse, x.Query, x.KeyValue, c.Layout, x.Mask, x.Bias, x.FirstKey);
+        _backend.AttentionBackward(queryGrad, keyValueGrad, biasGrad, x.OutputGrad, x.Query, x.KeyValue, x.Output, x.Lse, c.Layout, x.Mask, x.Bias,
+            x.FirstKey);
 
         // columns outside the heads are untouched; they get no gradient, so clear them for the check below
         var l = c.Layout;
@@ -156,7 +170,7 @@ public sealed class AttentionTests
 
         double Loss()
         {
-            _backend.AttentionForward(x.Output, x.Lse, x.Query, x.KeyValue, c.Layout, x.Mask, x.Bias);
+            _backend.AttentionForward(x.Output, x.Lse, x.Query, x.KeyValue, c.Layout, x.Mask, x.Bias, x.FirstKey);
             return TestData.Dot(x.Output, x.OutputGrad);
         }
         GradientCheck.Check(c.Fused ? "dqkv" : "dquery", x.Query, queryGrad, Loss);
@@ -183,7 +197,7 @@ public sealed class AttentionTests
     [Fact]
     public void Forward_and_backward_allocate_nothing()
     {
-        // Large enough for the pool to split both passes; mask, bias and its gradient on, so every branch runs.
+        // Large enough for the pool to split both passes; mask, bias and its gradient, and first keys on, so every branch runs.
         const int batch = 2, tokens = 64;
         var layout = AttentionLayout.Fused(4, 2, 16, causal: true);
         var random = TestData.NewRandom();
@@ -196,16 +210,86 @@ public sealed class AttentionTests
         mask.AsInt32Span().Fill(1);
         using var bias = TestData.Random(random, 1f, 4, tokens, tokens);
         using var biasGrad = Tensor.Allocate(4, tokens, tokens);
+        using var firstKey = TestData.Ints(Enumerable.Range(0, batch * tokens).Select(i => i % tokens / 10 * 10).ToArray(), batch, tokens);
         void Step(int times)
         {
             for (int i = 0; i < times; i++)
             {
-                _backend.AttentionForward(output, lse, qkv, qkv, layout, mask, bias);
-                _backend.AttentionBackward(grad, grad, biasGrad, outputGrad, qkv, qkv, output, lse, layout, mask, bias);
+                _backend.AttentionForward(output, lse, qkv, qkv, layout, mask, bias, firstKey);
+                _backend.AttentionBackward(grad, grad, biasGrad, outputGrad, qkv, qkv, output, lse, layout, mask, bias, firstKey);
                 _backend.AttentionBackward(grad, grad, null, outputGrad, qkv, qkv, output, lse, layout);
             }
         }
         Assert.Equal(0, AllocationMeter.BytesAllocatedBy(() => Step(50), () => Step(10)));
+    }
+
+    [Fact]
+    public void Packed_row_equals_its_documents_run_alone()
+    {
+        // Two rows of 14 tokens packing documents of 5, 3, 6 and 2, 9, 3 tokens; every document is then run on its own
+        // (B = 1, T = its length, no first key). Outputs, normalizers and all gradients must agree.
+        const int tokens = 14;
+        int[][] lengths = [[5, 3, 6], [2, 9, 3]];
+        var layout = AttentionLayout.Fused(4, 2, 8, causal: true);
+        int w = layout.FusedWidth, ow = layout.HeadCount * layout.HeadSize, nh = layout.HeadCount;
+        var random = TestData.NewRandom();
+        using var qkv = TestData.Random(random, 1.5f, 2, tokens, w);
+        using var outputGrad = TestData.Random(random, 1f, 2, tokens, ow);
+        var starts = new int[2 * tokens];
+        for (int b = 0; b < 2; b++)
+        {
+            int start = 0;
+            foreach (int length in lengths[b])
+            {
+                for (int t = start; t < start + length; t++) starts[(b * tokens) + t] = start;
+                start += length;
+            }
+        }
+        using var firstKey = TestData.Ints(starts, 2, tokens);
+        using var output = Tensor.Allocate(2, tokens, ow);
+        using var lse = Tensor.Allocate(2, nh, tokens);
+        using var grad = Tensor.Allocate(2, tokens, w);
+        _backend.AttentionForward(output, lse, qkv, qkv, layout, firstKey: firstKey);
+        _backend.AttentionBackward(grad, grad, null, outputGrad, qkv, qkv, output, lse, layout, firstKey: firstKey);
+        float[] packedOutput = output.ToArray(), packedLse = lse.ToArray(), packedGrad = grad.ToArray();
+        float[] allQkv = qkv.ToArray(), allOutputGrad = outputGrad.ToArray();
+
+        for (int b = 0; b < 2; b++)
+        {
+            int start = 0;
+            foreach (int n in lengths[b])
+            {
+                using var docQkv = Tensor.Allocate(1, n, w);
+                using var docOutputGrad = Tensor.Allocate(1, n, ow);
+                using var docOutput = Tensor.Allocate(1, n, ow);
+                using var docLse = Tensor.Allocate(1, nh, n);
+                using var docGrad = Tensor.Allocate(1, n, w);
+                int row = (b * tokens) + start;
+                docQkv.CopyFrom(allQkv.AsSpan(row * w, n * w));
+                docOutputGrad.CopyFrom(allOutputGrad.AsSpan(row * ow, n * ow));
+                _backend.AttentionForward(docOutput, docLse, docQkv, docQkv, layout);
+                _backend.AttentionBackward(docGrad, docGrad, null, docOutputGrad, docQkv, docQkv, docOutput, docLse, layout);
+                ExpectClose($"row {b} document at {start}: output", docOutput.ToArray(), packedOutput.AsSpan(row * ow, n * ow), 1e-6);
+                ExpectClose($"row {b} document at {start}: gradient", docGrad.ToArray(), packedGrad.AsSpan(row * w, n * w), 1e-5);
+                float[] alone = docLse.ToArray();
+                for (int h = 0; h < nh; h++)
+                    ExpectClose($"row {b} document at {start}: head {h} lse", alone.AsSpan(h * n, n).ToArray(),
+                        packedLse.AsSpan((((b * nh) + h) * tokens) + start, n), 1e-6);
+                start += n;
+            }
+        }
+
+        // the check has teeth: without the first keys the later documents' outputs differ
+        _backend.AttentionForward(output, lse, qkv, qkv, layout);
+        float[] unpacked = output.ToArray();
+        Assert.True(Enumerable.Range(5 * ow, 9 * ow).Max(i => Math.Abs(unpacked[i] - packedOutput[i])) > 1e-2);
+    }
+
+    private static void ExpectClose(string what, float[] expected, ReadOnlySpan<float> actual, double tolerance)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        for (int i = 0; i < expected.Length; i++)
+            Assert.True(Math.Abs(expected[i] - actual[i]) <= tolerance, $"{what}[{i}] is {actual[i]}, expected {expected[i]}");
     }
 
     [Fact]
@@ -226,15 +310,17 @@ public sealed class AttentionTests
         public Tensor Output = Tensor.Allocate(2, 3, 16), Lse = Tensor.Allocate(2, 4, 3);
         public Tensor QueryGrad = Tensor.Allocate(2, 3, 16), KeyValueGrad = Tensor.Allocate(2, 5, 16), OutputGrad = Tensor.Allocate(2, 3, 16);
         public Tensor? Mask = Tensor.AllocateInt32(2, 5), Bias = Tensor.Allocate(4, 3, 5), BiasGrad = Tensor.Allocate(4, 3, 5);
+        public Tensor? FirstKey = TestData.Ints([0, 5, 2, 1, 1, 0], 2, 3); // 5 = Tk: that query sees no key, which is allowed
 
-        public void Forward(IBackend backend) => backend.AttentionForward(Output, Lse, Query, KeyValue, Layout, Mask, Bias);
+        public void Forward(IBackend backend) => backend.AttentionForward(Output, Lse, Query, KeyValue, Layout, Mask, Bias, FirstKey);
 
         public void Backward(IBackend backend) =>
-            backend.AttentionBackward(QueryGrad, KeyValueGrad, BiasGrad, OutputGrad, Query, KeyValue, Output, Lse, Layout, Mask, Bias);
+            backend.AttentionBackward(QueryGrad, KeyValueGrad, BiasGrad, OutputGrad, Query, KeyValue, Output, Lse, Layout, Mask, Bias, FirstKey);
 
         public void Dispose()
         {
-            foreach (var tensor in new[] { Query, KeyValue, Output, Lse, QueryGrad, KeyValueGrad, OutputGrad, Mask, Bias, BiasGrad }) tensor?.Dispose();
+            foreach (var tensor in new[] { Query, KeyValue, Output, Lse, QueryGrad, KeyValueGrad, OutputGrad, Mask, Bias, BiasGrad, FirstKey })
+                tensor?.Dispose();
         }
     }
 
@@ -337,9 +423,35 @@ public sealed class AttentionTests
             ForwardThrows<ShapeMismatchException>(c => c.Bias = Tensor.Allocate(4, 5, 3)).Message);
 
     [Fact]
+    public void First_key_not_int32_Throws()
+    {
+        var ex = ForwardThrows<ArgumentException>(c => c.FirstKey = Tensor.Allocate(2, 3));
+        Assert.Equal("firstKey", ex.ParamName);
+        Assert.Contains("expected Int32", ex.Message);
+    }
+
+    [Fact]
+    public void First_key_of_wrong_shape_Throws()
+    {
+        // (B,Tk) instead of (B,Tq): one per query, not per key
+        Assert.Contains("firstKey has shape (2, 5), expected (2, 3)",
+            ForwardThrows<ShapeMismatchException>(c => c.FirstKey = Tensor.AllocateInt32(2, 5)).Message);
+        ForwardThrows<ShapeMismatchException>(c => c.FirstKey = Tensor.AllocateInt32(6));
+    }
+
+    [Fact]
+    public void First_key_outside_the_keys_Throws()
+    {
+        var ex = ForwardThrows<ArgumentOutOfRangeException>(c => c.FirstKey!.AsInt32Span()[5] = 6);
+        Assert.Equal("firstKey", ex.ParamName);
+        Assert.Contains("firstKey[1, 2] = 6 is outside [0, 5], the keys of keyValue (2, 5, 16)", ex.Message);
+        Assert.Contains("firstKey[0, 1] = -1", ForwardThrows<ArgumentOutOfRangeException>(c => c.FirstKey!.AsInt32Span()[1] = -1).Message);
+    }
+
+    [Fact]
     public void Too_many_keys_Throws()
     {
-        using var call = new Call { Mask = null, Bias = null, BiasGrad = null };
+        using var call = new Call { Mask = null, Bias = null, BiasGrad = null, FirstKey = null };
         call.KeyValue = Tensor.Allocate(2, CpuBackend.MaxAttentionTokens + 1, 16);
         var ex = Assert.Throws<ArgumentOutOfRangeException>(() => call.Forward(_backend));
         Assert.Contains($"key length {CpuBackend.MaxAttentionTokens + 1}", ex.Message);
@@ -375,7 +487,7 @@ public sealed class AttentionTests
             c.Output = Tensor.Allocate(2, 5, 8);
             c.OutputGrad = Tensor.Allocate(2, 5, 8);
             c.Lse = Tensor.Allocate(2, 2, 5);
-            c.Mask = c.Bias = c.BiasGrad = null;
+            c.Mask = c.Bias = c.BiasGrad = c.FirstKey = null;
         });
         Assert.Contains("query columns [4, 12) overlap", ex.Message);
     }
@@ -414,6 +526,7 @@ public sealed class AttentionTests
             {
                 if (l.Causal && j > t + tk - tq) continue;
                 if (c.Mask is not null && c.Mask[(b * tk) + j] == 0) continue;
+                if (c.FirstKey is not null && j < c.FirstKey[(b * tq) + t]) continue;
                 double s = 0;
                 for (int d = 0; d < hs; d++)
                     s += q[(((b * tq) + t) * c.QueryWidth) + l.QueryColumn + (h * hs) + d] * (double)kv[(((b * tk) + j) * c.KeyValueWidth) + l.KeyColumn + (g * hs) + d];

@@ -59,12 +59,13 @@ public sealed class HostlessBackend : IBackend
     public void RotaryBackward(Tensor xGrad, Tensor positions, int column, int headCount, int headSize, float theta) =>
         _cpu.RotaryBackward(Hostless(xGrad), Hostless(positions), column, headCount, headSize, theta);
     public void ResidualForward(Tensor output, Tensor a, Tensor b) => _cpu.ResidualForward(Hostless(output), Hostless(a), Hostless(b));
-    public void AttentionForward(Tensor output, Tensor logSumExp, Tensor query, Tensor keyValue, in AttentionLayout layout, Tensor? keyMask = null, Tensor? positionBias = null) =>
-        _cpu.AttentionForward(Hostless(output), Hostless(logSumExp), Hostless(query), Hostless(keyValue), layout, Maybe(keyMask), Maybe(positionBias));
+    public void AttentionForward(Tensor output, Tensor logSumExp, Tensor query, Tensor keyValue, in AttentionLayout layout, Tensor? keyMask = null,
+        Tensor? positionBias = null, Tensor? firstKey = null) =>
+        _cpu.AttentionForward(Hostless(output), Hostless(logSumExp), Hostless(query), Hostless(keyValue), layout, Maybe(keyMask), Maybe(positionBias), Maybe(firstKey));
     public void AttentionBackward(Tensor queryGrad, Tensor keyValueGrad, Tensor? positionBiasGrad, Tensor outputGrad, Tensor query, Tensor keyValue, Tensor output,
-        Tensor logSumExp, in AttentionLayout layout, Tensor? keyMask = null, Tensor? positionBias = null) =>
+        Tensor logSumExp, in AttentionLayout layout, Tensor? keyMask = null, Tensor? positionBias = null, Tensor? firstKey = null) =>
         _cpu.AttentionBackward(Hostless(queryGrad), Hostless(keyValueGrad), Maybe(positionBiasGrad), Hostless(outputGrad), Hostless(query), Hostless(keyValue),
-            Hostless(output), Hostless(logSumExp), layout, Maybe(keyMask), Maybe(positionBias));
+            Hostless(output), Hostless(logSumExp), layout, Maybe(keyMask), Maybe(positionBias), Maybe(firstKey));
     public void KeyValueCacheWrite(Tensor keyCache, Tensor valueCache, Tensor qkv, in AttentionLayout layout, Tensor slots, Tensor positions) =>
         _cpu.KeyValueCacheWrite(Hostless(keyCache), Hostless(valueCache), Hostless(qkv), layout, Hostless(slots), Hostless(positions));
     public void CachedAttentionForward(Tensor output, Tensor qkv, Tensor keyCache, Tensor valueCache, in AttentionLayout layout, Tensor slots, Tensor positions) =>

@@ -9,11 +9,14 @@ namespace LmForge.Models.Transformer;
 /// </summary>
 internal sealed class TransformerActivations : IDisposable
 {
+    private readonly IBackend _backend;
     private readonly ActivationAllocator _allocate;
+    private int[]? _documentPositions; // host staging for DocumentPositions, made on the first packed forward
 
     public TransformerActivations(IBackend backend, TransformerConfig config, IReadOnlyList<TransformerBlock> blocks, Norm? finalNorm,
         int batchSize, int tokenCount)
     {
+        _backend = backend;
         _allocate = new ActivationAllocator(backend);
         BatchSize = batchSize;
         TokenCount = tokenCount;
@@ -65,7 +68,19 @@ internal sealed class TransformerActivations : IDisposable
 
     public Tensor Tokens { get; }      // Int32 (B·T), uploaded each forward
     public Tensor Targets { get; }     // Int32 (B·T), −1 = ignored
-    public Tensor Positions { get; }   // Int32 (B·T): t for every row of every sequence
+    public Tensor Positions { get; }   // Int32 (B·T): t for every row of every sequence; never rewritten
+    public Tensor? DocumentPositions { get; private set; } // Int32 (B·T): t − its document's start, packed rows only
+    public Tensor? DocumentStarts { get; private set; }    // Int32 (B,T): each token's document start, attention's firstKey
+
+    /// <summary>Whether the last forward ran packed documents; its backward must use the same positions and first keys.</summary>
+    public bool Packed { get; private set; }
+
+    /// <summary>The positions of the last forward: <see cref="Positions"/>, or t − start with packed documents.</summary>
+    public Tensor StepPositions => Packed ? DocumentPositions! : Positions;
+
+    /// <summary>Attention's first visible key per query for the last forward: none, or each token's document start.</summary>
+    public Tensor? StepFirstKey => Packed ? DocumentStarts : null;
+
     public Tensor[] Residuals { get; } // L+1 × (B,T,C): [0] is the embedding, [i+1] the output of layer i
     public TransformerBlock.Activations[] Blocks { get; }
     public Tensor? FinalNorm { get; }  // (B,T,C), pre-norm models only
@@ -76,6 +91,30 @@ internal sealed class TransformerActivations : IDisposable
 
     /// <summary>What the output head reads: the final norm's output (pre-norm) or the last residual (post-norm).</summary>
     public Tensor HeadInput => FinalNorm ?? Residuals[^1];
+
+    /// <summary>
+    /// Sets what the next forward and its backward use: with no starts (empty), one sequence per row (the plan's
+    /// positions, no first key); with documentStarts (B·T, already checked), positions t − start and first keys = the
+    /// starts, uploaded. The tensors and host staging are made on the first packed forward and then reused.
+    /// </summary>
+    public void UseDocuments(ReadOnlySpan<int> documentStarts)
+    {
+        if (documentStarts.IsEmpty)
+        {
+            Packed = false;
+            return;
+        }
+        if (_documentPositions is null)
+        {
+            DocumentPositions = _allocate.Int32(BatchSize * TokenCount);
+            DocumentStarts = _allocate.Int32(BatchSize, TokenCount);
+            _documentPositions = new int[BatchSize * TokenCount];
+        }
+        for (int i = 0; i < _documentPositions.Length; i++) _documentPositions[i] = (i % TokenCount) - documentStarts[i];
+        _backend.CopyFromHost(DocumentPositions!, _documentPositions);
+        _backend.CopyFromHost(DocumentStarts!, documentStarts);
+        Packed = true;
+    }
 
     public void Dispose() => _allocate.Dispose();
 }

@@ -15,6 +15,8 @@ namespace LmForge.Models.Transformer;
 /// (allocated by it, reached only through its operations and its host copies), so the model runs unchanged on a
 /// backend whose memory the host cannot address. Every module has a hand-written
 /// backward; activations are planned once per (batch, sequence length), so a training step allocates nothing.
+/// A row may pack several documents (supervised fine-tuning packs conversations): given each token's document start,
+/// positions restart at every document and attention never crosses one, so each document trains as if alone.
 /// </summary>
 /// <example>
 /// <code>
@@ -158,27 +160,39 @@ public sealed class TransformerModel : IDisposable
         }
     }
 
-    /// <summary>Runs the model on tokens (B·T, row-major) and fills <see cref="Logits"/>.</summary>
-    public void Forward(ReadOnlySpan<int> tokens, int batchSize, int sequenceLength)
+    /// <summary>
+    /// Runs the model on tokens (B·T, row-major) and fills <see cref="Logits"/>.
+    /// <paramref name="documentStarts"/> (B·T) packs several documents into a row: for each token, the index in its row
+    /// where its document starts (0 at a row's first token; then either the previous token's start or the token's own
+    /// index, where a new document begins). Positions then restart at each document (t − start, for learned and rotary
+    /// positions alike) and a token attends only to its own document's tokens. Empty (the default): one sequence per row.
+    /// </summary>
+    public void Forward(ReadOnlySpan<int> tokens, int batchSize, int sequenceLength, ReadOnlySpan<int> documentStarts = default)
     {
         var acts = Prepare(tokens, batchSize, sequenceLength);
+        CheckDocumentStarts(documentStarts, tokens.Length, sequenceLength);
         Backend.CopyFromHost(acts.Tokens, tokens);
+        acts.UseDocuments(documentStarts);
         RunForward(acts);
         _logitsReadyForBackward = false;
     }
 
     /// <summary>
-    /// Runs the model and returns the mean cross-entropy of predicting targets (B·T; −1 = ignore this position).
-    /// Keeps what <see cref="Backward"/> needs.
+    /// Runs the model and returns the mean cross-entropy of predicting targets (B·T; −1 = ignore this position), over
+    /// every document of every row when <paramref name="documentStarts"/> packs several into a row (see
+    /// <see cref="Forward(ReadOnlySpan{int}, int, int, ReadOnlySpan{int})"/>). Keeps what <see cref="Backward"/> needs.
     /// </summary>
-    public float Forward(ReadOnlySpan<int> tokens, ReadOnlySpan<int> targets, int batchSize, int sequenceLength)
+    public float Forward(ReadOnlySpan<int> tokens, ReadOnlySpan<int> targets, int batchSize, int sequenceLength,
+        ReadOnlySpan<int> documentStarts = default)
     {
         var acts = Prepare(tokens, batchSize, sequenceLength);
         if (targets.Length != tokens.Length)
             throw new ArgumentException($"got {targets.Length} targets for {tokens.Length} tokens; expected one target per token", nameof(targets));
         CheckIds(targets, nameof(targets), allowIgnore: true);
+        CheckDocumentStarts(documentStarts, tokens.Length, sequenceLength);
         Backend.CopyFromHost(acts.Tokens, tokens);
         Backend.CopyFromHost(acts.Targets, targets);
+        acts.UseDocuments(documentStarts);
         RunForward(acts);
         Backend.CrossEntropyForward(acts.Losses, acts.Logits, acts.Targets, Config.VocabSize);
         int count = 0;
@@ -196,8 +210,8 @@ public sealed class TransformerModel : IDisposable
         new("this model was loaded for inference: it has no gradients (load it with trainable: true to train it)");
 
     /// <summary>
-    /// Accumulates into <see cref="Gradients"/> the gradient of lossScale × (the mean loss of the last Forward with targets).
-    /// Use lossScale = 1/k to average k accumulated micro-batches.
+    /// Accumulates into <see cref="Gradients"/> the gradient of lossScale × (the mean loss of the last Forward with targets),
+    /// with that forward's positions and document boundaries. Use lossScale = 1/k to average k accumulated micro-batches.
     /// </summary>
     public void Backward(float lossScale = 1f)
     {
@@ -220,9 +234,11 @@ public sealed class TransformerModel : IDisposable
         {
             Backend.LinearBackward(s.ResidualGrad, HeadWeightGrad!, null, a.Logits, a.HeadInput, HeadWeight);
         }
-        for (int l = _blocks.Length - 1; l >= 0; l--) _blocks[l].Backward(Backend, a.Residuals[l], a.Blocks[l], a.Positions, s);
+        var positions = a.StepPositions;
+        var firstKey = a.StepFirstKey;
+        for (int l = _blocks.Length - 1; l >= 0; l--) _blocks[l].Backward(Backend, a.Residuals[l], a.Blocks[l], positions, firstKey, s);
         _tokenEmbedding.Backward(Backend, s.ResidualGrad, a.Tokens);
-        _positionEmbedding?.Backward(Backend, s.ResidualGrad, a.Positions);
+        _positionEmbedding?.Backward(Backend, s.ResidualGrad, positions);
     }
 
     /// <summary>Global L2 norm of all gradients.</summary>
@@ -232,13 +248,14 @@ public sealed class TransformerModel : IDisposable
     /// One full training step: zero gradients, forward, loss, backward, clip the global gradient norm to maxGradNorm
     /// (as torch.nn.utils.clip_grad_norm_; 0 or less disables clipping), AdamW update. Throws
     /// <see cref="NonFiniteLossException"/> (parameters untouched) when the loss or gradient norm is NaN or infinite.
+    /// <paramref name="documentStarts"/> packs several documents into a row, as for <see cref="Forward(ReadOnlySpan{int}, int, int, ReadOnlySpan{int})"/>.
     /// </summary>
     public TrainStepResult TrainStep(ReadOnlySpan<int> tokens, ReadOnlySpan<int> targets, int batchSize, int sequenceLength,
-        AdamWOptimizer optimizer, float learningRate, float maxGradNorm)
+        AdamWOptimizer optimizer, float learningRate, float maxGradNorm, ReadOnlySpan<int> documentStarts = default)
     {
         int step = optimizer.StepCount + 1;
         ZeroGradients();
-        float loss = Forward(tokens, targets, batchSize, sequenceLength);
+        float loss = Forward(tokens, targets, batchSize, sequenceLength, documentStarts);
         if (!float.IsFinite(loss)) throw new NonFiniteLossException(step, "loss", loss);
         Backward();
         float norm = GradientNorm();
@@ -317,9 +334,11 @@ public sealed class TransformerModel : IDisposable
 
     private void RunForward(TransformerActivations a)
     {
+        var positions = a.StepPositions;
+        var firstKey = a.StepFirstKey;
         _tokenEmbedding.Forward(Backend, a.Residuals[0], a.Tokens, accumulate: false);
-        _positionEmbedding?.Forward(Backend, a.Residuals[0], a.Positions, accumulate: true);
-        for (int l = 0; l < _blocks.Length; l++) _blocks[l].Forward(Backend, a.Residuals[l + 1], a.Residuals[l], a.Blocks[l], a.Positions, a.Scratch);
+        _positionEmbedding?.Forward(Backend, a.Residuals[0], positions, accumulate: true);
+        for (int l = 0; l < _blocks.Length; l++) _blocks[l].Forward(Backend, a.Residuals[l + 1], a.Residuals[l], a.Blocks[l], positions, firstKey, a.Scratch);
         _finalNorm?.Forward(Backend, a.FinalNorm!, a.FinalNormStatistics!, a.Residuals[^1]);
         Backend.LinearForward(a.Logits, a.HeadInput, HeadWeight, null);
     }
@@ -351,6 +370,30 @@ public sealed class TransformerModel : IDisposable
             if (ids[i] < lowest || ids[i] >= Config.VocabSize)
                 ThrowIdOutOfRange(name, ids[i], i, lowest);
         }
+    }
+
+    // Empty, or one start per token: 0 at a row's first token, then the previous token's start or the token's own index.
+    private static void CheckDocumentStarts(ReadOnlySpan<int> documentStarts, int tokenCount, int sequenceLength)
+    {
+        if (documentStarts.IsEmpty) return;
+        if (documentStarts.Length != tokenCount)
+            throw new ArgumentException(
+                $"got {documentStarts.Length} document starts for {tokenCount} tokens; expected one per token (or none)", nameof(documentStarts));
+        for (int i = 0; i < documentStarts.Length; i++)
+        {
+            int t = i % sequenceLength, start = documentStarts[i];
+            if (t == 0 ? start != 0 : start != documentStarts[i - 1] && start != t)
+                ThrowBadDocumentStart(documentStarts, i, sequenceLength);
+        }
+    }
+
+    private static void ThrowBadDocumentStart(ReadOnlySpan<int> documentStarts, int index, int sequenceLength)
+    {
+        int row = index / sequenceLength, t = index % sequenceLength;
+        string where = $"documentStarts[{index}] = {documentStarts[index]} (row {row}, position {t})";
+        throw new ArgumentOutOfRangeException(nameof(documentStarts), t == 0
+            ? $"{where}: a row's first token starts a document, expected 0"
+            : $"{where}: expected {documentStarts[index - 1]} (the document of position {t - 1}) or {t} (a new document starting here)");
     }
 
     private void ThrowIdOutOfRange(string name, int id, int index, int lowest) =>

@@ -191,19 +191,19 @@ public sealed unsafe class CpuBackend : IBackend
     }
 
     public void AttentionForward(Tensor output, Tensor logSumExp, Tensor query, Tensor keyValue, in AttentionLayout layout,
-        Tensor? keyMask = null, Tensor? positionBias = null)
+        Tensor? keyMask = null, Tensor? positionBias = null, Tensor? firstKey = null)
     {
-        (int b, int tq, int tk) = AttentionShapes(nameof(AttentionForward), output, logSumExp, query, keyValue, layout, keyMask, positionBias);
+        (int b, int tq, int tk) = AttentionShapes(nameof(AttentionForward), output, logSumExp, query, keyValue, layout, keyMask, positionBias, firstKey);
         Attention.Forward(Pool, output.Data, logSumExp.Data, query.Data, keyValue.Data, keyMask is null ? null : keyMask.IntData,
-            positionBias is null ? null : positionBias.Data, b, tq, tk, query.Shape[2], keyValue.Shape[2], layout);
+            positionBias is null ? null : positionBias.Data, firstKey is null ? null : firstKey.IntData, b, tq, tk, query.Shape[2], keyValue.Shape[2], layout);
     }
 
     public void AttentionBackward(Tensor queryGrad, Tensor keyValueGrad, Tensor? positionBiasGrad, Tensor outputGrad,
         Tensor query, Tensor keyValue, Tensor output, Tensor logSumExp, in AttentionLayout layout,
-        Tensor? keyMask = null, Tensor? positionBias = null)
+        Tensor? keyMask = null, Tensor? positionBias = null, Tensor? firstKey = null)
     {
         const string op = nameof(AttentionBackward);
-        (int b, int tq, int tk) = AttentionShapes(op, output, logSumExp, query, keyValue, layout, keyMask, positionBias);
+        (int b, int tq, int tk) = AttentionShapes(op, output, logSumExp, query, keyValue, layout, keyMask, positionBias, firstKey);
         RequireFloat32(op, nameof(queryGrad), queryGrad);
         RequireSameShape(op, nameof(queryGrad), queryGrad, nameof(query), query);
         RequireFloat32(op, nameof(keyValueGrad), keyValueGrad);
@@ -218,7 +218,7 @@ public sealed unsafe class CpuBackend : IBackend
         RequireSeparateGradientColumns(op, queryGrad, keyValueGrad, layout);
         Attention.Backward(Pool, queryGrad.Data, keyValueGrad.Data, positionBiasGrad is null ? null : positionBiasGrad.Data,
             outputGrad.Data, query.Data, keyValue.Data, output.Data, logSumExp.Data, keyMask is null ? null : keyMask.IntData,
-            positionBias is null ? null : positionBias.Data, b, tq, tk, query.Shape[2], keyValue.Shape[2], layout);
+            positionBias is null ? null : positionBias.Data, firstKey is null ? null : firstKey.IntData, b, tq, tk, query.Shape[2], keyValue.Shape[2], layout);
     }
 
     public void KeyValueCacheWrite(Tensor keyCache, Tensor valueCache, Tensor qkv, in AttentionLayout layout, Tensor slots, Tensor positions)
@@ -426,9 +426,10 @@ public sealed unsafe class CpuBackend : IBackend
     }
 
     // query (B,Tq,Wq) and keyValue (B,Tk,Wkv) hold the layout's head columns; output (B,Tq,NH·hs); logSumExp (B,NH,Tq);
-    // keyMask Int32 (B,Tk) or null; positionBias (NH,Tq,Tk) or null: forward and backward alike.
+    // keyMask Int32 (B,Tk) or null; positionBias (NH,Tq,Tk) or null; firstKey Int32 (B,Tq) in [0, Tk] or null: forward
+    // and backward alike.
     private static (int B, int Tq, int Tk) AttentionShapes(string op, Tensor output, Tensor logSumExp, Tensor query, Tensor keyValue,
-        in AttentionLayout layout, Tensor? keyMask, Tensor? positionBias)
+        in AttentionLayout layout, Tensor? keyMask, Tensor? positionBias, Tensor? firstKey)
     {
         RequireHeads(op, layout);
         int nh = layout.HeadCount, nkv = layout.KeyValueHeadCount, hs = layout.HeadSize;
@@ -456,6 +457,17 @@ public sealed unsafe class CpuBackend : IBackend
         if (positionBias is not null)
         {
             Require(op, nameof(positionBias), positionBias, nh, tq, tk);
+        }
+        if (firstKey is not null)
+        {
+            if (firstKey.ElementType != TensorElementType.Int32)
+                ThrowHelper.ThrowArgument(nameof(firstKey), $"{op}: firstKey holds {firstKey.ElementType} elements, expected Int32 (a query's first visible key)");
+            if (firstKey.Shape.Rank != 2 || firstKey.Shape[0] != b || firstKey.Shape[1] != tq)
+                ThrowHelper.ThrowShapeMismatch(op, nameof(firstKey), firstKey.Shape, new TensorShape(b, tq));
+            int bad = FindOutside(firstKey, 0, tk + 1);
+            if (bad >= 0)
+                ThrowHelper.ThrowArgumentOutOfRange(nameof(firstKey),
+                    $"{op}: firstKey[{bad / tq}, {bad % tq}] = {firstKey.IntData[bad]} is outside [0, {tk}], the keys of keyValue {keyValue.Shape}");
         }
         if (tk > MaxAttentionTokens) // the kernels keep two rows of scores per query block on the worker's stack
             ThrowHelper.ThrowArgumentOutOfRange(nameof(keyValue), $"{op}: key length {tk} exceeds the CPU attention limit of {MaxAttentionTokens}");

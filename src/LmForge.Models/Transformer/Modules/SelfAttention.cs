@@ -40,13 +40,14 @@ internal sealed class SelfAttention
         allocate.Float(batchSize, tokenCount, Layout.HeadCount * Layout.HeadSize),
         allocate.Float(batchSize, Layout.HeadCount, tokenCount));
 
-    // output (B,T,C) = attention(input (B,T,C)); positions Int32 (B·T) rotate q and k
-    public void Forward(IBackend backend, Tensor output, Tensor input, Activations a, Tensor positions)
+    // output (B,T,C) = attention(input (B,T,C)); positions Int32 (B·T) rotate q and k; firstKey Int32 (B,T) or null:
+    // with packed documents, token t sees only keys from its document's start firstKey[b,t]
+    public void Forward(IBackend backend, Tensor output, Tensor input, Activations a, Tensor positions, Tensor? firstKey)
     {
         Qkv.Forward(backend, a.Qkv, input);
         // q and k heads are adjacent columns [0, (NH+NKV)·hs) and rotate alike: one call turns both
         if (_rotary) backend.RotaryForward(a.Qkv, positions, 0, Layout.HeadCount + Layout.KeyValueHeadCount, Layout.HeadSize, _ropeTheta);
-        backend.AttentionForward(a.Heads, a.LogSumExp, a.Qkv, a.Qkv, Layout);
+        backend.AttentionForward(a.Heads, a.LogSumExp, a.Qkv, a.Qkv, Layout, firstKey: firstKey);
         Output.Forward(backend, output, a.Heads);
     }
 
@@ -61,12 +62,13 @@ internal sealed class SelfAttention
         Output.Forward(backend, output, s.Heads);
     }
 
-    // inputGrad (B,T,C) overwritten from outputGrad (B,T,C); headsGrad (B,T,NH·hs) and qkvGrad (B,T,(NH+2·NKV)·hs) are scratch
-    public void Backward(IBackend backend, Tensor inputGrad, Tensor outputGrad, Tensor input, Activations a, Tensor positions,
+    // inputGrad (B,T,C) overwritten from outputGrad (B,T,C); headsGrad (B,T,NH·hs) and qkvGrad (B,T,(NH+2·NKV)·hs) are
+    // scratch; positions and firstKey are the forward's
+    public void Backward(IBackend backend, Tensor inputGrad, Tensor outputGrad, Tensor input, Activations a, Tensor positions, Tensor? firstKey,
         Tensor headsGrad, Tensor qkvGrad)
     {
         Output.Backward(backend, headsGrad, outputGrad, a.Heads);
-        backend.AttentionBackward(qkvGrad, qkvGrad, null, headsGrad, a.Qkv, a.Qkv, a.Heads, a.LogSumExp, Layout);
+        backend.AttentionBackward(qkvGrad, qkvGrad, null, headsGrad, a.Qkv, a.Qkv, a.Heads, a.LogSumExp, Layout, firstKey: firstKey);
         if (_rotary) backend.RotaryBackward(qkvGrad, positions, 0, Layout.HeadCount + Layout.KeyValueHeadCount, Layout.HeadSize, _ropeTheta);
         Qkv.Backward(backend, inputGrad, qkvGrad, input);
     }

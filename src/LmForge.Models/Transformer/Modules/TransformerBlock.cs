@@ -56,13 +56,13 @@ internal sealed class TransformerBlock
         allocate.Float(b, t, c), AttentionNorm.PlanStatistics(allocate, b, t), Attention.Plan(allocate, b, t), allocate.Float(b, t, c),
         allocate.Float(b, t, c), MlpNorm.PlanStatistics(allocate, b, t), Mlp.Plan(allocate, b, t));
 
-    // output (B,T,C) = block(input (B,T,C))
-    public void Forward(IBackend backend, Tensor output, Tensor input, Activations a, Tensor positions, TransformerScratch s)
+    // output (B,T,C) = block(input (B,T,C)); positions Int32 (B·T), firstKey Int32 (B,T) or null (see SelfAttention)
+    public void Forward(IBackend backend, Tensor output, Tensor input, Activations a, Tensor positions, Tensor? firstKey, TransformerScratch s)
     {
         if (PreNorm)
         {
             AttentionNorm.Forward(backend, a.Branch1, a.Norm1, input);
-            Attention.Forward(backend, s.Projection, a.Branch1, a.Attention, positions);
+            Attention.Forward(backend, s.Projection, a.Branch1, a.Attention, positions, firstKey);
             backend.ResidualForward(a.Mid, input, s.Projection);
             MlpNorm.Forward(backend, a.Branch2, a.Norm2, a.Mid);
             Mlp.Forward(backend, s.Projection, a.Branch2, a.Mlp);
@@ -70,7 +70,7 @@ internal sealed class TransformerBlock
         }
         else
         {
-            Attention.Forward(backend, s.Projection, input, a.Attention, positions);
+            Attention.Forward(backend, s.Projection, input, a.Attention, positions, firstKey);
             backend.ResidualForward(a.Branch1, input, s.Projection);
             AttentionNorm.Forward(backend, a.Mid, a.Norm1, a.Branch1);
             Mlp.Forward(backend, s.Projection, a.Mid, a.Mlp);
@@ -103,15 +103,16 @@ internal sealed class TransformerBlock
         }
     }
 
-    // s.ResidualGrad holds the gradient of the block's output on entry and of its input on return.
-    public void Backward(IBackend backend, Tensor input, Activations a, Tensor positions, TransformerScratch s)
+    // s.ResidualGrad holds the gradient of the block's output on entry and of its input on return; positions and
+    // firstKey are the forward's.
+    public void Backward(IBackend backend, Tensor input, Activations a, Tensor positions, Tensor? firstKey, TransformerScratch s)
     {
         if (PreNorm)
         {
             // the residual gradient passes the skip connections unchanged; each branch adds its part through its norm
             Mlp.Backward(backend, s.NormGrad, s.ResidualGrad, a.Branch2, a.Mlp, s.MlpActivatedGrad, s.MlpHiddenGrad);
             MlpNorm.Backward(backend, s.ResidualGrad, s.NormGrad, a.Mid, a.Norm2);
-            Attention.Backward(backend, s.NormGrad, s.ResidualGrad, a.Branch1, a.Attention, positions, s.HeadsGrad, s.QkvGrad);
+            Attention.Backward(backend, s.NormGrad, s.ResidualGrad, a.Branch1, a.Attention, positions, firstKey, s.HeadsGrad, s.QkvGrad);
             AttentionNorm.Backward(backend, s.ResidualGrad, s.NormGrad, input, a.Norm1);
         }
         else
@@ -123,7 +124,7 @@ internal sealed class TransformerBlock
             backend.ResidualForward(s.ResidualGrad, s.ResidualGrad, s.NormGrad);
             backend.Clear(s.NormGrad);
             AttentionNorm.Backward(backend, s.NormGrad, s.ResidualGrad, a.Branch1, a.Norm1);
-            Attention.Backward(backend, s.ResidualGrad, s.NormGrad, input, a.Attention, positions, s.HeadsGrad, s.QkvGrad);
+            Attention.Backward(backend, s.ResidualGrad, s.NormGrad, input, a.Attention, positions, firstKey, s.HeadsGrad, s.QkvGrad);
             backend.ResidualForward(s.ResidualGrad, s.ResidualGrad, s.NormGrad);
         }
     }

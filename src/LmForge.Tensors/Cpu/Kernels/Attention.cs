@@ -4,28 +4,31 @@ using System.Runtime.Intrinsics;
 namespace LmForge.Tensors.Cpu.Kernels;
 
 /// <summary>
-/// Multi-head attention (self or cross, grouped-query, causal or not, with an optional key mask and additive position
-/// bias) without storing the (Tq,Tk) attention matrix: the forward keeps only each softmax row's log-sum-exp, and the
-/// backward recomputes the probabilities from q, k and it (as FlashAttention does). Queries are processed in blocks
-/// of <see cref="QueryBlock"/> rows of one head so every k and v row loaded serves four queries.
+/// Multi-head attention (self or cross, grouped-query, causal or not, with an optional key mask, additive position
+/// bias and first visible key per query for packed documents) without storing the (Tq,Tk) attention matrix: the
+/// forward keeps only each softmax row's log-sum-exp, and the backward recomputes the probabilities from q, k and it
+/// (as FlashAttention does). Queries are processed in blocks of <see cref="QueryBlock"/> rows of one head so every k
+/// and v row loaded serves four queries; a block computes only keys from its queries' lowest first key to its last
+/// query's causal end, and each row's softmax runs over its own visible range (the rest of the block's keys weigh 0).
 /// </summary>
 internal static unsafe class Attention
 {
     private const int QueryBlock = 4;
 
     // query (B,Tq,Wq), keyValue (B,Tk,Wkv) with heads placed by layout; keyMask (B,Tk) or null; positionBias (NH,Tq,Tk)
-    // or null; output (B,Tq,NH·hs); lse (B,NH,Tq). With s_tj = scale·(q_t·k_j) + bias[h,t,j] over the visible keys j:
+    // or null; firstKey (B,Tq) in [0, Tk] or null; output (B,Tq,NH·hs); lse (B,NH,Tq). With s_tj = scale·(q_t·k_j) +
+    // bias[h,t,j] over the visible keys j (causal, unmasked, j >= firstKey[b,t]):
     // out[b,t,h] = Σ_j softmax_j(s_t) v_j ; lse[b,h,t] = log Σ_j exp(s_tj), +∞ for a query that sees no key (its output
     // is 0, and exp(s − lse) = 0 makes its backward vanish).
     public static void Forward(WorkerPool pool, float* output, float* lse, float* query, float* keyValue, int* keyMask, float* positionBias,
-        int batchSize, int queryCount, int keyCount, int queryWidth, int keyValueWidth, in AttentionLayout layout)
+        int* firstKey, int batchSize, int queryCount, int keyCount, int queryWidth, int keyValueWidth, in AttentionLayout layout)
     {
         int hs = layout.HeadSize;
         int blocks = (queryCount + QueryBlock - 1) / QueryBlock;
         var op = new ForwardBlocks
         {
             Output = output, Lse = lse, Query = query + layout.QueryColumn, Key = keyValue + layout.KeyColumn,
-            Value = keyValue + layout.ValueColumn, Mask = keyMask, Bias = positionBias,
+            Value = keyValue + layout.ValueColumn, Mask = keyMask, Bias = positionBias, FirstKey = firstKey,
             QueryCount = queryCount, KeyCount = keyCount, QueryStride = queryWidth, KeyValueStride = keyValueWidth,
             HeadCount = layout.HeadCount, GroupSize = layout.HeadCount / layout.KeyValueHeadCount, HeadSize = hs,
             BlocksPerHead = blocks, Causal = layout.Causal, Scale = layout.Scale,
@@ -40,14 +43,14 @@ internal static unsafe class Attention
     // A unit of work is a (b, kv head) pair: it alone writes that pair's dk and dv (summed over the group's query heads)
     // and its query heads' dq. dbias is summed over the batch, so with it a unit is a kv head looping over the batch.
     public static void Backward(WorkerPool pool, float* queryGrad, float* keyValueGrad, float* positionBiasGrad, float* outputGrad,
-        float* query, float* keyValue, float* output, float* lse, int* keyMask, float* positionBias,
+        float* query, float* keyValue, float* output, float* lse, int* keyMask, float* positionBias, int* firstKey,
         int batchSize, int queryCount, int keyCount, int queryWidth, int keyValueWidth, in AttentionLayout layout)
     {
         var op = new BackwardGroups
         {
             QueryGrad = queryGrad + layout.QueryColumn, KeyGrad = keyValueGrad + layout.KeyColumn, ValueGrad = keyValueGrad + layout.ValueColumn,
             BiasGrad = positionBiasGrad, OutputGrad = outputGrad, Query = query + layout.QueryColumn, Key = keyValue + layout.KeyColumn,
-            Value = keyValue + layout.ValueColumn, Output = output, Lse = lse, Mask = keyMask, Bias = positionBias,
+            Value = keyValue + layout.ValueColumn, Output = output, Lse = lse, Mask = keyMask, Bias = positionBias, FirstKey = firstKey,
             BatchSize = batchSize, QueryCount = queryCount, KeyCount = keyCount, QueryStride = queryWidth, KeyValueStride = keyValueWidth,
             HeadCount = layout.HeadCount, KeyValueHeadCount = layout.KeyValueHeadCount, HeadSize = layout.HeadSize,
             Causal = layout.Causal, Scale = layout.Scale,
@@ -60,6 +63,25 @@ internal static unsafe class Attention
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int CausalKeyCount(int t, int queryCount, int keyCount, bool causal) =>
         causal ? Math.Clamp(t + 1 + keyCount - queryCount, 0, keyCount) : keyCount;
+
+    // The lowest first key of the block's real queries [t0, t0 + count), at most keys; 0 without packed documents.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int BlockLow(int* firstKey, int t0, int count, int keys)
+    {
+        if (firstKey == null) return 0;
+        int low = keys;
+        for (int r = 0; r < count; r++) low = Math.Min(low, firstKey[t0 + r]);
+        return low;
+    }
+
+    // The keys query t sees, before the mask: [first, end) with first = firstKey[t] (0 without packed documents) and end
+    // from causality, clamped so that low <= first <= end <= keys (an empty range when first would pass end).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static (int First, int End) VisibleKeys(int* firstKey, int t, int end, int low, int keys)
+    {
+        int first = firstKey == null ? 0 : Math.Clamp(firstKey[t], low, keys);
+        return (first, Math.Clamp(end, first, keys));
+    }
 
     // scores[j] = −∞ where mask[j] == 0, for j < count
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -98,7 +120,7 @@ internal static unsafe class Attention
     private struct ForwardBlocks : IRangeOperation
     {
         public float* Output, Lse, Query, Key, Value, Bias;
-        public int* Mask;
+        public int* Mask, FirstKey;
         public int QueryCount, KeyCount, QueryStride, KeyValueStride, HeadCount, GroupSize, HeadSize, BlocksPerHead;
         public bool Causal;
         public float Scale;
@@ -111,6 +133,7 @@ internal static unsafe class Attention
             float* spare = stackalloc float[hs];           // output row for padding queries past the end
             float** q = stackalloc float*[QueryBlock];
             float** o = stackalloc float*[QueryBlock];
+            int* first = stackalloc int[QueryBlock];   // row r sees keys [first[r], visible[r]) before the mask
             int* visible = stackalloc int[QueryBlock];
             for (int unit = start; unit < end; unit++)
             {
@@ -125,6 +148,7 @@ internal static unsafe class Attention
                 float* kBase = Key + ((long)b * Tk * KeyValueStride) + (g * hs);
                 float* vBase = Value + ((long)b * Tk * KeyValueStride) + (g * hs);
                 int* mask = Mask == null ? null : Mask + ((long)b * Tk);
+                int* firstKey = FirstKey == null ? null : FirstKey + ((long)b * Tq);
                 for (int r = 0; r < QueryBlock; r++)
                 {
                     int t = t0 + Math.Min(r, count - 1); // padding rows repeat the last real query; their results are discarded
@@ -133,34 +157,40 @@ internal static unsafe class Attention
                     new Span<float>(o[r], hs).Clear();
                     visible[r] = r < count ? CausalKeyCount(t, Tq, Tk, Causal) : 0;
                 }
-                int keys = visible[count - 1]; // the block's last query sees the most keys
+                // the block computes keys [low, keys): the last query sees the most, the lowest first key starts them
+                int keys = visible[count - 1];
+                int low = BlockLow(firstKey, t0, count, keys);
+                for (int r = 0; r < QueryBlock; r++) (first[r], visible[r]) = VisibleKeys(firstKey, t0 + Math.Min(r, count - 1), visible[r], low, keys);
 
-                for (int j = 0; j < keys; j++) Dot4(kBase + ((long)j * KeyValueStride), q, hs, Scale, p + j, Tk);
+                for (int j = low; j < keys; j++) Dot4(kBase + ((long)j * KeyValueStride), q, hs, Scale, p + j, Tk);
                 for (int r = 0; r < QueryBlock; r++)
                 {
+                    int f = first[r], n = visible[r];
                     float* row = p + (r * Tk);
-                    int n = visible[r];
+                    float* keysSeen = row + f;
                     float logSumExp = float.PositiveInfinity;
-                    if (n > 0)
+                    if (n > f)
                     {
-                        if (Bias != null) VectorMath.AddTo(Bias + ((((long)h * Tq) + t0 + r) * Tk), row, n);
-                        if (mask != null) HideMaskedKeys(row, mask, n);
-                        float max = VectorMath.Max(row, n);
+                        if (Bias != null) VectorMath.AddTo(Bias + ((((long)h * Tq) + t0 + r) * Tk) + f, keysSeen, n - f);
+                        if (mask != null) HideMaskedKeys(keysSeen, mask + f, n - f);
+                        float max = VectorMath.Max(keysSeen, n - f);
                         if (max == float.NegativeInfinity)
                         {
-                            n = 0; // every key masked: output stays 0
+                            n = f; // every key masked: output stays 0
                         }
                         else
                         {
-                            float sum = VectorMath.SumExp(row, max, n);
-                            VectorMath.ExpScale(row, max, 1f / sum, row, n);
+                            float sum = VectorMath.SumExp(keysSeen, max, n - f);
+                            VectorMath.ExpScale(keysSeen, max, 1f / sum, keysSeen, n - f);
                             logSumExp = max + MathF.Log(sum);
                         }
                     }
                     if (r < count) Lse[((long)bh * Tq) + t0 + r] = logSumExp;
+                    // keys the block computed but this row does not see (another document's, or after it) weigh 0
+                    new Span<float>(row + low, f - low).Clear();
                     new Span<float>(row + n, keys - n).Clear();
                 }
-                AttentionRows.WeightedSum4(p, Tk, vBase, KeyValueStride, keys, o[0], o[1], o[2], o[3], hs);
+                AttentionRows.WeightedSum4(p + low, Tk, vBase + ((long)low * KeyValueStride), KeyValueStride, keys - low, o[0], o[1], o[2], o[3], hs);
             }
         }
     }
@@ -168,7 +198,7 @@ internal static unsafe class Attention
     private struct BackwardGroups : IRangeOperation
     {
         public float* QueryGrad, KeyGrad, ValueGrad, BiasGrad, OutputGrad, Query, Key, Value, Output, Lse, Bias;
-        public int* Mask;
+        public int* Mask, FirstKey;
         public int BatchSize, QueryCount, KeyCount, QueryStride, KeyValueStride, HeadCount, KeyValueHeadCount, HeadSize;
         public bool Causal;
         public float Scale;
@@ -184,6 +214,7 @@ internal static unsafe class Attention
             float* zero = stackalloc float[hs];
             new Span<float>(zero, hs).Clear();
             float* d = stackalloc float[QueryBlock];
+            int* first = stackalloc int[QueryBlock];
             int* visible = stackalloc int[QueryBlock];
             float** q = stackalloc float*[QueryBlock];
             float** dq = stackalloc float*[QueryBlock];
@@ -206,6 +237,7 @@ internal static unsafe class Attention
                         new Span<float>(dvBase + ((long)j * KeyValueStride), hs).Clear();
                     }
                     int* mask = Mask == null ? null : Mask + ((long)b * Tk);
+                    int* firstKey = FirstKey == null ? null : FirstKey + ((long)b * Tq);
                     for (int h = g * groupSize; h < (g + 1) * groupSize; h++)
                     {
                         float* qBase = Query + queryOffset + (h * hs);
@@ -226,27 +258,32 @@ internal static unsafe class Attention
                                 visible[r] = r < count ? CausalKeyCount(t, Tq, Tk, Causal) : 0;
                             }
                             int keys = visible[count - 1];
-                            for (int j = 0; j < keys; j++) Dot4(kBase + ((long)j * KeyValueStride), q, hs, scale, p + j, Tk);
-                            for (int j = 0; j < keys; j++) Dot4(vBase + ((long)j * KeyValueStride), dout, hs, 1f, ds + j, Tk);
+                            int low = BlockLow(firstKey, t0, count, keys);
+                            for (int r = 0; r < QueryBlock; r++) (first[r], visible[r]) = VisibleKeys(firstKey, t0 + Math.Min(r, count - 1), visible[r], low, keys);
+                            for (int j = low; j < keys; j++) Dot4(kBase + ((long)j * KeyValueStride), q, hs, scale, p + j, Tk);
+                            for (int j = low; j < keys; j++) Dot4(vBase + ((long)j * KeyValueStride), dout, hs, 1f, ds + j, Tk);
                             for (int r = 0; r < QueryBlock; r++)
                             {
+                                int f = first[r], n = visible[r];
                                 float* pRow = p + (r * Tk);
                                 float* dsRow = ds + (r * Tk);
-                                int n = visible[r];
-                                if (n > 0)
+                                if (n > f)
                                 {
-                                    long biasRow = (((long)h * Tq) + t0 + r) * Tk;
-                                    if (Bias != null) VectorMath.AddTo(Bias + biasRow, pRow, n);
-                                    if (mask != null) HideMaskedKeys(pRow, mask, n);
-                                    VectorMath.ExpScale(pRow, lseRow[t0 + r], 1f, pRow, n);
-                                    ScoreGradient(pRow, dsRow, d[r], scale, BiasGrad == null ? null : BiasGrad + biasRow, n);
+                                    long biasRow = ((((long)h * Tq) + t0 + r) * Tk) + f;
+                                    if (Bias != null) VectorMath.AddTo(Bias + biasRow, pRow + f, n - f);
+                                    if (mask != null) HideMaskedKeys(pRow + f, mask + f, n - f);
+                                    VectorMath.ExpScale(pRow + f, lseRow[t0 + r], 1f, pRow + f, n - f);
+                                    ScoreGradient(pRow + f, dsRow + f, d[r], scale, BiasGrad == null ? null : BiasGrad + biasRow, n - f);
                                 }
+                                new Span<float>(pRow + low, f - low).Clear();
+                                new Span<float>(dsRow + low, f - low).Clear();
                                 new Span<float>(pRow + n, keys - n).Clear();
                                 new Span<float>(dsRow + n, keys - n).Clear();
                             }
                             // dq_r += Σ_j ds_rj k_j ; dk_j += Σ_r ds_rj q_r ; dv_j += Σ_r p_rj dout_r
-                            AttentionRows.WeightedSum4(ds, Tk, kBase, KeyValueStride, keys, dq[0], dq[1], dq[2], dq[3], hs);
-                            for (int j = 0; j < keys; j++)
+                            long lowOffset = (long)low * KeyValueStride;
+                            AttentionRows.WeightedSum4(ds + low, Tk, kBase + lowOffset, KeyValueStride, keys - low, dq[0], dq[1], dq[2], dq[3], hs);
+                            for (int j = low; j < keys; j++)
                             {
                                 ScatterAdd4(ds + j, Tk, q, dkBase + ((long)j * KeyValueStride), hs);
                                 ScatterAdd4(p + j, Tk, dout, dvBase + ((long)j * KeyValueStride), hs);
