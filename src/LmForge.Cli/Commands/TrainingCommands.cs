@@ -215,11 +215,11 @@ public static class TrainingCommands
             config = config.WithOverrides(parse.GetValue(set) ?? []);
             if (!(parse.GetValue(set) ?? []).Any(s => s.Replace("-", "", StringComparison.Ordinal).StartsWith("steps=", StringComparison.OrdinalIgnoreCase)))
             {
-                var (train, held) = TrainingData.Open(config, line => AnsiConsole.MarkupLineInterpolated($"{line}"));
+                var (train, heldOut) = TrainingData.Open(config, line => AnsiConsole.MarkupLineInterpolated($"{line}"));
                 int microBatchesPerStep = config.GradientAccumulationSteps;
                 int steps = (int)Math.Max(1, Math.Ceiling(train.BatchesPerEpoch * parse.GetValue(epochs) / microBatchesPerStep));
                 train.Dispose();
-                held.Dispose();
+                heldOut.Dispose();
                 config = config with { Steps = steps, EvalEvery = Math.Max(1, steps / 10), CheckpointEvery = Math.Max(1, steps / 2) };
             }
             return FineTune(config, model, run, null);

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using LmForge.Tensors;
 using LmForge.Tensors.Cpu;
 using LmForge.Tokenization.Training;
 using LmForge.Training.Checkpoints;
@@ -82,7 +83,7 @@ public class FineTuningTests
         string run = Path.Combine(directory, "run");
         using (var model = TransformerTrainableModel.Create(config, CpuBackend.Shared))
         using (var trainer = Trainer.Start(config, model, CpuBackend.Shared, run)) trainer.Run();
-        File.WriteAllLines(conversations, File.ReadAllLines(conversations).Take(60));
+        File.AppendAllLines(conversations, [File.ReadAllLines(conversations)[0]]);
         using var resumed = TransformerTrainableModel.Create(config with { Steps = 8 }, CpuBackend.Shared);
         var e = Assert.Throws<InvalidDataException>(() => Trainer.Resume(config with { Steps = 8 }, resumed, CpuBackend.Shared, run, CheckpointDirectory.FindLatest(run)!));
         Assert.Contains("the training data differs", e.Message);
