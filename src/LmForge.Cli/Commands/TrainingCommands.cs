@@ -200,6 +200,12 @@ public static class TrainingCommands
             var config = (TrainerState.IsCheckpoint(baseCheckpoint) ? TrainerState.LoadConfig(baseCheckpoint) : new TrainingConfig()) with
             {
                 Architecture = model.Model.Config.Family,
+                Layers = model.Model.Config.LayerCount,
+                Heads = model.Model.Config.HeadCount,
+                KeyValueHeads = model.Model.Config.Family == TransformerFamilies.Llama ? model.Model.Config.KeyValueHeadCount : 0,
+                EmbeddingSize = model.Model.Config.Width,
+                IntermediateSize = model.Model.Config.IntermediateSize,
+                RopeTheta = model.Model.Config.RopeTheta,
                 VocabularySize = model.VocabularySize,
                 ContextLength = model.ContextLength,
                 TrainShards = "",

@@ -5,7 +5,9 @@ namespace LmForge.Training.Data;
 /// <summary>
 /// Serves batches of B packed conversation rows (<see cref="PackedChatRows"/>) for fine-tuning, with each token's
 /// document start. When shuffling, every pass visits the rows in a seeded random order, so the stream is a pure
-/// function of (seed, position); rows left over at the end of a pass (fewer than B) wait for the next one.
+/// function of (seed, position); rows left over at the end of a pass (fewer than B) wait for the next one. For
+/// validation (<c>wholePasses</c>) every row is served each pass, the last batch filled up with padding rows that
+/// carry no loss.
 /// </summary>
 public sealed class ChatBatchLoader : IBatchSource
 {
@@ -13,20 +15,22 @@ public sealed class ChatBatchLoader : IBatchSource
     private readonly string _name;
     private readonly ulong _seed;
     private readonly bool _shuffle;
+    private readonly bool _wholePasses;
     private int[] _order = [];
     private int _orderedEpoch = -1;
 
-    public ChatBatchLoader(PackedChatRows rows, string name, int batchSize, ulong seed, bool shuffle)
+    public ChatBatchLoader(PackedChatRows rows, string name, int batchSize, ulong seed, bool shuffle, bool wholePasses = false)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
-        if (rows.Count < batchSize)
+        if (rows.Count < batchSize && !(wholePasses && rows.Count > 0))
             throw new InvalidDataException($"{name}: {rows.Count} packed row(s) of {rows.RowLength} tokens, not enough for one batch of {batchSize}; use more conversations or a smaller micro-batch");
         _rows = rows;
         _name = name;
         _seed = seed;
         _shuffle = shuffle;
+        _wholePasses = wholePasses;
         BatchSize = batchSize;
-        BatchesPerEpoch = rows.Count / batchSize;
+        BatchesPerEpoch = wholePasses ? (rows.Count + batchSize - 1) / batchSize : rows.Count / batchSize;
     }
 
     public int BatchSize { get; }
@@ -62,7 +66,15 @@ public sealed class ChatBatchLoader : IBatchSource
         }
         for (int b = 0; b < BatchSize; b++)
         {
-            int row = _order[(int)(position.Batch * BatchSize) + b];
+            int index = (int)(position.Batch * BatchSize) + b;
+            if (index >= _order.Length)
+            {
+                inputs.Slice(b * t, t).Fill(_rows.PaddingToken);
+                targets.Slice(b * t, t).Fill(-1);
+                documentStarts.Slice(b * t, t).Clear();
+                continue;
+            }
+            int row = _order[index];
             _rows.Inputs(row).CopyTo(inputs.Slice(b * t, t));
             _rows.Targets(row).CopyTo(targets.Slice(b * t, t));
             _rows.DocumentStarts(row).CopyTo(documentStarts.Slice(b * t, t));

@@ -57,6 +57,6 @@ public static class TrainingData
         var trainRows = PackedChatRows.Pack(trainExamples, config.ContextLength, padding, (ulong)config.Seed);
         var validationRows = PackedChatRows.Pack(validationExamples, config.ContextLength, padding, 0);
         return (new ChatBatchLoader(trainRows, name, config.MicroBatchSize, (ulong)config.Seed, config.ShuffleTrainingData),
-            new ChatBatchLoader(validationRows, $"{name} (validation)", config.MicroBatchSize, 0, shuffle: false));
+            new ChatBatchLoader(validationRows, $"{name} (validation)", config.MicroBatchSize, 0, shuffle: false, wholePasses: true));
     }
 }

@@ -104,15 +104,19 @@ public sealed class PackedChatRows
 {
     private readonly int[] _inputs, _targets, _starts;
 
-    private PackedChatRows(int rowLength, int[] inputs, int[] targets, int[] starts)
+    private PackedChatRows(int rowLength, int paddingToken, int[] inputs, int[] targets, int[] starts)
     {
         RowLength = rowLength;
+        PaddingToken = paddingToken;
         _inputs = inputs;
         _targets = targets;
         _starts = starts;
     }
 
     public int RowLength { get; }
+
+    /// <summary>The input id of padding positions (their targets are −1).</summary>
+    public int PaddingToken { get; }
 
     public int Count => _inputs.Length / RowLength;
 
@@ -161,6 +165,6 @@ public sealed class PackedChatRows
             if (used == rowLength) used = 0;
         }
         if (used > 0) Pad();
-        return new PackedChatRows(rowLength, [.. inputs], [.. targets], [.. starts]) { Tokens = tokens };
+        return new PackedChatRows(rowLength, paddingToken, [.. inputs], [.. targets], [.. starts]) { Tokens = tokens };
     }
 }
