@@ -2,10 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
-using LmForge.Inference;
-using LmForge.Models.Checkpoints;
 using LmForge.Tokenization.Chat;
-using LmForge.Training.Checkpoints;
 
 namespace LmForge.Server.Tests;
 
@@ -16,15 +13,7 @@ public class ChatApiTests(ServerFixture fixture) : IClassFixture<ServerFixture>
         [{"role":"system","content":"Be brief."},{"role":"user","content":"Hello there"},{"role":"assistant","content":"I am fine"},{"role":"user","content":"How are you today?"}]
         """;
 
-    // The reply InferenceSession gives for the same conversation, greedy, straight from the checkpoint.
-    private string LibraryReply(IReadOnlyList<ChatMessage> messages, int maxTokens)
-    {
-        var tokenizer = CheckpointTokenizer.Load(fixture.Checkpoint);
-        using var model = ModelCheckpoint.Load(fixture.Checkpoint, trainable: false);
-        var prompt = new ChatPrompt(tokenizer);
-        using var session = new InferenceSession(model, tokenizer);
-        return string.Concat(session.Stream(prompt.Render(messages), new SamplingOptions(Temperature: 0, MaxTokens: maxTokens) { StopTokens = prompt.StopTokens }));
-    }
+    private string LibraryReply(IReadOnlyList<ChatMessage> messages, int maxTokens) => fixture.LibraryReply(messages, maxTokens);
 
     private static ChatMessage[] Parse(string messages) =>
         [.. JsonDocument.Parse(messages).RootElement.EnumerateArray().Select(m => new ChatMessage(m.GetProperty("role").GetString()!, m.GetProperty("content").GetString()!))];
@@ -44,8 +33,7 @@ public class ChatApiTests(ServerFixture fixture) : IClassFixture<ServerFixture>
         Assert.Equal(LibraryReply(Parse(TwoTurns), 12), choice.GetProperty("message").GetProperty("content").GetString());
         var usage = body.GetProperty("usage");
         Assert.Equal(12, usage.GetProperty("completion_tokens").GetInt32());
-        var tokenizer = CheckpointTokenizer.Load(fixture.Checkpoint);
-        Assert.Equal(new ChatPrompt(tokenizer).Render(Parse(TwoTurns)).Length, usage.GetProperty("prompt_tokens").GetInt32());
+        Assert.Equal(fixture.PromptTokens(Parse(TwoTurns)), usage.GetProperty("prompt_tokens").GetInt32());
         Assert.Equal(usage.GetProperty("prompt_tokens").GetInt32() + 12, usage.GetProperty("total_tokens").GetInt32());
     }
 

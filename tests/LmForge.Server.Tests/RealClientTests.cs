@@ -1,8 +1,4 @@
-using System.Text.Json;
-using LmForge.Inference;
-using LmForge.Models.Checkpoints;
 using LmForge.Tokenization.Chat;
-using LmForge.Training.Checkpoints;
 
 namespace LmForge.Server.Tests;
 
@@ -16,13 +12,8 @@ public class RealClientTests(ServerFixture fixture) : IClassFixture<ServerFixtur
         Assert.True(result.GetProperty("ok").GetBoolean());
 
         ChatMessage[] messages = [new("system", "Be brief."), new("user", "Hello there"), new("assistant", "I am fine"), new("user", "How are you today?")];
-        var tokenizer = CheckpointTokenizer.Load(fixture.Checkpoint);
-        using var model = ModelCheckpoint.Load(fixture.Checkpoint, trainable: false);
-        var prompt = new ChatPrompt(tokenizer);
-        using var session = new InferenceSession(model, tokenizer);
-        string library = string.Concat(session.Stream(prompt.Render(messages), new SamplingOptions(Temperature: 0, MaxTokens: 12) { StopTokens = prompt.StopTokens }));
-        Assert.Equal(library, result.GetProperty("chat").GetString());
-        Assert.Equal(prompt.Render(messages).Length, result.GetProperty("promptTokens").GetInt32());
+        Assert.Equal(fixture.LibraryReply(messages, 12), result.GetProperty("chat").GetString());
+        Assert.Equal(fixture.PromptTokens(messages), result.GetProperty("promptTokens").GetInt32());
     }
 
     [Fact]

@@ -1,7 +1,11 @@
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
+using LmForge.Inference;
+using LmForge.Models.Checkpoints;
 using LmForge.Tests.Shared;
+using LmForge.Tokenization.Chat;
+using LmForge.Training.Checkpoints;
 
 namespace LmForge.Server.Tests;
 
@@ -38,6 +42,19 @@ public sealed class ServerFixture : IAsyncLifetime
         using var response = await Client.PostAsync(path, content);
         return ((int)response.StatusCode, await response.Content.ReadFromJsonAsync<JsonElement>());
     }
+
+    /// <summary>The greedy reply the library gives for a conversation, straight from the checkpoint, with no server.</summary>
+    public string LibraryReply(IReadOnlyList<ChatMessage> messages, int maxTokens)
+    {
+        var tokenizer = CheckpointTokenizer.Load(Checkpoint);
+        using var model = ModelCheckpoint.Load(Checkpoint, trainable: false);
+        var prompt = new ChatPrompt(tokenizer);
+        using var session = new InferenceSession(model, tokenizer);
+        return string.Concat(session.Stream(prompt.Render(messages), new SamplingOptions(Temperature: 0, MaxTokens: maxTokens) { StopTokens = prompt.StopTokens }));
+    }
+
+    /// <summary>How many tokens a conversation's prompt takes.</summary>
+    public int PromptTokens(IReadOnlyList<ChatMessage> messages) => new ChatPrompt(CheckpointTokenizer.Load(Checkpoint)).Render(messages).Length;
 
     /// <summary>Waits until no request is decoding or waiting (a freed slot shows here).</summary>
     public async Task<bool> IdleWithinAsync(TimeSpan limit)
