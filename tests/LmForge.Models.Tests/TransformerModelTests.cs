@@ -59,6 +59,37 @@ public sealed class TransformerModelTests(ITestOutputHelper output)
         ModelGradientCheck.Check(name, model, model.Gradients.ToArray(), () => model.Forward(tokens, targets, b, t), random, output);
     }
 
+    // Adding tokens (the chat markers) keeps every old token's embedding and logit; the new rows are the old rows' mean.
+    [Theory]
+    [InlineData("gpt2")]
+    [InlineData("llama")]
+    public void A_grown_vocabulary_keeps_every_old_logit(string family)
+    {
+        var config = family == "gpt2" ? TinyGpt2 : TinyLlama;
+        using var model = new TransformerModel(config, trainable: false);
+        model.InitializeWeights(seed: 12);
+        using var grown = model.WithVocabulary(config.VocabSize + 3);
+        Assert.Equal(config.VocabSize + 3, grown.Config.VocabSize);
+        int[] tokens = [.. Enumerable.Range(0, 20).Select(i => (i * 7) % config.VocabSize)];
+        model.Forward(tokens, 2, 10);
+        grown.Forward(tokens, 2, 10);
+        float[] before = model.Backend.ToHost(model.Logits), after = grown.Backend.ToHost(grown.Logits);
+        for (int row = 0; row < 20; row++)
+        {
+            Assert.Equal(before.AsSpan(row * config.PaddedVocabSize, config.VocabSize).ToArray(),
+                after.AsSpan(row * grown.Config.PaddedVocabSize, config.VocabSize).ToArray());
+        }
+        string embedding = family == "gpt2" ? "wte.weight" : "model.embed_tokens.weight";
+        float[] rows = grown.Backend.ToHost(grown.GetParameter(embedding));
+        int width = config.Width;
+        for (int c = 0; c < width; c++)
+        {
+            double mean = Enumerable.Range(0, config.VocabSize).Average(r => (double)rows[(r * width) + c]);
+            for (int added = config.VocabSize; added < config.VocabSize + 3; added++) Assert.Equal(mean, rows[(added * width) + c], 1e-6);
+        }
+        Assert.Throws<ArgumentOutOfRangeException>(() => model.WithVocabulary(config.VocabSize - 1));
+    }
+
     [Fact]
     public void Llama_layout_uses_its_family_names_with_decayed_matrices_first()
     {

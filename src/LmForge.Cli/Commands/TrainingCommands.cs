@@ -11,6 +11,7 @@ using LmForge.Training;
 using LmForge.Training.Checkpoints;
 using LmForge.Training.Data;
 using LmForge.Training.Metrics;
+using LmForge.Training.PostTraining;
 using LmForge.Training.Quickstart;
 using Spectre.Console;
 
@@ -19,7 +20,7 @@ namespace LmForge.Cli.Commands;
 /// <summary>`lmforge quickstart`, `train`, `sample` and `eval`: thin front ends over LmForge.Training and LmForge.Inference.</summary>
 public static class TrainingCommands
 {
-    public static IEnumerable<Command> Create() => [Quickstart(), Train(), Sft(), Sample(), ChatCommand.Create(), ServeCommand.Create(), Eval()];
+    public static IEnumerable<Command> Create() => [Quickstart(), Train(), AddChatTokens(), Sft(), Sample(), ChatCommand.Create(), ServeCommand.Create(), Eval()];
 
     static Command Quickstart()
     {
@@ -229,6 +230,25 @@ public static class TrainingCommands
                 config = config with { Steps = steps, EvalEvery = Math.Max(1, steps / 10), CheckpointEvery = Math.Max(1, steps / 2) };
             }
             return FineTune(config, model, run, null);
+        }));
+        return command;
+    }
+
+    static Command AddChatTokens()
+    {
+        var checkpoint = new Option<string>("--checkpoint") { Description = "The base model: a checkpoint directory or a run directory (its newest checkpoint)", Required = true };
+        var output = new Option<string>("--out") { Description = "The new checkpoint directory (must not exist)", Required = true };
+        var command = new Command("add-chat-tokens", "Give a base checkpoint the chat markers <|im_start|>, <|im_sep|>, <|im_end|> (tokenizer and model rows; existing ids unchanged), so lmforge sft can fine-tune it.")
+        {
+            checkpoint, output,
+        };
+        command.SetAction(parse => Guard(() =>
+        {
+            string source = CheckpointDirectory.Resolve(parse.GetValue(checkpoint)!, IsModelDirectory);
+            var added = ChatTokens.AddTo(source, parse.GetValue(output)!);
+            AnsiConsole.MarkupLineInterpolated($"{parse.GetValue(output)}: {source} with {string.Join(", ", added.Select(a => $"{a.Key} = {a.Value}"))}");
+            AnsiConsole.MarkupLineInterpolated($"Next: lmforge sft --checkpoint {parse.GetValue(output)} --data chats.jsonl");
+            return 0;
         }));
         return command;
     }

@@ -161,6 +161,54 @@ public sealed class TransformerModel : IDisposable
     }
 
     /// <summary>
+    /// This model with a larger vocabulary, for tokens added to its tokenizer (such as the chat markers): a new model on
+    /// the same backend with every parameter copied, the rows of the token embedding (and of an untied head) for the new
+    /// ids set to the mean of the existing rows. Every existing token keeps its embedding and its logit, and a new one
+    /// starts as an average token rather than noise (fine-tuning then teaches it its use).
+    /// </summary>
+    public TransformerModel WithVocabulary(int vocabularySize)
+    {
+        if (vocabularySize < Config.VocabSize)
+            throw new ArgumentOutOfRangeException(nameof(vocabularySize), $"vocabulary {vocabularySize} is smaller than the model's {Config.VocabSize}; tokens can only be added");
+        var grown = new TransformerModel(Config with { VocabSize = vocabularySize }, Backend, IsTrainable);
+        try
+        {
+            float[] source = Backend.ToHost(Parameters);
+            float[] target = new float[grown.ParameterCount];
+            foreach (var parameter in grown._layout)
+            {
+                var old = _views.Info(parameter.Name);
+                var to = target.AsSpan((int)parameter.Offset, (int)parameter.Length);
+                var from = source.AsSpan((int)old.Offset, (int)old.Length);
+                if (old.Shape == parameter.Shape && old.RealRows == parameter.RealRows)
+                {
+                    from.CopyTo(to);
+                    continue;
+                }
+                // a vocabulary-sized matrix: old rows as they were, new real rows their mean, padding rows zero
+                int width = (int)(parameter.Length / parameter.Shape[0]);
+                from[..(old.RealRows * width)].CopyTo(to);
+                var mean = new double[width];
+                for (int row = 0; row < old.RealRows; row++)
+                {
+                    for (int c = 0; c < width; c++) mean[c] += from[(row * width) + c];
+                }
+                for (int row = old.RealRows; row < parameter.RealRows; row++)
+                {
+                    for (int c = 0; c < width; c++) to[(row * width) + c] = (float)(mean[c] / old.RealRows);
+                }
+            }
+            Backend.CopyFromHost(grown.Parameters, target);
+            return grown;
+        }
+        catch
+        {
+            grown.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
     /// Runs the model on tokens (B·T, row-major) and fills <see cref="Logits"/>.
     /// <paramref name="documentStarts"/> (B·T) packs several documents into a row: for each token, the index in its row
     /// where its document starts (0 at a row's first token; then either the previous token's start or the token's own

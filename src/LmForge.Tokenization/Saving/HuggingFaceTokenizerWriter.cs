@@ -14,6 +14,27 @@ public static class HuggingFaceTokenizerWriter
 {
     static readonly JsonWriterOptions Options = new() { Indented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
+    /// <summary>
+    /// Copies a tokenizer.json with more special tokens in its added_tokens (ids chosen by the caller, e.g.
+    /// <c>ChatTemplate.WithChatMarkers</c>); everything else in the file is kept as it is.
+    /// </summary>
+    public static void WriteWithAddedTokens(string sourcePath, string path, IReadOnlyDictionary<string, int> added)
+    {
+        var root = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(sourcePath))?.AsObject()
+            ?? throw new TokenizerFormatException($"{sourcePath}: not a JSON object");
+        if (root["added_tokens"] is not System.Text.Json.Nodes.JsonArray list)
+            root["added_tokens"] = list = [];
+        foreach (var (content, id) in added.OrderBy(a => a.Value))
+        {
+            list.Add(new System.Text.Json.Nodes.JsonObject
+            {
+                ["id"] = id, ["content"] = content, ["single_word"] = false, ["lstrip"] = false, ["rstrip"] = false,
+                ["normalized"] = false, ["special"] = true,
+            });
+        }
+        AtomicFile.WriteText(path, root.ToJsonString(new JsonSerializerOptions { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }));
+    }
+
     public static void Write(TrainedBpe bpe, string path) =>
         AtomicFile.Write(path, stream => Write(bpe, stream));
 

@@ -61,7 +61,7 @@ public static class ChatExamples
         if (new[] { ChatTemplate.ImStart, ChatTemplate.ImSep, ChatTemplate.ImEnd }.All(tokenizer.SpecialTokens.ContainsKey)) return new ChatTemplate(tokenizer);
         throw new InvalidDataException(
             $"tokenizer {tokenizer.Name} has no chat markers ({ChatTemplate.ImStart}, {ChatTemplate.ImSep}, {ChatTemplate.ImEnd}): " +
-            "pretrain on a tokenizer trained with them (lmforge tokenizer train --chat)");
+            "add them to the base checkpoint with lmforge add-chat-tokens --checkpoint BASE --out NEW, or pretrain on a tokenizer trained with them (lmforge tokenizer train --chat)");
     }
 
     /// <summary>Inputs are the rendered ids but the last; target i is id i+1 where that id belongs to an assistant reply.</summary>

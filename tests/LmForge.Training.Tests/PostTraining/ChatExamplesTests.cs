@@ -89,7 +89,7 @@ public class ChatExamplesTests
         var plain = new BpeTrainer(new BpeTrainerOptions { VocabSize = 280, Threads = 1 }).TrainOnTexts(["plain text only, plain text"]).ToTokenizer();
         var e = Assert.Throws<InvalidDataException>(() => ChatExamples.Load(Write(Line(("user", "a"), ("assistant", "b"))), plain, 64));
         Assert.Contains("has no chat markers", e.Message);
-        Assert.Contains("lmforge tokenizer train --chat", e.Message);
+        Assert.Contains("lmforge add-chat-tokens --checkpoint BASE --out NEW", e.Message);
     }
 
     [Fact]
