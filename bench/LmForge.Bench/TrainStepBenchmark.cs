@@ -16,7 +16,9 @@ namespace LmForge.Bench;
 /// MFU (6 · parameters · tokens/s over a stated peak) and the ratio LmForge / PyTorch. With --rounds R the two are
 /// measured alternately R times and the best round of each is kept, so a burst of load on a shared machine does not
 /// land on one side only.
-/// Usage: train-step [tiny|gpt2|quickstart|llama-tiny|all] [--steps N] [--warmup N] [--rounds R] [--profile] [--no-peer]
+/// With --packed N each round also measures fine-tuning's step: rows packed with documents of N tokens (attention and
+/// positions restart at each) and a third of the targets −1 (the prompts), beside the plain step in the same run.
+/// Usage: train-step [tiny|gpt2|quickstart|llama-tiny|all] [--steps N] [--warmup N] [--rounds R] [--profile] [--no-peer] [--packed N]
 /// </summary>
 public static class TrainStepBenchmark
 {
@@ -43,6 +45,7 @@ public static class TrainStepBenchmark
         int rounds = Math.Max(1, IntOption(args, "--rounds") ?? 1);
         bool profile = args.Contains("--profile");
         bool peer = !args.Contains("--no-peer");
+        int? packed = IntOption(args, "--packed");
         var cases = Cases.Where(c => which == "all" || c.Name == which).ToList();
         if (cases.Count == 0)
         {
@@ -55,10 +58,17 @@ public static class TrainStepBenchmark
         foreach (var benchCase in cases)
         {
             int n = steps ?? benchCase.DefaultSteps;
-            Measurement? ours = null, theirs = null;
+            Measurement? ours = null, theirs = null, packedBest = null;
             for (int round = 0; round < rounds; round++)
             {
                 var oursNow = MeasureLmForge(benchCase, n, warmup, profile && round == 0);
+                if (packed is { } documentLength)
+                {
+                    var packedNow = MeasureLmForge(benchCase, n, warmup, profile: false, documentLength);
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        $"[{benchCase.Name}] round {round + 1}: packed documents of {documentLength} tokens: {packedNow.TokensPerSecond:F0} tokens/s = {packedNow.TokensPerSecond / oursNow.TokensPerSecond:F2}x the plain step's {oursNow.TokensPerSecond:F0}"));
+                    if (packedBest is null || packedNow.TokensPerSecond > packedBest.TokensPerSecond) packedBest = packedNow;
+                }
                 var theirsNow = peer ? MeasurePyTorch(benchCase, n, warmup) : null;
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"[{benchCase.Name}] round {round + 1}: LmForge {oursNow.TokensPerSecond:F0} tokens/s (loss {oursNow.FirstLoss:F3} → {oursNow.LastLoss:F3}), PyTorch {(theirsNow is null ? "n/a" : $"{theirsNow.TokensPerSecond:F0} tokens/s (loss {theirsNow.FirstLoss:F3} → {theirsNow.LastLoss:F3})")}"));
@@ -66,6 +76,7 @@ public static class TrainStepBenchmark
                 if (theirsNow != null && (theirs is null || theirsNow.TokensPerSecond > theirs.TokensPerSecond)) theirs = theirsNow;
             }
             rows.Add(FormatRow(benchCase, ours!, theirs));
+            if (packedBest is not null) rows.Add(FormatRow(benchCase with { Name = $"{benchCase.Name}, packed {packed}" }, packedBest, null));
         }
 
         Console.WriteLine();
@@ -77,7 +88,7 @@ public static class TrainStepBenchmark
 
     private sealed record Measurement(double MillisecondsPerStep, double TokensPerSecond, long Parameters, float FirstLoss, float LastLoss);
 
-    private static Measurement MeasureLmForge(Case benchCase, int steps, int warmup, bool profile)
+    private static Measurement MeasureLmForge(Case benchCase, int steps, int warmup, bool profile, int? documentLength = null)
     {
         var config = benchCase.Config;
         int b = benchCase.BatchSize, t = benchCase.SequenceLength;
@@ -96,13 +107,26 @@ public static class TrainStepBenchmark
             Array.Copy(sequence, (row * (t + 1)) + 1, targets, row * t, t);
         }
 
-        Console.WriteLine($"[{benchCase.Name}] LmForge: {model.ParameterCount:N0} parameters, batch {b}×{t}, {warmup} warm-up + {steps} timed steps");
+        int[] starts = [];
+        if (documentLength is { } length)
+        {
+            // fine-tuning's rows: documents of `length` tokens, the first third of each (its prompt) without a target
+            starts = new int[b * t];
+            for (int i = 0; i < starts.Length; i++)
+            {
+                int position = i % t;
+                starts[i] = position - (position % length);
+                if (position - starts[i] < length / 3) targets[i] = -1;
+            }
+        }
+
+        Console.WriteLine($"[{benchCase.Name}] LmForge: {model.ParameterCount:N0} parameters, batch {b}×{t}{(documentLength is null ? "" : $" packed with documents of {documentLength}")}, {warmup} warm-up + {steps} timed steps");
         float first = 0;
-        for (int i = 0; i < warmup; i++) first = model.TrainStep(tokens, targets, b, t, optimizer, 3e-4f, 1f).Loss;
+        for (int i = 0; i < warmup; i++) first = model.TrainStep(tokens, targets, b, t, optimizer, 3e-4f, 1f, starts).Loss;
         profiler?.Reset();
         var stopwatch = Stopwatch.StartNew();
         float last = 0;
-        for (int i = 0; i < steps; i++) last = model.TrainStep(tokens, targets, b, t, optimizer, 3e-4f, 1f).Loss;
+        for (int i = 0; i < steps; i++) last = model.TrainStep(tokens, targets, b, t, optimizer, 3e-4f, 1f, starts).Loss;
         stopwatch.Stop();
         double seconds = stopwatch.Elapsed.TotalSeconds;
         if (profiler != null) PrintProfile(profiler, seconds, steps);
