@@ -100,9 +100,10 @@ public class AnswerJudgeTests
     }
 
     [Fact]
-    public void Refusal_phrases_are_refusals()
+    public void Refusal_phrases_and_the_taught_refusals_are_refusals()
     {
         foreach (string phrase in AnswerJudge.RefusalPhrases) Assert.True(AnswerJudge.IsRefusal(phrase), phrase);
+        foreach (string refusal in KnowledgeProbe.Refusals) Assert.Equal(NotAttempted, AnswerJudge.Judge(refusal, ["Paris"]));
         Assert.False(AnswerJudge.IsRefusal("Hmm, well."));     // filler alone says nothing, but refuses nothing either
         Assert.False(AnswerJudge.IsRefusal("Lyon, I think."));
     }
