@@ -9,7 +9,7 @@ out="$(dirname "$0")/folding.txt"
 version=$(dpkg-query -W -f='${Version}' unicode-data 2>/dev/null || echo unknown)
 {
   echo "# NFKD without nonspacing marks, from UnicodeData.txt (Debian unicode-data $version); made by make-folding.sh"
-  mawk -F';' '
+  awk -F';' '
     { cat[$1] = $3; d = $6; sub(/^<[^>]*> */, "", d); if (d != "") { dec[$1] = d; order[n++] = $1 } }
     function fold(cp,   parts, k, i, r, out) {
       if (cp in memo) return memo[cp]
