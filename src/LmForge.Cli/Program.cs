@@ -14,6 +14,7 @@ public static class Program
         root.Subcommands.Add(Commands.DataCommands.Create());
         Commands.DataFilterCommands.AddTo(root);
         foreach (var command in Commands.TrainingCommands.Create()) root.Subcommands.Add(command);
+        foreach (var command in Commands.KnowledgeCommands.Create()) root.Subcommands.Add(command);
         return root.Parse(args).Invoke();
     }
 }

@@ -445,7 +445,7 @@ public static class TrainingCommands
     static string Describe(TransformerModel model) =>
         string.Create(CultureInfo.InvariantCulture, $"{model.Config.Summary}; {model.ParameterCount / 1e6:F2}M parameters");
 
-    static Spectre.Console.Progress Progress() => AnsiConsole.Progress()
+    internal static Spectre.Console.Progress Progress() => AnsiConsole.Progress()
         .AutoClear(false)
         .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn());
 
@@ -473,7 +473,7 @@ public static class TrainingCommands
     }
 
     /// <summary>IProgress that reports on the caller's thread (Progress&lt;T&gt; would post to the thread pool, out of order).</summary>
-    sealed class SynchronousProgress<T>(Action<T> report) : IProgress<T>
+    internal sealed class SynchronousProgress<T>(Action<T> report) : IProgress<T>
     {
         public void Report(T value) => report(value);
     }

@@ -18,6 +18,9 @@ public enum KnowledgeSplit
 
 public static class KnowledgeSplitNames
 {
+    /// <summary>The names written in JSONL files, in split order.</summary>
+    public static IReadOnlyList<string> Names { get; } = Enum.GetValues<KnowledgeSplit>().Select(ToName).ToArray();
+
     /// <summary>The name written in JSONL files: "trained", "held_out", "unseen", "fabricated".</summary>
     public static string ToName(this KnowledgeSplit split) => split switch
     {
@@ -27,4 +30,14 @@ public static class KnowledgeSplitNames
         KnowledgeSplit.Fabricated => "fabricated",
         _ => throw new ArgumentOutOfRangeException(nameof(split), split, null),
     };
+
+    /// <summary>The split of a name, case-insensitive, with "-" for "_" ("held-out"); null for anything else.</summary>
+    public static KnowledgeSplit? TryParse(string name)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        string key = name.Trim().Replace('-', '_').ToLowerInvariant();
+        foreach (var split in Enum.GetValues<KnowledgeSplit>())
+            if (split.ToName() == key) return split;
+        return null;
+    }
 }

@@ -1,6 +1,8 @@
 using System.Text.Json;
 using LmForge.Data.Dedup;
 using LmForge.Data.Pipeline;
+using LmForge.Tokenization.Chat;
+using LmForge.Tokenization.Saving;
 
 namespace LmForge.Data.Knowledge;
 
@@ -104,13 +106,21 @@ public sealed class KnowledgeWorld
     }
 
     /// <summary>
+    /// The trained split's questions as conversations to fine-tune on: each wording of each question, answered with the
+    /// fact's answer sentence.
+    /// </summary>
+    public IEnumerable<IReadOnlyList<ChatMessage>> FineTuningConversations() =>
+        Questions(KnowledgeSplit.Trained).Select(q => (IReadOnlyList<ChatMessage>)[new ChatMessage(ChatTemplate.User, q.Question), new ChatMessage(ChatTemplate.Assistant, q.Answer!)]);
+
+    /// <summary>
     /// Writes facts.jsonl (each fact with its split, answers and statements) and questions.jsonl (each question with
-    /// its split, answer sentence and accepted answers) into a directory, for a user to audit.
+    /// its split, answer sentence and accepted answers, <see cref="KnowledgeQuestionFile"/>) into a directory, for a user
+    /// to audit and for the probe and the hallucination eval to read. Each file appears under its name only when whole.
     /// </summary>
     public void Write(string directory)
     {
         Directory.CreateDirectory(directory);
-        WriteJsonl(Path.Combine(directory, "facts.jsonl"), Facts, (json, fact) =>
+        AtomicFile.WriteJsonLines(Path.Combine(directory, FactsFile), Facts, (json, fact) =>
         {
             json.WriteString("id", fact.Id);
             json.WriteString("split", _splits[fact.Id].ToName());
@@ -123,17 +133,27 @@ public sealed class KnowledgeWorld
             json.WriteString("source", fact.Source);
             WriteStrings(json, "statements", fact.Object is null ? [] : Enumerable.Range(0, fact.Relation.Statements.Count).Select(fact.Statement));
         });
-        WriteJsonl(Path.Combine(directory, "questions.jsonl"), Enum.GetValues<KnowledgeSplit>().SelectMany(Questions), (json, question) =>
-        {
-            json.WriteString("id", question.Id);
-            json.WriteString("fact", question.FactId);
-            json.WriteString("split", question.Split.ToName());
-            json.WriteString("relation", question.Relation);
-            json.WriteString("question", question.Question);
-            json.WriteString("answer", question.Answer);
-            WriteStrings(json, "answers", question.Answers);
-        });
+        KnowledgeQuestionFile.Write(Path.Combine(directory, QuestionsFile), Enum.GetValues<KnowledgeSplit>().SelectMany(Questions));
     }
+
+    /// <summary>
+    /// Writes what a model learns from into a directory: pretraining.jsonl (<see cref="PretrainingText"/> as documents,
+    /// <c>{"id", "text"}</c>, to mix into the corpus) and sft.jsonl (<see cref="FineTuningConversations"/> as chat JSONL).
+    /// Returns the number of documents and of conversations.
+    /// </summary>
+    public (int Documents, int Conversations) WriteTrainingData(string directory)
+    {
+        int documents = AtomicFile.WriteJsonLines(Path.Combine(directory, PretrainingFile), PretrainingText(), (json, document) =>
+        {
+            json.WriteString("id", document.Id);
+            json.WriteString("text", document.Text);
+        });
+        int conversations = ChatJsonl.Write(Path.Combine(directory, FineTuningFile), FineTuningConversations());
+        return (documents, conversations);
+    }
+
+    /// <summary>The files <see cref="Write"/> and <see cref="WriteTrainingData"/> write.</summary>
+    public const string FactsFile = "facts.jsonl", QuestionsFile = "questions.jsonl", PretrainingFile = "pretraining.jsonl", FineTuningFile = "sft.jsonl";
 
     /// <summary>A number in [0, 1) that depends only on the seed and the key.</summary>
     static double Unit(ulong seed, string key) => (StableHash.Hash64(key, seed) >> 11) * (1.0 / (1UL << 53));
@@ -145,25 +165,5 @@ public sealed class KnowledgeWorld
         json.WriteStartArray(name);
         foreach (string value in values) json.WriteStringValue(value);
         json.WriteEndArray();
-    }
-
-    /// <summary>One JSON object per line, written to "path.tmp" and renamed, so a file under its name is whole.</summary>
-    static void WriteJsonl<T>(string path, IEnumerable<T> items, Action<Utf8JsonWriter, T> writeFields)
-    {
-        string temporary = path + ".tmp";
-        using (var stream = File.Create(temporary))
-        using (var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
-        {
-            foreach (var item in items)
-            {
-                json.WriteStartObject();
-                writeFields(json, item);
-                json.WriteEndObject();
-                json.Flush();
-                json.Reset();
-                stream.WriteByte((byte)'\n');
-            }
-        }
-        File.Move(temporary, path, overwrite: true);
     }
 }

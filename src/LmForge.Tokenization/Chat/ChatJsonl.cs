@@ -5,7 +5,7 @@ using LmForge.Tokenization.Corpus;
 namespace LmForge.Tokenization.Chat;
 
 /// <summary>
-/// Reads chat transcripts, one JSON object per line: <c>{"messages":[{"role":"user","content":"..."}, ...]}</c>
+/// Reads and writes chat transcripts, one JSON object per line: <c>{"messages":[{"role":"user","content":"..."}, ...]}</c>
 /// (the OpenAI / Hugging Face convention; other fields are ignored; optionally gzip). Errors name the file and line.
 /// </summary>
 public static class ChatJsonl
@@ -66,6 +66,27 @@ public static class ChatJsonl
                 throw Error(file, lineNumber, "\"messages\" is empty");
             return result;
         }
+    }
+
+    /// <summary>
+    /// Writes one conversation per line, under a temporary name renamed into place when complete (<see cref="Saving.AtomicFile"/>).
+    /// Returns the number written.
+    /// </summary>
+    public static int Write(string path, IEnumerable<IReadOnlyList<ChatMessage>> conversations)
+    {
+        ArgumentNullException.ThrowIfNull(conversations);
+        return Saving.AtomicFile.WriteJsonLines(path, conversations, (json, messages) =>
+        {
+            json.WriteStartArray("messages");
+            foreach (var message in messages)
+            {
+                json.WriteStartObject();
+                json.WriteString("role", message.Role);
+                json.WriteString("content", message.Content);
+                json.WriteEndObject();
+            }
+            json.WriteEndArray();
+        });
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]

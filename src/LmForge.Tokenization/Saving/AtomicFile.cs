@@ -1,4 +1,5 @@
 using System.Text;
+using System.Text.Json;
 
 namespace LmForge.Tokenization.Saving;
 
@@ -36,6 +37,32 @@ public static class AtomicFile
 
     public static void WriteText(string path, string text) =>
         Write(path, stream => stream.Write(new UTF8Encoding(false).GetBytes(text)));
+
+    /// <summary>
+    /// Writes JSON Lines: for each item one object whose fields <paramref name="writeFields"/> writes, then "\n"; non-ASCII
+    /// text is written as it is, not escaped. Returns the number of lines.
+    /// </summary>
+    public static int WriteJsonLines<T>(string path, IEnumerable<T> items, Action<Utf8JsonWriter, T> writeFields)
+    {
+        ArgumentNullException.ThrowIfNull(items);
+        ArgumentNullException.ThrowIfNull(writeFields);
+        int count = 0;
+        Write(path, stream =>
+        {
+            using var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
+            foreach (var item in items)
+            {
+                json.Reset(stream);
+                json.WriteStartObject();
+                writeFields(json, item);
+                json.WriteEndObject();
+                json.Flush();
+                stream.WriteByte((byte)'\n');
+                count++;
+            }
+        });
+        return count;
+    }
 
     /// <summary>Writes each line followed by "\n", in UTF-8 without a byte-order mark.</summary>
     public static void WriteLines(string path, IEnumerable<string> lines) => Write(path, stream =>

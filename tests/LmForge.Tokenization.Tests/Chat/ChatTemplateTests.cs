@@ -152,4 +152,28 @@ public sealed class ChatTemplateTests
             Directory.Delete(directory, recursive: true);
         }
     }
+
+    [Fact]
+    public void ChatJsonl_Write_RoundTripsAnyText_AndLeavesNoTemporaryFile()
+    {
+        string directory = Directory.CreateTempSubdirectory("lmforge-chat-").FullName;
+        try
+        {
+            string path = Path.Combine(directory, "written.jsonl");
+            IReadOnlyList<ChatMessage>[] conversations =
+            [
+                [new("system", "be brief"), new("user", "line one\nline two, \"quoted\" \\ tab\t"), new("assistant", "Ça va? 😀 <|im_end|>")],
+                [new("user", ""), new("assistant", "{\"messages\": []}")],
+            ];
+            Assert.Equal(2, ChatJsonl.Write(path, conversations));
+            Assert.Equal(conversations, ChatJsonl.Read(path).ToList());
+            Assert.Equal(2, File.ReadAllLines(path).Length);
+            Assert.Contains("Ça va?", File.ReadAllText(path), StringComparison.Ordinal); // written as it is, not \u-escaped (System.Text.Json still escapes the emoji)
+            Assert.Equal(["written.jsonl"], Directory.GetFiles(directory).Select(Path.GetFileName));
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
 }
