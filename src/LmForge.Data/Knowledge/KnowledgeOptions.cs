@@ -17,6 +17,12 @@ public sealed class KnowledgeOptions
     /// <summary>Made-up entities of each kind, as a share of the real entities of that kind.</summary>
     public double FabricatedFraction { get; init; } = 0.1;
 
+    /// <summary>
+    /// At most this many real entities of each kind (countries, people, elements), chosen by a hash of their id (null:
+    /// all): a small model learns a small world; which entities are kept does not depend on the others.
+    /// </summary>
+    public int? MaxEntitiesPerKind { get; init; }
+
     /// <summary>How often each fact is written in the pretraining text, each time in the next paraphrase.</summary>
     public int Repetitions { get; init; } = 4;
 
@@ -27,6 +33,7 @@ public sealed class KnowledgeOptions
     {
         foreach (var (name, value) in new[] { (nameof(UnseenFraction), UnseenFraction), (nameof(HeldOutFraction), HeldOutFraction), (nameof(FabricatedFraction), FabricatedFraction) })
             if (!(value >= 0 && value <= 1)) throw new ArgumentOutOfRangeException(name, $"{name} must be between 0 and 1, got {value}");
+        if (MaxEntitiesPerKind is < 1) throw new ArgumentOutOfRangeException(nameof(MaxEntitiesPerKind), $"MaxEntitiesPerKind must be at least 1, got {MaxEntitiesPerKind}");
         if (Repetitions < 1) throw new ArgumentOutOfRangeException(nameof(Repetitions), $"Repetitions must be at least 1, got {Repetitions}");
     }
 }

@@ -47,6 +47,13 @@ public sealed class KnowledgeWorld
         if (sources.WordNetNouns is { } nouns) real.AddRange(WordNetPeople.Read(nouns));
         if (sources.Elements is { } elements) real.AddRange(PeriodicTable.Read(elements));
         real = real.DistinctBy(f => f.Id, StringComparer.Ordinal).ToList();
+        if (options.MaxEntitiesPerKind is { } most)
+        {
+            var kept = real.GroupBy(f => f.Subject.Kind)
+                .SelectMany(kind => kind.Select(f => f.Subject.Id).Distinct(StringComparer.Ordinal).OrderBy(id => Unit(options.Seed, "keep:" + id)).Take(most))
+                .ToHashSet(StringComparer.Ordinal);
+            real = real.Where(f => kept.Contains(f.Subject.Id)).ToList();
+        }
 
         // Made-up names avoid every word of every source file and of the corpus.
         var known = new KnownNames();

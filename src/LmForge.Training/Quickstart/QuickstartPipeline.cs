@@ -43,12 +43,12 @@ public static class QuickstartPipeline
     /// loss curve a previous quickstart left there (stale shards would match the training glob, old checkpoints would
     /// mix with the new run). Touches nothing else. Returns whether anything was removed.
     /// </summary>
-    public static bool RemovePreviousRun(string runDirectory)
+    public static bool RemovePreviousRun(string runDirectory, IEnumerable<string>? subdirectories = null)
     {
         if (!Directory.Exists(runDirectory)) return false;
         bool removed = false;
         var directories = CheckpointDirectory.List(runDirectory).Select(c => c.Path)
-            .Concat([Path.Combine(runDirectory, DataSubdirectory), Path.Combine(runDirectory, TokenizerSubdirectory)]);
+            .Concat(new[] { DataSubdirectory, TokenizerSubdirectory }.Concat(subdirectories ?? []).Select(d => Path.Combine(runDirectory, d)));
         foreach (string directory in directories.Where(Directory.Exists))
         {
             Directory.Delete(directory, recursive: true);
@@ -74,9 +74,15 @@ public static class QuickstartPipeline
         return files;
     }
 
-    public static TrainedBpe TrainTokenizer(IReadOnlyList<string> files, int vocabularySize, IProgress<BpeTrainingProgress>? progress = null)
+    /// <summary>A byte-level BPE of the corpus with &lt;|endoftext|&gt;, and the chat markers when <paramref name="chatMarkers"/>.</summary>
+    public static TrainedBpe TrainTokenizer(IReadOnlyList<string> files, int vocabularySize, IProgress<BpeTrainingProgress>? progress = null, bool chatMarkers = false)
     {
-        var trainer = new BpeTrainer(new BpeTrainerOptions { VocabSize = vocabularySize, Progress = progress });
+        var trainer = new BpeTrainer(new BpeTrainerOptions
+        {
+            VocabSize = vocabularySize,
+            Progress = progress,
+            SpecialTokens = chatMarkers ? [BpeTrainerOptions.EndOfText, .. BpeTrainerOptions.ChatSpecialTokens] : [BpeTrainerOptions.EndOfText],
+        });
         return trainer.TrainOnFiles(files);
     }
 
