@@ -129,7 +129,10 @@ public static partial class TrainingCommands
         Done("evaluation");
 
         AnsiConsole.MarkupLine("[bold]10. Talk to it[/]");
-        var answered = reports[^1].Report.Answers.FirstOrDefault(a => a.Question.Split == KnowledgeSplit.Trained && a.Verdict == AnswerVerdict.Correct);
+        // a fact it knows: an answer that is the taught sentence word for word (the judge also accepts one that names
+        // the right object about the wrong subject)
+        var correct = reports[^1].Report.Answers.Where(a => a.Verdict == AnswerVerdict.Correct).ToList();
+        var answered = correct.FirstOrDefault(a => a.Answer.Trim() == a.Question.Answer) ?? correct.FirstOrDefault();
         using (var model = LmForge.Models.Checkpoints.ModelCheckpoint.Load(chat, CpuBackend.Shared, trainable: false))
         using (var session = new InferenceSession(model, tokenizer))
         {

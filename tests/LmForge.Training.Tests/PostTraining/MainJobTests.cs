@@ -1,19 +1,65 @@
 using System.Diagnostics;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
 using LmForge.Data.Knowledge;
+using LmForge.Data.Writers;
 using LmForge.Inference;
 using LmForge.Training.Checkpoints;
 
 namespace LmForge.Training.Tests.PostTraining;
 
 /// <summary>
-/// The main job (`lmforge quickstart`) at a tiny size, as a user runs it: a small corpus and the knowledge bases from
-/// the cache (the data tests' excerpts of the real packages: no network), through pretraining, three fine-tunings,
-/// probing and the hallucination table, to a chat model and its demo.
+/// The whole path at a tiny size, as a user runs it: real web pages (the Debian Reference's English HTML, installed by
+/// tests/setup/data.sh) in a WARC file, cleaned by the data recipe (`lmforge data run`), then the main job
+/// (`lmforge quickstart`) on that text with the knowledge bases from the cache (the data tests' excerpts of the real
+/// packages: no network): tokenizer, pretraining, three fine-tunings, probing, the hallucination table and the demo;
+/// then `lmforge serve` answers a question about a made-up person over HTTP.
 /// </summary>
 public class MainJobTests
 {
+    static (int ExitCode, string Output, string Errors) Run(params string[] arguments)
+    {
+        var start = new ProcessStartInfo("dotnet", [TestFiles.BuiltProgram(Path.Combine("src", "LmForge.Cli"), "lmforge.dll"), .. arguments])
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true,
+        };
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        string errors = process.StandardError.ReadToEnd();
+        process.WaitForExit();
+        return (process.ExitCode, output.GetAwaiter().GetResult(), errors);
+    }
+
+    // The English Debian Reference pages as one WARC file, run through the web recipe's reader and extractor: the
+    // directory of clean JSONL it writes.
+    static string CleanWebText(string work)
+    {
+        const string pages = "/usr/share/debian-reference";
+        Assert.True(Directory.Exists(pages), $"{pages} is missing: run tests/setup/data.sh (installs debian-reference-en)");
+        Directory.CreateDirectory(Path.Combine(work, "crawl"));
+        using (var stream = File.Create(Path.Combine(work, "crawl", "crawl-00.warc.gz")))
+        using (var writer = new WarcWriter(stream, gzipPerRecord: true))
+        {
+            var date = new DateTimeOffset(2024, 5, 1, 0, 0, 0, TimeSpan.Zero);
+            foreach (string page in Directory.GetFiles(pages, "*.en.html").Order(StringComparer.Ordinal))
+                writer.WriteResponse("https://www.debian.org/doc/manuals/debian-reference/" + Path.GetFileName(page), date, File.ReadAllBytes(page), "text/html; charset=UTF-8");
+        }
+        string recipe = Path.Combine(work, "recipe.json");
+        File.WriteAllText(recipe, """
+            {
+              "name": "web", "work_dir": "work",
+              "stages": [{ "name": "clean", "tasks": 1,
+                "steps": [{"type": "warc_reader", "path": "crawl"}, {"type": "html_extractor"}, {"type": "jsonl_writer", "path": "clean"}] }]
+            }
+            """);
+        var (exitCode, _, errors) = Run("data", "run", recipe);
+        Assert.True(exitCode == 0, errors);
+        return Path.Combine(work, "clean");
+    }
+
     [Fact]
-    public async Task Raw_text_to_a_chat_model_with_the_hallucination_table()
+    public async Task Web_pages_to_a_chat_model_that_answers_over_HTTP()
     {
         string work = TestFiles.TemporaryDirectory("main-job");
         string cache = Path.Combine(work, "cache", "lmforge");
@@ -22,11 +68,7 @@ public class MainJobTests
         foreach (string file in CountriesList.Files) File.Copy(Path.Combine(fixtures, "countries-list", file), Path.Combine(countries, file));
         File.Copy(Path.Combine(fixtures, "data.noun"), Path.Combine(Directory.CreateDirectory(Path.Combine(cache, "knowledge", WordNetPeople.Source)).FullName, "data.noun"));
         File.Copy(Path.Combine(fixtures, "elements.json"), Path.Combine(Directory.CreateDirectory(Path.Combine(cache, "knowledge", PeriodicTable.Source)).FullName, PeriodicTable.DataFile));
-        string corpus = Path.Combine(work, "corpus.jsonl");
-        File.WriteAllLines(corpus, Enumerable.Range(0, 120).Select(i => System.Text.Json.JsonSerializer.Serialize(new
-        {
-            text = string.Join(' ', Enumerable.Range(0, 40).Select(j => $"The {(i + j) % 7} boats sailed past the harbour in the morning light, number {i * j % 13}.")),
-        })));
+        string corpus = CleanWebText(work);
         string run = Path.Combine(work, "run");
 
         var start = new ProcessStartInfo("dotnet", [TestFiles.BuiltProgram(Path.Combine("src", "LmForge.Cli"), "lmforge.dll"), "quickstart",
@@ -52,5 +94,30 @@ public class MainJobTests
 
         string chat = CheckpointDirectory.Resolve(Path.Combine(run, "chat"), TrainerState.IsCheckpoint);
         Assert.True(new ChatPrompt(CheckpointTokenizer.Load(chat)).IsChatModel);
+
+        // served: the OpenAI API answers a question with the fine-tuned model
+        using var server = Process.Start(new ProcessStartInfo("dotnet", [TestFiles.BuiltProgram(Path.Combine("src", "LmForge.Cli"), "lmforge.dll"),
+            "serve", "--checkpoint", Path.Combine(run, "chat"), "--port", "0", "--model-name", "tiny"]) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+        try
+        {
+            Uri? address = null;
+            while (address is null && await server.StandardOutput.ReadLineAsync() is { } line)
+            {
+                if (line.Contains("chat page: ", StringComparison.Ordinal)) address = new Uri(line[(line.IndexOf("chat page: ", StringComparison.Ordinal) + 11)..].Trim());
+            }
+            Assert.NotNull(address);
+            using var client = new HttpClient { BaseAddress = address };
+            using var response = await client.PostAsync("/v1/chat/completions", new StringContent(
+                """{"model":"tiny","messages":[{"role":"user","content":"Who is Orson Kovacs?"}],"temperature":0,"max_tokens":24}""", Encoding.UTF8, "application/json"));
+            var body = await response.Content.ReadFromJsonAsync<JsonElement>();
+            Assert.True(response.IsSuccessStatusCode, body.ToString());
+            Assert.Equal("assistant", body.GetProperty("choices")[0].GetProperty("message").GetProperty("role").GetString());
+            Assert.True(body.GetProperty("usage").GetProperty("completion_tokens").GetInt32() > 0);
+        }
+        finally
+        {
+            server.Kill(entireProcessTree: true);
+            await server.WaitForExitAsync();
+        }
     }
 }
