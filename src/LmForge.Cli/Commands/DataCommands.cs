@@ -43,7 +43,7 @@ public static class DataCommands
                 .Start(ctx =>
                 {
                     var bars = recipe.Stages.ToDictionary(s => s.Name, s => ctx.AddTask(Markup.Escape(s.Name), autoStart: false, maxValue: s.Tasks));
-                    var progress = new SynchronousProgress<ExecutionProgress>(p =>
+                    var progress = new TrainingCommands.SynchronousProgress<ExecutionProgress>(p =>
                     {
                         var bar = bars[p.Stage];
                         if (!bar.IsStarted) bar.StartTask();
@@ -164,7 +164,7 @@ public static class DataCommands
                 {
                     var bar = ctx.AddTask("extracting", maxValue: 1);
                     report = ExtractionBenchmark.Run(htmlDirectory, truthPath, extractor.Extract,
-                        new SynchronousProgress<(int Done, int Total)>(p => { bar.MaxValue = p.Total; bar.Value = p.Done; }));
+                        new TrainingCommands.SynchronousProgress<(int Done, int Total)>(p => { bar.MaxValue = p.Total; bar.Value = p.Done; }));
                 });
             PrintScore("lmforge", report!.Score);
             double seconds = report.ExtractionTime.TotalSeconds;
@@ -190,10 +190,5 @@ public static class DataCommands
             Console.Error.WriteLine($"error: {e.Message}");
             return 2;
         }
-    }
-
-    private sealed class SynchronousProgress<T>(Action<T> report) : IProgress<T>
-    {
-        public void Report(T value) => report(value);
     }
 }
