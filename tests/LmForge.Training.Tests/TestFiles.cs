@@ -25,6 +25,34 @@ static class TestFiles
         return path;
     }
 
+    /// <summary>Runs the built `lmforge` with arguments and waits (at most 5 minutes): its exit code, output and errors.</summary>
+    public static (int ExitCode, string Output, string Errors) RunTool(params string[] arguments)
+    {
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet", [BuiltProgram(Path.Combine("src", "LmForge.Cli"), "lmforge.dll"), .. arguments])
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true,
+        };
+        using var process = System.Diagnostics.Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        string errors = process.StandardError.ReadToEnd();
+        Assert.True(process.WaitForExit(TimeSpan.FromMinutes(5)), $"lmforge {string.Join(' ', arguments)} did not finish in 5 minutes");
+        return (process.ExitCode, output.GetAwaiter().GetResult(), errors);
+    }
+
+    /// <summary>
+    /// A cache directory laid out as KnowledgeSources leaves it, filled with the data tests' excerpts of the real
+    /// knowledge-base packages, so the knowledge commands and the main job need no network.
+    /// </summary>
+    public static string KnowledgeCache(string cache)
+    {
+        string fixtures = Path.Combine(RepositoryRoot(), "tests", "LmForge.Data.Tests", "Knowledge", "Fixtures");
+        string countries = Directory.CreateDirectory(Path.Combine(cache, "knowledge", LmForge.Data.Knowledge.CountriesList.Source)).FullName;
+        foreach (string file in LmForge.Data.Knowledge.CountriesList.Files) File.Copy(Path.Combine(fixtures, "countries-list", file), Path.Combine(countries, file));
+        File.Copy(Path.Combine(fixtures, "data.noun"), Path.Combine(Directory.CreateDirectory(Path.Combine(cache, "knowledge", LmForge.Data.Knowledge.WordNetPeople.Source)).FullName, "data.noun"));
+        File.Copy(Path.Combine(fixtures, "elements.json"), Path.Combine(Directory.CreateDirectory(Path.Combine(cache, "knowledge", LmForge.Data.Knowledge.PeriodicTable.Source)).FullName, LmForge.Data.Knowledge.PeriodicTable.DataFile));
+        return cache;
+    }
+
     /// <summary>Header: 256 int32 (magic, version, count, zeros), then uint16 (magic 20240520, version 1) or uint32 (20240801, 7) tokens.</summary>
     public static string WriteShard(string path, IReadOnlyList<int> tokens, bool wide = false)
     {

@@ -10,18 +10,7 @@ namespace LmForge.Training.Tests.PostTraining;
 /// <summary>`lmforge knowledge build`, `probe` and `eval-knowledge` as a user runs them, and their one-line errors.</summary>
 public class KnowledgeCommandTests
 {
-    static (int ExitCode, string Output, string Errors) Run(params string[] arguments)
-    {
-        var start = new ProcessStartInfo("dotnet", [TestFiles.BuiltProgram(Path.Combine("src", "LmForge.Cli"), "lmforge.dll"), .. arguments])
-        {
-            RedirectStandardOutput = true, RedirectStandardError = true,
-        };
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        string errors = process.StandardError.ReadToEnd();
-        Assert.True(process.WaitForExit(TimeSpan.FromMinutes(3)), "lmforge did not finish in 3 minutes");
-        return (process.ExitCode, output.Result, errors);
-    }
+    static (int ExitCode, string Output, string Errors) Run(params string[] arguments) => TestFiles.RunTool(arguments);
 
     static string QuestionsFile(string directory)
     {
@@ -38,14 +27,7 @@ public class KnowledgeCommandTests
     [Fact]
     public void Knowledge_build_writes_the_world_from_the_cached_knowledge_bases()
     {
-        // the cache laid out as KnowledgeSources leaves it, filled with the data tests' excerpts of the real packages: no network
-        string fixtures = Path.Combine(TestFiles.RepositoryRoot(), "tests", "LmForge.Data.Tests", "Knowledge", "Fixtures");
-        string cache = TestFiles.TemporaryDirectory("knowledge-cache"), output = Path.Combine(TestFiles.TemporaryDirectory("knowledge-world"), "world");
-        string countries = Directory.CreateDirectory(Path.Combine(cache, "knowledge", CountriesList.Source)).FullName;
-        foreach (string file in CountriesList.Files) File.Copy(Path.Combine(fixtures, "countries-list", file), Path.Combine(countries, file));
-        File.Copy(Path.Combine(fixtures, "data.noun"), Path.Combine(Directory.CreateDirectory(Path.Combine(cache, "knowledge", WordNetPeople.Source)).FullName, "data.noun"));
-        File.Copy(Path.Combine(fixtures, "elements.json"), Path.Combine(Directory.CreateDirectory(Path.Combine(cache, "knowledge", PeriodicTable.Source)).FullName, PeriodicTable.DataFile));
-
+        string cache = TestFiles.KnowledgeCache(TestFiles.TemporaryDirectory("knowledge-cache")), output = Path.Combine(TestFiles.TemporaryDirectory("knowledge-world"), "world");
         var (exitCode, printed, errors) = Run("knowledge", "build", "--out", output, "--cache", cache, "--seed", "7");
         Assert.True(exitCode == 0, errors);
         Assert.Equal([KnowledgeWorld.FactsFile, KnowledgeWorld.PretrainingFile, KnowledgeWorld.QuestionsFile, KnowledgeWorld.FineTuningFile],

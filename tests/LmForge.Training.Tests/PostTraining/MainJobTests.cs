@@ -18,19 +18,6 @@ namespace LmForge.Training.Tests.PostTraining;
 /// </summary>
 public class MainJobTests
 {
-    static (int ExitCode, string Output, string Errors) Run(params string[] arguments)
-    {
-        var start = new ProcessStartInfo("dotnet", [TestFiles.BuiltProgram(Path.Combine("src", "LmForge.Cli"), "lmforge.dll"), .. arguments])
-        {
-            RedirectStandardOutput = true, RedirectStandardError = true,
-        };
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        string errors = process.StandardError.ReadToEnd();
-        process.WaitForExit();
-        return (process.ExitCode, output.GetAwaiter().GetResult(), errors);
-    }
-
     // The English Debian Reference pages as one WARC file, run through the web recipe's reader and extractor: the
     // directory of clean JSONL it writes.
     static string CleanWebText(string work)
@@ -53,7 +40,7 @@ public class MainJobTests
                 "steps": [{"type": "warc_reader", "path": "crawl"}, {"type": "html_extractor"}, {"type": "jsonl_writer", "path": "clean"}] }]
             }
             """);
-        var (exitCode, _, errors) = Run("data", "run", recipe);
+        var (exitCode, _, errors) = TestFiles.RunTool("data", "run", recipe);
         Assert.True(exitCode == 0, errors);
         return Path.Combine(work, "clean");
     }
@@ -62,12 +49,7 @@ public class MainJobTests
     public async Task Web_pages_to_a_chat_model_that_answers_over_HTTP()
     {
         string work = TestFiles.TemporaryDirectory("main-job");
-        string cache = Path.Combine(work, "cache", "lmforge");
-        string fixtures = Path.Combine(TestFiles.RepositoryRoot(), "tests", "LmForge.Data.Tests", "Knowledge", "Fixtures");
-        string countries = Directory.CreateDirectory(Path.Combine(cache, "knowledge", CountriesList.Source)).FullName;
-        foreach (string file in CountriesList.Files) File.Copy(Path.Combine(fixtures, "countries-list", file), Path.Combine(countries, file));
-        File.Copy(Path.Combine(fixtures, "data.noun"), Path.Combine(Directory.CreateDirectory(Path.Combine(cache, "knowledge", WordNetPeople.Source)).FullName, "data.noun"));
-        File.Copy(Path.Combine(fixtures, "elements.json"), Path.Combine(Directory.CreateDirectory(Path.Combine(cache, "knowledge", PeriodicTable.Source)).FullName, PeriodicTable.DataFile));
+        TestFiles.KnowledgeCache(Path.Combine(work, "cache", "lmforge"));
         string corpus = CleanWebText(work);
         string run = Path.Combine(work, "run");
 
