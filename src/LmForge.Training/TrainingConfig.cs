@@ -29,6 +29,11 @@ public sealed record TrainingConfig
     public int ContextLength { get; init; } = 128;
     public int VocabularySize { get; init; } = 4096;
 
+    /// <summary>What the model learns to predict: "causal" (the next token) or "masked" (BERT's masked tokens, for an encoder).</summary>
+    public string Objective { get; init; } = TrainingObjectives.Causal;
+    /// <summary>Masked LM: the fraction of non-special positions chosen per window (80 % masked, 10 % random, 10 % kept).</summary>
+    public float MaskingRate { get; init; } = 0.15f;
+
     // Data: a directory, a file, or a glob pattern such as "shards/train_*.bin".
     public string TrainShards { get; init; } = "";
     public string ValidationShards { get; init; } = "";
@@ -183,6 +188,9 @@ public sealed record TrainingConfig
             $"a multiple of 2 x heads ({2 * Heads}) for llama: rotary embeddings need an even head size", EmbeddingSize);
         Require(ContextLength >= 1, "contextLength", "at least 1", ContextLength);
         Require(VocabularySize >= 2, "vocabularySize", "at least 2", VocabularySize);
+        Require(TrainingObjectives.All.Contains(Objective), "objective", string.Join(" or ", TrainingObjectives.All), Objective);
+        Require(MaskingRate > 0 && MaskingRate < 1, "maskingRate", "in (0, 1)", MaskingRate);
+        Require(Objective != TrainingObjectives.Masked || TrainChats.Length == 0, "objective", "causal when fine-tuning on conversations (trainChats)", Objective);
         Require(ValidationFraction > 0 && ValidationFraction < 1, "validationFraction", "in (0, 1)", ValidationFraction);
         Require(MicroBatchSize >= 1, "microBatchSize", "at least 1", MicroBatchSize);
         int microBatchTokens = MicroBatchSize * ContextLength;
@@ -230,6 +238,8 @@ public sealed record TrainingConfig
         Check("totalBatchTokens", TotalBatchTokens, saved.TotalBatchTokens);
         Check("seed", Seed, saved.Seed);
         Check("shuffleTrainingData", ShuffleTrainingData, saved.ShuffleTrainingData);
+        Check("objective", Objective, saved.Objective);
+        Check("maskingRate", MaskingRate, saved.MaskingRate);
         return differences.Count == 0 ? null : string.Join("; ", differences);
     }
 
@@ -248,6 +258,14 @@ public sealed record TrainingConfig
     }
 
     static string FirstLine(string message) => message.Split('\n')[0].Trim();
+}
+
+/// <summary>The training objectives a config can name.</summary>
+public static class TrainingObjectives
+{
+    public const string Causal = "causal", Masked = "masked";
+
+    public static IReadOnlyList<string> All { get; } = [Causal, Masked];
 }
 
 /// <summary>A training config that cannot be read or is out of range; the message is one line naming the field.</summary>

@@ -207,18 +207,21 @@ public static class TokenizerCommands
         var output = new Option<string>("--output", "-o") { Description = "Where to write the Hugging Face tokenizer.json", DefaultValueFactory = _ => "tokenizer.json" };
         var vocab = new Option<int>("--vocab-size") { Description = "Total vocabulary: 256 bytes + merges + special tokens", DefaultValueFactory = _ => 32768 };
         var chat = new Option<bool>("--chat") { Description = "Add the chat markers <|im_start|>, <|im_sep|>, <|im_end|> after <|endoftext|>" };
-        var specials = new Option<string[]>("--special") { Description = "Extra special tokens (after <|endoftext|> and the chat markers)", AllowMultipleArgumentsPerToken = true };
+        var encoder = new Option<bool>("--encoder") { Description = "Add BERT's [PAD], [CLS], [SEP], [MASK] (for the masked-LM objective) after the chat markers" };
+        var specials = new Option<string[]>("--special") { Description = "Extra special tokens (after <|endoftext|>, the chat markers and the encoder tokens)", AllowMultipleArgumentsPerToken = true };
         var threads = new Option<int>("--threads") { Description = "Pre-tokenizing threads", DefaultValueFactory = _ => Environment.ProcessorCount };
         var pattern = new Option<string>("--pattern") { Description = "Split pattern: cl100k (GPT-4), gpt2, o200k (GPT-4o), or a regex", DefaultValueFactory = _ => "cl100k" };
         var command = new Command("train", "Train a byte-level BPE vocabulary on a corpus and save it as tokenizer.json.");
         command.Arguments.Add(input);
-        foreach (var option in new Option[] { output, vocab, chat, specials, threads, pattern })
+        foreach (var option in new Option[] { output, vocab, chat, encoder, specials, threads, pattern })
             command.Options.Add(option);
         command.SetAction(parse => Run(() =>
         {
             var specialTokens = new List<string> { BpeTrainerOptions.EndOfText };
             if (parse.GetValue(chat))
                 specialTokens.AddRange(BpeTrainerOptions.ChatSpecialTokens);
+            if (parse.GetValue(encoder))
+                specialTokens.AddRange(EncoderTokens.All);
             specialTokens.AddRange(parse.GetValue(specials) ?? []);
             string outputPath = parse.GetValue(output)!;
             TrainedBpe? bpe = null;

@@ -13,6 +13,7 @@ public static class TrainingData
 {
     public static (IBatchSource Train, IBatchSource Validation) Open(TrainingConfig config, Action<string>? log = null)
     {
+        if (config.Objective == TrainingObjectives.Masked) return OpenMasked(config);
         if (config.TrainChats.Length == 0)
         {
             var train = new TokenBatchLoader(TokenShardSet.Resolve(config.TrainShards, "train"), config.MicroBatchSize, config.ContextLength,
@@ -58,5 +59,29 @@ public static class TrainingData
         var validationRows = PackedChatRows.Pack(validationExamples, config.ContextLength, padding, 0);
         return (new ChatBatchLoader(trainRows, name, config.MicroBatchSize, (ulong)config.Seed, config.ShuffleTrainingData),
             new ChatBatchLoader(validationRows, $"{name} (validation)", config.MicroBatchSize, 0, shuffle: false, wholePasses: true));
+    }
+
+    // Masked LM over the shards: the tokenizer says which ids are [MASK] and never to be chosen.
+    private static (IBatchSource, IBatchSource) OpenMasked(TrainingConfig config)
+    {
+        if (config.Tokenizer.Length == 0) throw new TrainingConfigException("config: objective masked needs tokenizer (the tokenizer.json the shards were made with)");
+        var tokenizer = HuggingFaceTokenizerFile.Load(config.Tokenizer);
+        if (!tokenizer.SpecialTokens.TryGetValue(EncoderTokens.Mask, out int mask))
+            throw new InvalidDataException($"{config.Tokenizer}: the tokenizer has no {EncoderTokens.Mask} token for masked-LM training; train it with lmforge tokenizer train --encoder");
+        var masking = new Objectives.MaskedLanguageModeling(config.VocabularySize, mask, tokenizer.SpecialTokens.Values, config.MaskingRate);
+        var train = new TokenBatchLoader(TokenShardSet.Resolve(config.TrainShards, "train"), config.MicroBatchSize, config.ContextLength,
+            config.VocabularySize, (ulong)config.Seed, config.ShuffleTrainingData);
+        try
+        {
+            var validation = new TokenBatchLoader(TokenShardSet.Resolve(config.ValidationShards, "val"), config.MicroBatchSize, config.ContextLength,
+                config.VocabularySize, 0, shuffle: false);
+            // validation masks the same way every time it runs (it always starts at the first position)
+            return (new MaskedBatchLoader(train, masking, (ulong)config.Seed), new MaskedBatchLoader(validation, masking, 0x7A11D));
+        }
+        catch
+        {
+            train.Dispose();
+            throw;
+        }
     }
 }
