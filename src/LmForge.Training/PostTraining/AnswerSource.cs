@@ -61,7 +61,12 @@ public sealed class ChatModelAnswers : IAnswerSource, IDisposable
                 cancellation.ThrowIfCancellationRequested();
                 for (; next < requests.Count && _session.Active.Count < _session.MaxSequences; next++)
                 {
-                    var sequence = _session.Add(Prompt(requests[next]), Options(requests[next]));
+                    int[] prompt = Prompt(requests[next]);
+                    // the reply gets what room the context leaves, up to the requested length
+                    int room = _session.Capacity - prompt.Length;
+                    if (room <= 0)
+                        throw new InvalidDataException($"the question \"{requests[next].Question}\" takes {prompt.Length} tokens as a prompt, which leaves no room for an answer in the model's context of {_session.Capacity}");
+                    var sequence = _session.Add(prompt, Options(requests[next]) with { MaxTokens = Math.Min(requests[next].MaxTokens, room) });
                     if (sequence.IsFinished) yield return new AnswerReply(next, ""); // MaxTokens 0
                     else indexOf[sequence] = next;
                 }

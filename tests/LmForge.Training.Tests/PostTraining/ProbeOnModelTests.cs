@@ -55,4 +55,19 @@ public class ProbeOnModelTests
         Assert.Equal(Questions.Length, report.Splits.Sum(s => s.Questions));
         Assert.Equal(0, report.Splits[1].Correct); // nothing about a made-up entity is correct
     }
+
+    [Fact]
+    public void Answers_get_the_room_the_context_leaves_and_a_question_too_long_for_it_is_a_clear_error()
+    {
+        string checkpoint = ChatCheckpoint.Create(TestFiles.TemporaryDirectory("probe-short-model"), width: 32, layers: 1, context: 40);
+        var tokenizer = CheckpointTokenizer.Load(checkpoint);
+        using var model = ModelCheckpoint.Load(checkpoint, trainable: false);
+        using var answers = new ChatModelAnswers(model, tokenizer, maxSequences: 2);
+        // a short question with a reply longer than the room left: answered within the context
+        var replies = answers.Answer([new AnswerRequest("Hello", 0, 0f, 1, MaxTokens: 500)]).ToList();
+        Assert.Single(replies);
+        string question = string.Concat(Enumerable.Repeat("how are you today? ", 20));
+        var e = Assert.Throws<InvalidDataException>(() => answers.Answer([new AnswerRequest(question, 0, 0f, 1, 8)]).ToList());
+        Assert.Contains("leaves no room for an answer in the model's context of 40", e.Message);
+    }
 }
