@@ -175,7 +175,9 @@ public sealed record TrainingConfig
         {
             if (!ok) throw new TrainingConfigException($"{source}: {field} = {actual} is invalid; expected {expected}");
         }
-        Require(TransformerFamilies.All.Contains(Architecture), "architecture", string.Join(" or ", TransformerFamilies.All), Architecture);
+        // the trainer builds decoders only (ToModelConfig); a BERT model exists but is not trained by this tool yet
+        string[] trainable = [TransformerFamilies.Gpt2, TransformerFamilies.Llama];
+        Require(trainable.Contains(Architecture), "architecture", string.Join(" or ", trainable), Architecture);
         Require(Layers >= 1, "layers", "at least 1", Layers);
         Require(Heads >= 1, "heads", "at least 1", Heads);
         Require(EmbeddingSize >= 1 && EmbeddingSize % Heads == 0, "embeddingSize", $"a positive multiple of heads ({Heads})", EmbeddingSize);

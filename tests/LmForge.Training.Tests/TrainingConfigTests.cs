@@ -31,6 +31,7 @@ public class TrainingConfigTests
     [InlineData("steps=many", "'many' is not a number")]
     [InlineData("steps=2.5", "steps")]
     [InlineData("heads=3", "embeddingSize = 128 is invalid; expected a positive multiple of heads (3)")]
+    [InlineData("architecture=bert", "architecture = bert is invalid; expected gpt2 or llama")] // a BERT model exists; the trainer trains decoders
     [InlineData("totalBatchTokens=1000", "totalBatchTokens = 1000 is invalid; expected a positive multiple of microBatchSize x contextLength = 1024")]
     [InlineData("minLearningRate=1", "minLearningRate")]
     [InlineData("schedule=linear", "schedule")]

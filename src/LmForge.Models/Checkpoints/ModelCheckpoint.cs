@@ -27,8 +27,8 @@ internal interface ICheckpointFormat
 }
 
 /// <summary>
-/// A model as a Hugging Face checkpoint directory: <c>config.json</c> (whose "model_type" says the family: "gpt2" or
-/// "llama"; never guessed from a file name) and <c>model.safetensors</c> with that family's tensor names and layout.
+/// A model as a Hugging Face checkpoint directory: <c>config.json</c> (whose "model_type" says the family: "gpt2", "llama" or
+/// "bert"; never guessed from a file name) and <c>model.safetensors</c> with that family's tensor names and layout.
 /// </summary>
 /// <example>
 /// <code>
@@ -41,7 +41,7 @@ public static class ModelCheckpoint
     public const string WeightsFileName = "model.safetensors";
     public const string ConfigFileName = "config.json";
 
-    private static readonly ICheckpointFormat[] Formats = [Gpt2Format.Instance, LlamaFormat.Instance];
+    private static readonly ICheckpointFormat[] Formats = [Gpt2Format.Instance, LlamaFormat.Instance, BertFormat.Instance];
 
     /// <summary>
     /// Writes config.json and model.safetensors into <paramref name="directory"/> (created if needed), each file under

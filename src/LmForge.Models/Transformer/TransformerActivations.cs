@@ -14,7 +14,7 @@ internal sealed class TransformerActivations : IDisposable
     private int[]? _documentPositions; // host staging for DocumentPositions, made on the first packed forward
 
     public TransformerActivations(IBackend backend, TransformerConfig config, IReadOnlyList<TransformerBlock> blocks, Norm? finalNorm,
-        int batchSize, int tokenCount)
+        Norm? embeddingNorm, HeadTransform? headTransform, int batchSize, int tokenCount)
     {
         _backend = backend;
         _allocate = new ActivationAllocator(backend);
@@ -29,6 +29,16 @@ internal sealed class TransformerActivations : IDisposable
             var positions = new int[b * t];
             for (int i = 0; i < positions.Length; i++) positions[i] = i % t;
             backend.CopyFromHost(Positions, positions);
+            if (config.TokenTypeCount > 0)
+            {
+                TokenTypes = _allocate.Int32(b * t);
+                backend.CopyFromHost(TokenTypes, new int[b * t]);
+            }
+            if (embeddingNorm is not null)
+            {
+                EmbeddingSum = _allocate.Float(b, t, c);
+                EmbeddingNormStatistics = embeddingNorm.PlanStatistics(_allocate, b, t);
+            }
 
             Residuals = new Tensor[blocks.Count + 1];
             for (int i = 0; i < Residuals.Length; i++) Residuals[i] = _allocate.Float(b, t, c);
@@ -39,6 +49,7 @@ internal sealed class TransformerActivations : IDisposable
                 FinalNorm = _allocate.Float(b, t, c);
                 FinalNormStatistics = finalNorm.PlanStatistics(_allocate, b, t);
             }
+            HeadTransform = headTransform?.Plan(_allocate, b, t, c);
             Logits = _allocate.Float(b, t, config.PaddedVocabSize);
             Losses = _allocate.Float(b, t);
 
@@ -69,6 +80,9 @@ internal sealed class TransformerActivations : IDisposable
     public Tensor Tokens { get; }      // Int32 (B·T), uploaded each forward
     public Tensor Targets { get; }     // Int32 (B·T), −1 = ignored
     public Tensor Positions { get; }   // Int32 (B·T): t for every row of every sequence; never rewritten
+    public Tensor? TokenTypes { get; }  // Int32 (B·T), all 0 (type 0 for every token), with a token-type table only
+    public Tensor? EmbeddingSum { get; } // (B,T,C): token + position + type embeddings before the embedding norm, when there is one
+    public NormStatistics? EmbeddingNormStatistics { get; }
     public Tensor? DocumentPositions { get; private set; } // Int32 (B·T): t − its document's start, packed rows only
     public Tensor? DocumentStarts { get; private set; }    // Int32 (B,T): each token's document start, attention's firstKey
 
@@ -85,12 +99,16 @@ internal sealed class TransformerActivations : IDisposable
     public TransformerBlock.Activations[] Blocks { get; }
     public Tensor? FinalNorm { get; }  // (B,T,C), pre-norm models only
     public NormStatistics? FinalNormStatistics { get; }
+    public HeadTransform.Activations? HeadTransform { get; } // the masked-LM head's transform, when there is one
     public Tensor Logits { get; }      // (B,T,Vp); the backward overwrites it with its gradient
     public Tensor Losses { get; }      // (B,T)
     public TransformerScratch Scratch { get; }
 
-    /// <summary>What the output head reads: the final norm's output (pre-norm) or the last residual (post-norm).</summary>
-    public Tensor HeadInput => FinalNorm ?? Residuals[^1];
+    /// <summary>The encoder/decoder stack's output: the final norm's output (pre-norm) or the last residual (post-norm).</summary>
+    public Tensor Trunk => FinalNorm ?? Residuals[^1];
+
+    /// <summary>What the output projection reads: the head transform's output, or the trunk's.</summary>
+    public Tensor HeadInput => HeadTransform?.Output ?? Trunk;
 
     /// <summary>
     /// Sets what the next forward and its backward use: with no starts (empty), one sequence per row (the plan's

@@ -17,13 +17,13 @@ public enum PositionKind
 }
 
 /// <summary>
-/// The shape and the structure of a transformer: every model family (GPT-2, a Llama-style decoder, later BERT and T5)
+/// The shape and the structure of a transformer: every model family (GPT-2, a Llama-style decoder, a BERT-style encoder, later T5)
 /// is one of these, not a class of its own. <see cref="Family"/> names the parameters and the checkpoint layout; the
-/// other fields choose the math. Use the presets <see cref="Gpt2"/> and <see cref="Llama"/> and adjust with <c>with</c>.
+/// other fields choose the math. Use the presets <see cref="Gpt2"/>, <see cref="Llama"/> and <see cref="Bert"/> and adjust with <c>with</c>.
 /// </summary>
 public sealed record TransformerConfig
 {
-    /// <summary>The family whose parameter names and checkpoint format the model uses: "gpt2" or "llama".</summary>
+    /// <summary>The family whose parameter names and checkpoint format the model uses: "gpt2", "llama" or "bert".</summary>
     public required string Family { get; init; }
     public required int VocabSize { get; init; }
     /// <summary>The longest sequence the model attends to (learned position table rows; the limit for rotary models).</summary>
@@ -57,6 +57,17 @@ public sealed record TransformerConfig
     public bool Causal { get; init; } = true;
     /// <summary>Pre-norm blocks (x + f(norm(x)), with a final norm) or post-norm (norm(x + f(x)), original transformer and BERT).</summary>
     public bool PreNorm { get; init; } = true;
+    /// <summary>
+    /// Rows of a token-type (segment) table added to the token and position embeddings (BERT: 2); 0 for none. This
+    /// release gives every token type 0, so the table's row 0 is added everywhere (and only it is trained).
+    /// </summary>
+    public int TokenTypeCount { get; init; }
+    /// <summary>A LayerNorm on the summed embeddings before the first block (BERT's embeddings.LayerNorm).</summary>
+    public bool EmbeddingNorm { get; init; }
+    /// <summary>The masked-LM head's transform before the output projection: dense (C→C, bias), the activation, a LayerNorm (BERT).</summary>
+    public bool HeadTransform { get; init; }
+    /// <summary>A bias (V) on the output projection (BERT's cls.predictions.bias).</summary>
+    public bool HeadBias { get; init; }
     /// <summary>The embedding and head rows are padded to a multiple of this (128: GPT-2's 50257 becomes 50304); padded rows stay 0 and the loss ignores them.</summary>
     public int VocabPadding { get; init; } = 128;
 
@@ -106,6 +117,31 @@ public sealed record TransformerConfig
         TiedEmbeddings = false,
     };
 
+    /// <summary>
+    /// A BERT-style encoder for masked-LM training: bidirectional attention, learned positions, a token-type table of 2
+    /// rows (all tokens type 0 for now), LayerNorm (eps 1e-12) on the summed embeddings, post-norm blocks with an exact
+    /// (erf) GELU MLP, biases everywhere, and the masked-LM head: dense + GELU + LayerNorm, then the tied decoder with its own bias.
+    /// </summary>
+    public static TransformerConfig Bert(int vocabSize, int contextLength, int layerCount, int headCount, int width, int intermediateSize) => new()
+    {
+        Family = TransformerFamilies.Bert,
+        VocabSize = vocabSize,
+        ContextLength = contextLength,
+        LayerCount = layerCount,
+        HeadCount = headCount,
+        KeyValueHeadCount = headCount,
+        Width = width,
+        IntermediateSize = intermediateSize,
+        NormEpsilon = 1e-12f,
+        Activation = Activation.GeluExact,
+        Causal = false,
+        PreNorm = false,
+        TokenTypeCount = 2,
+        EmbeddingNorm = true,
+        HeadTransform = true,
+        HeadBias = true,
+    };
+
     /// <summary>8·C/3 rounded up to a multiple of 32, the SwiGLU width that keeps the MLP's parameters near a 4·C GELU MLP's.</summary>
     public static int DefaultLlamaIntermediateSize(int width) => (int)((8L * width / 3 + 31) / 32 * 32);
 
@@ -131,6 +167,8 @@ public sealed record TransformerConfig
             ("activation", Activation, other.Activation), ("gated MLP", GatedMlp, other.GatedMlp), ("attention bias", AttentionBias, other.AttentionBias),
             ("MLP bias", MlpBias, other.MlpBias), ("norm bias", NormBias, other.NormBias), ("tied embeddings", TiedEmbeddings, other.TiedEmbeddings),
             ("causal", Causal, other.Causal), ("pre-norm", PreNorm, other.PreNorm), ("vocabulary padding", VocabPadding, other.VocabPadding),
+            ("token types", TokenTypeCount, other.TokenTypeCount), ("embedding norm", EmbeddingNorm, other.EmbeddingNorm),
+            ("head transform", HeadTransform, other.HeadTransform), ("head bias", HeadBias, other.HeadBias),
         ];
         return string.Join("; ", fields.Where(f => !f.Mine.Equals(f.Theirs)).Select(f => $"{f.Name} {f.Mine} vs {f.Theirs}"));
     }
@@ -153,6 +191,7 @@ public sealed record TransformerConfig
         if (Positions == PositionKind.Rotary && HeadSize % 2 != 0)
             throw Invalid(nameof(Positions), $"rotary embeddings need an even head size, got {HeadSize} (Width {Width} / HeadCount {HeadCount})");
         if (Positions == PositionKind.Rotary && !(RopeTheta > 1f)) throw Invalid(nameof(RopeTheta), $"must be > 1, got {RopeTheta}");
+        if (TokenTypeCount < 0) throw Invalid(nameof(TokenTypeCount), $"must be >= 0, got {TokenTypeCount}");
         if (VocabPadding < 0) throw Invalid(nameof(VocabPadding), $"must be >= 0, got {VocabPadding}");
         if (Norm == NormKind.RmsNorm && NormBias) throw Invalid(nameof(NormBias), "must be false with RMSNorm (it has no bias)");
     }
@@ -165,6 +204,7 @@ public static class TransformerFamilies
 {
     public const string Gpt2 = "gpt2";
     public const string Llama = "llama";
+    public const string Bert = "bert";
 
-    public static IReadOnlyList<string> All { get; } = [Gpt2, Llama];
+    public static IReadOnlyList<string> All { get; } = [Gpt2, Llama, Bert];
 }

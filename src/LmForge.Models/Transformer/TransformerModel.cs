@@ -9,7 +9,9 @@ namespace LmForge.Models.Transformer;
 /// A transformer language model built from modules by a <see cref="TransformerConfig"/>: token embedding (plus a
 /// learned position table, or rotary positions inside attention), residual blocks of self-attention and MLP (pre- or
 /// post-norm), a final norm and an output head (tied to the token embedding or a matrix of its own), trained on
-/// next-token cross-entropy. GPT-2 and a Llama-style decoder are two configurations of this one class.
+/// cross-entropy (next-token, or masked-LM where targets are −1 except at the masked positions). GPT-2, a Llama-style
+/// decoder and a BERT-style encoder (with token-type embeddings, an embedding norm and the masked-LM head's transform
+/// and bias) are configurations of this one class.
 /// All parameters live in one buffer (<see cref="Parameters"/>), all gradients in another (<see cref="Gradients"/>),
 /// laid out by <see cref="ParameterLayout"/> with the weight-decayed matrices first. Every tensor is the backend's
 /// (allocated by it, reached only through its operations and its host copies), so the model runs unchanged on a
@@ -32,8 +34,11 @@ public sealed class TransformerModel : IDisposable
     private readonly ParameterViews _views;
     private readonly Embedding _tokenEmbedding;
     private readonly Embedding? _positionEmbedding;
+    private readonly Embedding? _tokenTypeEmbedding;
+    private readonly Norm? _embeddingNorm;
     private readonly TransformerBlock[] _blocks;
     private readonly Norm? _finalNorm;
+    private readonly HeadTransform? _headTransform;
     private readonly Tensor? _gradients;
     private TransformerActivations? _acts;
     private int _lossTokenCount;
@@ -47,7 +52,9 @@ public sealed class TransformerModel : IDisposable
         Config = config;
         Backend = backend ?? CpuBackend.Shared;
         var layout = new ParameterLayoutBuilder();
-        (_tokenEmbedding, _positionEmbedding, _blocks, _finalNorm, string headName) = DeclareModules(config, layout);
+        var modules = DeclareModules(config, layout);
+        (_tokenEmbedding, _positionEmbedding, _tokenTypeEmbedding, _embeddingNorm, _blocks, _finalNorm, _headTransform) =
+            (modules.Token, modules.Position, modules.TokenType, modules.EmbeddingNorm, modules.Blocks, modules.FinalNorm, modules.HeadTransform);
         _layout = layout.Build();
 
         ParameterCount = _layout.Sum(p => p.Length);
@@ -60,10 +67,18 @@ public sealed class TransformerModel : IDisposable
         _views = new ParameterViews(_layout, Parameters, _gradients);
         _tokenEmbedding.Bind(_views);
         _positionEmbedding?.Bind(_views);
+        _tokenTypeEmbedding?.Bind(_views);
+        _embeddingNorm?.Bind(_views);
         foreach (var block in _blocks) block.Bind(_views);
         _finalNorm?.Bind(_views);
-        HeadWeight = _views.Value(headName);
-        HeadWeightGrad = _views.Gradient(headName);
+        _headTransform?.Bind(_views);
+        HeadWeight = _views.Value(modules.HeadName);
+        HeadWeightGrad = _views.Gradient(modules.HeadName);
+        if (modules.HeadBiasName is string headBias)
+        {
+            HeadBias = _views.Value(headBias);
+            HeadBiasGrad = _views.Gradient(headBias);
+        }
     }
 
     public TransformerConfig Config { get; }
@@ -92,6 +107,8 @@ public sealed class TransformerModel : IDisposable
 
     private Tensor HeadWeight { get; }      // (Vp, C): the token embedding when tied
     private Tensor? HeadWeightGrad { get; }
+    private Tensor? HeadBias { get; }       // (Vp), BERT's decoder bias; padded entries stay 0
+    private Tensor? HeadBiasGrad { get; }
 
     /// <summary>The parameter layout a config implies, without allocating anything (offsets are 64-bit, so models above 2^31 parameters can be described).</summary>
     public static IReadOnlyList<ModelParameter> DescribeLayout(TransformerConfig config)
@@ -102,21 +119,32 @@ public sealed class TransformerModel : IDisposable
         return layout.Build();
     }
 
+    private sealed record ModuleSet(Embedding Token, Embedding? Position, Embedding? TokenType, Norm? EmbeddingNorm, TransformerBlock[] Blocks,
+        Norm? FinalNorm, HeadTransform? HeadTransform, string HeadName, string? HeadBiasName);
+
     // The modules in forward order, each declaring its parameters; the builder then puts the decayed ones first.
-    private static (Embedding Token, Embedding? Position, TransformerBlock[] Blocks, Norm? FinalNorm, string HeadName) DeclareModules(
-        TransformerConfig config, ParameterLayoutBuilder layout)
+    private static ModuleSet DeclareModules(TransformerConfig config, ParameterLayoutBuilder layout)
     {
         var names = TransformerNames.For(config.Family);
         var token = new Embedding(layout, names.TokenEmbedding, config.PaddedVocabSize, config.VocabSize, config.Width);
         var position = config.Positions == PositionKind.Learned
             ? new Embedding(layout, names.PositionEmbedding, config.ContextLength, config.ContextLength, config.Width)
             : null;
+        var tokenType = config.TokenTypeCount > 0
+            ? new Embedding(layout, names.TokenTypeEmbedding, config.TokenTypeCount, config.TokenTypeCount, config.Width)
+            : null;
+        var embeddingNorm = config.EmbeddingNorm
+            ? new Norm(layout, names.EmbeddingNorm, config.Width, config.Norm, config.NormEpsilon, config.NormBias)
+            : null;
         var blocks = new TransformerBlock[config.LayerCount];
         for (int i = 0; i < blocks.Length; i++) blocks[i] = new TransformerBlock(layout, config, names, i);
         var finalNorm = config.PreNorm ? new Norm(layout, names.FinalNorm, config.Width, config.Norm, config.NormEpsilon, config.NormBias) : null;
+        var headTransform = config.HeadTransform ? new HeadTransform(layout, config, names.HeadTransform, names.HeadTransformNorm) : null;
         string head = config.TiedEmbeddings ? names.TokenEmbedding + ".weight" : names.Head + ".weight";
         if (!config.TiedEmbeddings) layout.DeclarePadded(head, decay: true, ParameterInit.Normal, config.VocabSize, config.PaddedVocabSize, config.Width);
-        return (token, position, blocks, finalNorm, head);
+        string? headBias = config.HeadBias ? (names.HeadBias.Length > 0 ? names.HeadBias : names.Head + ".bias") : null;
+        if (headBias is not null) layout.DeclarePadded(headBias, decay: false, ParameterInit.Zeros, config.VocabSize, config.PaddedVocabSize);
+        return new(token, position, tokenType, embeddingNorm, blocks, finalNorm, headTransform, head, headBias);
     }
 
     /// <summary>A view of one named parameter inside <see cref="Parameters"/>.</summary>
@@ -272,21 +300,34 @@ public sealed class TransformerModel : IDisposable
         float dlossScale = _lossTokenCount == 0 ? 0f : lossScale / _lossTokenCount;
 
         Backend.CrossEntropyBackward(a.Logits, a.Logits, a.Losses, a.Targets, Config.VocabSize, dlossScale);
+        // the head's input gradient lands in ResidualGrad when the head reads the last residual directly; otherwise it
+        // passes back through the head transform (into Projection when a final norm follows) and the final norm
+        bool direct = _finalNorm is null && _headTransform is null;
+        Backend.LinearBackward(direct ? s.ResidualGrad : s.NormGrad, HeadWeightGrad!, HeadBiasGrad, a.Logits, a.HeadInput, HeadWeight);
+        Tensor trunkGrad = s.NormGrad; // gradient of the trunk's output (final norm's output, or the last residual)
+        if (_headTransform is not null)
+        {
+            trunkGrad = _finalNorm is null ? s.ResidualGrad : s.Projection;
+            _headTransform.Backward(Backend, trunkGrad, s.NormGrad, a.Trunk, a.HeadTransform!);
+        }
         if (_finalNorm is not null)
         {
-            Backend.LinearBackward(s.NormGrad, HeadWeightGrad!, null, a.Logits, a.HeadInput, HeadWeight);
             Backend.Clear(s.ResidualGrad);
-            _finalNorm.Backward(Backend, s.ResidualGrad, s.NormGrad, a.Residuals[^1], a.FinalNormStatistics!);
-        }
-        else
-        {
-            Backend.LinearBackward(s.ResidualGrad, HeadWeightGrad!, null, a.Logits, a.HeadInput, HeadWeight);
+            _finalNorm.Backward(Backend, s.ResidualGrad, trunkGrad, a.Residuals[^1], a.FinalNormStatistics!);
         }
         var positions = a.StepPositions;
         var firstKey = a.StepFirstKey;
         for (int l = _blocks.Length - 1; l >= 0; l--) _blocks[l].Backward(Backend, a.Residuals[l], a.Blocks[l], positions, firstKey, s);
-        _tokenEmbedding.Backward(Backend, s.ResidualGrad, a.Tokens);
-        _positionEmbedding?.Backward(Backend, s.ResidualGrad, positions);
+        var embeddingGrad = s.ResidualGrad;
+        if (_embeddingNorm is not null)
+        {
+            Backend.Clear(s.NormGrad);
+            _embeddingNorm.Backward(Backend, s.NormGrad, s.ResidualGrad, a.EmbeddingSum!, a.EmbeddingNormStatistics!);
+            embeddingGrad = s.NormGrad;
+        }
+        _tokenEmbedding.Backward(Backend, embeddingGrad, a.Tokens);
+        _positionEmbedding?.Backward(Backend, embeddingGrad, positions);
+        _tokenTypeEmbedding?.Backward(Backend, embeddingGrad, a.TokenTypes!);
     }
 
     /// <summary>Global L2 norm of all gradients.</summary>
@@ -323,6 +364,8 @@ public sealed class TransformerModel : IDisposable
     public KeyValueCache CreateCache(int slots, int? capacity = null)
     {
         if (!Config.Causal) throw new InvalidOperationException($"a {Config.Family} model with bidirectional attention does not generate; it has no KV cache");
+        if (_tokenTypeEmbedding is not null || _embeddingNorm is not null || _headTransform is not null || HeadBias is not null)
+            throw new InvalidOperationException("the KV cache does not run token-type embeddings, an embedding norm, a head transform or a head bias");
         return new KeyValueCache(this, slots, capacity ?? Config.ContextLength);
     }
 
@@ -384,11 +427,16 @@ public sealed class TransformerModel : IDisposable
     {
         var positions = a.StepPositions;
         var firstKey = a.StepFirstKey;
-        _tokenEmbedding.Forward(Backend, a.Residuals[0], a.Tokens, accumulate: false);
-        _positionEmbedding?.Forward(Backend, a.Residuals[0], positions, accumulate: true);
+        // the embeddings sum into the first residual, or into EmbeddingSum when a LayerNorm follows them (BERT)
+        var embedded = a.EmbeddingSum ?? a.Residuals[0];
+        _tokenEmbedding.Forward(Backend, embedded, a.Tokens, accumulate: false);
+        _positionEmbedding?.Forward(Backend, embedded, positions, accumulate: true);
+        _tokenTypeEmbedding?.Forward(Backend, embedded, a.TokenTypes!, accumulate: true);
+        _embeddingNorm?.Forward(Backend, a.Residuals[0], a.EmbeddingNormStatistics!, embedded);
         for (int l = 0; l < _blocks.Length; l++) _blocks[l].Forward(Backend, a.Residuals[l + 1], a.Residuals[l], a.Blocks[l], positions, firstKey, a.Scratch);
         _finalNorm?.Forward(Backend, a.FinalNorm!, a.FinalNormStatistics!, a.Residuals[^1]);
-        Backend.LinearForward(a.Logits, a.HeadInput, HeadWeight, null);
+        _headTransform?.Forward(Backend, a.Trunk, a.HeadTransform!);
+        Backend.LinearForward(a.Logits, a.HeadInput, HeadWeight, HeadBias);
     }
 
     private TransformerActivations Prepare(ReadOnlySpan<int> tokens, int batchSize, int sequenceLength)
@@ -405,7 +453,7 @@ public sealed class TransformerModel : IDisposable
             _acts?.Dispose();
             _acts = null;
             _logitsReadyForBackward = false;
-            _acts = new TransformerActivations(Backend, Config, _blocks, _finalNorm, batchSize, sequenceLength);
+            _acts = new TransformerActivations(Backend, Config, _blocks, _finalNorm, _embeddingNorm, _headTransform, batchSize, sequenceLength);
         }
         return _acts;
     }

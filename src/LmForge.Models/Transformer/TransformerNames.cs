@@ -5,10 +5,13 @@ namespace LmForge.Models.Transformer;
 /// the family's Hugging Face names where one tensor of ours is one of theirs. Llama's q/k/v projections are one fused
 /// matrix of ours (rows [q | k | v]) and its gate/up projections another ([gate | up]); their names follow Phi-3's
 /// fused layout (qkv_proj, gate_up_proj), and the checkpoint code splits them into Hugging Face's separate tensors.
+/// BERT's query, key and value are likewise one fused "attention.self.qkv" of ours; its head bias is the full name
+/// "cls.predictions.bias" (no ".bias" added).
 /// </summary>
 internal sealed record TransformerNames(
     string TokenEmbedding, string PositionEmbedding, string AttentionNorm, string Qkv, string AttentionOutput,
-    string MlpNorm, string MlpUp, string MlpDown, string FinalNorm, string Head)
+    string MlpNorm, string MlpUp, string MlpDown, string FinalNorm, string Head,
+    string TokenTypeEmbedding = "", string EmbeddingNorm = "", string HeadTransform = "", string HeadTransformNorm = "", string HeadBias = "")
 {
     public static TransformerNames For(string family) => family switch
     {
@@ -17,6 +20,13 @@ internal sealed record TransformerNames(
         TransformerFamilies.Llama => new("model.embed_tokens", "model.embed_positions", "model.layers.{0}.input_layernorm",
             "model.layers.{0}.self_attn.qkv_proj", "model.layers.{0}.self_attn.o_proj", "model.layers.{0}.post_attention_layernorm",
             "model.layers.{0}.mlp.gate_up_proj", "model.layers.{0}.mlp.down_proj", "model.norm", "lm_head"),
+        // post-norm: attention.output.LayerNorm follows the attention residual, output.LayerNorm the MLP's; no final norm
+        TransformerFamilies.Bert => new("bert.embeddings.word_embeddings", "bert.embeddings.position_embeddings",
+            "bert.encoder.layer.{0}.attention.output.LayerNorm", "bert.encoder.layer.{0}.attention.self.qkv",
+            "bert.encoder.layer.{0}.attention.output.dense", "bert.encoder.layer.{0}.output.LayerNorm",
+            "bert.encoder.layer.{0}.intermediate.dense", "bert.encoder.layer.{0}.output.dense", "bert.final_norm", "cls.predictions.decoder",
+            "bert.embeddings.token_type_embeddings", "bert.embeddings.LayerNorm", "cls.predictions.transform.dense",
+            "cls.predictions.transform.LayerNorm", "cls.predictions.bias"),
         _ => throw new ArgumentOutOfRangeException(nameof(family), $"unknown model family \"{family}\"; expected one of {string.Join(", ", TransformerFamilies.All)}"),
     };
 
