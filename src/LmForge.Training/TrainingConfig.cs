@@ -14,7 +14,7 @@ namespace LmForge.Training;
 public sealed record TrainingConfig
 {
     // Model: the family and its shape. The vocabulary size comes from the tokenizer.
-    /// <summary>"gpt2" (LayerNorm, learned positions, GELU MLP, tied head) or "llama" (RMSNorm, rotary positions, SwiGLU, grouped-query attention, untied head).</summary>
+    /// <summary>"gpt2" (LayerNorm, learned positions, GELU MLP, tied head), "llama" (RMSNorm, rotary positions, SwiGLU, grouped-query attention, untied head) or "bert" (bidirectional, post-norm encoder with the masked-LM head; objective masked).</summary>
     public string Architecture { get; init; } = TransformerFamilies.Gpt2;
     public int Layers { get; init; } = 4;
     public int Heads { get; init; } = 4;
@@ -91,6 +91,8 @@ public sealed record TrainingConfig
             return TransformerConfig.Llama(VocabularySize, ContextLength, Layers, Heads, KeyValueHeads == 0 ? Heads : KeyValueHeads,
                 EmbeddingSize, IntermediateSize) with { RopeTheta = RopeTheta };
         }
+        if (Architecture == TransformerFamilies.Bert)
+            return TransformerConfig.Bert(VocabularySize, ContextLength, Layers, Heads, EmbeddingSize, IntermediateSize > 0 ? IntermediateSize : 4 * EmbeddingSize);
         var gpt2 = TransformerConfig.Gpt2(VocabularySize, ContextLength, Layers, Heads, EmbeddingSize);
         return IntermediateSize > 0 ? gpt2 with { IntermediateSize = IntermediateSize } : gpt2;
     }
@@ -175,9 +177,11 @@ public sealed record TrainingConfig
         {
             if (!ok) throw new TrainingConfigException($"{source}: {field} = {actual} is invalid; expected {expected}");
         }
-        // the trainer builds decoders only (ToModelConfig); a BERT model exists but is not trained by this tool yet
-        string[] trainable = [TransformerFamilies.Gpt2, TransformerFamilies.Llama];
+        // decoders learn the next token, an encoder the masked ones (T5 is not trained by this tool yet)
+        string[] trainable = [TransformerFamilies.Gpt2, TransformerFamilies.Llama, TransformerFamilies.Bert];
         Require(trainable.Contains(Architecture), "architecture", string.Join(" or ", trainable), Architecture);
+        Require((Architecture == TransformerFamilies.Bert) == (Objective == TrainingObjectives.Masked), "objective",
+            Architecture == TransformerFamilies.Bert ? "masked for bert (an encoder learns masked tokens: --set objective=masked)" : $"causal for {Architecture} (the masked objective trains a bert encoder)", Objective);
         Require(Layers >= 1, "layers", "at least 1", Layers);
         Require(Heads >= 1, "heads", "at least 1", Heads);
         Require(EmbeddingSize >= 1 && EmbeddingSize % Heads == 0, "embeddingSize", $"a positive multiple of heads ({Heads})", EmbeddingSize);

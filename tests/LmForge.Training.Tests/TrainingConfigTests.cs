@@ -31,7 +31,9 @@ public class TrainingConfigTests
     [InlineData("steps=many", "'many' is not a number")]
     [InlineData("steps=2.5", "steps")]
     [InlineData("heads=3", "embeddingSize = 128 is invalid; expected a positive multiple of heads (3)")]
-    [InlineData("architecture=bert", "architecture = bert is invalid; expected gpt2 or llama")] // a BERT model exists; the trainer trains decoders
+    [InlineData("architecture=bert", "objective = causal is invalid; expected masked for bert")]
+    [InlineData("objective=masked", "objective = masked is invalid; expected causal for gpt2")]
+    [InlineData("architecture=t5", "architecture = t5 is invalid; expected gpt2 or llama or bert")]
     [InlineData("totalBatchTokens=1000", "totalBatchTokens = 1000 is invalid; expected a positive multiple of microBatchSize x contextLength = 1024")]
     [InlineData("minLearningRate=1", "minLearningRate")]
     [InlineData("schedule=linear", "schedule")]

@@ -1,0 +1,77 @@
+using LmForge.Tensors.Cpu;
+using LmForge.Tokenization;
+using LmForge.Tokenization.Training;
+using LmForge.Training.Checkpoints;
+using LmForge.Training.Metrics;
+
+namespace LmForge.Training.Tests.Objectives;
+
+/// <summary>A BERT encoder pretrained on the masked objective by the same trainer: it learns, and resumes bit for bit.</summary>
+public class MaskedTrainingTests
+{
+    static TrainingConfig Config(string directory, int steps)
+    {
+        string text = string.Concat(Enumerable.Range(0, 400).Select(i => $"the {i % 9} red boats sail past the {i % 5} old harbours at dawn. "));
+        var trained = new BpeTrainer(new BpeTrainerOptions { VocabSize = 300, Threads = 1, SpecialTokens = [BpeTrainerOptions.EndOfText, .. EncoderTokens.All] })
+            .TrainOnTexts([text]);
+        string tokenizer = CheckpointTokenizer.Save(trained, directory);
+        int[] tokens = trained.ToTokenizer().EncodeOrdinary(text);
+        string train = TestFiles.WriteShard(Path.Combine(directory, "train_000000.bin"), tokens[..(tokens.Length * 9 / 10)]);
+        string validation = TestFiles.WriteShard(Path.Combine(directory, "val_000000.bin"), tokens[(tokens.Length * 9 / 10)..]);
+        return new TrainingConfig
+        {
+            Architecture = "bert", Objective = TrainingObjectives.Masked, Layers = 2, Heads = 2, EmbeddingSize = 32, ContextLength = 32,
+            VocabularySize = trained.ToTokenizer().VocabularySize, Tokenizer = tokenizer, TrainShards = train, ValidationShards = validation,
+            MicroBatchSize = 4, TotalBatchTokens = 4 * 32, LearningRate = 3e-3f, MinLearningRate = 3e-4f, WarmupSteps = 5,
+            Steps = steps, Seed = 5, EvalEvery = 10, EvalBatches = 4, SampleEvery = 0, CheckpointEvery = 0,
+        };
+    }
+
+    [Fact]
+    public void A_bert_learns_the_masked_tokens_and_resumes_bit_for_bit()
+    {
+        string directory = TestFiles.TemporaryDirectory("masked-training");
+        var config = Config(directory, 60);
+        using var straight = TransformerTrainableModel.Create(config, CpuBackend.Shared);
+        using (var trainer = Trainer.Start(config, straight, CpuBackend.Shared, Path.Combine(directory, "straight"))) trainer.Run();
+        var records = MetricsLog.Read(Path.Combine(directory, "straight", Trainer.MetricsFile));
+        var validation = records.Where(r => r.ValidationLoss is not null).Select(r => r.ValidationLoss!.Value).ToList();
+        Assert.True(validation[^1] < 0.7 * validation[0], $"masked-token validation loss {validation[0]:F3} -> {validation[^1]:F3}");
+
+        string interrupted = Path.Combine(directory, "interrupted");
+        using (var first = TransformerTrainableModel.Create(config, CpuBackend.Shared))
+        using (var trainer = Trainer.Start(config, first, CpuBackend.Shared, interrupted))
+        {
+            using var stop = new CancellationTokenSource();
+            trainer.Listener = new StopAfter(23, stop);
+            Assert.True(trainer.Run(stop.Token).Interrupted);
+        }
+        using var resumed = TransformerTrainableModel.Create(config, CpuBackend.Shared);
+        using (var trainer = Trainer.Resume(config, resumed, CpuBackend.Shared, interrupted, CheckpointDirectory.FindLatest(interrupted)!)) trainer.Run();
+        var again = MetricsLog.Read(Path.Combine(interrupted, Trainer.MetricsFile));
+        Assert.Equal(records.Select(r => (r.Step, r.TrainLoss, r.ValidationLoss)), again.Select(r => (r.Step, r.TrainLoss, r.ValidationLoss)));
+        Assert.Equal(LmForge.Tensors.BackendCopies.ToHost(straight.Backend, straight.Parameters), LmForge.Tensors.BackendCopies.ToHost(resumed.Backend, resumed.Parameters));
+    }
+
+    [Fact]
+    public void A_tokenizer_without_mask_says_how_to_get_one()
+    {
+        string directory = TestFiles.TemporaryDirectory("masked-no-mask");
+        var config = Config(directory, 2);
+        var plain = new BpeTrainer(new BpeTrainerOptions { VocabSize = 280, Threads = 1 }).TrainOnTexts(["the red boats sail past"]);
+        string other = Path.Combine(directory, "plain");
+        config = config with { Tokenizer = CheckpointTokenizer.Save(plain, other) };
+        using var model = TransformerTrainableModel.Create(config, CpuBackend.Shared);
+        var e = Assert.Throws<InvalidDataException>(() => Trainer.Start(config, model, CpuBackend.Shared, Path.Combine(directory, "run")));
+        Assert.Contains("no [MASK] token", e.Message);
+        Assert.Contains("lmforge tokenizer train --encoder", e.Message);
+    }
+
+    sealed class StopAfter(int steps, CancellationTokenSource source) : ITrainingListener
+    {
+        public void OnStep(MetricsRecord record, int totalSteps, TimeSpan remaining)
+        {
+            if (record.Step + 1 == steps) source.Cancel();
+        }
+    }
+}
