@@ -25,6 +25,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from training_step import make_optimizer, train_step  # noqa: F401  (re-exported: the shared AdamW step)
+
 
 @dataclass
 class BertConfig:
@@ -221,21 +223,3 @@ class BertForMaskedLM(nn.Module):
             V = self.config.vocab_size
             loss = F.cross_entropy(logits.reshape(-1, V), targets.reshape(-1), ignore_index=-1)
         return logits, loss
-
-
-def make_optimizer(model: BertForMaskedLM, learning_rate, weight_decay, betas=(0.9, 0.999), eps=1e-8):
-    """AdamW with weight decay on every 2-D weight (embeddings, projections), none on biases and LayerNorm parameters."""
-    decay = [p for p in model.parameters() if p.dim() >= 2]
-    no_decay = [p for p in model.parameters() if p.dim() < 2]
-    groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=learning_rate, betas=betas, eps=eps)
-
-
-def train_step(model: BertForMaskedLM, optimizer, tokens, targets, max_grad_norm):
-    """zero grads, forward, backward, clip the global norm, AdamW; returns (loss, gradient norm before clipping)."""
-    optimizer.zero_grad(set_to_none=False)
-    _, loss = model(tokens, targets)
-    loss.backward()
-    norm = torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
-    optimizer.step()
-    return loss.item(), float(norm)
