@@ -28,7 +28,8 @@ import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from bert_torch import BertConfig, BertForMaskedLM, make_optimizer, train_step  # noqa: E402
+from bert_torch import BertConfig, BertForMaskedLM  # noqa: E402
+from training_step import reference_run  # noqa: E402
 from make_gpt2_fixtures import write_safetensors  # noqa: E402  (the same hand-written safetensors writer)
 
 OUT_DIR = os.path.join(HERE, "fixtures")
@@ -74,30 +75,7 @@ def run(spec, dtype=torch.float64):
     """Everything the fixture holds except the initial weights: one forward/backward, then STEPS training steps."""
     model = build(spec).to(dtype)  # the oracle computes in double from the float32 weights
     generator = torch.Generator().manual_seed(spec["seed"] + 1)
-    tokens, targets = masked_batch(generator, spec)
-    logits, loss = model(tokens, targets)
-    loss.backward()
-    out = {"tokens": tokens.to(torch.int32), "targets": targets.to(torch.int32), "logits": logits,
-           "loss": loss.detach().reshape(1)}
-    for n, p in model.named_parameters():
-        out[f"grad.{n}"] = p.grad.detach().clone()
-
-    optimizer = make_optimizer(model, spec["lr"], spec["weight_decay"], spec["betas"], spec["eps"])
-    step_tokens, step_targets, losses, norms = [], [], [], []
-    for _ in range(STEPS):
-        x, y = masked_batch(generator, spec)
-        loss_value, norm = train_step(model, optimizer, x, y, spec["max_grad_norm"])
-        step_tokens.append(x)
-        step_targets.append(y)
-        losses.append(loss_value)
-        norms.append(norm)
-    out["train.tokens"] = torch.stack(step_tokens).to(torch.int32)
-    out["train.targets"] = torch.stack(step_targets).to(torch.int32)
-    out["train.losses"] = torch.tensor(losses)
-    out["train.grad_norms"] = torch.tensor(norms)
-    for n, p in model.named_parameters():
-        out[f"param_after.{n}"] = p.detach().clone()
-    return out
+    return reference_run(model, lambda: masked_batch(generator, spec), spec, STEPS)
 
 
 def metadata(spec):

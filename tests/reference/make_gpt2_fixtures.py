@@ -24,7 +24,8 @@ import sys
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from gpt2_torch import Gpt, GptConfig, make_optimizer, train_step  # noqa: E402
+from gpt2_torch import Gpt, GptConfig  # noqa: E402
+from training_step import reference_run  # noqa: E402
 
 OUT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
 STEPS = 5
@@ -86,31 +87,8 @@ def make(spec):
 
     model = model.to(torch.float64)  # the oracle computes in double from the float32 weights
     generator = torch.Generator().manual_seed(spec["seed"] + 1)
-    tokens, targets = batch(generator, spec)
-    logits, loss = model(tokens, targets)
-    loss.backward()
-    out["tokens"] = tokens.to(torch.int32)
-    out["targets"] = targets.to(torch.int32)
-    out["logits"] = logits
-    out["loss"] = loss.detach().reshape(1)
-    for n, p in model.named_parameters():
-        out[f"grad.{n}"] = p.grad.detach().clone()
-
-    optimizer = make_optimizer(model, spec["lr"], spec["weight_decay"], spec["betas"], spec["eps"])
-    step_tokens, step_targets, losses, norms = [], [], [], []
-    for _ in range(STEPS):
-        x, y = batch(generator, spec)
-        loss_value, norm = train_step(model, optimizer, x, y, spec["max_grad_norm"])
-        step_tokens.append(x)
-        step_targets.append(y)
-        losses.append(loss_value)
-        norms.append(norm)
-    out["train.tokens"] = torch.stack(step_tokens).to(torch.int32)
-    out["train.targets"] = torch.stack(step_targets).to(torch.int32)
-    out["train.losses"] = torch.tensor(losses)
-    out["train.grad_norms"] = torch.tensor(norms)
-    for n, p in model.named_parameters():
-        out[f"param_after.{n}"] = p.detach().clone()
+    out.update(reference_run(model, lambda: batch(generator, spec), spec, STEPS))
+    loss, losses, norms = out["loss"], out["train.losses"].tolist(), out["train.grad_norms"].tolist()
 
     metadata = dict(vocab_size=config.vocab_size, padded_vocab_size=config.padded_vocab_size,
                     context_length=config.context_length, layer_count=config.layer_count,
