@@ -10,15 +10,15 @@ namespace LmForge.Bench;
 
 /// <summary>
 /// The `train-step` suite: tokens per second of one full training step (forward, loss, backward, clip, AdamW) on
-/// random tokens, for LmForge and for PyTorch (bench/peers/torch_train_step.py for GPT-2, torch_llama_train_step.py
-/// for the Llama-style decoder, the same model code as the correctness fixtures, 2 threads) measured one after the
+/// random tokens, for LmForge and for PyTorch (bench/peers/torch_train_step.py for GPT-2, torch_hf_train_step.py
+/// for the Llama-style decoder and the BERT-style encoder, the same model code as the correctness fixtures, 2 threads) measured one after the
 /// other in the same invocation. Prints ms/step, tokens/s, an estimated
 /// MFU (6 · parameters · tokens/s over a stated peak) and the ratio LmForge / PyTorch. With --rounds R the two are
 /// measured alternately R times and the best round of each is kept, so a burst of load on a shared machine does not
 /// land on one side only.
 /// With --packed N each round also measures fine-tuning's step: rows packed with documents of N tokens (attention and
 /// positions restart at each) and a third of the targets −1 (the prompts), beside the plain step in the same run.
-/// Usage: train-step [tiny|gpt2|quickstart|llama-tiny|all] [--steps N] [--warmup N] [--rounds R] [--profile] [--no-peer] [--packed N]
+/// Usage: train-step [tiny|gpt2|quickstart|llama-tiny|bert-tiny|all] [--steps N] [--warmup N] [--rounds R] [--profile] [--no-peer] [--packed N]
 /// </summary>
 public static class TrainStepBenchmark
 {
@@ -35,6 +35,9 @@ public static class TrainStepBenchmark
         // A Llama-style decoder with the tiny GPT's parameter count (5.33M vs 5.32M): its untied head doubles the
         // vocabulary tables, so it has 2 layers with 2 key/value heads and a SwiGLU width of 480.
         new("llama-tiny", TransformerConfig.Llama(8192, 256, layerCount: 2, headCount: 4, keyValueHeadCount: 2, width: 256, intermediateSize: 480), 8, 256, 5),
+        // A BERT-style encoder of the tiny GPT's shape (4 layers, width 256, MLP 1024): bidirectional, post-norm, the
+        // masked-LM head; both sides take the loss at every position (the masked objective's compute is the same)
+        new("bert-tiny", TransformerConfig.Bert(8192, 256, layerCount: 4, headCount: 4, width: 256, intermediateSize: 1024), 8, 256, 5),
     ];
 
     public static int Run(string[] args)
@@ -151,8 +154,8 @@ public static class TrainStepBenchmark
     private static Measurement? MeasurePyTorch(Case benchCase, int steps, int warmup)
     {
         var config = benchCase.Config;
-        bool llama = config.Family == TransformerFamilies.Llama;
-        string script = Path.Combine(RepositoryRoot(), "bench", "peers", llama ? "torch_llama_train_step.py" : "torch_train_step.py");
+        bool llama = config.Family == TransformerFamilies.Llama, bert = config.Family == TransformerFamilies.Bert;
+        string script = Path.Combine(RepositoryRoot(), "bench", "peers", llama || bert ? "torch_hf_train_step.py" : "torch_train_step.py");
         var start = new ProcessStartInfo("/usr/bin/python3")
         {
             RedirectStandardOutput = true,
@@ -168,11 +171,16 @@ public static class TrainStepBenchmark
         {
             start.ArgumentList.Add(argument);
         }
+        if (bert)
+        {
+            foreach (string argument in new[] { "--family", "bert", "--intermediate", $"{config.IntermediateSize}", "--layer-norm-eps", config.NormEpsilon.ToString("R", CultureInfo.InvariantCulture) })
+                start.ArgumentList.Add(argument);
+        }
         if (llama)
         {
             foreach (string argument in new[]
                      {
-                         "--kv-heads", $"{config.KeyValueHeadCount}", "--intermediate", $"{config.IntermediateSize}",
+                         "--family", "llama", "--kv-heads", $"{config.KeyValueHeadCount}", "--intermediate", $"{config.IntermediateSize}",
                          "--rope-theta", config.RopeTheta.ToString(CultureInfo.InvariantCulture),
                          "--rms-norm-eps", config.NormEpsilon.ToString("R", CultureInfo.InvariantCulture),
                      })

@@ -1,15 +1,16 @@
 #!/usr/bin/python3
-"""PyTorch peer of the `train-step` benchmark for Llama: times Llama training steps on random tokens.
+"""PyTorch peer of the `train-step` benchmark for the Llama and BERT families: times training steps on random tokens.
 
 One step = forward, cross-entropy loss, backward, gradient clipping to norm 1.0, AdamW update (weight decay 0.1 on the
 2-D weights, lr 3e-4, betas 0.9/0.95), float32, exactly as bench/peers/torch_train_step.py does it for GPT-2. The model
-is the reference Llama of tests/reference/llama_torch.py (the same module the correctness fixtures come from, Hugging
-Face LlamaForCausalLM's math), built with the same configuration as the C# side: untied lm_head, vocabulary not
-padded, grouped-query attention when --kv-heads < --heads.
+is the reference of tests/reference (the same modules the correctness fixtures come from): --family llama is
+llama_torch.py (Hugging Face LlamaForCausalLM's math: untied lm_head, vocabulary not padded, grouped-query attention
+when --kv-heads < --heads); --family bert is bert_torch.py (BertForMaskedLM's math), whose loss here covers every
+position, as the C# side's does (the masked objective's compute is the same; only the loss's positions differ).
 Prints one JSON line: {"tokens_per_s", "ms_per_step", "params", "steps", "threads", "loss_first", "loss_last"}.
 Run with Debian's /usr/bin/python3 (python3-torch 1.13), e.g.
-  OMP_NUM_THREADS=2 OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 bench/peers/torch_llama_train_step.py --vocab 4096 \
-      --context 128 --layers 4 --heads 4 --kv-heads 2 --width 128 --intermediate 344 --batch 8 --seq 128
+  OMP_NUM_THREADS=2 OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 bench/peers/torch_hf_train_step.py --vocab 4096 \
+      --context 128 --layers 4 --heads 4 --kv-heads 2 --width 128 --intermediate 344 --batch 8 --seq 128 --family llama
 """
 import argparse
 import json
@@ -20,20 +21,24 @@ import time
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "reference"))
-import llama_torch  # noqa: E402  (the reference model, shared with the fixture generators)
+import bert_torch  # noqa: E402  (the reference models, shared with the fixture generators)
+import llama_torch  # noqa: E402
+from training_step import make_optimizer, train_step  # noqa: E402
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--family", choices=["llama", "bert"], default="llama")
     parser.add_argument("--vocab", type=int, required=True, help="vocab_size (not padded)")
     parser.add_argument("--context", type=int, required=True, help="max_position_embeddings")
     parser.add_argument("--layers", type=int, required=True, help="num_hidden_layers")
     parser.add_argument("--heads", type=int, required=True, help="num_attention_heads")
     parser.add_argument("--kv-heads", type=int, default=None, help="num_key_value_heads (default: --heads, plain MHA)")
     parser.add_argument("--width", type=int, required=True, help="hidden_size")
-    parser.add_argument("--intermediate", type=int, required=True, help="intermediate_size of the SwiGLU MLP")
+    parser.add_argument("--intermediate", type=int, required=True, help="intermediate_size of the MLP")
     parser.add_argument("--rope-theta", type=float, default=10000.0)
-    parser.add_argument("--rms-norm-eps", type=float, default=1e-6)
+    parser.add_argument("--rms-norm-eps", type=float, default=1e-6, help="llama's RMSNorm epsilon")
+    parser.add_argument("--layer-norm-eps", type=float, default=1e-12, help="bert's LayerNorm epsilon")
     parser.add_argument("--batch", type=int, required=True)
     parser.add_argument("--seq", type=int, required=True, help="tokens per sequence in a step")
     parser.add_argument("--steps", type=int, default=5)
@@ -43,21 +48,27 @@ def main():
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(20230828)
-    config = llama_torch.LlamaConfig(vocab_size=args.vocab, hidden_size=args.width, intermediate_size=args.intermediate,
-                                     num_hidden_layers=args.layers, num_attention_heads=args.heads,
-                                     num_key_value_heads=args.kv_heads or args.heads,
-                                     max_position_embeddings=args.context, rms_norm_eps=args.rms_norm_eps,
-                                     rope_theta=args.rope_theta)
-    model = llama_torch.LlamaForCausalLM(config)
+    if args.family == "llama":
+        config = llama_torch.LlamaConfig(vocab_size=args.vocab, hidden_size=args.width, intermediate_size=args.intermediate,
+                                         num_hidden_layers=args.layers, num_attention_heads=args.heads,
+                                         num_key_value_heads=args.kv_heads or args.heads,
+                                         max_position_embeddings=args.context, rms_norm_eps=args.rms_norm_eps,
+                                         rope_theta=args.rope_theta)
+        model = llama_torch.LlamaForCausalLM(config)
+    else:
+        config = bert_torch.BertConfig(vocab_size=args.vocab, hidden_size=args.width, num_hidden_layers=args.layers,
+                                       num_attention_heads=args.heads, intermediate_size=args.intermediate,
+                                       max_position_embeddings=args.context, layer_norm_eps=args.layer_norm_eps)
+        model = bert_torch.BertForMaskedLM(config)
     model.init_weights(20230828)
     model.train()
-    optimizer = llama_torch.make_optimizer(model, learning_rate=3e-4, weight_decay=0.1, betas=(0.9, 0.95))
+    optimizer = make_optimizer(model, learning_rate=3e-4, weight_decay=0.1, betas=(0.9, 0.95))
     generator = torch.Generator().manual_seed(20230828)
     tokens = torch.randint(0, args.vocab, (args.batch, args.seq + 1), generator=generator)
     inputs, targets = tokens[:, :-1].contiguous(), tokens[:, 1:].contiguous()
 
     def step():
-        loss, _ = llama_torch.train_step(model, optimizer, inputs, targets, max_grad_norm=1.0)
+        loss, _ = train_step(model, optimizer, inputs, targets, max_grad_norm=1.0)
         return loss
 
     loss_first = None
