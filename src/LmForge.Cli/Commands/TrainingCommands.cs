@@ -20,7 +20,7 @@ namespace LmForge.Cli.Commands;
 /// <summary>`lmforge quickstart`, `train`, `sample` and `eval`: thin front ends over LmForge.Training and LmForge.Inference.</summary>
 public static partial class TrainingCommands
 {
-    public static IEnumerable<Command> Create() => [Quickstart(), Train(), AddChatTokens(), Sft(), Sample(), ChatCommand.Create(), ServeCommand.Create(), Eval()];
+    public static IEnumerable<Command> Create() => [Quickstart(), Train(), AddChatTokens(), Sft(), Sample(), ChatCommand.Create(), ServeCommand.Create(), FillMask(), Eval()];
 
     static Command Quickstart()
     {
@@ -384,6 +384,33 @@ public static partial class TrainingCommands
     {
         if (sequence.FinishReason == FinishReason.ContextFull)
             Console.Error.WriteLine($"(stopped: the model's context of {session.Capacity} tokens is full)");
+    }
+
+    static Command FillMask()
+    {
+        var checkpoint = new Option<string>("--checkpoint") { Description = "An encoder's checkpoint (bert) or its run directory", Required = true };
+        var text = new Argument<string>("text") { Description = "Text with [MASK] where a token should be predicted" };
+        var top = new Option<int>("--top") { Description = "Candidates per [MASK]", DefaultValueFactory = _ => 5 };
+        var command = new Command("fill-mask", "Predict each [MASK] of a text with an encoder (a BERT trained on the masked objective): the top candidates with their probabilities.")
+        {
+            checkpoint, top,
+        };
+        command.Arguments.Add(text);
+        command.SetAction(parse => Guard(() =>
+        {
+            string directory = CheckpointDirectory.Resolve(parse.GetValue(checkpoint)!, IsModelDirectory);
+            var tokenizer = CheckpointTokenizer.Load(directory);
+            using var model = ModelCheckpoint.Load(directory, CpuBackend.Shared, trainable: false);
+            var masks = MaskFilling.Fill(model, tokenizer, parse.GetValue(text)!, parse.GetValue(top));
+            for (int m = 0; m < masks.Count; m++)
+            {
+                Console.WriteLine($"[MASK] {m + 1}:");
+                foreach (var candidate in masks[m])
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {candidate.Probability,7:P1}  {candidate.Text}"));
+            }
+            return 0;
+        }));
+        return command;
     }
 
     static Command Eval()

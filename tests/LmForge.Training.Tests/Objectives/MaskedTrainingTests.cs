@@ -53,6 +53,34 @@ public class MaskedTrainingTests
         Assert.Equal(LmForge.Tensors.BackendCopies.ToHost(straight.Backend, straight.Parameters), LmForge.Tensors.BackendCopies.ToHost(resumed.Backend, resumed.Parameters));
     }
 
+    // The trained encoder through `lmforge fill-mask`: candidates for each [MASK], most likely first; a decoder or a
+    // text without [MASK] is a one-line error.
+    [Fact]
+    public void Fill_mask_predicts_with_the_trained_encoder()
+    {
+        string directory = TestFiles.TemporaryDirectory("fill-mask");
+        var config = Config(directory, 120);
+        string run = Path.Combine(directory, "run");
+        using (var model = TransformerTrainableModel.Create(config, CpuBackend.Shared))
+        using (var trainer = Trainer.Start(config, model, CpuBackend.Shared, run))
+        {
+            trainer.CheckpointExtraFiles = [config.Tokenizer];
+            trainer.Run();
+        }
+        var (exitCode, output, errors) = TestFiles.RunTool("fill-mask", "--checkpoint", run, "--top", "3", "the 3 red [MASK] sail past the 2 old [MASK] at dawn.");
+        Assert.True(exitCode == 0, errors);
+        var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(["[MASK] 1:", "[MASK] 2:"], lines.Where(l => l.StartsWith("[MASK]", StringComparison.Ordinal)));
+        var probabilities = lines.Where(l => l.StartsWith("  ", StringComparison.Ordinal))
+            .Select(l => double.Parse(l.Trim().Split('%')[0], System.Globalization.CultureInfo.InvariantCulture)).ToList();
+        Assert.Equal(6, probabilities.Count);
+        Assert.True(probabilities[0] >= probabilities[1] && probabilities[1] >= probabilities[2] && probabilities.Take(3).Sum() <= 100.05);
+
+        (exitCode, _, errors) = TestFiles.RunTool("fill-mask", "--checkpoint", run, "no mask here");
+        Assert.Equal(1, exitCode);
+        Assert.Equal("error: the text has no [MASK]; put [MASK] where a word should be predicted", errors.Trim());
+    }
+
     [Fact]
     public void A_tokenizer_without_mask_says_how_to_get_one()
     {
