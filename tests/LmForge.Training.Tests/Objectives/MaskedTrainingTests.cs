@@ -79,6 +79,11 @@ public class MaskedTrainingTests
         (exitCode, _, errors) = TestFiles.RunTool("fill-mask", "--checkpoint", run, "no mask here");
         Assert.Equal(1, exitCode);
         Assert.Equal("error: the text has no [MASK]; put [MASK] where a word should be predicted", errors.Trim());
+
+        string decoder = LmForge.Tests.Shared.ChatCheckpoint.Create(TestFiles.TemporaryDirectory("fill-mask-decoder"), width: 32, layers: 1, context: 32);
+        (exitCode, _, errors) = TestFiles.RunTool("fill-mask", "--checkpoint", decoder, "the [MASK] sat");
+        Assert.Equal(1, exitCode);
+        Assert.StartsWith("error: a llama model predicts the next token, not masked ones; fill-mask needs an encoder", errors.Trim());
     }
 
     [Fact]
