@@ -21,7 +21,8 @@ dotnet build LmForge.slnx -c Release
 
 log=$(mktemp)
 status=0
-run_tests() { dotnet test "$@" -c Release --no-build 2>&1 | tee -a "$log" || status=1; }
+# A test that hangs is killed after 5 minutes and named in the log (blame), so a deadlock fails fast and says where.
+run_tests() { dotnet test "$@" -c Release --no-build --blame-hang-timeout 5m --blame-hang-dump-type none 2>&1 | tee -a "$log" || status=1; }
 run_tests LmForge.slnx
 DOTNET_EnableAVX2=0 run_tests tests/LmForge.Tensors.Tests
 DOTNET_EnableAVX2=0 run_tests tests/LmForge.Models.Tests
