@@ -46,9 +46,11 @@ public sealed class GenerationEngineTests
         // the decoding thread is held inside a step (at a linear layer) while the queue fills, so nothing races
         var backend = new LmForge.Tests.Shared.HostlessBackend();
         using var gate = new ManualResetEventSlim(initialState: true);
-        backend.OnLinearForward = () => gate.Wait();
+        // bounded, so that a failed assertion while the gate is closed cannot leave the engine's Dispose waiting forever
+        backend.OnLinearForward = () => gate.Wait(TimeSpan.FromSeconds(60));
         using var model = TestModels.Random("gpt2", backend, contextLength: 256);
         using var engine = new GenerationEngine(model, tokenizer: null, maxBatch: 1, queueCapacity: 1);
+        using var open = new GateOpener(gate); // disposed first: opens the gate before the engine stops
         var endless = new SamplingOptions(Temperature: 0, MaxTokens: 200);
         using var cancel = new CancellationTokenSource();
         var first = engine.GenerateAsync([1, 2], endless, cancel.Token).GetAsyncEnumerator();
@@ -76,5 +78,10 @@ public sealed class GenerationEngineTests
         using var engine = new GenerationEngine(model, tokenizer: null);
         await Assert.ThrowsAsync<ArgumentException>(async () => await Collect(engine.GenerateAsync(new int[17], new SamplingOptions())));
         await Assert.ThrowsAsync<ArgumentOutOfRangeException>(async () => await Collect(engine.GenerateAsync([1], new SamplingOptions(TopP: 2))));
+    }
+
+    private sealed class GateOpener(ManualResetEventSlim gate) : IDisposable
+    {
+        public void Dispose() => gate.Set();
     }
 }
