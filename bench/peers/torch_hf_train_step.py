@@ -13,17 +13,15 @@ Run with Debian's /usr/bin/python3 (python3-torch 1.13), e.g.
       --context 128 --layers 4 --heads 4 --kv-heads 2 --width 128 --intermediate 344 --batch 8 --seq 128 --family llama
 """
 import argparse
-import json
 import os
 import sys
-import time
 
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "reference"))
 import bert_torch  # noqa: E402  (the reference models, shared with the fixture generators)
 import llama_torch  # noqa: E402
-from training_step import make_optimizer, train_step  # noqa: E402
+from train_step_timing import time_train_steps  # noqa: E402  (bench/peers/train_step_timing.py)
 
 
 def main():
@@ -62,34 +60,7 @@ def main():
         model = bert_torch.BertForMaskedLM(config)
     model.init_weights(20230828)
     model.train()
-    optimizer = make_optimizer(model, learning_rate=3e-4, weight_decay=0.1, betas=(0.9, 0.95))
-    generator = torch.Generator().manual_seed(20230828)
-    tokens = torch.randint(0, args.vocab, (args.batch, args.seq + 1), generator=generator)
-    inputs, targets = tokens[:, :-1].contiguous(), tokens[:, 1:].contiguous()
-
-    def step():
-        loss, _ = train_step(model, optimizer, inputs, targets, max_grad_norm=1.0)
-        return loss
-
-    loss_first = None
-    for _ in range(args.warmup):
-        loss_first = step()
-    start = time.perf_counter()
-    loss_last = None
-    for _ in range(args.steps):
-        loss_last = step()
-    seconds = time.perf_counter() - start
-
-    tokens_per_step = args.batch * args.seq
-    print(json.dumps({
-        "tokens_per_s": tokens_per_step * args.steps / seconds,
-        "ms_per_step": 1000.0 * seconds / args.steps,
-        "params": sum(p.numel() for p in model.parameters()),
-        "steps": args.steps,
-        "threads": torch.get_num_threads(),
-        "loss_first": loss_first,
-        "loss_last": loss_last,
-    }))
+    time_train_steps(model, args.vocab, args.batch, args.seq, args.steps, args.warmup)
 
 
 if __name__ == "__main__":
