@@ -14,6 +14,8 @@ public enum PositionKind
 {
     Learned,
     Rotary,
+    /// <summary>T5's relative position buckets: a learned bias per (bucket of key − query distance, head) added to the attention scores.</summary>
+    Relative,
 }
 
 /// <summary>
@@ -23,7 +25,7 @@ public enum PositionKind
 /// </summary>
 public sealed record TransformerConfig
 {
-    /// <summary>The family whose parameter names and checkpoint format the model uses: "gpt2", "llama" or "bert".</summary>
+    /// <summary>The family whose parameter names and checkpoint format the model uses: "gpt2", "llama", "bert" or "t5".</summary>
     public required string Family { get; init; }
     public required int VocabSize { get; init; }
     /// <summary>The longest sequence the model attends to (learned position table rows; the limit for rotary models).</summary>
@@ -68,12 +70,27 @@ public sealed record TransformerConfig
     public bool HeadTransform { get; init; }
     /// <summary>A bias (V) on the output projection (BERT's cls.predictions.bias).</summary>
     public bool HeadBias { get; init; }
+    /// <summary>Layers of the decoder stack of an encoder-decoder (T5; <see cref="LayerCount"/> is the encoder's); 0 for a single stack.</summary>
+    public int DecoderLayerCount { get; init; }
+    /// <summary>The size of one attention head when it is not Width / HeadCount (T5's d_kv); 0: Width / HeadCount.</summary>
+    public int AttentionHeadSize { get; init; }
+    /// <summary>Attention scores scaled by 1/√(head size) (false: unscaled, as T5, whose initialization absorbs the scale).</summary>
+    public bool ScaledAttention { get; init; } = true;
+    /// <summary>Relative position buckets (T5: 32; half for each direction in the bidirectional encoder).</summary>
+    public int RelativeAttentionBuckets { get; init; }
+    /// <summary>The distance beyond which relative positions share the last bucket (T5: 128).</summary>
+    public int RelativeAttentionMaxDistance { get; init; }
+    /// <summary>The token an encoder-decoder's decoder starts from (T5: its pad token).</summary>
+    public int DecoderStartToken { get; init; }
     /// <summary>The embedding and head rows are padded to a multiple of this (128: GPT-2's 50257 becomes 50304); padded rows stay 0 and the loss ignores them.</summary>
     public int VocabPadding { get; init; } = 128;
 
     public int PaddedVocabSize => VocabPadding <= 0 ? VocabSize : (VocabSize + VocabPadding - 1) / VocabPadding * VocabPadding;
 
-    public int HeadSize => HeadCount > 0 ? Width / HeadCount : 0;
+    public int HeadSize => AttentionHeadSize > 0 ? AttentionHeadSize : HeadCount > 0 ? Width / HeadCount : 0;
+
+    /// <summary>Whether this is an encoder-decoder (T5): an encoder stack, and a decoder stack with cross-attention.</summary>
+    public bool IsEncoderDecoder => DecoderLayerCount > 0;
 
     /// <summary>A GPT-2: LayerNorm with bias (eps 1e-5), learned positions, tanh-GELU MLP of 4·C, biases everywhere, tied head.</summary>
     public static TransformerConfig Gpt2(int vocabSize, int contextLength, int layerCount, int headCount, int width) => new()
@@ -142,6 +159,42 @@ public sealed record TransformerConfig
         HeadBias = true,
     };
 
+    /// <summary>
+    /// A T5-style encoder-decoder: shared token embedding, RMSNorm without bias (eps 1e-6), relative position buckets
+    /// (32 buckets, max distance 128; bidirectional in the encoder, causal in the decoder, one table per stack shared by
+    /// its layers), unscaled attention, no biases, pre-norm blocks, cross-attention in every decoder block, and a ReLU MLP
+    /// with a tied head that scales the decoder's output by 1/√C (T5 1.0) or, <paramref name="gated"/>, a gated tanh-GELU
+    /// MLP with an untied head (T5 1.1). headSize 0: width / headCount.
+    /// </summary>
+    public static TransformerConfig T5(int vocabSize, int contextLength, int layerCount, int decoderLayerCount, int headCount, int width,
+        int intermediateSize, bool gated = false, int headSize = 0, int decoderStartToken = 0) => new()
+    {
+        Family = TransformerFamilies.T5,
+        VocabSize = vocabSize,
+        ContextLength = contextLength,
+        LayerCount = layerCount,
+        DecoderLayerCount = decoderLayerCount,
+        HeadCount = headCount,
+        KeyValueHeadCount = headCount,
+        Width = width,
+        IntermediateSize = intermediateSize,
+        AttentionHeadSize = headSize,
+        Norm = NormKind.RmsNorm,
+        NormEpsilon = 1e-6f,
+        Positions = PositionKind.Relative,
+        RelativeAttentionBuckets = 32,
+        RelativeAttentionMaxDistance = 128,
+        Activation = gated ? Activation.GeluTanh : Activation.Relu,
+        GatedMlp = gated,
+        AttentionBias = false,
+        MlpBias = false,
+        NormBias = false,
+        TiedEmbeddings = !gated,
+        Causal = false,
+        ScaledAttention = false,
+        DecoderStartToken = decoderStartToken,
+    };
+
     /// <summary>8·C/3 rounded up to a multiple of 32, the SwiGLU width that keeps the MLP's parameters near a 4·C GELU MLP's.</summary>
     public static int DefaultLlamaIntermediateSize(int width) => (int)((8L * width / 3 + 31) / 32 * 32);
 
@@ -151,7 +204,8 @@ public sealed record TransformerConfig
         get
         {
             string heads = KeyValueHeadCount == HeadCount ? $"{HeadCount} heads" : $"{HeadCount} heads ({KeyValueHeadCount} key/value)";
-            return $"{Family}: {LayerCount} layers, {heads}, width {Width}, MLP {IntermediateSize}, context {ContextLength}, vocabulary {VocabSize}";
+            string layers = IsEncoderDecoder ? $"{LayerCount}+{DecoderLayerCount} layers (encoder+decoder)" : $"{LayerCount} layers";
+            return $"{Family}: {layers}, {heads}, width {Width}, MLP {IntermediateSize}, context {ContextLength}, vocabulary {VocabSize}";
         }
     }
 
@@ -169,6 +223,10 @@ public sealed record TransformerConfig
             ("causal", Causal, other.Causal), ("pre-norm", PreNorm, other.PreNorm), ("vocabulary padding", VocabPadding, other.VocabPadding),
             ("token types", TokenTypeCount, other.TokenTypeCount), ("embedding norm", EmbeddingNorm, other.EmbeddingNorm),
             ("head transform", HeadTransform, other.HeadTransform), ("head bias", HeadBias, other.HeadBias),
+            ("decoder layers", DecoderLayerCount, other.DecoderLayerCount), ("head size", HeadSize, other.HeadSize),
+            ("scaled attention", ScaledAttention, other.ScaledAttention), ("relative buckets", RelativeAttentionBuckets, other.RelativeAttentionBuckets),
+            ("relative max distance", RelativeAttentionMaxDistance, other.RelativeAttentionMaxDistance),
+            ("decoder start token", DecoderStartToken, other.DecoderStartToken),
         ];
         return string.Join("; ", fields.Where(f => !f.Mine.Equals(f.Theirs)).Select(f => $"{f.Name} {f.Mine} vs {f.Theirs}"));
     }
@@ -182,7 +240,8 @@ public sealed record TransformerConfig
         if (ContextLength < 1) throw Invalid(nameof(ContextLength), $"must be >= 1, got {ContextLength}");
         if (LayerCount < 1) throw Invalid(nameof(LayerCount), $"must be >= 1, got {LayerCount}");
         if (HeadCount < 1) throw Invalid(nameof(HeadCount), $"must be >= 1, got {HeadCount}");
-        if (Width < 1 || Width % HeadCount != 0)
+        if (AttentionHeadSize < 0) throw Invalid(nameof(AttentionHeadSize), $"must be >= 0, got {AttentionHeadSize}");
+        if (Width < 1 || (AttentionHeadSize == 0 && Width % HeadCount != 0))
             throw Invalid(nameof(Width), $"must be a positive multiple of HeadCount {HeadCount}, got {Width}");
         if (KeyValueHeadCount < 1 || HeadCount % KeyValueHeadCount != 0)
             throw Invalid(nameof(KeyValueHeadCount), $"must divide HeadCount {HeadCount}, got {KeyValueHeadCount}");
@@ -193,6 +252,17 @@ public sealed record TransformerConfig
         if (Positions == PositionKind.Rotary && !(RopeTheta > 1f)) throw Invalid(nameof(RopeTheta), $"must be > 1, got {RopeTheta}");
         if (TokenTypeCount < 0) throw Invalid(nameof(TokenTypeCount), $"must be >= 0, got {TokenTypeCount}");
         if (VocabPadding < 0) throw Invalid(nameof(VocabPadding), $"must be >= 0, got {VocabPadding}");
+        if (DecoderLayerCount < 0) throw Invalid(nameof(DecoderLayerCount), $"must be >= 0, got {DecoderLayerCount}");
+        if ((Family == TransformerFamilies.T5) != IsEncoderDecoder)
+            throw Invalid(nameof(DecoderLayerCount), $"is {DecoderLayerCount}: a t5 model has a decoder stack (>= 1 layers), the other families none");
+        if (Positions == PositionKind.Relative)
+        {
+            if (RelativeAttentionBuckets < 2) throw Invalid(nameof(RelativeAttentionBuckets), $"must be >= 2 with relative positions, got {RelativeAttentionBuckets}");
+            if (RelativeAttentionMaxDistance < RelativeAttentionBuckets / 2)
+                throw Invalid(nameof(RelativeAttentionMaxDistance), $"must be >= half the buckets ({RelativeAttentionBuckets / 2}), got {RelativeAttentionMaxDistance}");
+        }
+        if (DecoderStartToken < 0 || DecoderStartToken >= VocabSize)
+            throw Invalid(nameof(DecoderStartToken), $"must be a token id in [0, {VocabSize}), got {DecoderStartToken}");
         if (Norm == NormKind.RmsNorm && NormBias) throw Invalid(nameof(NormBias), "must be false with RMSNorm (it has no bias)");
     }
 
@@ -205,6 +275,7 @@ public static class TransformerFamilies
     public const string Gpt2 = "gpt2";
     public const string Llama = "llama";
     public const string Bert = "bert";
+    public const string T5 = "t5";
 
-    public static IReadOnlyList<string> All { get; } = [Gpt2, Llama, Bert];
+    public static IReadOnlyList<string> All { get; } = [Gpt2, Llama, Bert, T5];
 }

@@ -49,6 +49,8 @@ public sealed class TransformerModel : IDisposable
     public TransformerModel(TransformerConfig config, IBackend? backend = null, bool trainable = true)
     {
         config.Validate();
+        if (config.IsEncoderDecoder)
+            throw new ArgumentException($"a {config.Family} config is an encoder-decoder: build it as an EncoderDecoderModel", nameof(config));
         Config = config;
         Backend = backend ?? CpuBackend.Shared;
         var layout = new ParameterLayoutBuilder();
