@@ -129,6 +129,13 @@ internal sealed class ProfilingBackend(IBackend inner) : IBackend
         Add("RotaryBackward", start);
     }
 
+    public void Scale(Tensor output, Tensor input, float factor)
+    {
+        long start = Stopwatch.GetTimestamp();
+        inner.Scale(output, input, factor);
+        Add("Scale", start);
+    }
+
     public void ResidualForward(Tensor output, Tensor a, Tensor b)
     {
         long start = Stopwatch.GetTimestamp();
@@ -173,10 +180,11 @@ internal sealed class ProfilingBackend(IBackend inner) : IBackend
     }
 
     // the flops depend on the positions, which live in backend memory: time only
-    public void CachedAttentionForward(Tensor output, Tensor qkv, Tensor keyCache, Tensor valueCache, in AttentionLayout layout, Tensor slots, Tensor positions)
+    public void CachedAttentionForward(Tensor output, Tensor qkv, Tensor keyCache, Tensor valueCache, in AttentionLayout layout, Tensor slots, Tensor positions,
+        Tensor? distanceBias = null)
     {
         long start = Stopwatch.GetTimestamp();
-        inner.CachedAttentionForward(output, qkv, keyCache, valueCache, layout, slots, positions);
+        inner.CachedAttentionForward(output, qkv, keyCache, valueCache, layout, slots, positions, distanceBias);
         Add("CachedAttentionForward", start);
     }
 

@@ -91,6 +91,9 @@ public interface IBackend
     /// <summary>output = a + b, elementwise. Its backward is the identity for both inputs, so models pass the gradient on unchanged.</summary>
     void ResidualForward(Tensor output, Tensor a, Tensor b);
 
+    /// <summary>output = input · factor, elementwise (output may be input); its backward is the same scaling of the gradient.</summary>
+    void Scale(Tensor output, Tensor input, float factor);
+
     /// <summary>
     /// Multi-head attention (NKV key/value heads, head size hs, Tq queries, Tk keys): self or cross, grouped-query,
     /// causal or bidirectional, with an optional key mask and an optional additive position bias. query (B,Tq,Wq):
@@ -135,8 +138,11 @@ public interface IBackend
     /// key and value must already be written; rows of one sequence may be several consecutive positions, as in a prefill).
     /// Query head h reads kv head h / (NH/NKV). The layout must be causal; cache entries after a row's position (stale
     /// data of an earlier sequence, or later rows of the same call) do not affect it. Nothing is saved for a backward.
+    /// distanceBias (NH, D), optional: T5's relative position bias of a causal decoder, added to the score of key j as
+    /// distanceBias[h, positions[n] − j] (D must exceed the largest position).
     /// </summary>
-    void CachedAttentionForward(Tensor output, Tensor qkv, Tensor keyCache, Tensor valueCache, in AttentionLayout layout, Tensor slots, Tensor positions);
+    void CachedAttentionForward(Tensor output, Tensor qkv, Tensor keyCache, Tensor valueCache, in AttentionLayout layout, Tensor slots, Tensor positions,
+        Tensor? distanceBias = null);
 
     /// <summary>
     /// losses (N) = −log softmax(logits[n, 0..V))[targets[n]] over the real vocabulary V of the padded logits (N,Vp).

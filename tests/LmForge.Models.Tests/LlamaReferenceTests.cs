@@ -191,16 +191,4 @@ internal sealed class LlamaFixture : ReferenceFixture
     public int BatchSize { get; }
     public int SequenceLength { get; }
     public int Steps { get; }
-
-    /// <summary>Writes the tensors named prefix + X as a Hugging Face weights file with names X, and returns its path.</summary>
-    public string WriteHuggingFaceFile(string prefix, string directory)
-    {
-        Directory.CreateDirectory(directory);
-        string path = Path.Combine(directory, "fixture-" + prefix.TrimEnd('.') + ".safetensors");
-        var entries = Names.Where(n => n.StartsWith(prefix, StringComparison.Ordinal))
-            .Select(n => new SafeTensorEntry(n[prefix.Length..], File.GetInfo(n).Shape, Read(n)))
-            .ToList();
-        SafeTensorsFile.Write(path, entries);
-        return path;
-    }
 }

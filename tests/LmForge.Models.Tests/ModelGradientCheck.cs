@@ -14,11 +14,15 @@ internal static class ModelGradientCheck
     /// Larger weights than the 0.02 init (matrices and biases uniform in ±0.4, norm gains 1 ± 0.2) make every path
     /// (attention softmax, norms, activations) matter to the loss.
     /// </summary>
-    public static void RandomizeWeights(TransformerModel model, Random random)
+    public static void RandomizeWeights(TransformerModel model, Random random) => RandomizeWeights(model.ParameterLayout, model.GetParameter, random);
+
+    public static void RandomizeWeights(EncoderDecoderModel model, Random random) => RandomizeWeights(model.ParameterLayout, model.GetParameter, random);
+
+    private static void RandomizeWeights(IReadOnlyList<ModelParameter> layout, Func<string, Tensor> parameter, Random random)
     {
-        foreach (var p in model.ParameterLayout)
+        foreach (var p in layout)
         {
-            var values = model.GetParameter(p.Name).AsSpan();
+            var values = parameter(p.Name).AsSpan();
             if (p.Init is ParameterInit.Normal or ParameterInit.ResidualNormal or ParameterInit.Zeros)
             {
                 int real = (int)(p.Length / p.Shape[0] * p.RealRows);
@@ -32,12 +36,19 @@ internal static class ModelGradientCheck
     }
 
     /// <summary>Checks gradients (the backward's, copied out) against central differences of loss, which runs a forward.</summary>
-    public static void Check(string name, TransformerModel model, float[] gradients, Func<double> loss, Random random, ITestOutputHelper output)
+    public static void Check(string name, TransformerModel model, float[] gradients, Func<double> loss, Random random, ITestOutputHelper output) =>
+        Check(name, model.ParameterLayout, model.GetParameter, gradients, loss, random, output);
+
+    public static void Check(string name, EncoderDecoderModel model, float[] gradients, Func<double> loss, Random random, ITestOutputHelper output) =>
+        Check(name, model.ParameterLayout, model.GetParameter, gradients, loss, random, output);
+
+    private static void Check(string name, IReadOnlyList<ModelParameter> layout, Func<string, Tensor> parameter, float[] gradients, Func<double> loss,
+        Random random, ITestOutputHelper output)
     {
         int checkedCount = 0;
-        foreach (var p in model.ParameterLayout)
+        foreach (var p in layout)
         {
-            var values = model.GetParameter(p.Name).AsSpan();
+            var values = parameter(p.Name).AsSpan();
             int real = (int)(p.Length / p.Shape[0] * p.RealRows);
             double scale = 0;
             for (int i = 0; i < real; i++) scale = Math.Max(scale, Math.Abs(gradients[p.Offset + i]));
@@ -65,6 +76,6 @@ internal static class ModelGradientCheck
             output.WriteLine($"{p.Name}: largest |grad| {scale:E2}, worst error / largest {worst:E2}");
             Assert.True(scale > 0, $"{name}: {p.Name} received no gradient");
         }
-        Assert.True(checkedCount >= 3 * model.ParameterLayout.Count);
+        Assert.True(checkedCount >= 3 * layout.Count);
     }
 }

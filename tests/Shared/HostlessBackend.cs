@@ -59,6 +59,7 @@ public sealed class HostlessBackend : IBackend
     public void RotaryBackward(Tensor xGrad, Tensor positions, int column, int headCount, int headSize, float theta) =>
         _cpu.RotaryBackward(Hostless(xGrad), Hostless(positions), column, headCount, headSize, theta);
     public void ResidualForward(Tensor output, Tensor a, Tensor b) => _cpu.ResidualForward(Hostless(output), Hostless(a), Hostless(b));
+    public void Scale(Tensor output, Tensor input, float factor) => _cpu.Scale(Hostless(output), Hostless(input), factor);
     public void AttentionForward(Tensor output, Tensor logSumExp, Tensor query, Tensor keyValue, in AttentionLayout layout, Tensor? keyMask = null,
         Tensor? positionBias = null, Tensor? firstKey = null) =>
         _cpu.AttentionForward(Hostless(output), Hostless(logSumExp), Hostless(query), Hostless(keyValue), layout, Maybe(keyMask), Maybe(positionBias), Maybe(firstKey));
@@ -68,8 +69,9 @@ public sealed class HostlessBackend : IBackend
             Hostless(output), Hostless(logSumExp), layout, Maybe(keyMask), Maybe(positionBias), Maybe(firstKey));
     public void KeyValueCacheWrite(Tensor keyCache, Tensor valueCache, Tensor qkv, in AttentionLayout layout, Tensor slots, Tensor positions) =>
         _cpu.KeyValueCacheWrite(Hostless(keyCache), Hostless(valueCache), Hostless(qkv), layout, Hostless(slots), Hostless(positions));
-    public void CachedAttentionForward(Tensor output, Tensor qkv, Tensor keyCache, Tensor valueCache, in AttentionLayout layout, Tensor slots, Tensor positions) =>
-        _cpu.CachedAttentionForward(Hostless(output), Hostless(qkv), Hostless(keyCache), Hostless(valueCache), layout, Hostless(slots), Hostless(positions));
+    public void CachedAttentionForward(Tensor output, Tensor qkv, Tensor keyCache, Tensor valueCache, in AttentionLayout layout, Tensor slots, Tensor positions,
+        Tensor? distanceBias = null) =>
+        _cpu.CachedAttentionForward(Hostless(output), Hostless(qkv), Hostless(keyCache), Hostless(valueCache), layout, Hostless(slots), Hostless(positions), Maybe(distanceBias));
     public void CrossEntropyForward(Tensor losses, Tensor logits, Tensor targets, int vocabSize) =>
         _cpu.CrossEntropyForward(Hostless(losses), Hostless(logits), Hostless(targets), vocabSize);
     public void CrossEntropyBackward(Tensor logitsGrad, Tensor logits, Tensor losses, Tensor targets, int vocabSize, float lossGradScale) =>

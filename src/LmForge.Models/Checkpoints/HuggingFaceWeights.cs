@@ -21,6 +21,14 @@ internal sealed record CheckpointTensor(string FileName, int[] FileShape, string
     public long ElementCount => (long)ParameterRows * ParameterColumns;
 }
 
+/// <summary>What checkpoint code reaches of a model (a <see cref="TransformerModel"/> or an <see cref="EncoderDecoderModel"/>): its backend, its parameter layout, and a view of each parameter.</summary>
+internal sealed record ParameterStore(IBackend Backend, IReadOnlyList<ModelParameter> ParameterLayout, Func<string, Tensor> GetParameter)
+{
+    public static ParameterStore Of(TransformerModel model) => new(model.Backend, model.ParameterLayout, model.GetParameter);
+
+    public static ParameterStore Of(EncoderDecoderModel model) => new(model.Backend, model.ParameterLayout, model.GetParameter);
+}
+
 /// <summary>
 /// Reads and writes a model's parameters as a Hugging Face safetensors file through a family's tensor map. The file is
 /// treated as hostile: every tensor is checked (present once, known, right shape, floating dtype) before any is copied,
@@ -30,7 +38,7 @@ internal sealed record CheckpointTensor(string FileName, int[] FileShape, string
 internal static class HuggingFaceWeights
 {
     /// <summary>Writes the tensors of <paramref name="map"/> in order (metadata "format": "pt", as transformers expects).</summary>
-    public static void Save(TransformerModel model, string path, IReadOnlyList<CheckpointTensor> map, IReadOnlyDictionary<string, string>? metadata)
+    public static void Save(ParameterStore model, string path, IReadOnlyList<CheckpointTensor> map, IReadOnlyDictionary<string, string>? metadata)
     {
         var allMetadata = new Dictionary<string, string>(StringComparer.Ordinal) { ["format"] = "pt" };
         if (metadata != null)
@@ -57,7 +65,7 @@ internal static class HuggingFaceWeights
     /// Loads every tensor of <paramref name="map"/> from the file. <paramref name="canonicalName"/> turns a file's tensor
     /// name into the map's (null: a tensor to skip, such as a tied head or a saved attention mask).
     /// </summary>
-    public static void Load(TransformerModel model, string path, IReadOnlyList<CheckpointTensor> map, Func<string, string?> canonicalName, string description)
+    public static void Load(ParameterStore model, string path, IReadOnlyList<CheckpointTensor> map, Func<string, string?> canonicalName, string description)
     {
         using var file = SafeTensorsFile.Open(path);
         var expected = map.Select(t => t.FileName).ToHashSet(StringComparer.Ordinal);
@@ -99,10 +107,10 @@ internal static class HuggingFaceWeights
     }
 
     // The part of the parameter a file tensor fills, as a flat view.
-    private static Tensor Rows(TransformerModel model, CheckpointTensor tensor) =>
+    private static Tensor Rows(ParameterStore model, CheckpointTensor tensor) =>
         model.GetParameter(tensor.Parameter).Slice((long)tensor.RowStart * tensor.ParameterColumns, new TensorShape((int)tensor.ElementCount));
 
-    private static float[] ReadRows(TransformerModel model, CheckpointTensor tensor) => model.Backend.ToHost(Rows(model, tensor));
+    private static float[] ReadRows(ParameterStore model, CheckpointTensor tensor) => model.Backend.ToHost(Rows(model, tensor));
 
     // destination (cols, rows) = source (rows, cols)ᵀ, in 32×32 tiles so both sides stay in cache.
     private static void Transpose(ReadOnlySpan<float> source, Span<float> destination, int rows, int cols)

@@ -27,8 +27,8 @@ internal interface ICheckpointFormat
 }
 
 /// <summary>
-/// A model as a Hugging Face checkpoint directory: <c>config.json</c> (whose "model_type" says the family: "gpt2", "llama" or
-/// "bert"; never guessed from a file name) and <c>model.safetensors</c> with that family's tensor names and layout.
+/// A model as a Hugging Face checkpoint directory: <c>config.json</c> (whose "model_type" says the family: "gpt2", "llama",
+/// "bert" or "t5"; never guessed from a file name) and <c>model.safetensors</c> with that family's tensor names and layout.
 /// </summary>
 /// <example>
 /// <code>
@@ -41,18 +41,25 @@ public static class ModelCheckpoint
     public const string WeightsFileName = "model.safetensors";
     public const string ConfigFileName = "config.json";
 
-    private static readonly ICheckpointFormat[] Formats = [Gpt2Format.Instance, LlamaFormat.Instance, BertFormat.Instance];
+    private static readonly ICheckpointFormat[] Formats = [Gpt2Format.Instance, LlamaFormat.Instance, BertFormat.Instance, T5Format.Instance];
 
     /// <summary>
     /// Writes config.json and model.safetensors into <paramref name="directory"/> (created if needed), each file under
     /// a temporary name renamed into place. To publish a whole checkpoint at once, save into a temporary directory and
     /// rename it.
     /// </summary>
-    public static void Save(TransformerModel model, string directory, IReadOnlyDictionary<string, string>? metadata = null)
+    public static void Save(TransformerModel model, string directory, IReadOnlyDictionary<string, string>? metadata = null) =>
+        Save(ParameterStore.Of(model), model.Config, directory, metadata);
+
+    /// <summary>Writes an encoder-decoder (T5) as <see cref="Save(TransformerModel, string, IReadOnlyDictionary{string, string}?)"/> does.</summary>
+    public static void Save(EncoderDecoderModel model, string directory, IReadOnlyDictionary<string, string>? metadata = null) =>
+        Save(ParameterStore.Of(model), model.Config, directory, metadata);
+
+    private static void Save(ParameterStore model, TransformerConfig config, string directory, IReadOnlyDictionary<string, string>? metadata)
     {
         Directory.CreateDirectory(directory);
-        SaveWeights(model, Path.Combine(directory, WeightsFileName), metadata);
-        WriteConfig(Path.Combine(directory, ConfigFileName), model.Config);
+        SaveWeights(model, config, Path.Combine(directory, WeightsFileName), metadata);
+        WriteConfig(Path.Combine(directory, ConfigFileName), config);
     }
 
     /// <summary>
@@ -61,10 +68,10 @@ public static class ModelCheckpoint
     /// </summary>
     public static TransformerModel Load(string directory, IBackend? backend = null, bool trainable = true)
     {
-        string configPath = Path.Combine(directory, ConfigFileName);
-        if (!File.Exists(configPath))
-            throw new FileNotFoundException($"{configPath}: missing; a checkpoint directory holds {ConfigFileName} and {WeightsFileName}", configPath);
-        var model = new TransformerModel(ReadConfig(configPath), backend, trainable);
+        var config = ReadConfig(ConfigPath(directory));
+        if (config.IsEncoderDecoder)
+            throw new InvalidDataException($"{ConfigPath(directory)}: a {config.Family} checkpoint is an encoder-decoder; load it with ModelCheckpoint.LoadEncoderDecoder");
+        var model = new TransformerModel(config, backend, trainable);
         try
         {
             LoadWeights(model, Path.Combine(directory, WeightsFileName));
@@ -77,12 +84,43 @@ public static class ModelCheckpoint
         }
     }
 
-    /// <summary>Writes the model's parameters in its family's Hugging Face layout.</summary>
-    public static void SaveWeights(TransformerModel model, string path, IReadOnlyDictionary<string, string>? metadata = null)
+    /// <summary>Reads config.json and model.safetensors of an encoder-decoder (T5) checkpoint directory, as <see cref="Load"/>.</summary>
+    public static EncoderDecoderModel LoadEncoderDecoder(string directory, IBackend? backend = null, bool trainable = true)
     {
-        var format = FormatOf(model.Config);
-        format.CheckSupported(model.Config);
-        HuggingFaceWeights.Save(model, path, format.Tensors(model.Config), metadata);
+        var config = ReadConfig(ConfigPath(directory));
+        if (!config.IsEncoderDecoder)
+            throw new InvalidDataException($"{ConfigPath(directory)}: a {config.Family} checkpoint has one stack, not an encoder and a decoder; load it with ModelCheckpoint.Load");
+        var model = new EncoderDecoderModel(config, backend, trainable);
+        try
+        {
+            LoadWeights(model, Path.Combine(directory, WeightsFileName));
+            return model;
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The config.json of a checkpoint directory; a missing one is a one-line error.</summary>
+    public static string ConfigPath(string directory)
+    {
+        string configPath = Path.Combine(directory, ConfigFileName);
+        if (!File.Exists(configPath))
+            throw new FileNotFoundException($"{configPath}: missing; a checkpoint directory holds {ConfigFileName} and {WeightsFileName}", configPath);
+        return configPath;
+    }
+
+    /// <summary>Writes the model's parameters in its family's Hugging Face layout.</summary>
+    public static void SaveWeights(TransformerModel model, string path, IReadOnlyDictionary<string, string>? metadata = null) =>
+        SaveWeights(ParameterStore.Of(model), model.Config, path, metadata);
+
+    private static void SaveWeights(ParameterStore model, TransformerConfig config, string path, IReadOnlyDictionary<string, string>? metadata)
+    {
+        var format = FormatOf(config);
+        format.CheckSupported(config);
+        HuggingFaceWeights.Save(model, path, format.Tensors(config), metadata);
     }
 
     /// <summary>
@@ -90,11 +128,16 @@ public static class ModelCheckpoint
     /// with the shape the model's config implies and a floating dtype (F16/BF16/F64 are converted), and that nothing
     /// unexpected is there; a bad file leaves the model as it was.
     /// </summary>
-    public static void LoadWeights(TransformerModel model, string path)
+    public static void LoadWeights(TransformerModel model, string path) => LoadWeights(ParameterStore.Of(model), model.Config, path);
+
+    /// <summary>Loads an encoder-decoder's safetensors file, as <see cref="LoadWeights(TransformerModel, string)"/>.</summary>
+    public static void LoadWeights(EncoderDecoderModel model, string path) => LoadWeights(ParameterStore.Of(model), model.Config, path);
+
+    private static void LoadWeights(ParameterStore model, TransformerConfig config, string path)
     {
-        var format = FormatOf(model.Config);
-        format.CheckSupported(model.Config);
-        HuggingFaceWeights.Load(model, path, format.Tensors(model.Config), format.CanonicalName, format.Describe(model.Config));
+        var format = FormatOf(config);
+        format.CheckSupported(config);
+        HuggingFaceWeights.Load(model, path, format.Tensors(config), format.CanonicalName, format.Describe(config));
     }
 
     /// <summary>Reads a Hugging Face config.json of a family we implement; anything else is a one-line error naming the file and the field.</summary>

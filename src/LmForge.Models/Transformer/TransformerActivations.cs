@@ -12,6 +12,8 @@ internal sealed class TransformerActivations : IDisposable
     private readonly IBackend _backend;
     private readonly ActivationAllocator _allocate;
     private int[]? _documentPositions; // host staging for DocumentPositions, made on the first packed forward
+    private readonly AttentionContext _unpacked;
+    private AttentionContext? _packed;
 
     public TransformerActivations(IBackend backend, TransformerConfig config, IReadOnlyList<TransformerBlock> blocks, Norm? finalNorm,
         Norm? embeddingNorm, HeadTransform? headTransform, int batchSize, int tokenCount)
@@ -29,6 +31,7 @@ internal sealed class TransformerActivations : IDisposable
             var positions = new int[b * t];
             for (int i = 0; i < positions.Length; i++) positions[i] = i % t;
             backend.CopyFromHost(Positions, positions);
+            _unpacked = new AttentionContext(Positions);
             if (config.TokenTypeCount > 0)
             {
                 TokenTypes = _allocate.Int32(b * t);
@@ -53,19 +56,7 @@ internal sealed class TransformerActivations : IDisposable
             Logits = _allocate.Float(b, t, config.PaddedVocabSize);
             Losses = _allocate.Float(b, t);
 
-            var attention = blocks[0].Attention.Layout;
-            var mlp = blocks[0].Mlp;
-            int wideWidth = Math.Max(attention.FusedWidth, mlp.UpWidth);
-            var wide = _allocate.Float(b * t * wideWidth);
-            var hiddenGrad = wide.Slice(0, new TensorShape(b, t, mlp.UpWidth));
-            Scratch = new TransformerScratch(
-                Projection: _allocate.Float(b, t, c),
-                ResidualGrad: _allocate.Float(b, t, c),
-                NormGrad: _allocate.Float(b, t, c),
-                HeadsGrad: _allocate.Float(b, t, attention.HeadCount * attention.HeadSize),
-                QkvGrad: wide.Slice(0, new TensorShape(b, t, attention.FusedWidth)),
-                MlpHiddenGrad: hiddenGrad,
-                MlpActivatedGrad: mlp.Gated ? _allocate.Float(b, t, mlp.HiddenWidth) : hiddenGrad);
+            Scratch = TransformerScratch.Plan(_allocate, blocks[0], b, t, c);
         }
         catch
         {
@@ -89,11 +80,11 @@ internal sealed class TransformerActivations : IDisposable
     /// <summary>Whether the last forward ran packed documents; its backward must use the same positions and first keys.</summary>
     public bool Packed { get; private set; }
 
-    /// <summary>The positions of the last forward: <see cref="Positions"/>, or t − start with packed documents.</summary>
-    public Tensor StepPositions => Packed ? DocumentPositions! : Positions;
-
-    /// <summary>Attention's first visible key per query for the last forward: none, or each token's document start.</summary>
-    public Tensor? StepFirstKey => Packed ? DocumentStarts : null;
+    /// <summary>
+    /// What attention reads in the last forward: <see cref="Positions"/> and no first key, or, with packed documents,
+    /// positions t − start and each token's document start as its first visible key.
+    /// </summary>
+    public AttentionContext StepContext => Packed ? _packed! : _unpacked;
 
     public Tensor[] Residuals { get; } // L+1 × (B,T,C): [0] is the embedding, [i+1] the output of layer i
     public TransformerBlock.Activations[] Blocks { get; }
@@ -127,6 +118,7 @@ internal sealed class TransformerActivations : IDisposable
             DocumentPositions = _allocate.Int32(BatchSize * TokenCount);
             DocumentStarts = _allocate.Int32(BatchSize, TokenCount);
             _documentPositions = new int[BatchSize * TokenCount];
+            _packed = new AttentionContext(DocumentPositions, DocumentStarts);
         }
         for (int i = 0; i < _documentPositions.Length; i++) _documentPositions[i] = (i % TokenCount) - documentStarts[i];
         _backend.CopyFromHost(DocumentPositions!, _documentPositions);

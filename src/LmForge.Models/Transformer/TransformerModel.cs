@@ -139,7 +139,7 @@ public sealed class TransformerModel : IDisposable
             ? new Norm(layout, names.EmbeddingNorm, config.Width, config.Norm, config.NormEpsilon, config.NormBias)
             : null;
         var blocks = new TransformerBlock[config.LayerCount];
-        for (int i = 0; i < blocks.Length; i++) blocks[i] = new TransformerBlock(layout, config, names, i);
+        for (int i = 0; i < blocks.Length; i++) blocks[i] = new TransformerBlock(layout, config, names, i, config.Causal);
         var finalNorm = config.PreNorm ? new Norm(layout, names.FinalNorm, config.Width, config.Norm, config.NormEpsilon, config.NormBias) : null;
         var headTransform = config.HeadTransform ? new HeadTransform(layout, config, names.HeadTransform, names.HeadTransformNorm) : null;
         string head = config.TiedEmbeddings ? names.TokenEmbedding + ".weight" : names.Head + ".weight";
@@ -167,28 +167,7 @@ public sealed class TransformerModel : IDisposable
     /// GPT-2's initialization for every family: matrices ~ N(0, 0.02), the projections into the residual stream
     /// ~ N(0, 0.02/√(2·layers)), biases 0, norm gains 1, padded vocabulary rows 0. Deterministic for a seed.
     /// </summary>
-    public void InitializeWeights(int seed)
-    {
-        var random = new Random(seed);
-        float residualStd = 0.02f / MathF.Sqrt(2f * Config.LayerCount);
-        float[] staging = [];
-        foreach (var p in _layout)
-        {
-            if (staging.Length < p.Length) staging = new float[p.Length];
-            var values = staging.AsSpan(0, (int)p.Length);
-            int real = (int)(p.Length / p.Shape[0] * p.RealRows);
-            switch (p.Init)
-            {
-                case ParameterInit.Ones: values.Fill(1f); break;
-                case ParameterInit.Zeros: values.Clear(); break;
-                default:
-                    FillNormal(random, values[..real], p.Init == ParameterInit.ResidualNormal ? residualStd : 0.02f);
-                    values[real..].Clear();
-                    break;
-            }
-            Backend.CopyFromHost(GetParameter(p.Name), values);
-        }
-    }
+    public void InitializeWeights(int seed) => ParameterInitializer.Initialize(Backend, _layout, GetParameter, Config.LayerCount, seed);
 
     /// <summary>
     /// This model with a larger vocabulary, for tokens added to its tokenizer (such as the chat markers): a new model on
@@ -317,9 +296,9 @@ public sealed class TransformerModel : IDisposable
             Backend.Clear(s.ResidualGrad);
             _finalNorm.Backward(Backend, s.ResidualGrad, trunkGrad, a.Residuals[^1], a.FinalNormStatistics!);
         }
-        var positions = a.StepPositions;
-        var firstKey = a.StepFirstKey;
-        for (int l = _blocks.Length - 1; l >= 0; l--) _blocks[l].Backward(Backend, a.Residuals[l], a.Blocks[l], positions, firstKey, s);
+        var context = a.StepContext;
+        var positions = context.Positions;
+        for (int l = _blocks.Length - 1; l >= 0; l--) _blocks[l].Backward(Backend, a.Residuals[l], a.Blocks[l], context, s);
         var embeddingGrad = s.ResidualGrad;
         if (_embeddingNorm is not null)
         {
@@ -427,15 +406,15 @@ public sealed class TransformerModel : IDisposable
 
     private void RunForward(TransformerActivations a)
     {
-        var positions = a.StepPositions;
-        var firstKey = a.StepFirstKey;
+        var context = a.StepContext;
+        var positions = context.Positions;
         // the embeddings sum into the first residual, or into EmbeddingSum when a LayerNorm follows them (BERT)
         var embedded = a.EmbeddingSum ?? a.Residuals[0];
         _tokenEmbedding.Forward(Backend, embedded, a.Tokens, accumulate: false);
         _positionEmbedding?.Forward(Backend, embedded, positions, accumulate: true);
         _tokenTypeEmbedding?.Forward(Backend, embedded, a.TokenTypes!, accumulate: true);
         _embeddingNorm?.Forward(Backend, a.Residuals[0], a.EmbeddingNormStatistics!, embedded);
-        for (int l = 0; l < _blocks.Length; l++) _blocks[l].Forward(Backend, a.Residuals[l + 1], a.Residuals[l], a.Blocks[l], positions, firstKey, a.Scratch);
+        for (int l = 0; l < _blocks.Length; l++) _blocks[l].Forward(Backend, a.Residuals[l + 1], a.Residuals[l], a.Blocks[l], context, a.Scratch);
         _finalNorm?.Forward(Backend, a.FinalNorm!, a.FinalNormStatistics!, a.Residuals[^1]);
         _headTransform?.Forward(Backend, a.Trunk, a.HeadTransform!);
         Backend.LinearForward(a.Logits, a.HeadInput, HeadWeight, HeadBias);
@@ -496,19 +475,6 @@ public sealed class TransformerModel : IDisposable
 
     private void ThrowIdOutOfRange(string name, int id, int index, int lowest) =>
         throw new ArgumentOutOfRangeException(name, $"{name}[{index}] = {id} is outside the vocabulary [{lowest}, {Config.VocabSize})");
-
-    private static void FillNormal(Random random, Span<float> values, float std)
-    {
-        // Box–Muller, two values per pair of uniforms
-        for (int i = 0; i < values.Length; i += 2)
-        {
-            double u1 = 1.0 - random.NextDouble();
-            double u2 = random.NextDouble();
-            double radius = Math.Sqrt(-2.0 * Math.Log(u1)) * std;
-            values[i] = (float)(radius * Math.Cos(2 * Math.PI * u2));
-            if (i + 1 < values.Length) values[i + 1] = (float)(radius * Math.Sin(2 * Math.PI * u2));
-        }
-    }
 
     public void Dispose()
     {

@@ -6,13 +6,29 @@ namespace LmForge.Models.Transformer;
 /// matrix of ours (rows [q | k | v]) and its gate/up projections another ([gate | up]); their names follow Phi-3's
 /// fused layout (qkv_proj, gate_up_proj), and the checkpoint code splits them into Hugging Face's separate tensors.
 /// BERT's query, key and value are likewise one fused "attention.self.qkv" of ours; its head bias is the full name
-/// "cls.predictions.bias" (no ".bias" added).
+/// "cls.predictions.bias" (no ".bias" added). T5 has two stacks (<see cref="T5Stack"/>): its q, k and v are one fused
+/// "SelfAttention.qkv" of ours, its cross-attention's k and v one "EncDecAttention.kv", and a gated MLP's wi_0 and wi_1
+/// one "DenseReluDense.wi" (rows [wi_0 | wi_1]); the relative position bias table lives in each stack's block 0.
 /// </summary>
 internal sealed record TransformerNames(
     string TokenEmbedding, string PositionEmbedding, string AttentionNorm, string Qkv, string AttentionOutput,
     string MlpNorm, string MlpUp, string MlpDown, string FinalNorm, string Head,
-    string TokenTypeEmbedding = "", string EmbeddingNorm = "", string HeadTransform = "", string HeadTransformNorm = "", string HeadBias = "")
+    string TokenTypeEmbedding = "", string EmbeddingNorm = "", string HeadTransform = "", string HeadTransformNorm = "", string HeadBias = "",
+    string CrossNorm = "", string CrossQuery = "", string CrossKeyValue = "", string CrossOutput = "", string RelativeBias = "")
 {
+    /// <summary>The names of a T5's encoder stack or (<paramref name="decoder"/>) its decoder stack, as Hugging Face's T5ForConditionalGeneration.</summary>
+    public static TransformerNames T5Stack(bool decoder)
+    {
+        string stack = decoder ? "decoder" : "encoder";
+        string block = stack + ".block.{0}.layer.";
+        string mlpLayer = block + (decoder ? "2" : "1");
+        return new("shared", "", block + "0.layer_norm", block + "0.SelfAttention.qkv", block + "0.SelfAttention.o",
+            mlpLayer + ".layer_norm", mlpLayer + ".DenseReluDense.wi", mlpLayer + ".DenseReluDense.wo", stack + ".final_layer_norm", "lm_head",
+            CrossNorm: decoder ? block + "1.layer_norm" : "", CrossQuery: decoder ? block + "1.EncDecAttention.q" : "",
+            CrossKeyValue: decoder ? block + "1.EncDecAttention.kv" : "", CrossOutput: decoder ? block + "1.EncDecAttention.o" : "",
+            RelativeBias: stack + ".block.0.layer.0.SelfAttention.relative_attention_bias");
+    }
+
     public static TransformerNames For(string family) => family switch
     {
         TransformerFamilies.Gpt2 => new("wte", "wpe", "h.{0}.ln_1", "h.{0}.attn.c_attn", "h.{0}.attn.c_proj",
@@ -27,6 +43,7 @@ internal sealed record TransformerNames(
             "bert.encoder.layer.{0}.intermediate.dense", "bert.encoder.layer.{0}.output.dense", "bert.final_norm", "cls.predictions.decoder",
             "bert.embeddings.token_type_embeddings", "bert.embeddings.LayerNorm", "cls.predictions.transform.dense",
             "cls.predictions.transform.LayerNorm", "cls.predictions.bias"),
+        TransformerFamilies.T5 => T5Stack(decoder: false),
         _ => throw new ArgumentOutOfRangeException(nameof(family), $"unknown model family \"{family}\"; expected one of {string.Join(", ", TransformerFamilies.All)}"),
     };
 

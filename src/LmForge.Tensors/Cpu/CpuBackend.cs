@@ -183,6 +183,12 @@ public sealed unsafe class CpuBackend : IBackend
         Rotary.Backward(Pool, xGrad.Data, positions.IntData, rows, width, column, headCount, headSize, theta);
     }
 
+    public void Scale(Tensor output, Tensor input, float factor)
+    {
+        RequireSameShape(nameof(Scale), nameof(output), output, nameof(input), input);
+        Residual.Scale(Pool, output.Data, input.Data, factor, input.Length);
+    }
+
     public void ResidualForward(Tensor output, Tensor a, Tensor b)
     {
         RequireSameShape(nameof(ResidualForward), nameof(b), b, nameof(a), a);
@@ -235,7 +241,8 @@ public sealed unsafe class CpuBackend : IBackend
             keyCache.Shape[1], layout.KeyColumn, layout.ValueColumn, keyCache.Shape[2]);
     }
 
-    public void CachedAttentionForward(Tensor output, Tensor qkv, Tensor keyCache, Tensor valueCache, in AttentionLayout layout, Tensor slots, Tensor positions)
+    public void CachedAttentionForward(Tensor output, Tensor qkv, Tensor keyCache, Tensor valueCache, in AttentionLayout layout, Tensor slots, Tensor positions,
+        Tensor? distanceBias = null)
     {
         const string op = nameof(CachedAttentionForward);
         (int rows, int width) = CacheShapes(op, keyCache, valueCache, qkv, layout, slots, positions);
@@ -250,8 +257,15 @@ public sealed unsafe class CpuBackend : IBackend
             ThrowHelper.ThrowShapeMismatch(
                 $"{op}: output has shape {output.Shape}, expected {rows} rows of {outputWidth} ({layout.HeadCount} heads of {layout.HeadSize}) for qkv {qkv.Shape}");
         int maxPosition = RequireCacheEntries(op, keyCache, slots, positions);
+        if (distanceBias is not null)
+        {
+            RequireFloat32(op, nameof(distanceBias), distanceBias);
+            if (distanceBias.Shape.Rank != 2 || distanceBias.Shape[0] != layout.HeadCount || distanceBias.Shape[1] <= maxPosition)
+                ThrowHelper.ThrowShapeMismatch(
+                    $"{op}: distanceBias has shape {distanceBias.Shape}, expected ({layout.HeadCount}, > {maxPosition}): one bias per head and distance up to the largest position");
+        }
         CachedAttention.Forward(Pool, output.Data, qkv.Data, keyCache.Data, valueCache.Data, slots.IntData, positions.IntData, rows, width,
-            keyCache.Shape[1], maxPosition, layout);
+            keyCache.Shape[1], maxPosition, layout, distanceBias is null ? null : distanceBias.Data, distanceBias is null ? 0 : distanceBias.Shape[1]);
     }
 
     public void CrossEntropyForward(Tensor losses, Tensor logits, Tensor targets, int vocabSize)

@@ -13,7 +13,7 @@ internal sealed class CrossAttention
     {
         int hs = config.HeadSize, q = config.HeadCount * hs, kv = config.KeyValueHeadCount * hs;
         Layout = new AttentionLayout(config.HeadCount, config.KeyValueHeadCount, hs, QueryColumn: 0, KeyColumn: 0, ValueColumn: kv,
-            Causal: false, Scale: 1f / MathF.Sqrt(hs));
+            Causal: false, Scale: config.ScaledAttention ? 1f / MathF.Sqrt(hs) : 1f);
         Query = new Linear(layout, queryName, config.Width, q, config.AttentionBias, ParameterInit.Normal);
         KeyValue = new Linear(layout, keyValueName, config.Width, 2 * kv, config.AttentionBias, ParameterInit.Normal);
         Output = new Linear(layout, outputName, q, config.Width, config.AttentionBias, ParameterInit.ResidualNormal);
@@ -47,6 +47,17 @@ internal sealed class CrossAttention
         KeyValue.Forward(backend, a.KeyValue, memory);
         backend.AttentionForward(a.Heads, a.LogSumExp, a.Query, a.KeyValue, Layout, memoryMask);
         Output.Forward(backend, output, a.Heads);
+    }
+
+    // Inference: the memory's keys and values, projected once per input by ProjectMemory (B,Tk,2·NKV·hs), serve every
+    // decoding step; output (B,Tq,C) from input (B,Tq,C), with query (B,Tq,NH·hs), heads (B,Tq,NH·hs), logSumExp (B,NH,Tq) as scratch.
+    public void ProjectMemory(IBackend backend, Tensor keyValue, Tensor memory) => KeyValue.Forward(backend, keyValue, memory);
+
+    public void ForwardProjected(IBackend backend, Tensor output, Tensor input, Tensor keyValue, Tensor? memoryMask, Tensor query, Tensor heads, Tensor logSumExp)
+    {
+        Query.Forward(backend, query, input);
+        backend.AttentionForward(heads, logSumExp, query, keyValue, Layout, memoryMask);
+        Output.Forward(backend, output, heads);
     }
 
     // inputGrad (B,Tq,C) and memoryGrad (B,Tk,C) are overwritten; headsGrad, queryGrad (B,Tq,NH·hs) and keyValueGrad

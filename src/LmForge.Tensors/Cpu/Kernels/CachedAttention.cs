@@ -35,9 +35,10 @@ internal static unsafe class CachedAttention
 
     // output (N,NH·hs); qkv (N,W) holds query heads at layout.QueryColumn; keyCache, valueCache (S,Tmax,NKV·hs); slots and
     // positions (N) checked, maxPosition their largest position. With k_j, v_j kv head h / (NH/NKV) of slot slots[n]:
-    // out[n,h] = Σ_{j ≤ positions[n]} softmax_j(scale·q_nh·k_j) v_j.
+    // out[n,h] = Σ_{j ≤ positions[n]} softmax_j(scale·q_nh·k_j + distanceBias[h, positions[n] − j]) v_j, the bias (NH, biasLength)
+    // optional (null: none).
     public static void Forward(WorkerPool pool, float* output, float* qkv, float* keyCache, float* valueCache, int* slots, int* positions,
-        int rows, int width, int cacheLength, int maxPosition, in AttentionLayout layout)
+        int rows, int width, int cacheLength, int maxPosition, in AttentionLayout layout, float* distanceBias = null, int biasLength = 0)
     {
         if (rows == 0) return;
         int keyValueHeads = layout.KeyValueHeadCount, group = layout.HeadCount / keyValueHeads, hs = layout.HeadSize;
@@ -58,7 +59,7 @@ internal static unsafe class CachedAttention
             Output = output, Query = qkv + layout.QueryColumn, KeyCache = keyCache, ValueCache = valueCache, Slots = slots,
             Positions = positions, Rows = rows, Width = width, CacheLength = cacheLength, KeyValueHeadCount = keyValueHeads,
             HeadCount = layout.HeadCount, GroupSize = group, HeadSize = hs, BlockRows = blockRows, Blocks = blocks, ChunkHeads = chunkHeads,
-            Tile = prefill ? KeyTile : DecodeKeyTile, Scale = layout.Scale,
+            Tile = prefill ? KeyTile : DecodeKeyTile, Scale = layout.Scale, DistanceBias = distanceBias, BiasLength = biasLength,
         };
         long unitWork = (long)blockRows * chunkHeads * group * (maxPosition + 1L) * hs;
         pool.Run(blocks * chunks, (int)Math.Max(1, 65536 / Math.Max(1, unitWork)), ref op);
@@ -96,9 +97,9 @@ internal static unsafe class CachedAttention
 
     private struct ForwardUnits : IRangeOperation
     {
-        public float* Output, Query, KeyCache, ValueCache;
+        public float* Output, Query, KeyCache, ValueCache, DistanceBias;
         public int* Slots, Positions;
-        public int Rows, Width, CacheLength, KeyValueHeadCount, HeadCount, GroupSize, HeadSize, BlockRows, Blocks, ChunkHeads, Tile;
+        public int Rows, Width, CacheLength, KeyValueHeadCount, HeadCount, GroupSize, HeadSize, BlockRows, Blocks, ChunkHeads, Tile, BiasLength;
         public float Scale;
 
         public readonly void Invoke(int start, int end)
@@ -135,7 +136,7 @@ internal static unsafe class CachedAttention
                         {
                             if (count == MaxQueries)
                             {
-                                Attend(scratch, count, Positions[runEnd - 1] + 1, KeyCache + slot, ValueCache + slot, keyValueWidth, hs, GroupSize, Tile, Scale);
+                                Attend(scratch, count, Positions[runEnd - 1] + 1, KeyCache + slot, ValueCache + slot, keyValueWidth, hs, GroupSize, Tile, Scale, DistanceBias, BiasLength);
                                 count = 0;
                             }
                             scratch.Query[count] = (nint)(Query + ((long)r * Width) + (h * hs));
@@ -145,7 +146,7 @@ internal static unsafe class CachedAttention
                             count++;
                         }
                     }
-                    Attend(scratch, count, Positions[runEnd - 1] + 1, KeyCache + slot, ValueCache + slot, keyValueWidth, hs, GroupSize, Tile, Scale);
+                    Attend(scratch, count, Positions[runEnd - 1] + 1, KeyCache + slot, ValueCache + slot, keyValueWidth, hs, GroupSize, Tile, Scale, DistanceBias, BiasLength);
                     n = runEnd;
                 }
             }
@@ -164,7 +165,9 @@ internal static unsafe class CachedAttention
 
     // count queries over keys [0, keys) of one slot: kv head g's key j at key + j·stride + g·hs, its value likewise.
     // Key tiles outermost: every head of the chunk reads the same few rows before the next tile.
-    private static void Attend(in Scratch scratch, int count, int keys, float* key, float* value, long stride, int hs, int group, int keyTile, float scale)
+    // With distanceBias, query i's score for key j gains distanceBias[head, (KeyCount[i] − 1) − j] (its distance back to key j).
+    private static void Attend(in Scratch scratch, int count, int keys, float* key, float* value, long stride, int hs, int group, int keyTile, float scale,
+        float* distanceBias, int biasLength)
     {
         fixed (float* scores = scratch.Scores, outputs = scratch.Outputs, max = scratch.Max, sum = scratch.Sum)
         fixed (int* keyCount = scratch.KeyCount, head = scratch.Head)
@@ -201,6 +204,11 @@ internal static unsafe class CachedAttention
                 {
                     float* row = scores + (i * keyTile);
                     int visible = Math.Clamp(keyCount[i] - j0, 0, tile);
+                    if (visible > 0 && distanceBias != null)
+                    {
+                        float* bias = distanceBias + ((long)head[i] * biasLength) + (keyCount[i] - 1 - j0);
+                        for (int j = 0; j < visible; j++) row[j] += bias[-j];
+                    }
                     if (visible > 0)
                     {
                         float tileMax = VectorMath.Max(row, visible);
