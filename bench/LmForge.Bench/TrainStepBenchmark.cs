@@ -18,14 +18,15 @@ namespace LmForge.Bench;
 /// land on one side only.
 /// With --packed N each round also measures fine-tuning's step: rows packed with documents of N tokens (attention and
 /// positions restart at each) and a third of the targets −1 (the prompts), beside the plain step in the same run.
-/// Usage: train-step [tiny|gpt2|quickstart|llama-tiny|bert-tiny|all] [--steps N] [--warmup N] [--rounds R] [--profile] [--no-peer] [--packed N]
+/// Usage: train-step [tiny|gpt2|quickstart|llama-tiny|bert-tiny|t5-tiny|all] [--steps N] [--warmup N] [--rounds R] [--profile] [--no-peer] [--packed N]
 /// </summary>
 public static class TrainStepBenchmark
 {
     /// <summary>Stated FP32 peak of the benchmark machine: 2 Zen 3 cores × 2 FMA units × 8 lanes × 2 FLOP × ~3 GHz.</summary>
     public const double PeakFlopsPerSecond = 190e9;
 
-    private sealed record Case(string Name, TransformerConfig Config, int BatchSize, int SequenceLength, int DefaultSteps);
+    /// <param name="TargetLength">An encoder-decoder's target length (its SequenceLength is the input's); 0 for a single stack.</param>
+    private sealed record Case(string Name, TransformerConfig Config, int BatchSize, int SequenceLength, int DefaultSteps, int TargetLength = 0);
 
     private static readonly Case[] Cases =
     [
@@ -38,6 +39,9 @@ public static class TrainStepBenchmark
         // A BERT-style encoder of the tiny GPT's shape (4 layers, width 256, MLP 1024): bidirectional, post-norm, the
         // masked-LM head; both sides take the loss at every position (the masked objective's compute is the same)
         new("bert-tiny", TransformerConfig.Bert(8192, 256, layerCount: 4, headCount: 4, width: 256, intermediateSize: 1024), 8, 256, 5),
+        // A T5-style encoder-decoder of the tiny GPT's width (2 encoder + 2 decoder layers, relu MLP 1024, tied head), on
+        // span corruption's shapes: 256 input tokens (from 284 raw ones) and 59 target tokens; tokens/s counts the inputs
+        new("t5-tiny", TransformerConfig.T5(8192, 256, layerCount: 2, decoderLayerCount: 2, headCount: 4, width: 256, intermediateSize: 1024), 8, 256, 5, TargetLength: 59),
     ];
 
     public static int Run(string[] args)
@@ -93,6 +97,7 @@ public static class TrainStepBenchmark
 
     private static Measurement MeasureLmForge(Case benchCase, int steps, int warmup, bool profile, int? documentLength = null)
     {
+        if (benchCase.Config.IsEncoderDecoder) return MeasureEncoderDecoder(benchCase, steps, warmup, profile);
         var config = benchCase.Config;
         int b = benchCase.BatchSize, t = benchCase.SequenceLength;
         var profiler = profile ? new ProfilingBackend(CpuBackend.Shared) : null;
@@ -136,6 +141,30 @@ public static class TrainStepBenchmark
         return new Measurement(1000 * seconds / steps, (double)b * t * steps / seconds, model.ParameterCount, first, last);
     }
 
+    private static Measurement MeasureEncoderDecoder(Case benchCase, int steps, int warmup, bool profile)
+    {
+        var config = benchCase.Config;
+        int b = benchCase.BatchSize, te = benchCase.SequenceLength, td = benchCase.TargetLength;
+        var profiler = profile ? new ProfilingBackend(CpuBackend.Shared) : null;
+        using var model = new EncoderDecoderModel(config, profiler);
+        model.InitializeWeights(seed: 20230828);
+        using var optimizer = model.CreateOptimizer(new AdamWSettings(Beta1: 0.9f, Beta2: 0.95f, Epsilon: 1e-8f, WeightDecay: 0.1f));
+        var random = new Random(20230828);
+        int[] inputs = [.. Enumerable.Range(0, b * te).Select(_ => random.Next(config.VocabSize))];
+        int[] targets = [.. Enumerable.Range(0, b * td).Select(_ => random.Next(config.VocabSize))];
+        Console.WriteLine($"[{benchCase.Name}] LmForge: {model.ParameterCount:N0} parameters, batch {b}×{te} inputs and {b}×{td} targets, {warmup} warm-up + {steps} timed steps");
+        float first = 0;
+        for (int i = 0; i < warmup; i++) first = model.TrainStep(inputs, targets, b, te, optimizer, 3e-4f, 1f).Loss;
+        profiler?.Reset();
+        var stopwatch = Stopwatch.StartNew();
+        float last = 0;
+        for (int i = 0; i < steps; i++) last = model.TrainStep(inputs, targets, b, te, optimizer, 3e-4f, 1f).Loss;
+        stopwatch.Stop();
+        double seconds = stopwatch.Elapsed.TotalSeconds;
+        if (profiler != null) PrintProfile(profiler, seconds, steps);
+        return new Measurement(1000 * seconds / steps, (double)b * te * steps / seconds, model.ParameterCount, first, last);
+    }
+
     private static void PrintProfile(ProfilingBackend profiler, double seconds, int steps)
     {
         double frequency = Stopwatch.Frequency;
@@ -154,8 +183,8 @@ public static class TrainStepBenchmark
     private static Measurement? MeasurePyTorch(Case benchCase, int steps, int warmup)
     {
         var config = benchCase.Config;
-        bool llama = config.Family == TransformerFamilies.Llama, bert = config.Family == TransformerFamilies.Bert;
-        string script = Path.Combine(RepositoryRoot(), "bench", "peers", llama || bert ? "torch_hf_train_step.py" : "torch_train_step.py");
+        bool llama = config.Family == TransformerFamilies.Llama, bert = config.Family == TransformerFamilies.Bert, t5 = config.IsEncoderDecoder;
+        string script = Path.Combine(RepositoryRoot(), "bench", "peers", llama || bert || t5 ? "torch_hf_train_step.py" : "torch_train_step.py");
         var start = new ProcessStartInfo("/usr/bin/python3")
         {
             RedirectStandardOutput = true,
@@ -175,6 +204,17 @@ public static class TrainStepBenchmark
         {
             foreach (string argument in new[] { "--family", "bert", "--intermediate", $"{config.IntermediateSize}", "--layer-norm-eps", config.NormEpsilon.ToString("R", CultureInfo.InvariantCulture) })
                 start.ArgumentList.Add(argument);
+        }
+        if (t5)
+        {
+            foreach (string argument in new[]
+                     {
+                         "--family", "t5", "--intermediate", $"{config.IntermediateSize}", "--target-seq", $"{benchCase.TargetLength}",
+                         "--decoder-layers", $"{config.DecoderLayerCount}",
+                     })
+            {
+                start.ArgumentList.Add(argument);
+            }
         }
         if (llama)
         {
@@ -220,12 +260,13 @@ public static class TrainStepBenchmark
         var config = benchCase.Config;
         static double Mfu(Measurement m) => 6.0 * m.Parameters * m.TokensPerSecond / PeakFlopsPerSecond;
         string heads = config.KeyValueHeadCount == config.HeadCount ? $"{config.HeadCount}" : $"{config.HeadCount}/{config.KeyValueHeadCount} kv";
-        string name = $"{benchCase.Name} (V {config.VocabSize}→{config.PaddedVocabSize}, L {config.LayerCount}, H {heads}, C {config.Width}, I {config.IntermediateSize}, T {config.ContextLength})";
+        string layers = config.IsEncoderDecoder ? $"{config.LayerCount}+{config.DecoderLayerCount}" : $"{config.LayerCount}";
+        string name = $"{benchCase.Name} (V {config.VocabSize}→{config.PaddedVocabSize}, L {layers}, H {heads}, C {config.Width}, I {config.IntermediateSize}, T {config.ContextLength})";
         string peer = theirs is null
             ? "n/a | n/a | n/a | n/a"
             : string.Create(CultureInfo.InvariantCulture, $"{theirs.MillisecondsPerStep:F0} | {theirs.TokensPerSecond:F0} | {Mfu(theirs):P1} | {ours.TokensPerSecond / theirs.TokensPerSecond:F2}x");
         return string.Create(CultureInfo.InvariantCulture,
-            $"| {name} | {benchCase.BatchSize}×{benchCase.SequenceLength} | {ours.Parameters / 1e6:F1}M | {ours.MillisecondsPerStep:F0} | {ours.TokensPerSecond:F0} | {Mfu(ours):P1} | {peer} |");
+            $"| {name} | {benchCase.BatchSize}×{benchCase.SequenceLength}{(benchCase.TargetLength > 0 ? $"→{benchCase.TargetLength}" : "")} | {ours.Parameters / 1e6:F1}M | {ours.MillisecondsPerStep:F0} | {ours.TokensPerSecond:F0} | {Mfu(ours):P1} | {peer} |");
     }
 
     internal static int? IntOption(string[] args, string name)

@@ -10,11 +10,17 @@ import torch
 from training_step import make_optimizer, train_step
 
 
-def time_train_steps(model, vocab, batch, seq, steps, warmup):
+def time_train_steps(model, vocab, batch, seq, steps, warmup, target_seq=None):
+    """target_seq: an encoder-decoder's target length (its inputs are `seq` tokens, its targets `target_seq` others);
+    None for a single stack, whose targets are its inputs shifted by one."""
     optimizer = make_optimizer(model, learning_rate=3e-4, weight_decay=0.1, betas=(0.9, 0.95))
     generator = torch.Generator().manual_seed(20230828)
-    tokens = torch.randint(0, vocab, (batch, seq + 1), generator=generator)
-    inputs, targets = tokens[:, :-1].contiguous(), tokens[:, 1:].contiguous()
+    if target_seq is None:
+        tokens = torch.randint(0, vocab, (batch, seq + 1), generator=generator)
+        inputs, targets = tokens[:, :-1].contiguous(), tokens[:, 1:].contiguous()
+    else:
+        inputs = torch.randint(0, vocab, (batch, seq), generator=generator)
+        targets = torch.randint(0, vocab, (batch, target_seq), generator=generator)
 
     def step():
         loss, _ = train_step(model, optimizer, inputs, targets, max_grad_norm=1.0)

@@ -20,7 +20,7 @@ namespace LmForge.Cli.Commands;
 /// <summary>`lmforge quickstart`, `train`, `sample` and `eval`: thin front ends over LmForge.Training and LmForge.Inference.</summary>
 public static partial class TrainingCommands
 {
-    public static IEnumerable<Command> Create() => [Quickstart(), Train(), AddChatTokens(), Sft(), Sample(), ChatCommand.Create(), ServeCommand.Create(), FillMask(), Eval()];
+    public static IEnumerable<Command> Create() => [Quickstart(), Train(), AddChatTokens(), Sft(), Sample(), ChatCommand.Create(), ServeCommand.Create(), FillMask(), Generate(), Eval()];
 
     static Command Quickstart()
     {
@@ -320,6 +320,7 @@ public static partial class TrainingCommands
         command.SetAction(parse => Guard(() =>
         {
             string directory = CheckpointDirectory.Resolve(parse.GetValue(checkpoint)!, IsModelDirectory);
+            RequireModelKind(directory, "sample");
             var tokenizer = CheckpointTokenizer.Load(directory);
             using var model = ModelCheckpoint.Load(directory, CpuBackend.Shared, trainable: false);
             int endOfText = tokenizer.GetSpecialTokenId(CheckpointTokenizer.EndOfText);
@@ -399,6 +400,7 @@ public static partial class TrainingCommands
         command.SetAction(parse => Guard(() =>
         {
             string directory = CheckpointDirectory.Resolve(parse.GetValue(checkpoint)!, IsModelDirectory);
+            RequireModelKind(directory, "fill-mask");
             var tokenizer = CheckpointTokenizer.Load(directory);
             using var model = ModelCheckpoint.Load(directory, CpuBackend.Shared, trainable: false);
             var masks = MaskFilling.Fill(model, tokenizer, parse.GetValue(text)!, parse.GetValue(top));
@@ -411,6 +413,51 @@ public static partial class TrainingCommands
             return 0;
         }));
         return command;
+    }
+
+    static Command Generate()
+    {
+        var checkpoint = new Option<string>("--checkpoint") { Description = "An encoder-decoder's checkpoint (t5) or its run directory", Required = true };
+        var texts = new Argument<string[]>("text") { Description = "Inputs, such as \"text with <extra_id_0> in it\"; several decode together", Arity = ArgumentArity.OneOrMore };
+        var temperature = new Option<float>("--temperature") { Description = "0 is greedy; higher is more random", DefaultValueFactory = _ => 0f };
+        var topK = new Option<int>("--top-k") { Description = "Sample among the k most likely tokens (0: all)", DefaultValueFactory = _ => 0 };
+        var topP = new Option<float>("--top-p") { Description = "Sample among the most likely tokens that make up this probability", DefaultValueFactory = _ => 1f };
+        var maxTokens = new Option<int>("--max-tokens") { Description = "Tokens to write per input", DefaultValueFactory = _ => 64 };
+        var seed = new Option<ulong?>("--seed") { Description = "Fix the random seed to repeat a sample" };
+        var command = new Command("generate", "Write an encoder-decoder's (a T5's) answer to each input: for a span-corrupted text, each sentinel followed by the tokens it stands for. The encoder runs once per input; the decoder keeps a KV cache.")
+        {
+            checkpoint, temperature, topK, topP, maxTokens, seed,
+        };
+        command.Arguments.Add(texts);
+        command.SetAction(parse => Guard(() =>
+        {
+            string directory = CheckpointDirectory.Resolve(parse.GetValue(checkpoint)!, IsModelDirectory);
+            RequireModelKind(directory, "generate");
+            var tokenizer = CheckpointTokenizer.Load(directory);
+            using var model = ModelCheckpoint.LoadEncoderDecoder(directory, CpuBackend.Shared, trainable: false);
+            var options = new SamplingOptions(parse.GetValue(temperature), parse.GetValue(topK), parse.GetValue(topP), parse.GetValue(maxTokens), parse.GetValue(seed));
+            string[] inputs = parse.GetValue(texts)!;
+            var answers = SpanGeneration.Generate(model, tokenizer, inputs, options, tokenizer.GetSpecialTokenId(CheckpointTokenizer.EndOfText));
+            for (int i = 0; i < answers.Count; i++)
+            {
+                if (inputs.Length > 1) Console.WriteLine($"[{i + 1}] {inputs[i]}");
+                Console.WriteLine(answers[i].Text);
+                if (!answers[i].ReachedEnd) Console.Error.WriteLine($"(stopped after {answers[i].Tokens.Length} tokens: --max-tokens)");
+            }
+            return 0;
+        }));
+        return command;
+    }
+
+    // The kind of model a command needs (generate: an encoder-decoder; fill-mask: an encoder; sample: a decoder), or a
+    // one-line error naming the command that fits the checkpoint.
+    static void RequireModelKind(string directory, string command)
+    {
+        var config = ModelCheckpoint.ReadConfig(ModelCheckpoint.ConfigPath(directory));
+        (string Kind, string Command) fit = config.IsEncoderDecoder ? ("an encoder-decoder", "generate")
+            : config.Causal ? ("a decoder", "sample") : ("an encoder", "fill-mask");
+        if (fit.Command != command)
+            throw new InvalidDataException($"{directory}: a {config.Family} checkpoint is {fit.Kind}, which lmforge {command} cannot run; use lmforge {fit.Command} --checkpoint {directory}");
     }
 
     static Command Eval()
