@@ -10,7 +10,8 @@ public readonly record struct MaskCandidate(int Token, string Text, float Probab
 /// <summary>
 /// What an encoder (a BERT trained on the masked objective) predicts for each [MASK] in a text: one forward pass over
 /// the whole text, then at each masked position the softmax over the ordinary tokens (special tokens are never
-/// candidates), most likely first.
+/// candidates), most likely first. A text of two segments, "first [SEP] second", gives the second its own token type
+/// (1 after the first [SEP]), as BERT reads sentence pairs.
 /// </summary>
 public static class MaskFilling
 {
@@ -31,7 +32,13 @@ public static class MaskFilling
             throw new ArgumentException($"the text takes {tokens.Length} tokens; the model reads at most {model.Config.ContextLength}");
         var special = tokenizer.SpecialTokens.Values.ToHashSet();
 
-        model.Forward(tokens, 1, tokens.Length);
+        int[] types = [];
+        if (model.Config.TokenTypeCount > 1 && tokenizer.SpecialTokens.TryGetValue(EncoderTokens.Sep, out int sep))
+        {
+            int firstSep = Array.IndexOf(tokens, sep);
+            if (firstSep >= 0 && firstSep < tokens.Length - 1) types = [.. tokens.Select((_, i) => i > firstSep ? 1 : 0)];
+        }
+        model.Forward(tokens, 1, tokens.Length, tokenTypes: types);
         float[] logits = model.Backend.ToHost(model.Logits);
         int v = model.Config.VocabSize, vp = model.Config.PaddedVocabSize;
         var result = new List<IReadOnlyList<MaskCandidate>>(masked.Length);

@@ -218,6 +218,44 @@ public sealed class BertReferenceTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public void Token_types_add_their_own_row_and_train_it()
+    {
+        var random = new Random(20230830);
+        using var model = new TransformerModel(Tiny);
+        model.InitializeWeights(seed: 12);
+        ModelGradientCheck.RandomizeWeights(model, random);
+        int b = 2, t = 7;
+        int[] tokens = Enumerable.Range(0, b * t).Select(_ => random.Next(Tiny.VocabSize)).ToArray();
+        int[] targets = tokens.Select((x, i) => i % 3 == 1 ? x : -1).ToArray();
+        int[] types = Enumerable.Range(0, b * t).Select(i => i % t < 4 ? 0 : 1).ToArray(); // segment A, then segment B
+
+        // all-B tokens equal all-A tokens of a model whose row A holds row B's values
+        float allB = model.Forward(tokens, targets, b, t, tokenTypes: Enumerable.Repeat(1, b * t).ToArray());
+        float allA = model.Forward(tokens, targets, b, t);
+        using var swapped = new TransformerModel(Tiny);
+        swapped.Backend.CopyFromHost(swapped.Parameters, model.Backend.ToHost(model.Parameters));
+        var table = swapped.GetParameter("bert.embeddings.token_type_embeddings.weight").AsSpan();
+        table[Tiny.Width..].CopyTo(table[..Tiny.Width]);
+        Assert.Equal(allB, swapped.Forward(tokens, targets, b, t));
+        Assert.NotEqual(allA, allB);
+
+        // mixed segments: the backward matches finite differences, and both rows of the table get a gradient
+        model.ZeroGradients();
+        model.Forward(tokens, targets, b, t, tokenTypes: types);
+        model.Backward();
+        float[] gradients = model.Gradients.ToArray();
+        var info = model.GetParameterInfo("bert.embeddings.token_type_embeddings.weight");
+        Assert.Contains(gradients.AsSpan((int)info.Offset, Tiny.Width).ToArray(), g => g != 0);
+        Assert.Contains(gradients.AsSpan((int)info.Offset + Tiny.Width, Tiny.Width).ToArray(), g => g != 0);
+        ModelGradientCheck.Check("bert with segments", model, gradients, () => model.Forward(tokens, targets, b, t, tokenTypes: types), random, output);
+
+        // a forward without types goes back to type 0 everywhere
+        Assert.Equal(allA, model.Forward(tokens, targets, b, t));
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => model.Forward(tokens, targets, b, t, tokenTypes: Enumerable.Repeat(2, b * t).ToArray()));
+        Assert.Contains("tokenTypes[0] = 2 is outside [0, 2)", error.Message);
+    }
+
+    [Fact]
     public void A_bert_has_no_kv_cache()
     {
         using var model = new TransformerModel(Tiny, trainable: false);

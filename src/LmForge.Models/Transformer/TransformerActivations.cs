@@ -71,7 +71,19 @@ internal sealed class TransformerActivations : IDisposable
     public Tensor Tokens { get; }      // Int32 (B·T), uploaded each forward
     public Tensor Targets { get; }     // Int32 (B·T), −1 = ignored
     public Tensor Positions { get; }   // Int32 (B·T): t for every row of every sequence; never rewritten
-    public Tensor? TokenTypes { get; }  // Int32 (B·T), all 0 (type 0 for every token), with a token-type table only
+    public Tensor? TokenTypes { get; }  // Int32 (B·T), with a token-type table only: each token's segment, 0 unless a forward gave types
+
+    /// <summary>Whether <see cref="TokenTypes"/> holds a forward's types rather than zeros.</summary>
+    public bool HasTokenTypes { get; private set; }
+
+    /// <summary>Uploads the token types of the next forward (B·T, checked), or zeros when none are given and the last forward had some.</summary>
+    public void UseTokenTypes(ReadOnlySpan<int> tokenTypes)
+    {
+        if (TokenTypes is null) return;
+        if (!tokenTypes.IsEmpty) _backend.CopyFromHost(TokenTypes, tokenTypes);
+        else if (HasTokenTypes) _backend.CopyFromHost(TokenTypes, new int[TokenTypes.Length]); // back to type 0 (rare: a switch between kinds of batch)
+        HasTokenTypes = !tokenTypes.IsEmpty;
+    }
     public Tensor? EmbeddingSum { get; } // (B,T,C): token + position + type embeddings before the embedding norm, when there is one
     public NormStatistics? EmbeddingNormStatistics { get; }
     public Tensor? DocumentPositions { get; private set; } // Int32 (B·T): t − its document's start, packed rows only

@@ -60,8 +60,8 @@ public sealed record TransformerConfig
     /// <summary>Pre-norm blocks (x + f(norm(x)), with a final norm) or post-norm (norm(x + f(x)), original transformer and BERT).</summary>
     public bool PreNorm { get; init; } = true;
     /// <summary>
-    /// Rows of a token-type (segment) table added to the token and position embeddings (BERT: 2); 0 for none. This
-    /// release gives every token type 0, so the table's row 0 is added everywhere (and only it is trained).
+    /// Rows of a token-type (segment) table added to the token and position embeddings (BERT: 2); 0 for none. A forward
+    /// may give each token its type (segment A 0, segment B 1); without types every token is type 0.
     /// </summary>
     public int TokenTypeCount { get; init; }
     /// <summary>A LayerNorm on the summed embeddings before the first block (BERT's embeddings.LayerNorm).</summary>
@@ -136,7 +136,7 @@ public sealed record TransformerConfig
 
     /// <summary>
     /// A BERT-style encoder for masked-LM training: bidirectional attention, learned positions, a token-type table of 2
-    /// rows (all tokens type 0 for now), LayerNorm (eps 1e-12) on the summed embeddings, post-norm blocks with an exact
+    /// rows (segments A and B), LayerNorm (eps 1e-12) on the summed embeddings, post-norm blocks with an exact
     /// (erf) GELU MLP, biases everywhere, and the masked-LM head: dense + GELU + LayerNorm, then the tied decoder with its own bias.
     /// </summary>
     public static TransformerConfig Bert(int vocabSize, int contextLength, int layerCount, int headCount, int width, int intermediateSize) => new()

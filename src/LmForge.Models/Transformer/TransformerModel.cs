@@ -223,33 +223,41 @@ public sealed class TransformerModel : IDisposable
     /// where its document starts (0 at a row's first token; then either the previous token's start or the token's own
     /// index, where a new document begins). Positions then restart at each document (t − start, for learned and rotary
     /// positions alike) and a token attends only to its own document's tokens. Empty (the default): one sequence per row.
+    /// <paramref name="tokenTypes"/> (B·T), for a model with a token-type table (BERT): each token's segment, such as 0
+    /// for a first sentence and 1 for a second; empty: all 0.
     /// </summary>
-    public void Forward(ReadOnlySpan<int> tokens, int batchSize, int sequenceLength, ReadOnlySpan<int> documentStarts = default)
+    public void Forward(ReadOnlySpan<int> tokens, int batchSize, int sequenceLength, ReadOnlySpan<int> documentStarts = default,
+        ReadOnlySpan<int> tokenTypes = default)
     {
         var acts = Prepare(tokens, batchSize, sequenceLength);
         CheckDocumentStarts(documentStarts, tokens.Length, sequenceLength);
+        CheckTokenTypes(tokenTypes, tokens.Length);
         Backend.CopyFromHost(acts.Tokens, tokens);
         acts.UseDocuments(documentStarts);
+        acts.UseTokenTypes(tokenTypes);
         RunForward(acts);
         _logitsReadyForBackward = false;
     }
 
     /// <summary>
     /// Runs the model and returns the mean cross-entropy of predicting targets (B·T; −1 = ignore this position), over
-    /// every document of every row when <paramref name="documentStarts"/> packs several into a row (see
-    /// <see cref="Forward(ReadOnlySpan{int}, int, int, ReadOnlySpan{int})"/>). Keeps what <see cref="Backward"/> needs.
+    /// every document of every row when <paramref name="documentStarts"/> packs several into a row, with the token types
+    /// of a BERT's segments (see <see cref="Forward(ReadOnlySpan{int}, int, int, ReadOnlySpan{int}, ReadOnlySpan{int})"/>).
+    /// Keeps what <see cref="Backward"/> needs.
     /// </summary>
     public float Forward(ReadOnlySpan<int> tokens, ReadOnlySpan<int> targets, int batchSize, int sequenceLength,
-        ReadOnlySpan<int> documentStarts = default)
+        ReadOnlySpan<int> documentStarts = default, ReadOnlySpan<int> tokenTypes = default)
     {
         var acts = Prepare(tokens, batchSize, sequenceLength);
         if (targets.Length != tokens.Length)
             throw new ArgumentException($"got {targets.Length} targets for {tokens.Length} tokens; expected one target per token", nameof(targets));
         CheckIds(targets, nameof(targets), allowIgnore: true);
         CheckDocumentStarts(documentStarts, tokens.Length, sequenceLength);
+        CheckTokenTypes(tokenTypes, tokens.Length);
         Backend.CopyFromHost(acts.Tokens, tokens);
         Backend.CopyFromHost(acts.Targets, targets);
         acts.UseDocuments(documentStarts);
+        acts.UseTokenTypes(tokenTypes);
         RunForward(acts);
         Backend.CrossEntropyForward(acts.Losses, acts.Logits, acts.Targets, Config.VocabSize);
         int count = 0;
@@ -318,7 +326,7 @@ public sealed class TransformerModel : IDisposable
     /// One full training step: zero gradients, forward, loss, backward, clip the global gradient norm to maxGradNorm
     /// (as torch.nn.utils.clip_grad_norm_; 0 or less disables clipping), AdamW update. Throws
     /// <see cref="NonFiniteLossException"/> (parameters untouched) when the loss or gradient norm is NaN or infinite.
-    /// <paramref name="documentStarts"/> packs several documents into a row, as for <see cref="Forward(ReadOnlySpan{int}, int, int, ReadOnlySpan{int})"/>.
+    /// <paramref name="documentStarts"/> packs several documents into a row, as for <see cref="Forward(ReadOnlySpan{int}, int, int, ReadOnlySpan{int}, ReadOnlySpan{int})"/>.
     /// </summary>
     public TrainStepResult TrainStep(ReadOnlySpan<int> tokens, ReadOnlySpan<int> targets, int batchSize, int sequenceLength,
         AdamWOptimizer optimizer, float learningRate, float maxGradNorm, ReadOnlySpan<int> documentStarts = default)
@@ -446,6 +454,21 @@ public sealed class TransformerModel : IDisposable
         {
             if (ids[i] < lowest || ids[i] >= Config.VocabSize)
                 ThrowIdOutOfRange(name, ids[i], i, lowest);
+        }
+    }
+
+    // Empty, or one type per token in [0, TokenTypeCount) for a model with a token-type table.
+    private void CheckTokenTypes(ReadOnlySpan<int> tokenTypes, int tokenCount)
+    {
+        if (tokenTypes.IsEmpty) return;
+        if (Config.TokenTypeCount == 0)
+            throw new ArgumentException($"a {Config.Family} model has no token types; pass none", nameof(tokenTypes));
+        if (tokenTypes.Length != tokenCount)
+            throw new ArgumentException($"got {tokenTypes.Length} token types for {tokenCount} tokens; expected one per token (or none)", nameof(tokenTypes));
+        for (int i = 0; i < tokenTypes.Length; i++)
+        {
+            if ((uint)tokenTypes[i] >= (uint)Config.TokenTypeCount)
+                throw new ArgumentOutOfRangeException(nameof(tokenTypes), $"tokenTypes[{i}] = {tokenTypes[i]} is outside [0, {Config.TokenTypeCount}) (the model's token types)");
         }
     }
 
