@@ -11,8 +11,8 @@ public static class SentinelTokens
     /// <summary>T5's number of sentinels.</summary>
     public const int DefaultCount = 100;
 
-    /// <summary>What the tokens are called when a tokenizer lacks them: the commands that add them.</summary>
-    public const string HowToAdd = "add them with lmforge tokenizer add-encoder-tokens --tokenizer IN.json --out OUT.json, or train the tokenizer with lmforge tokenizer train --encoder";
+    /// <summary>The commands that give a tokenizer the sentinels (and the encoder tokens), for errors about lacking them.</summary>
+    public const string HowToAdd = "lmforge tokenizer add-encoder-tokens --tokenizer IN.json --out OUT.json adds them (with [PAD] [CLS] [SEP] [MASK]), as does training the tokenizer with lmforge tokenizer train --encoder";
 
     /// <summary>"&lt;extra_id_<paramref name="index"/>&gt;".</summary>
     public static string Name(int index)
