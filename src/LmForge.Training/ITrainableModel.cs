@@ -30,14 +30,15 @@ public interface ITrainableModel : IDisposable
     double TrainingFlopsPerToken(int sequenceLength);
 
     /// <summary>
-    /// Forward and backward on inputs/targets (B×T): ACCUMULATES d(mean loss · lossScale)/d(parameters) into Gradients
+    /// Forward and backward on inputs (B×T) and targets (B×T; for an encoder-decoder B×the decoder's length, the
+    /// decoder's labels, −1 for none, which its inputs are shifted right from): ACCUMULATES d(mean loss · lossScale)/d(parameters) into Gradients
     /// and returns the mean loss. <paramref name="documentStarts"/> (B×T, or empty) packs several documents per row:
     /// each token's document begins at that index of its row, and nothing attends across documents.
     /// </summary>
     float ForwardBackward(ReadOnlySpan<int> inputs, ReadOnlySpan<int> targets, int batchSize, int sequenceLength, float lossScale,
         ReadOnlySpan<int> documentStarts = default);
 
-    /// <summary>The mean loss on inputs/targets (B×T) without touching the gradients (document starts as in <see cref="ForwardBackward"/>).</summary>
+    /// <summary>The mean loss on inputs/targets (as <see cref="ForwardBackward"/>) without touching the gradients (document starts as in <see cref="ForwardBackward"/>).</summary>
     float Loss(ReadOnlySpan<int> inputs, ReadOnlySpan<int> targets, int batchSize, int sequenceLength, ReadOnlySpan<int> documentStarts = default);
 
     /// <summary>Writes the weights into a checkpoint directory (model.safetensors + config.json for GPT-2).</summary>

@@ -47,7 +47,8 @@ public sealed class Trainer : IDisposable
         _validation = validation;
         _metrics = metrics;
         _inputs = new int[config.MicroBatchSize * config.ContextLength];
-        _targets = new int[_inputs.Length];
+        // B × T for the decoders and the encoder, B × the decoder's length for an encoder-decoder (span corruption)
+        _targets = new int[config.MicroBatchSize * Math.Max(train.TargetLength, validation.TargetLength)];
         _documentStarts = new int[_inputs.Length];
     }
 
@@ -188,8 +189,9 @@ public sealed class Trainer : IDisposable
             float loss = 0;
             for (int micro = 0; micro < accumulation; micro++)
             {
-                bool packed = _train.Next(_inputs, _targets, _documentStarts);
-                loss += _model.ForwardBackward(_inputs, _targets, _config.MicroBatchSize, _config.ContextLength, lossScale, packed ? _documentStarts : default);
+                var targets = _targets.AsSpan(0, _config.MicroBatchSize * _train.TargetLength);
+                bool packed = _train.Next(_inputs, targets, _documentStarts);
+                loss += _model.ForwardBackward(_inputs, targets, _config.MicroBatchSize, _config.ContextLength, lossScale, packed ? _documentStarts : default);
             }
             loss /= accumulation;
             float gradientNorm = (float)Math.Sqrt(_backend.SumOfSquares(_model.Gradients));
@@ -248,8 +250,9 @@ public sealed class Trainer : IDisposable
         double sum = 0;
         for (int i = 0; i < batches; i++)
         {
-            bool packed = _validation.Next(_inputs, _targets, _documentStarts);
-            sum += _model.Loss(_inputs, _targets, _config.MicroBatchSize, _config.ContextLength, packed ? _documentStarts : default);
+            var targets = _targets.AsSpan(0, _config.MicroBatchSize * _validation.TargetLength);
+            bool packed = _validation.Next(_inputs, targets, _documentStarts);
+            sum += _model.Loss(_inputs, targets, _config.MicroBatchSize, _config.ContextLength, packed ? _documentStarts : default);
         }
         return (float)(sum / batches);
     }

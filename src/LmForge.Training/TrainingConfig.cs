@@ -14,14 +14,14 @@ namespace LmForge.Training;
 public sealed record TrainingConfig
 {
     // Model: the family and its shape. The vocabulary size comes from the tokenizer.
-    /// <summary>"gpt2" (LayerNorm, learned positions, GELU MLP, tied head), "llama" (RMSNorm, rotary positions, SwiGLU, grouped-query attention, untied head) or "bert" (bidirectional, post-norm encoder with the masked-LM head; objective masked).</summary>
+    /// <summary>"gpt2" (LayerNorm, learned positions, GELU MLP, tied head), "llama" (RMSNorm, rotary positions, SwiGLU, grouped-query attention, untied head), "bert" (bidirectional, post-norm encoder with the masked-LM head; objective masked) or "t5" (an encoder-decoder, as many decoder layers as encoder layers; objective span).</summary>
     public string Architecture { get; init; } = TransformerFamilies.Gpt2;
     public int Layers { get; init; } = 4;
     public int Heads { get; init; } = 4;
     /// <summary>Key/value heads (grouped-query attention, llama only); 0 means as many as heads.</summary>
     public int KeyValueHeads { get; init; }
     public int EmbeddingSize { get; init; } = 128;
-    /// <summary>The MLP's hidden width; 0 means the family's default (gpt2: 4 x embeddingSize; llama: 8/3 x embeddingSize rounded up to 32).</summary>
+    /// <summary>The MLP's hidden width; 0 means the family's default (gpt2, bert, t5: 4 x embeddingSize; llama: 8/3 x embeddingSize rounded up to 32).</summary>
     public int IntermediateSize { get; init; }
     /// <summary>Rotary base theta (llama only).</summary>
     public float RopeTheta { get; init; } = 10000f;
@@ -29,10 +29,14 @@ public sealed record TrainingConfig
     public int ContextLength { get; init; } = 128;
     public int VocabularySize { get; init; } = 4096;
 
-    /// <summary>What the model learns to predict: "causal" (the next token) or "masked" (BERT's masked tokens, for an encoder).</summary>
+    /// <summary>What the model learns to predict: "causal" (the next token), "masked" (BERT's masked tokens, for an encoder) or "span" (T5's corrupted spans, for an encoder-decoder).</summary>
     public string Objective { get; init; } = TrainingObjectives.Causal;
     /// <summary>Masked LM: the fraction of non-special positions chosen per window (80 % masked, 10 % random, 10 % kept).</summary>
     public float MaskingRate { get; init; } = 0.15f;
+    /// <summary>Span corruption: the fraction of each window's tokens dropped from the input, in (0, 1) (T5: 0.15).</summary>
+    public double NoiseDensity { get; init; } = 0.15;
+    /// <summary>Span corruption: the mean length of a dropped span, at least 1 (T5: 3).</summary>
+    public double MeanSpanLength { get; init; } = 3;
 
     // Data: a directory, a file, or a glob pattern such as "shards/train_*.bin".
     public string TrainShards { get; init; } = "";
@@ -42,7 +46,7 @@ public sealed record TrainingConfig
     /// <summary>Held-out conversations for validation; empty holds out <see cref="ValidationFraction"/> of TrainChats.</summary>
     public string ValidationChats { get; init; } = "";
     public float ValidationFraction { get; init; } = 0.05f;
-    /// <summary>The tokenizer.json conversations are rendered with (fine-tuning only).</summary>
+    /// <summary>The tokenizer.json conversations are rendered with (fine-tuning), or that says the special tokens (masked, span).</summary>
     public string Tokenizer { get; init; } = "";
     /// <summary>Sequences per forward/backward pass (B).</summary>
     public int MicroBatchSize { get; init; } = 8;
@@ -83,9 +87,20 @@ public sealed record TrainingConfig
     [JsonIgnore]
     public int GradientAccumulationSteps => TotalBatchTokens / (MicroBatchSize * ContextLength);
 
-    /// <summary>The model this config describes.</summary>
-    public TransformerConfig ToModelConfig()
+    /// <summary>
+    /// The model this config describes. A t5's decoder starts from <paramref name="decoderStartToken"/>, the tokenizer's
+    /// [PAD] (<see cref="Data.TrainingData.ModelConfig"/> reads it), which this record does not know; the other
+    /// families ignore it.
+    /// </summary>
+    public TransformerConfig ToModelConfig(int? decoderStartToken = null)
     {
+        if (Architecture == TransformerFamilies.T5)
+        {
+            if (decoderStartToken is not { } start)
+                throw new TrainingConfigException("architecture t5: the model config needs the decoder start token (the tokenizer's [PAD] id); get it with TrainingData.ModelConfig(config)");
+            return TransformerConfig.T5(VocabularySize, ContextLength, layerCount: Layers, decoderLayerCount: Layers, headCount: Heads, width: EmbeddingSize,
+                intermediateSize: IntermediateSize > 0 ? IntermediateSize : 4 * EmbeddingSize, gated: false, decoderStartToken: start);
+        }
         if (Architecture == TransformerFamilies.Llama)
         {
             return TransformerConfig.Llama(VocabularySize, ContextLength, Layers, Heads, KeyValueHeads == 0 ? Heads : KeyValueHeads,
@@ -177,11 +192,16 @@ public sealed record TrainingConfig
         {
             if (!ok) throw new TrainingConfigException($"{source}: {field} = {actual} is invalid; expected {expected}");
         }
-        // decoders learn the next token, an encoder the masked ones (T5 is not trained by this tool yet)
-        string[] trainable = [TransformerFamilies.Gpt2, TransformerFamilies.Llama, TransformerFamilies.Bert];
+        // decoders learn the next token, an encoder the masked ones, an encoder-decoder the corrupted spans
+        string[] trainable = [TransformerFamilies.Gpt2, TransformerFamilies.Llama, TransformerFamilies.Bert, TransformerFamilies.T5];
         Require(trainable.Contains(Architecture), "architecture", string.Join(" or ", trainable), Architecture);
-        Require((Architecture == TransformerFamilies.Bert) == (Objective == TrainingObjectives.Masked), "objective",
-            Architecture == TransformerFamilies.Bert ? "masked for bert (an encoder learns masked tokens: --set objective=masked)" : $"causal for {Architecture} (the masked objective trains a bert encoder)", Objective);
+        var (objective, why) = Architecture switch
+        {
+            TransformerFamilies.Bert => (TrainingObjectives.Masked, "an encoder learns masked tokens: --set objective=masked"),
+            TransformerFamilies.T5 => (TrainingObjectives.Span, "an encoder-decoder learns corrupted spans: --set objective=span"),
+            _ => (TrainingObjectives.Causal, "the masked objective trains a bert encoder, the span objective a t5 encoder-decoder"),
+        };
+        Require(Objective == objective, "objective", $"{objective} for {Architecture} ({why})", Objective);
         Require(Layers >= 1, "layers", "at least 1", Layers);
         Require(Heads >= 1, "heads", "at least 1", Heads);
         Require(EmbeddingSize >= 1 && EmbeddingSize % Heads == 0, "embeddingSize", $"a positive multiple of heads ({Heads})", EmbeddingSize);
@@ -196,7 +216,9 @@ public sealed record TrainingConfig
         Require(VocabularySize >= 2, "vocabularySize", "at least 2", VocabularySize);
         Require(TrainingObjectives.All.Contains(Objective), "objective", string.Join(" or ", TrainingObjectives.All), Objective);
         Require(MaskingRate > 0 && MaskingRate < 1, "maskingRate", "in (0, 1)", MaskingRate);
-        Require(Objective != TrainingObjectives.Masked || TrainChats.Length == 0, "objective", "causal when fine-tuning on conversations (trainChats)", Objective);
+        Require(NoiseDensity > 0 && NoiseDensity < 1, "noiseDensity", "in (0, 1)", NoiseDensity);
+        Require(MeanSpanLength >= 1 && double.IsFinite(MeanSpanLength), "meanSpanLength", "a number at least 1", MeanSpanLength);
+        Require(Objective == TrainingObjectives.Causal || TrainChats.Length == 0, "objective", "causal when fine-tuning on conversations (trainChats)", Objective);
         Require(ValidationFraction > 0 && ValidationFraction < 1, "validationFraction", "in (0, 1)", ValidationFraction);
         Require(MicroBatchSize >= 1, "microBatchSize", "at least 1", MicroBatchSize);
         int microBatchTokens = MicroBatchSize * ContextLength;
@@ -246,6 +268,8 @@ public sealed record TrainingConfig
         Check("shuffleTrainingData", ShuffleTrainingData, saved.ShuffleTrainingData);
         Check("objective", Objective, saved.Objective);
         Check("maskingRate", MaskingRate, saved.MaskingRate);
+        Check("noiseDensity", NoiseDensity, saved.NoiseDensity);
+        Check("meanSpanLength", MeanSpanLength, saved.MeanSpanLength);
         return differences.Count == 0 ? null : string.Join("; ", differences);
     }
 
@@ -269,9 +293,9 @@ public sealed record TrainingConfig
 /// <summary>The training objectives a config can name.</summary>
 public static class TrainingObjectives
 {
-    public const string Causal = "causal", Masked = "masked";
+    public const string Causal = "causal", Masked = "masked", Span = "span";
 
-    public static IReadOnlyList<string> All { get; } = [Causal, Masked];
+    public static IReadOnlyList<string> All { get; } = [Causal, Masked, Span];
 }
 
 /// <summary>A training config that cannot be read or is out of range; the message is one line naming the field.</summary>

@@ -9,10 +9,10 @@ public sealed class TransformerTrainableModel(TransformerModel model) : ITrainab
 {
     public TransformerModel Model { get; } = model;
 
-    /// <summary>A new model of the config's architecture and shape, initialized from its seed.</summary>
+    /// <summary>A new model of the config's architecture and shape (and, for t5, its tokenizer's decoder start token), initialized from its seed.</summary>
     public static TransformerTrainableModel Create(TrainingConfig config, IBackend backend)
     {
-        var model = new TransformerModel(config.ToModelConfig(), backend);
+        var model = new TransformerModel(Data.TrainingData.ModelConfig(config), backend);
         model.InitializeWeights(config.Seed);
         return new TransformerTrainableModel(model);
     }

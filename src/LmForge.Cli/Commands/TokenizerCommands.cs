@@ -10,7 +10,7 @@ using Spectre.Console;
 namespace LmForge.Cli.Commands;
 
 /// <summary>
-/// <c>lmforge tokenizer train|encode|decode</c> and <c>lmforge tokenize</c>: thin front ends over
+/// <c>lmforge tokenizer train|encode|decode|add-encoder-tokens</c> and <c>lmforge tokenize</c>: thin front ends over
 /// <see cref="BpeTrainer"/>, the tokenizer and the shard writer; all logic lives in LmForge.Tokenization.
 /// </summary>
 public static class TokenizerCommands
@@ -21,6 +21,7 @@ public static class TokenizerCommands
         tokenizer.Subcommands.Add(CreateTrain());
         tokenizer.Subcommands.Add(CreateEncode());
         tokenizer.Subcommands.Add(CreateDecode());
+        tokenizer.Subcommands.Add(CreateAddEncoderTokens());
         yield return tokenizer;
         yield return CreateTokenize();
     }
@@ -201,13 +202,33 @@ public static class TokenizerCommands
         return text.Append('\'').ToString();
     }
 
+    static Command CreateAddEncoderTokens()
+    {
+        var input = new Option<string>("--tokenizer", "-t") { Description = "The tokenizer.json to add them to", Required = true };
+        var output = new Option<string>("--out", "-o") { Description = "The new tokenizer.json (must not exist)", Required = true };
+        var sentinels = new Option<int>("--sentinels") { Description = "How many sentinels <extra_id_N> to have", DefaultValueFactory = _ => SentinelTokens.DefaultCount };
+        var command = new Command("add-encoder-tokens", "Give a trained tokenizer.json BERT's [PAD], [CLS], [SEP], [MASK] and T5's sentinels <extra_id_0> ... <extra_id_99> (existing ids unchanged), for the masked and span objectives.")
+        {
+            input, output, sentinels,
+        };
+        command.SetAction(parse => Run(() =>
+        {
+            if (parse.GetValue(sentinels) < 1) throw new ArgumentException($"--sentinels {parse.GetValue(sentinels)}: expected at least 1");
+            var added = EncoderTokens.AddTo(parse.GetValue(input)!, parse.GetValue(output)!, parse.GetValue(sentinels));
+            var ids = added.Values.Order().ToList();
+            Console.WriteLine($"wrote {parse.GetValue(output)}: {parse.GetValue(input)} with {added.Count} more special tokens ({Abbreviated(added.Keys)}) at ids {ids[0]}..{ids[^1]}");
+            return 0;
+        }));
+        return command;
+    }
+
     static Command CreateTrain()
     {
         var input = new Argument<string>("input") { Description = "Corpus: a .txt/.jsonl/.ndjson file (optionally .gz) or a directory of them" };
         var output = new Option<string>("--output", "-o") { Description = "Where to write the Hugging Face tokenizer.json", DefaultValueFactory = _ => "tokenizer.json" };
         var vocab = new Option<int>("--vocab-size") { Description = "Total vocabulary: 256 bytes + merges + special tokens", DefaultValueFactory = _ => 32768 };
         var chat = new Option<bool>("--chat") { Description = "Add the chat markers <|im_start|>, <|im_sep|>, <|im_end|> after <|endoftext|>" };
-        var encoder = new Option<bool>("--encoder") { Description = "Add BERT's [PAD], [CLS], [SEP], [MASK] (for the masked-LM objective) after the chat markers" };
+        var encoder = new Option<bool>("--encoder") { Description = "Add BERT's [PAD], [CLS], [SEP], [MASK] (for the masked-LM objective) and T5's 100 sentinels <extra_id_0> ... <extra_id_99> (for span corruption) after the chat markers" };
         var specials = new Option<string[]>("--special") { Description = "Extra special tokens (after <|endoftext|>, the chat markers and the encoder tokens)", AllowMultipleArgumentsPerToken = true };
         var threads = new Option<int>("--threads") { Description = "Pre-tokenizing threads", DefaultValueFactory = _ => Environment.ProcessorCount };
         var pattern = new Option<string>("--pattern") { Description = "Split pattern: cl100k (GPT-4), gpt2, o200k (GPT-4o), or a regex", DefaultValueFactory = _ => "cl100k" };
@@ -221,7 +242,10 @@ public static class TokenizerCommands
             if (parse.GetValue(chat))
                 specialTokens.AddRange(BpeTrainerOptions.ChatSpecialTokens);
             if (parse.GetValue(encoder))
+            {
                 specialTokens.AddRange(EncoderTokens.All);
+                specialTokens.AddRange(SentinelTokens.Names());
+            }
             specialTokens.AddRange(parse.GetValue(specials) ?? []);
             string outputPath = parse.GetValue(output)!;
             TrainedBpe? bpe = null;
@@ -264,12 +288,19 @@ public static class TokenizerCommands
                     bpe = new BpeTrainer(options).Train(parse.GetValue(input)!);
                 });
             HuggingFaceTokenizerWriter.Write(bpe!, outputPath);
-            Console.WriteLine($"wrote {outputPath}: {bpe!.VocabSize:N0} tokens ({bpe.Merges.Count:N0} merges, specials {string.Join(" ", bpe.SpecialTokens.Keys)}) in {elapsed.Elapsed.TotalSeconds:F1} s");
+            Console.WriteLine($"wrote {outputPath}: {bpe!.VocabSize:N0} tokens ({bpe.Merges.Count:N0} merges, specials {Abbreviated(bpe.SpecialTokens.Keys)}) in {elapsed.Elapsed.TotalSeconds:F1} s");
             if (bpe.RanOutOfPairs)
                 Console.Error.WriteLine("warning: the corpus ran out of pairs to merge before the requested vocabulary size");
             return 0;
         }));
         return command;
+    }
+
+    // The first few of many (a tokenizer trained with --encoder has 105 special tokens).
+    static string Abbreviated(IEnumerable<string> tokens)
+    {
+        var all = tokens.ToList();
+        return all.Count <= 8 ? string.Join(" ", all) : $"{string.Join(" ", all.Take(6))} ... {all[^1]} ({all.Count} in all)";
     }
 
     // A live bar on a terminal; when output is redirected (logs, CI) the bar is drawn nowhere and only the

@@ -166,7 +166,8 @@ public static partial class TrainingCommands
             var bpe = CheckpointTokenizer.Load(tokenizerDirectory);
             if (bpe.VocabularySize != config.VocabularySize) config = config with { VocabularySize = bpe.VocabularySize };
             string[] tokenizerFiles = [Path.Combine(tokenizerDirectory, CheckpointTokenizer.FileName)];
-            if (config.Objective == TrainingObjectives.Masked && config.Tokenizer.Length == 0) config = config with { Tokenizer = Path.GetFullPath(tokenizerFiles[0]) };
+            // masked and span batches take their special tokens from the tokenizer (a t5's decoder start token too)
+            if (config.Objective != TrainingObjectives.Causal && config.Tokenizer.Length == 0) config = config with { Tokenizer = Path.GetFullPath(tokenizerFiles[0]) };
             using var model = TransformerTrainableModel.Create(config, CpuBackend.Shared);
             AnsiConsole.MarkupLineInterpolated($"{Describe(model.Model)}; {config.Steps} steps of {config.TotalBatchTokens} tokens{(checkpoint is null ? "" : $", resuming {checkpoint}")}");
             var result = TrainWithProgress(config, model, run, bpe, tokenizerFiles, checkpoint);

@@ -34,10 +34,7 @@ public sealed class MaskedBatchLoader(TokenBatchLoader windows, MaskedLanguageMo
         windows.Next(_window, _unused); // the window's tokens; next-token targets are not this objective's
         int t = SequenceLength;
         for (int row = 0; row < BatchSize; row++)
-        {
-            ulong stream = CounterRandom.Derive((ulong)position.Epoch, ((ulong)position.Shard << 32) | (uint)position.Batch).NextUInt64() + (ulong)row;
-            masking.Build(_window.AsSpan(row * t, t), seed, stream, inputs.Slice(row * t, t), targets.Slice(row * t, t));
-        }
+            masking.Build(_window.AsSpan(row * t, t), seed, position.RowStream(row), inputs.Slice(row * t, t), targets.Slice(row * t, t));
         return false;
     }
 
