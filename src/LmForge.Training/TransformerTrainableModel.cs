@@ -9,17 +9,21 @@ public sealed class TransformerTrainableModel(TransformerModel model) : ITrainab
 {
     public TransformerModel Model { get; } = model;
 
-    /// <summary>A new model of the config's architecture and shape (and, for t5, its tokenizer's decoder start token), initialized from its seed.</summary>
-    public static TransformerTrainableModel Create(TrainingConfig config, IBackend backend)
+    /// <summary>A new single-stack model of the config's architecture and shape, initialized from its seed (a t5 config: see <see cref="TrainableModels.Create"/>).</summary>
+    public static TransformerTrainableModel Create(TrainingConfig config, IBackend backend) => Create(config.ToModelConfig(), config.Seed, backend);
+
+    internal static TransformerTrainableModel Create(TransformerConfig modelConfig, int seed, IBackend backend)
     {
-        var model = new TransformerModel(Data.TrainingData.ModelConfig(config), backend);
-        model.InitializeWeights(config.Seed);
+        var model = new TransformerModel(modelConfig, backend);
+        model.InitializeWeights(seed);
         return new TransformerTrainableModel(model);
     }
 
     /// <summary>Loads a checkpoint directory: config.json says the family, model.safetensors holds its weights.</summary>
     public static TransformerTrainableModel Load(string directory, IBackend backend) => new(ModelCheckpoint.Load(directory, backend));
 
+    public TransformerConfig Config => Model.Config;
+    public long ParameterCount => Model.ParameterCount;
     public int VocabularySize => Model.Config.VocabSize;
     public int ContextLength => Model.Config.ContextLength;
     public IBackend Backend => Model.Backend;

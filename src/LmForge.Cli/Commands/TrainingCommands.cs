@@ -144,7 +144,7 @@ public static partial class TrainingCommands
         var tokenizer = new Option<string?>("--tokenizer") { Description = "The tokenizer the shards were made with: its .json file or the directory holding tokenizer.json (copied into checkpoints, used for samples)" };
         var output = new Option<string?>("--out") { Description = "Run directory (default: runs/train, or the resumed checkpoint's run)" };
         var resume = new Option<string?>("--resume") { Description = "Continue from a checkpoint directory or a run directory (its newest checkpoint)" };
-        var command = new Command("train", "Pretrain a GPT on token shards (config file + overrides), with checkpoints, validation and samples.")
+        var command = new Command("train", "Pretrain a model on token shards (config file + overrides; architecture gpt2, llama, bert or t5 with its objective), with checkpoints, validation and samples.")
         {
             configFile, set, trainShards, validationShards, tokenizer, output, resume,
         };
@@ -168,8 +168,8 @@ public static partial class TrainingCommands
             string[] tokenizerFiles = [Path.Combine(tokenizerDirectory, CheckpointTokenizer.FileName)];
             // masked and span batches take their special tokens from the tokenizer (a t5's decoder start token too)
             if (config.Objective != TrainingObjectives.Causal && config.Tokenizer.Length == 0) config = config with { Tokenizer = Path.GetFullPath(tokenizerFiles[0]) };
-            using var model = TransformerTrainableModel.Create(config, CpuBackend.Shared);
-            AnsiConsole.MarkupLineInterpolated($"{Describe(model.Model)}; {config.Steps} steps of {config.TotalBatchTokens} tokens{(checkpoint is null ? "" : $", resuming {checkpoint}")}");
+            using var model = TrainableModels.Create(config, CpuBackend.Shared);
+            AnsiConsole.MarkupLineInterpolated($"{Describe(model)}; {config.Steps} steps of {config.TotalBatchTokens} tokens{(checkpoint is null ? "" : $", resuming {checkpoint}")}");
             var result = TrainWithProgress(config, model, run, bpe, tokenizerFiles, checkpoint);
             AnsiConsole.MarkupLineInterpolated($"{(result.Interrupted ? "Interrupted" : "Done")} at step {result.Step}; validation loss {result.LastValidationLoss?.ToString("F4", CultureInfo.InvariantCulture) ?? "-"}; checkpoint {result.CheckpointDirectory}");
             return 0;
@@ -236,19 +236,19 @@ public static partial class TrainingCommands
     static int FineTune(TrainingConfig config, TransformerTrainableModel model, string run, string? resumeFrom)
     {
         var tokenizer = HuggingFaceTokenizerFile.Load(config.Tokenizer);
-        AnsiConsole.MarkupLineInterpolated($"{Describe(model.Model)}; fine-tuning for {config.Steps} steps of {config.TotalBatchTokens} tokens{(resumeFrom is null ? "" : $", resuming {resumeFrom}")}");
+        AnsiConsole.MarkupLineInterpolated($"{Describe(model)}; fine-tuning for {config.Steps} steps of {config.TotalBatchTokens} tokens{(resumeFrom is null ? "" : $", resuming {resumeFrom}")}");
         var result = TrainWithProgress(config, model, run, tokenizer, [config.Tokenizer], resumeFrom);
         AnsiConsole.MarkupLineInterpolated($"{(result.Interrupted ? "Interrupted" : "Done")} at step {result.Step}; validation loss (assistant tokens) {result.LastValidationLoss?.ToString("F4", CultureInfo.InvariantCulture) ?? "-"}; checkpoint {result.CheckpointDirectory}");
         AnsiConsole.MarkupLineInterpolated($"Talk to it: lmforge chat --checkpoint {run}   or serve it: lmforge serve --checkpoint {run}");
         return 0;
     }
 
-    static TrainingResult TrainWithProgress(TrainingConfig config, TransformerTrainableModel model, string run, BpeTokenizer tokenizer, IReadOnlyList<string> tokenizerFiles, string? resumeFrom)
+    static TrainingResult TrainWithProgress(TrainingConfig config, ITrainableModel model, string run, BpeTokenizer tokenizer, IReadOnlyList<string> tokenizerFiles, string? resumeFrom)
     {
         var backend = CpuBackend.Shared;
         using var trainer = resumeFrom is null ? Trainer.Start(config, model, backend, run) : Trainer.Resume(config, model, backend, run, resumeFrom);
         trainer.CheckpointExtraFiles = tokenizerFiles;
-        trainer.Sampler = (_, step) => QuickstartPipeline.Sample(model.Model, tokenizer, "", new SamplingOptions(Temperature: 0.8f, TopK: 40, MaxTokens: config.SampleTokens, Seed: (ulong)step));
+        trainer.Sampler = (_, step) => ProgressSample(model, tokenizer, config.SampleTokens, (ulong)step);
         using var cancellation = new CancellationTokenSource();
         ConsoleCancelEventHandler onCancel = (_, e) =>
         {
@@ -498,6 +498,33 @@ public static partial class TrainingCommands
 
     static string Describe(TransformerModel model) =>
         string.Create(CultureInfo.InvariantCulture, $"{model.Config.Summary}; {model.ParameterCount / 1e6:F2}M parameters");
+
+    static string Describe(ITrainableModel model) => model switch
+    {
+        TransformerTrainableModel single => Describe(single.Model),
+        EncoderDecoderTrainableModel t5 => string.Create(CultureInfo.InvariantCulture, $"{t5.Config.Summary}; {t5.ParameterCount / 1e6:F2}M parameters"),
+        _ => model.GetType().Name,
+    };
+
+    // What a model in training writes, by kind: a decoder continues a new document; an encoder fills the masks of a
+    // fixed sentence (its top candidate each); an encoder-decoder answers the sentinels of that sentence.
+    static string ProgressSample(ITrainableModel model, BpeTokenizer tokenizer, int maxTokens, ulong seed)
+    {
+        switch (model)
+        {
+            case EncoderDecoderTrainableModel t5:
+                var answer = SpanGeneration.Generate(t5.Model, tokenizer, ["The <extra_id_0> of the <extra_id_1> is <extra_id_2>."],
+                    new SamplingOptions(Temperature: 0, MaxTokens: maxTokens), tokenizer.GetSpecialTokenId(CheckpointTokenizer.EndOfText));
+                return $"The <extra_id_0> of the <extra_id_1> is <extra_id_2>. → {answer[0].Text}";
+            case TransformerTrainableModel { Model.Config.Causal: false } encoder:
+                var masks = MaskFilling.Fill(encoder.Model, tokenizer, "The [MASK] of the [MASK] is [MASK].", top: 1);
+                return $"The [MASK] of the [MASK] is [MASK]. → {string.Join(" | ", masks.Select(m => m[0].Text.Trim()))}";
+            case TransformerTrainableModel decoder:
+                return QuickstartPipeline.Sample(decoder.Model, tokenizer, "", new SamplingOptions(Temperature: 0.8f, TopK: 40, MaxTokens: maxTokens, Seed: seed));
+            default:
+                return "";
+        }
+    }
 
     internal static Spectre.Console.Progress Progress() => AnsiConsole.Progress()
         .AutoClear(false)

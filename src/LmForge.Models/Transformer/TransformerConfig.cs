@@ -223,7 +223,7 @@ public sealed record TransformerConfig
             ("causal", Causal, other.Causal), ("pre-norm", PreNorm, other.PreNorm), ("vocabulary padding", VocabPadding, other.VocabPadding),
             ("token types", TokenTypeCount, other.TokenTypeCount), ("embedding norm", EmbeddingNorm, other.EmbeddingNorm),
             ("head transform", HeadTransform, other.HeadTransform), ("head bias", HeadBias, other.HeadBias),
-            ("decoder layers", DecoderLayerCount, other.DecoderLayerCount), ("head size", HeadSize, other.HeadSize),
+            ("decoder layers", DecoderLayerCount, other.DecoderLayerCount), ("head size", AttentionHeadSize, other.AttentionHeadSize),
             ("scaled attention", ScaledAttention, other.ScaledAttention), ("relative buckets", RelativeAttentionBuckets, other.RelativeAttentionBuckets),
             ("relative max distance", RelativeAttentionMaxDistance, other.RelativeAttentionMaxDistance),
             ("decoder start token", DecoderStartToken, other.DecoderStartToken),

@@ -83,7 +83,7 @@ public class MaskedTrainingTests
         string decoder = LmForge.Tests.Shared.ChatCheckpoint.Create(TestFiles.TemporaryDirectory("fill-mask-decoder"), width: 32, layers: 1, context: 32);
         (exitCode, _, errors) = TestFiles.RunTool("fill-mask", "--checkpoint", decoder, "the [MASK] sat");
         Assert.Equal(1, exitCode);
-        Assert.StartsWith("error: a llama model predicts the next token, not masked ones; fill-mask needs an encoder", errors.Trim());
+        Assert.Equal($"error: {decoder}: a llama checkpoint is a decoder, which lmforge fill-mask cannot run; use lmforge sample --checkpoint {decoder}", errors.Trim());
     }
 
     [Fact]
