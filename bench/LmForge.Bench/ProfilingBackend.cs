@@ -129,6 +129,13 @@ internal sealed class ProfilingBackend(IBackend inner) : IBackend
         Add("RotaryBackward", start);
     }
 
+    public void ArgMax(Tensor indices, Tensor logits, int vocabSize)
+    {
+        long start = Stopwatch.GetTimestamp();
+        inner.ArgMax(indices, logits, vocabSize);
+        Add("ArgMax", start);
+    }
+
     public void Scale(Tensor output, Tensor input, float factor)
     {
         long start = Stopwatch.GetTimestamp();

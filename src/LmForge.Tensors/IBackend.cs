@@ -150,6 +150,9 @@ public interface IBackend
     /// </summary>
     void CrossEntropyForward(Tensor losses, Tensor logits, Tensor targets, int vocabSize);
 
+    /// <summary>indices Int32 (N) = for each row of logits (N,Vp), the column of its largest value among the real vocabulary [0, vocabSize) (the first on a tie): the model's most likely token.</summary>
+    void ArgMax(Tensor indices, Tensor logits, int vocabSize);
+
     /// <summary>
     /// logitsGrad (N,Vp) = (softmax(logits) − onehot(target)) · lossGradScale over the real vocabulary, 0 in padded columns
     /// and in rows with target −1. Recomputes the softmax from logits and the forward's losses; logitsGrad may be the

@@ -59,6 +59,12 @@ public sealed class EncoderDecoderTrainableModel(EncoderDecoderModel model) : IT
         return Model.Forward(inputs, targets, batchSize, sequenceLength);
     }
 
+    public bool PredictTokens(Span<int> tokens)
+    {
+        Model.PredictTokens(tokens);
+        return true;
+    }
+
     public void SaveWeights(string directory) => ModelCheckpoint.Save(Model, directory);
 
     public void LoadWeights(string directory)

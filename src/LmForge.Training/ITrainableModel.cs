@@ -41,6 +41,12 @@ public interface ITrainableModel : IDisposable
     /// <summary>The mean loss on inputs/targets (as <see cref="ForwardBackward"/>) without touching the gradients (document starts as in <see cref="ForwardBackward"/>).</summary>
     float Loss(ReadOnlySpan<int> inputs, ReadOnlySpan<int> targets, int batchSize, int sequenceLength, ReadOnlySpan<int> documentStarts = default);
 
+    /// <summary>
+    /// The most likely token at each target position of the last <see cref="Loss"/> (the argmax of its logits; B × the
+    /// target length), for the validation accuracy; false when the model cannot say (nothing is written then).
+    /// </summary>
+    bool PredictTokens(Span<int> tokens) => false;
+
     /// <summary>Writes the weights into a checkpoint directory (model.safetensors + config.json for GPT-2).</summary>
     void SaveWeights(string directory);
 

@@ -8,7 +8,8 @@ public interface ITrainingListener
     /// <summary>After every optimizer step, with the estimated time left.</summary>
     void OnStep(MetricsRecord record, int totalSteps, TimeSpan remaining) { }
 
-    void OnValidation(int step, float validationLoss) { }
+    /// <summary>After each validation: its mean loss and, when the model says, the fraction of targets it ranks first.</summary>
+    void OnValidation(int step, float validationLoss, float? accuracy) { }
 
     void OnSample(int step, string text) { }
 

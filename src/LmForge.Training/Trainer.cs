@@ -30,7 +30,7 @@ public sealed class Trainer : IDisposable
     readonly IBatchSource _train;
     readonly IBatchSource _validation;
     readonly MetricsLog _metrics;
-    readonly int[] _inputs, _targets, _documentStarts;
+    readonly int[] _inputs, _targets, _documentStarts, _predictions;
     TrainerState _state;
     string? _resumedFrom;
 
@@ -50,6 +50,7 @@ public sealed class Trainer : IDisposable
         // B × T for the decoders and the encoder, B × the decoder's length for an encoder-decoder (span corruption)
         _targets = new int[config.MicroBatchSize * Math.Max(train.TargetLength, validation.TargetLength)];
         _documentStarts = new int[_inputs.Length];
+        _predictions = new int[_targets.Length];
     }
 
     public string RunDirectory { get; }
@@ -175,11 +176,12 @@ public sealed class Trainer : IDisposable
                 break;
             }
             int step = _state.Step;
-            float? validationLoss = null;
+            float? validationLoss = null, validationAccuracy = null;
             if (_config.EvalEvery > 0 && step % _config.EvalEvery == 0)
             {
-                validationLoss = lastValidation = ValidationLoss();
-                Listener?.OnValidation(step, validationLoss.Value);
+                (float evaluated, validationAccuracy) = Validate();
+                validationLoss = lastValidation = evaluated;
+                Listener?.OnValidation(step, evaluated, validationAccuracy);
             }
             if (_config.SampleEvery > 0 && step % _config.SampleEvery == 0 && Sampler is not null)
                 Listener?.OnSample(step, Sampler(_model, step));
@@ -214,7 +216,7 @@ public sealed class Trainer : IDisposable
                 ElapsedSeconds = elapsedBefore + clock.Elapsed.TotalSeconds,
             };
             var record = new MetricsRecord(step, loss, validationLoss, learningRate, gradientNorm, tokensPerSecond,
-                tokensPerSecond * flopsPerToken / PeakFlopsPerSecond, _state.ElapsedSeconds);
+                tokensPerSecond * flopsPerToken / PeakFlopsPerSecond, _state.ElapsedSeconds, validationAccuracy);
             _metrics.Append(record);
             losses.Add(loss);
             lastTrainLoss = loss;
@@ -233,9 +235,10 @@ public sealed class Trainer : IDisposable
         if (!interrupted)
         {
             // The final validation loss, after the last update, as its own record (no training step at this index).
-            lastValidation = ValidationLoss();
-            Listener?.OnValidation(_state.Step, lastValidation.Value);
-            _metrics.Append(new MetricsRecord(_state.Step, null, lastValidation, schedule.At(_state.Step), null, 0, 0, _state.ElapsedSeconds));
+            (float finalLoss, float? finalAccuracy) = Validate();
+            lastValidation = finalLoss;
+            Listener?.OnValidation(_state.Step, finalLoss, finalAccuracy);
+            _metrics.Append(new MetricsRecord(_state.Step, null, finalLoss, schedule.At(_state.Step), null, 0, 0, _state.ElapsedSeconds, finalAccuracy));
         }
         if (savedStep != _state.Step) checkpoint = SaveCheckpoint();
         WriteLossCurve();
@@ -243,18 +246,35 @@ public sealed class Trainer : IDisposable
     }
 
     /// <summary>Mean loss over the first EvalBatches batches of the validation shards (always the same batches).</summary>
-    public float ValidationLoss()
+    public float ValidationLoss() => Validate().Loss;
+
+    /// <summary>
+    /// Mean loss over the first EvalBatches validation batches (always the same batches), and the fraction of their
+    /// targets (those not −1) that the model ranks first, when the model says (null otherwise).
+    /// </summary>
+    public (float Loss, float? Accuracy) Validate()
     {
         _validation.Reset();
         int batches = (int)Math.Min(_config.EvalBatches, _validation.BatchesPerEpoch);
         double sum = 0;
+        long correct = 0, counted = 0;
+        bool predicts = true;
         for (int i = 0; i < batches; i++)
         {
             var targets = _targets.AsSpan(0, _config.MicroBatchSize * _validation.TargetLength);
             bool packed = _validation.Next(_inputs, targets, _documentStarts);
             sum += _model.Loss(_inputs, targets, _config.MicroBatchSize, _config.ContextLength, packed ? _documentStarts : default);
+            var predictions = _predictions.AsSpan(0, targets.Length);
+            predicts = predicts && _model.PredictTokens(predictions);
+            if (!predicts) continue;
+            for (int j = 0; j < targets.Length; j++)
+            {
+                if (targets[j] < 0) continue;
+                counted++;
+                if (predictions[j] == targets[j]) correct++;
+            }
         }
-        return (float)(sum / batches);
+        return ((float)(sum / batches), predicts && counted > 0 ? (float)((double)correct / counted) : null);
     }
 
     string SaveCheckpoint()

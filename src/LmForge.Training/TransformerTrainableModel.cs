@@ -46,6 +46,12 @@ public sealed class TransformerTrainableModel(TransformerModel model) : ITrainab
     public float Loss(ReadOnlySpan<int> inputs, ReadOnlySpan<int> targets, int batchSize, int sequenceLength, ReadOnlySpan<int> documentStarts = default) =>
         Model.Forward(inputs, targets, batchSize, sequenceLength, documentStarts);
 
+    public bool PredictTokens(Span<int> tokens)
+    {
+        Model.PredictTokens(tokens);
+        return true;
+    }
+
     public void SaveWeights(string directory) => ModelCheckpoint.Save(Model, directory);
 
     public void LoadWeights(string directory)

@@ -56,8 +56,12 @@ public sealed class BertReferenceTests(ITestOutputHelper output) : IDisposable
             Assert.All(padded.AsSpan((row * vp) + v, vp - v).ToArray(), x => Assert.Equal(0f, x)); // padded head rows and bias are zero
         }
         ReferenceAssert.Close(output, "logits", fixture.Read("logits"), logits, LogitsTolerance);
+        var predicted = new int[b * t];
+        model.PredictTokens(predicted);
+        Assert.Equal(Enumerable.Range(0, b * t).Select(row => Array.IndexOf(logits, logits.AsSpan(row * v, v).ToArray().Max(), row * v) - (row * v)), predicted);
 
         model.Backward();
+        Assert.Throws<InvalidOperationException>(() => model.PredictTokens(predicted)); // the backward overwrote the logits
         // our gradient buffer has the parameter layout: written through the checkpoint map it becomes Hugging Face tensors
         using var gradients = new TransformerModel(fixture.Config, model.Backend);
         gradients.Backend.CopyFromHost(gradients.Parameters, model.Backend.ToHost(model.Gradients));

@@ -60,6 +60,7 @@ public sealed class HostlessBackend : IBackend
         _cpu.RotaryBackward(Hostless(xGrad), Hostless(positions), column, headCount, headSize, theta);
     public void ResidualForward(Tensor output, Tensor a, Tensor b) => _cpu.ResidualForward(Hostless(output), Hostless(a), Hostless(b));
     public void Scale(Tensor output, Tensor input, float factor) => _cpu.Scale(Hostless(output), Hostless(input), factor);
+    public void ArgMax(Tensor indices, Tensor logits, int vocabSize) => _cpu.ArgMax(Hostless(indices), Hostless(logits), vocabSize);
     public void AttentionForward(Tensor output, Tensor logSumExp, Tensor query, Tensor keyValue, in AttentionLayout layout, Tensor? keyMask = null,
         Tensor? positionBias = null, Tensor? firstKey = null) =>
         _cpu.AttentionForward(Hostless(output), Hostless(logSumExp), Hostless(query), Hostless(keyValue), layout, Maybe(keyMask), Maybe(positionBias), Maybe(firstKey));

@@ -287,10 +287,11 @@ public static partial class TrainingCommands
                 $"   step {record.Step + 1}/{totalSteps} loss {record.TrainLoss:F3}{(_validation is { } v ? $" val {v:F3}" : "")} {record.TokensPerSecond:N0} tok/s MFU {record.Mfu:P1}");
         }
 
-        public void OnValidation(int step, float validationLoss)
+        public void OnValidation(int step, float validationLoss, float? accuracy)
         {
             _validation = validationLoss;
-            AnsiConsole.MarkupLineInterpolated($"   step {step,5}: validation loss {validationLoss:F3}");
+            string tokens = accuracy is { } a ? string.Create(CultureInfo.InvariantCulture, $", accuracy {a:P1}") : "";
+            AnsiConsole.MarkupLineInterpolated($"   step {step,5}: validation loss {validationLoss:F3}{tokens}");
         }
 
         public void OnSample(int step, string text) =>

@@ -67,6 +67,7 @@ internal sealed class EncoderDecoderActivations : IDisposable
             HeadInput = config.TiedEmbeddings ? _allocate.Float(b, td, c) : Decoder.Output;
             Logits = _allocate.Float(b, td, config.PaddedVocabSize);
             Losses = _allocate.Float(b, td);
+            Predictions = _allocate.Int32(b * td);
         }
         catch
         {
@@ -87,6 +88,7 @@ internal sealed class EncoderDecoderActivations : IDisposable
     public Tensor HeadInput { get; }       // (B,Td,C): the decoder's output, scaled by 1/√C for a tied head
     public Tensor Logits { get; }          // (B,Td,Vp); the backward overwrites it with its gradient
     public Tensor Losses { get; }          // (B,Td)
+    public Tensor Predictions { get; }     // Int32 (B·Td): each target position's most likely token, on request
 
     public void Dispose() => _allocate.Dispose();
 }

@@ -35,6 +35,7 @@ public sealed class EncoderDecoderModel : IDisposable
     private EncoderDecoderActivations? _acts;
     private int _lossTokenCount;
     private bool _logitsReadyForBackward;
+    private bool _logitsHoldGradient;
 
     /// <summary>One stack: its relative position bias, its blocks and its final norm.</summary>
     internal sealed record Stack(RelativePositionBias Bias, TransformerBlock[] Blocks, Norm FinalNorm);
@@ -144,6 +145,20 @@ public sealed class EncoderDecoderModel : IDisposable
     /// <summary>GPT-2's initialization (see <see cref="TransformerModel.InitializeWeights"/>), with the residual scaling over the encoder's layers.</summary>
     public void InitializeWeights(int seed) => ParameterInitializer.Initialize(Backend, _layout, GetParameter, Config.LayerCount, seed);
 
+    /// <summary>
+    /// Writes each target position's most likely token (the argmax of the last forward's logits over the real
+    /// vocabulary) to <paramref name="tokens"/> (B·Td): call after a forward and before its backward, which overwrites the logits.
+    /// </summary>
+    public void PredictTokens(Span<int> tokens)
+    {
+        if (_acts is null) throw new InvalidOperationException("no forward pass has run yet");
+        if (_logitsHoldGradient) throw new InvalidOperationException("the logits were overwritten by Backward; predict after the forward, before its backward");
+        if (tokens.Length != _acts.Predictions.Length)
+            throw new ArgumentException($"tokens holds {tokens.Length} ids, expected {_acts.Predictions.Length} (one per target position of the last forward)", nameof(tokens));
+        Backend.ArgMax(_acts.Predictions, _acts.Logits, Config.VocabSize);
+        Backend.CopyToHost(_acts.Predictions, tokens);
+    }
+
     public void ZeroGradients() => Backend.Clear(Gradients);
 
     public float GradientNorm() => (float)Math.Sqrt(Backend.SumOfSquares(Gradients));
@@ -188,6 +203,7 @@ public sealed class EncoderDecoderModel : IDisposable
         double sum = Backend.Sum(a.Losses);
         _lossTokenCount = count;
         _logitsReadyForBackward = true;
+        _logitsHoldGradient = false;
         return count == 0 ? 0f : (float)(sum / count);
     }
 
@@ -217,6 +233,7 @@ public sealed class EncoderDecoderModel : IDisposable
         if (!_logitsReadyForBackward || _acts is null)
             throw new InvalidOperationException("Backward needs a Forward with targets first (and runs once per forward)");
         _logitsReadyForBackward = false;
+        _logitsHoldGradient = true;
         var a = _acts;
         var d = a.Decoder.Scratch;
         float dlossScale = _lossTokenCount == 0 ? 0f : lossScale / _lossTokenCount;

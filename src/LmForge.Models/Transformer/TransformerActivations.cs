@@ -55,6 +55,7 @@ internal sealed class TransformerActivations : IDisposable
             HeadTransform = headTransform?.Plan(_allocate, b, t, c);
             Logits = _allocate.Float(b, t, config.PaddedVocabSize);
             Losses = _allocate.Float(b, t);
+            Predictions = _allocate.Int32(b * t);
 
             Scratch = TransformerScratch.Plan(_allocate, blocks[0], b, t, c);
         }
@@ -105,6 +106,7 @@ internal sealed class TransformerActivations : IDisposable
     public HeadTransform.Activations? HeadTransform { get; } // the masked-LM head's transform, when there is one
     public Tensor Logits { get; }      // (B,T,Vp); the backward overwrites it with its gradient
     public Tensor Losses { get; }      // (B,T)
+    public Tensor Predictions { get; } // Int32 (B·T): each position's most likely token, on request
     public TransformerScratch Scratch { get; }
 
     /// <summary>The encoder/decoder stack's output: the final norm's output (pre-norm) or the last residual (post-norm).</summary>

@@ -43,6 +43,7 @@ public sealed class TransformerModel : IDisposable
     private TransformerActivations? _acts;
     private int _lossTokenCount;
     private bool _logitsReadyForBackward;
+    private bool _logitsHoldGradient;
 
     /// <param name="trainable">False loads weights for inference: no gradient buffer (nor optimizer or training activations), so
     /// a model takes a third of the memory; training methods then throw.</param>
@@ -237,6 +238,7 @@ public sealed class TransformerModel : IDisposable
         acts.UseTokenTypes(tokenTypes);
         RunForward(acts);
         _logitsReadyForBackward = false;
+        _logitsHoldGradient = false;
     }
 
     /// <summary>
@@ -265,7 +267,22 @@ public sealed class TransformerModel : IDisposable
         double sum = Backend.Sum(acts.Losses); // ignored positions have loss 0
         _lossTokenCount = count;
         _logitsReadyForBackward = true;
+        _logitsHoldGradient = false;
         return count == 0 ? 0f : (float)(sum / count);
+    }
+
+    /// <summary>
+    /// Writes each position's most likely token (the argmax of the last forward's logits over the real vocabulary) to
+    /// <paramref name="tokens"/> (B·T): call after a forward and before its backward, which overwrites the logits.
+    /// </summary>
+    public void PredictTokens(Span<int> tokens)
+    {
+        if (_acts is null) throw new InvalidOperationException("no forward pass has run yet");
+        if (_logitsHoldGradient) throw new InvalidOperationException("the logits were overwritten by Backward; predict after the forward, before its backward");
+        if (tokens.Length != _acts.Predictions.Length)
+            throw new ArgumentException($"tokens holds {tokens.Length} ids, expected {_acts.Predictions.Length} (one per position of the last forward)", nameof(tokens));
+        Backend.ArgMax(_acts.Predictions, _acts.Logits, Config.VocabSize);
+        Backend.CopyToHost(_acts.Predictions, tokens);
     }
 
     /// <summary>Sets every gradient to zero (call once per optimizer step; Backward accumulates, so micro-batches add up).</summary>
@@ -284,6 +301,7 @@ public sealed class TransformerModel : IDisposable
         if (!_logitsReadyForBackward || _acts is null)
             throw new InvalidOperationException("Backward needs a Forward with targets first (and runs once per forward)");
         _logitsReadyForBackward = false;
+        _logitsHoldGradient = true;
         var a = _acts;
         var s = a.Scratch;
         float dlossScale = _lossTokenCount == 0 ? 0f : lossScale / _lossTokenCount;

@@ -275,6 +275,19 @@ public sealed unsafe class CpuBackend : IBackend
         CrossEntropy.Forward(Pool, losses.Data, logits.Data, targets.IntData, rows, vocabSize, paddedVocabSize);
     }
 
+    public void ArgMax(Tensor indices, Tensor logits, int vocabSize)
+    {
+        const string op = nameof(ArgMax);
+        RequireFloat32(op, nameof(logits), logits);
+        if (logits.Shape.Rank < 1 || vocabSize < 1 || vocabSize > logits.Shape[logits.Shape.Rank - 1])
+            ThrowHelper.ThrowArgumentOutOfRange(nameof(vocabSize), $"{op}: vocabSize {vocabSize} is outside [1, {(logits.Shape.Rank < 1 ? 0 : logits.Shape[logits.Shape.Rank - 1])}] (the logits' last dimension)");
+        int paddedVocabSize = logits.Shape[logits.Shape.Rank - 1];
+        int rows = (int)(logits.Length / paddedVocabSize);
+        if (indices.ElementType != TensorElementType.Int32 || indices.Length != rows)
+            ThrowHelper.ThrowShapeMismatch($"{op}: indices is {indices}, expected Int32 with {rows} elements (one per row of logits {logits.Shape})");
+        CrossEntropy.ArgMax(Pool, indices.IntData, logits.Data, rows, vocabSize, paddedVocabSize);
+    }
+
     public void CrossEntropyBackward(Tensor logitsGrad, Tensor logits, Tensor losses, Tensor targets, int vocabSize, float lossGradScale)
     {
         const string op = nameof(CrossEntropyBackward);

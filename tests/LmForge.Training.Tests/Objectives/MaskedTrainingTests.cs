@@ -37,6 +37,9 @@ public class MaskedTrainingTests
         var records = MetricsLog.Read(Path.Combine(directory, "straight", Trainer.MetricsFile));
         var validation = records.Where(r => r.ValidationLoss is not null).Select(r => r.ValidationLoss!.Value).ToList();
         Assert.True(validation[^1] < 0.7 * validation[0], $"masked-token validation loss {validation[0]:F3} -> {validation[^1]:F3}");
+        // the masked-token accuracy comes with every validation loss, and rises well above chance (1 in 300 tokens)
+        var accuracy = records.Where(r => r.ValidationLoss is not null).Select(r => r.ValidationAccuracy!.Value).ToList();
+        Assert.True(accuracy[0] < 0.02 && accuracy[^1] > 0.05, $"masked-token validation accuracy {accuracy[0]:P1} -> {accuracy[^1]:P1}");
 
         string interrupted = Path.Combine(directory, "interrupted");
         using (var first = TransformerTrainableModel.Create(config, CpuBackend.Shared))

@@ -48,6 +48,8 @@ public class T5TrainingTests
         var records = MetricsLog.Read(Path.Combine(directory, "straight", Trainer.MetricsFile));
         var validation = records.Where(r => r.ValidationLoss is not null).Select(r => r.ValidationLoss!.Value).ToList();
         Assert.True(validation[^1] < 0.6 * validation[0], $"span target validation loss {validation[0]:F3} -> {validation[^1]:F3}");
+        var accuracy = records.Where(r => r.ValidationLoss is not null).Select(r => r.ValidationAccuracy!.Value).ToList();
+        Assert.True(accuracy[^1] > accuracy[0] + 0.25, $"span target validation accuracy {accuracy[0]:P1} -> {accuracy[^1]:P1}");
 
         string interrupted = Path.Combine(directory, "interrupted");
         using (var first = TrainableModels.Create(config, CpuBackend.Shared))
@@ -78,6 +80,8 @@ public class T5TrainingTests
         Assert.True(exitCode == 0, errors + output);
         Assert.Contains("t5: 1+1 layers (encoder+decoder)", output);
         Assert.Contains("<extra_id_0> of the <extra_id_1> is <extra_id_2>. →", output);
+        Assert.Contains("validation loss", output);
+        Assert.Contains(", accuracy ", output);
 
         (exitCode, output, errors) = TestFiles.RunTool("generate", "--checkpoint", run, "--max-tokens", "12",
             "the 3 red <extra_id_0> past the 2 old harbours at <extra_id_1> and the gulls", "the 4 red boats sail <extra_id_0>");

@@ -23,6 +23,26 @@ internal static unsafe class CrossEntropy
         pool.Run(rows, Math.Max(1, 16384 / paddedVocabSize), ref op);
     }
 
+    // indices is (N): the column of each row's largest logit among [0, V) of logits (N,Vp), the first one on a tie
+    public static void ArgMax(WorkerPool pool, int* indices, float* logits, int rows, int vocabSize, int paddedVocabSize)
+    {
+        var op = new ArgMaxRows { Indices = indices, Logits = logits, VocabSize = vocabSize, PaddedVocabSize = paddedVocabSize };
+        pool.Run(rows, Math.Max(1, 16384 / paddedVocabSize), ref op);
+    }
+
+    private struct ArgMaxRows : IRangeOperation
+    {
+        public float* Logits;
+        public int* Indices;
+        public int VocabSize, PaddedVocabSize;
+
+        public readonly void Invoke(int start, int end)
+        {
+            for (int row = start; row < end; row++)
+                Indices[row] = System.Numerics.Tensors.TensorPrimitives.IndexOfMax(new ReadOnlySpan<float>(Logits + ((long)row * PaddedVocabSize), VocabSize));
+        }
+    }
+
     private struct ForwardRows : IRangeOperation
     {
         public float* Losses, Logits;
