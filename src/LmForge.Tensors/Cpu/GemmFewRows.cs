@@ -42,6 +42,7 @@ internal readonly unsafe struct GemmFewRows : IRangeOperation
 
     public int BlockCount => (_n + GemmDotKernel.Columns - 1) / GemmDotKernel.Columns;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Invoke(int start, int end)
     {
         if (Vector512.IsHardwareAccelerated) Compute<Float512, Vector512<float>>(start, end);

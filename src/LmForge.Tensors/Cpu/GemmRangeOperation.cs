@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 namespace LmForge.Tensors.Cpu;
 
 /// <summary>
@@ -36,6 +37,7 @@ internal readonly unsafe struct GemmRangeOperation : IRangeOperation
 
     public int PanelCount { get; }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Invoke(int start, int end)
     {
         if (SplitColumns)

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace LmForge.Tensors.Cpu.Kernels;
@@ -58,6 +59,7 @@ internal static unsafe class ActivationKernel
         public float* Output, Input;
         public long Length;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public readonly void Invoke(int start, int end)
         {
             long i = (long)start * ChunkSize;
@@ -76,6 +78,7 @@ internal static unsafe class ActivationKernel
         public float* Dinput, Input, Doutput;
         public long Length;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public readonly void Invoke(int start, int end)
         {
             long i = (long)start * ChunkSize;

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace LmForge.Tensors.Cpu.Kernels;
@@ -53,6 +54,7 @@ internal static unsafe class GatedActivationKernel
         public float* Output, GateUp;
         public int Width;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public readonly void Invoke(int start, int end)
         {
             int n = Width;
@@ -77,6 +79,7 @@ internal static unsafe class GatedActivationKernel
         public float* DgateUp, GateUp, Doutput;
         public int Width;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public readonly void Invoke(int start, int end)
         {
             int n = Width;

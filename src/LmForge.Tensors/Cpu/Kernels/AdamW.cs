@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace LmForge.Tensors.Cpu.Kernels;
@@ -29,6 +30,7 @@ internal static unsafe class AdamW
         public long Length, DecayedLength;
         public float Beta1, Beta2, Epsilon, GradientScale, StepSize, InverseBiasCorrection2Sqrt, DecayFactor;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public readonly void Invoke(int start, int end)
         {
             long begin = (long)start * ChunkSize;

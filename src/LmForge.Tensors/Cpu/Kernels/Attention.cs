@@ -125,6 +125,7 @@ internal static unsafe class Attention
         public bool Causal;
         public float Scale;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public readonly void Invoke(int start, int end)
         {
             int Tq = QueryCount, Tk = KeyCount, hs = HeadSize;
@@ -203,6 +204,7 @@ internal static unsafe class Attention
         public bool Causal;
         public float Scale;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public readonly void Invoke(int start, int end)
         {
             int Tq = QueryCount, Tk = KeyCount, hs = HeadSize, groupSize = HeadCount / KeyValueHeadCount;

@@ -82,6 +82,7 @@ internal static unsafe class CachedAttention
         public int* Slots, Positions;
         public int Width, CacheLength, KeyValueWidth;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public readonly void Invoke(int start, int end)
         {
             long bytes = (long)KeyValueWidth * sizeof(float);
@@ -102,6 +103,7 @@ internal static unsafe class CachedAttention
         public int Rows, Width, CacheLength, KeyValueHeadCount, HeadCount, GroupSize, HeadSize, BlockRows, Blocks, ChunkHeads, Tile, BiasLength;
         public float Scale;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public readonly void Invoke(int start, int end)
         {
             int hs = HeadSize;

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 namespace LmForge.Tensors.Cpu.Kernels;
 
 /// <summary>
@@ -36,6 +37,7 @@ internal static unsafe class CrossEntropy
         public int* Indices;
         public int VocabSize, PaddedVocabSize;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public readonly void Invoke(int start, int end)
         {
             for (int row = start; row < end; row++)
@@ -49,6 +51,7 @@ internal static unsafe class CrossEntropy
         public int* Targets;
         public int VocabSize, PaddedVocabSize;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public readonly void Invoke(int start, int end)
         {
             for (int row = start; row < end; row++)
@@ -74,6 +77,7 @@ internal static unsafe class CrossEntropy
         public int VocabSize, PaddedVocabSize;
         public float Scale;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public readonly void Invoke(int start, int end)
         {
             for (int row = start; row < end; row++)

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 namespace LmForge.Tensors.Cpu.Kernels;
 
 /// <summary>Embedding lookup (token, position, token-type tables): rows of a table gathered by id.</summary>
@@ -28,6 +29,7 @@ internal static unsafe class Embedding
         public int Channels;
         public bool Accumulate;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public readonly void Invoke(int start, int end)
         {
             for (int row = start; row < end; row++)
@@ -46,6 +48,7 @@ internal static unsafe class Embedding
         public int* Ids;
         public int Rows, Channels;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public readonly void Invoke(int start, int end)
         {
             int c0 = start * ChannelBlock;

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace LmForge.Tensors.Cpu.Kernels;
@@ -40,6 +41,7 @@ internal static unsafe class LayerNorm
         public int Channels;
         public float Epsilon;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public readonly void Invoke(int start, int end)
         {
             int c = Channels;
@@ -106,6 +108,7 @@ internal static unsafe class LayerNorm
         public float* Dinput, Doutput, Input, Weight, Mean, Rstd;
         public int Channels;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public readonly void Invoke(int start, int end)
         {
             int c = Channels;
@@ -168,6 +171,7 @@ internal static unsafe class LayerNorm
         public float* Dweight, Dbias, Doutput, Input, Mean, Rstd;
         public int Rows, Channels;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public readonly void Invoke(int start, int end)
         {
             int c0 = start * ColumnBlock;

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace LmForge.Tensors.Cpu.Kernels;
@@ -35,6 +36,7 @@ internal static unsafe class Linear
         public float* Sums, X;
         public int Rows, Columns;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public readonly void Invoke(int start, int end)
         {
             int c0 = start * ColumnBlock;

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 
@@ -38,6 +39,7 @@ internal static unsafe class Reduction
         public float* X;
         public long Length;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public readonly void Invoke(int start, int end)
         {
             long begin = (long)start * ClearChunk;
@@ -53,6 +55,7 @@ internal static unsafe class Reduction
         public double* Partials;
         public bool Squares;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public readonly void Invoke(int start, int end)
         {
             for (int block = start; block < end; block++)

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace LmForge.Tensors.Cpu.Kernels;
@@ -27,6 +28,7 @@ internal static unsafe class Residual
         public float Factor;
         public long Length;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public readonly void Invoke(int start, int end)
         {
             long i = (long)start * ChunkSize;
@@ -45,6 +47,7 @@ internal static unsafe class Residual
         public float* Output, A, B;
         public long Length;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public readonly void Invoke(int start, int end)
         {
             long i = (long)start * ChunkSize;

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace LmForge.Tensors.Cpu.Kernels;
@@ -32,6 +33,7 @@ internal static unsafe class RmsNorm
         public int Channels;
         public float Epsilon;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public readonly void Invoke(int start, int end)
         {
             int c = Channels;
@@ -57,6 +59,7 @@ internal static unsafe class RmsNorm
         public float* Dinput, Doutput, Input, Weight, Rstd;
         public int Channels;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public readonly void Invoke(int start, int end)
         {
             int c = Channels;
@@ -99,6 +102,7 @@ internal static unsafe class RmsNorm
         public float* Dweight, Doutput, Input, Rstd;
         public int Rows, Channels;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public readonly void Invoke(int start, int end)
         {
             int c0 = start * ColumnBlock;

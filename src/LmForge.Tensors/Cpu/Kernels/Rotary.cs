@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace LmForge.Tensors.Cpu.Kernels;
@@ -42,6 +43,7 @@ internal static unsafe class Rotary
         public int Width, Column, HeadCount, HeadSize;
         public float SinSign;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public readonly void Invoke(int start, int end)
         {
             int half = HeadSize / 2;
