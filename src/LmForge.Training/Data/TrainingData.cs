@@ -97,6 +97,10 @@ public static class TrainingData
         if (sentinels > corruption.SentinelIds.Count)
             throw new TrainingConfigException(
                 $"config: contextLength = {config.ContextLength} makes span-corruption windows of {raw} tokens with {sentinels - 1} noise spans, which take {sentinels} sentinels, but {config.Tokenizer} has {corruption.SentinelIds.Count}; use a shorter contextLength, a larger meanSpanLength or a lower noiseDensity, or more sentinels (lmforge tokenizer add-encoder-tokens --sentinels {sentinels})");
+        int targets = corruption.TargetLength(raw);
+        if (targets > config.ContextLength)
+            throw new TrainingConfigException(
+                $"config: noiseDensity = {config.NoiseDensity} makes span-corruption targets of {targets} tokens, longer than contextLength = {config.ContextLength} (the decoder's limit too); lower noiseDensity below 0.5");
         var train = new TokenBatchLoader(TokenShardSet.Resolve(config.TrainShards, "train"), config.MicroBatchSize, raw,
             config.VocabularySize, (ulong)config.Seed, config.ShuffleTrainingData);
         try

@@ -83,6 +83,11 @@ public class MaskedTrainingTests
         Assert.Equal(1, exitCode);
         Assert.Equal("error: the text has no [MASK]; put [MASK] where a word should be predicted", errors.Trim());
 
+        (exitCode, _, errors) = TestFiles.RunTool("generate", "--checkpoint", run, "the 3 red <extra_id_0>");
+        Assert.Equal(1, exitCode);
+        Assert.StartsWith($"error: {run}", errors, StringComparison.Ordinal); // the run's newest checkpoint
+        Assert.Contains(": a bert checkpoint is an encoder, which lmforge generate cannot run; use lmforge fill-mask --checkpoint ", errors, StringComparison.Ordinal);
+
         string decoder = LmForge.Tests.Shared.ChatCheckpoint.Create(TestFiles.TemporaryDirectory("fill-mask-decoder"), width: 32, layers: 1, context: 32);
         (exitCode, _, errors) = TestFiles.RunTool("fill-mask", "--checkpoint", decoder, "the [MASK] sat");
         Assert.Equal(1, exitCode);

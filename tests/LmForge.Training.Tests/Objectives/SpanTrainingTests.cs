@@ -108,6 +108,11 @@ public class SpanTrainingTests
         Assert.Contains("has 3; use a shorter contextLength", error.Message, StringComparison.Ordinal);
         Assert.DoesNotContain('\n', error.Message);
         using var fits = TrainingData.Open(few with { ContextLength = 32 }).Train; // 2 spans and the final sentinel: 3 are enough
+
+        // at a high noise density the targets outgrow the inputs, and the decoder's limit
+        error = Assert.Throws<TrainingConfigException>(() => TrainingData.Open(config with { NoiseDensity = 0.9, MeanSpanLength = 10 }));
+        Assert.StartsWith("config: noiseDensity = 0.9 makes span-corruption targets of", error.Message, StringComparison.Ordinal);
+        Assert.EndsWith("longer than contextLength = 32 (the decoder's limit too); lower noiseDensity below 0.5", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
