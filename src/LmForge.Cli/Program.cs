@@ -16,6 +16,7 @@ public static class Program
         foreach (var command in Commands.TrainingCommands.Create()) root.Subcommands.Add(command);
         foreach (var command in Commands.KnowledgeCommands.Create()) root.Subcommands.Add(command);
         root.Subcommands.Add(Commands.TaskCommands.Create());
+        root.Subcommands.Add(Commands.ConvertCommand.Create());
         return root.Parse(args).Invoke();
     }
 }

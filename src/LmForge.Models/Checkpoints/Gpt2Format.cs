@@ -8,8 +8,9 @@ namespace LmForge.Models.Checkpoints;
 /// <summary>
 /// Hugging Face GPT-2 (model_type "gpt2", GPT2LMHeadModel): GPT-2's tensor names, Conv1D linear weights stored
 /// (in, out) and transposed here, <c>wte.weight</c> with the real vocabulary rows only. Loading accepts what real files
-/// hold beyond the weights: the <c>transformer.</c> prefix, the <c>attn.bias</c>/<c>attn.masked_bias</c> mask buffers
-/// and a tied <c>lm_head.weight</c>.
+/// hold beyond the weights: the <c>transformer.</c> prefix (GPT2LMHeadModel) or none (GPT2Model), the
+/// <c>attn.bias</c>/<c>attn.masked_bias</c> mask buffers, and <c>lm_head.weight</c> absent or present; a present one must
+/// equal <c>wte.weight</c> bit for bit (it is not loaded: our head is tied, and an untied head would be silently dropped).
 /// </summary>
 internal sealed class Gpt2Format : ICheckpointFormat
 {
@@ -60,6 +61,42 @@ internal sealed class Gpt2Format : ICheckpointFormat
     {
         string name = fileName.StartsWith(TransformerPrefix, StringComparison.Ordinal) ? fileName[TransformerPrefix.Length..] : fileName;
         return name == "lm_head.weight" || IsAttentionMaskBuffer(name) ? null : name;
+    }
+
+    public string? TiedTo(string fileName) =>
+        fileName is "lm_head.weight" or TransformerPrefix + "lm_head.weight" ? "wte.weight" : null;
+
+    /// <summary>
+    /// The GPT-2 a bare weights file (no config.json) holds, from its tensor shapes: V and C from wte, maxT from wpe, L
+    /// from the highest h.N present, and NH = C / 64, the head size of every GPT-2 OpenAI released (124M to 1.5B).
+    /// </summary>
+    public static TransformerConfig InferConfig(LmForge.Tensors.SafeTensors.SafeTensorsFile file)
+    {
+        int[] Shape(string name)
+        {
+            foreach (string candidate in (string[])[name, TransformerPrefix + name])
+            {
+                if (file.Tensors.TryGetValue(candidate, out var info)) return info.Shape.ToArray();
+            }
+            throw new InvalidDataException($"{file.Path}: tensor '{name}' is missing, so the GPT-2's sizes cannot be read from the file; put its config.json beside it");
+        }
+        int[] wte = Shape("wte.weight"), wpe = Shape("wpe.weight");
+        if (wte.Length != 2 || wpe.Length != 2 || wte[1] != wpe[1])
+            throw new InvalidDataException($"{file.Path}: wte.weight [{string.Join(", ", wte)}] and wpe.weight [{string.Join(", ", wpe)}] are not two matrices of one width");
+        int layers = 0;
+        foreach (string name in file.Tensors.Keys)
+        {
+            string bare = name.StartsWith(TransformerPrefix, StringComparison.Ordinal) ? name[TransformerPrefix.Length..] : name;
+            if (!bare.StartsWith("h.", StringComparison.Ordinal)) continue;
+            int dot = bare.IndexOf('.', 2);
+            if (dot > 2 && int.TryParse(bare.AsSpan(2, dot - 2), NumberStyles.None, CultureInfo.InvariantCulture, out int layer)) layers = Math.Max(layers, layer + 1);
+        }
+        int width = wte[1];
+        if (layers == 0 || width % 64 != 0)
+            throw new InvalidDataException($"{file.Path}: cannot infer a GPT-2 from the tensor shapes ({layers} layers, width {width}, not a multiple of head size 64); put its config.json beside it");
+        var config = TransformerConfig.Gpt2(wte[0], wpe[0], layers, width / 64, width);
+        config.Validate();
+        return config;
     }
 
     // transformers registers the causal mask as h.{i}.attn.bias (and h.{i}.attn.masked_bias); older files contain them.

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using LmForge.Models.Transformer;
 using LmForge.Tensors;
 using LmForge.Tensors.SafeTensors;
@@ -63,9 +64,11 @@ internal static class HuggingFaceWeights
 
     /// <summary>
     /// Loads every tensor of <paramref name="map"/> from the file. <paramref name="canonicalName"/> turns a file's tensor
-    /// name into the map's (null: a tensor to skip, such as a tied head or a saved attention mask).
+    /// name into the map's (null: a tensor to skip, such as a tied head or a saved attention mask); <paramref name="tiedTo"/>
+    /// names the map tensor a skipped one must equal bit for bit (a tied head saved beside the embedding it is tied to).
     /// </summary>
-    public static void Load(ParameterStore model, string path, IReadOnlyList<CheckpointTensor> map, Func<string, string?> canonicalName, string description)
+    public static void Load(ParameterStore model, string path, IReadOnlyList<CheckpointTensor> map, Func<string, string?> canonicalName, string description,
+        Func<string, string?>? tiedTo = null)
     {
         using var file = SafeTensorsFile.Open(path);
         var expected = map.Select(t => t.FileName).ToHashSet(StringComparer.Ordinal);
@@ -84,6 +87,18 @@ internal static class HuggingFaceWeights
             if (!fileNames.TryGetValue(tensor.FileName, out string? fileName))
                 throw new InvalidDataException($"{file.Path}: tensor '{tensor.FileName}' is missing (expected {description})");
             file.CheckFloatTensor(fileName, tensor.FileShape);
+        }
+        if (tiedTo != null)
+        {
+            foreach (string fileName in file.Tensors.Keys.Order(StringComparer.Ordinal))
+            {
+                if (tiedTo(fileName) is not string tiedName || !fileNames.TryGetValue(tiedName, out string? tiedFileName)) continue;
+                int[] shape = map.First(t => t.FileName == tiedName).FileShape;
+                file.CheckFloatTensor(fileName, shape);
+                float[] copy = file.ReadFloat32(fileName, shape), original = file.ReadFloat32(tiedFileName, shape);
+                if (!MemoryMarshal.AsBytes(copy.AsSpan()).SequenceEqual(MemoryMarshal.AsBytes(original.AsSpan())))
+                    throw new InvalidDataException($"{file.Path}: tensor '{fileName}' differs from '{tiedFileName}', but {description} ties its output projection to the embedding");
+            }
         }
 
         // padded rows (beyond the real vocabulary) are not in the file: they start at zero

@@ -18,6 +18,9 @@ internal interface ICheckpointFormat
     /// <summary>The map's name for a file tensor, or null for a tensor that carries no weights of ours.</summary>
     string? CanonicalName(string fileName);
 
+    /// <summary>For a skipped file tensor that must equal a map tensor (a tied head saved anyway), that tensor's map name; else null.</summary>
+    string? TiedTo(string fileName) => null;
+
     /// <summary>Throws ArgumentException when the config uses options this format cannot express.</summary>
     void CheckSupported(TransformerConfig config);
 
@@ -137,7 +140,7 @@ public static class ModelCheckpoint
     {
         var format = FormatOf(config);
         format.CheckSupported(config);
-        HuggingFaceWeights.Load(model, path, format.Tensors(config), format.CanonicalName, format.Describe(config));
+        HuggingFaceWeights.Load(model, path, format.Tensors(config), format.CanonicalName, format.Describe(config), format.TiedTo);
     }
 
     /// <summary>Reads a Hugging Face config.json of a family we implement; anything else is a one-line error naming the file and the field.</summary>
