@@ -471,12 +471,13 @@ public static partial class TrainingCommands
         var file = new Option<string?>("--file") { Description = "The examples of --task" };
         var taskList = new Option<string?>("--tasks") { Description = "A task list (JSON {\"tasks\": [{\"name\", \"file\", \"format\", \"fewshot\", \"delimiter\"}]}): every task and the CORE aggregate" };
         var fewShot = new Option<int>("--fewshot") { Description = "Solved examples from the same file before each scored one (--task)", DefaultValueFactory = _ => 0 };
+        var delimiter = new Option<string?>("--delimiter") { Description = "Text between the context and each choice (--task; default \" \", none for hellaswag, whose endings start with a space)" };
         var limit = new Option<int>("--limit") { Description = "Score at most the first N examples of each task (0: all)", DefaultValueFactory = _ => 0 };
         var batchSize = new Option<int>("--batch-size") { Description = "Sequences per forward pass (multiple choice: choices per forward)", DefaultValueFactory = _ => 8 };
         var maxBatches = new Option<int>("--max-batches") { Description = "Evaluate at most this many batches of --shards (0: all)", DefaultValueFactory = _ => 0 };
         var command = new Command("eval", "Mean loss and perplexity on token shards (--shards), or multiple-choice accuracy as llm.c and nanochat score it (--task with --file, or --tasks for CORE).")
         {
-            checkpoint, shards, taskName, file, taskList, fewShot, limit, batchSize, maxBatches,
+            checkpoint, shards, taskName, file, taskList, fewShot, delimiter, limit, batchSize, maxBatches,
         };
         command.SetAction(parse => Guard(() =>
         {
@@ -484,6 +485,8 @@ public static partial class TrainingCommands
             string? shardPattern = parse.GetValue(shards), name = parse.GetValue(taskName), list = parse.GetValue(taskList);
             if (new[] { shardPattern, name, list }.Count(v => v is not null) != 1)
                 throw new ArgumentException("give exactly one of --shards (mean loss), --task with --file (one multiple-choice task) or --tasks (a task list)");
+            if (name is null && (parse.GetValue(file) is not null || parse.GetValue(delimiter) is not null || parse.GetValue(fewShot) != 0))
+                throw new ArgumentException("--file, --fewshot and --delimiter go with --task (a task list names them per task)");
             if (parse.GetValue(batchSize) < 1) throw new ArgumentException($"--batch-size {parse.GetValue(batchSize)} is invalid; expected at least 1");
             if (parse.GetValue(limit) < 0) throw new ArgumentException($"--limit {parse.GetValue(limit)} is invalid; expected 0 (all) or a number of examples");
             if (shardPattern is null)
@@ -494,7 +497,7 @@ public static partial class TrainingCommands
                 {
                     string examples = parse.GetValue(file) ?? throw new ArgumentException($"--task {name} needs --file with its examples");
                     if (parse.GetValue(fewShot) < 0) throw new ArgumentException($"--fewshot {parse.GetValue(fewShot)} is invalid; expected 0 or more examples");
-                    tasks = [new MultipleChoiceTask(name!, examples, MultipleChoiceFile.ParseFormat(name!), parse.GetValue(fewShot))];
+                    tasks = [new MultipleChoiceTask(name!, examples, MultipleChoiceFile.ParseFormat(name!), parse.GetValue(fewShot), parse.GetValue(delimiter))];
                 }
                 return EvalMultipleChoice(directory, tasks, list is not null, parse.GetValue(limit), parse.GetValue(batchSize));
             }

@@ -25,7 +25,7 @@ public sealed class EvalCommandTests : IDisposable
         Assert.Contains("hellaswag", output, StringComparison.Ordinal);
         Assert.Contains("acc_norm", output, StringComparison.Ordinal);
 
-        (exitCode, output, errors) = TestFiles.RunTool("eval", "--checkpoint", checkpoint, "--task", "multiple-choice", "--file", mc, "--fewshot", "3", "--limit", "4");
+        (exitCode, output, errors) = TestFiles.RunTool("eval", "--checkpoint", checkpoint, "--task", "multiple-choice", "--file", mc, "--fewshot", "3", "--delimiter", " =>", "--limit", "4");
         Assert.True(exitCode == 0, errors);
         Assert.Matches(@"multiple-choice\s*│\s*4\s*│", output);
 
@@ -37,6 +37,10 @@ public sealed class EvalCommandTests : IDisposable
         (exitCode, _, errors) = TestFiles.RunTool("eval", "--checkpoint", checkpoint, "--tasks", list, "--shards", hellaswag);
         Assert.Equal(1, exitCode);
         Assert.StartsWith("error: give exactly one of --shards", errors, StringComparison.Ordinal);
+
+        (exitCode, _, errors) = TestFiles.RunTool("eval", "--checkpoint", checkpoint, "--tasks", list, "--fewshot", "2");
+        Assert.Equal(1, exitCode);
+        Assert.StartsWith("error: --file, --fewshot and --delimiter go with --task", errors, StringComparison.Ordinal);
 
         File.AppendAllText(mc, "{\"context\": \"x\", \"choices\": [\"a\", \"b\"], \"answer\": 5}\n");
         (exitCode, _, errors) = TestFiles.RunTool("eval", "--checkpoint", checkpoint, "--task", "multiple-choice", "--file", mc);
