@@ -13,6 +13,7 @@ using LmForge.Training.Data;
 using LmForge.Training.Metrics;
 using LmForge.Training.PostTraining;
 using LmForge.Training.Quickstart;
+using LmForge.Training.Tasks;
 using Spectre.Console;
 
 namespace LmForge.Cli.Commands;
@@ -465,23 +466,87 @@ public static partial class TrainingCommands
     static Command Eval()
     {
         var checkpoint = new Option<string>("--checkpoint") { Description = "Checkpoint directory, or a run directory (its newest checkpoint)", Required = true };
-        var shards = new Option<string>("--shards") { Description = "Token shards: a .bin file, a directory, or a pattern like data/val_*.bin", Required = true };
-        var batchSize = new Option<int>("--batch-size") { Description = "Sequences per forward pass", DefaultValueFactory = _ => 8 };
-        var maxBatches = new Option<int>("--max-batches") { Description = "Evaluate at most this many batches (0: all)", DefaultValueFactory = _ => 0 };
-        var command = new Command("eval", "Mean loss and perplexity of a checkpoint on token shards (sequences of the model's context length).")
+        var shards = new Option<string?>("--shards") { Description = "Mean loss on token shards: a .bin file, a directory, or a pattern like data/val_*.bin" };
+        var taskName = new Option<string?>("--task") { Description = "Multiple-choice accuracy on --file: hellaswag (HellaSwag's JSONL) or multiple-choice ({\"context\", \"choices\", \"answer\"} per line)" };
+        var file = new Option<string?>("--file") { Description = "The examples of --task" };
+        var taskList = new Option<string?>("--tasks") { Description = "A task list (JSON {\"tasks\": [{\"name\", \"file\", \"format\", \"fewshot\", \"delimiter\"}]}): every task and the CORE aggregate" };
+        var fewShot = new Option<int>("--fewshot") { Description = "Solved examples from the same file before each scored one (--task)", DefaultValueFactory = _ => 0 };
+        var delimiter = new Option<string?>("--delimiter") { Description = "Text between the context and each choice (--task; default \" \", none for hellaswag, whose endings start with a space)" };
+        var limit = new Option<int>("--limit") { Description = "Score at most the first N examples of each task (0: all)", DefaultValueFactory = _ => 0 };
+        var batchSize = new Option<int>("--batch-size") { Description = "Sequences per forward pass (multiple choice: choices per forward)", DefaultValueFactory = _ => 8 };
+        var maxBatches = new Option<int>("--max-batches") { Description = "Evaluate at most this many batches of --shards (0: all)", DefaultValueFactory = _ => 0 };
+        var command = new Command("eval", "Mean loss and perplexity on token shards (--shards), or multiple-choice accuracy as llm.c and nanochat score it (--task with --file, or --tasks for CORE).")
         {
-            checkpoint, shards, batchSize, maxBatches,
+            checkpoint, shards, taskName, file, taskList, fewShot, delimiter, limit, batchSize, maxBatches,
         };
         command.SetAction(parse => Guard(() =>
         {
             string directory = CheckpointDirectory.Resolve(parse.GetValue(checkpoint)!, IsModelDirectory);
+            string? shardPattern = parse.GetValue(shards), name = parse.GetValue(taskName), list = parse.GetValue(taskList);
+            if (new[] { shardPattern, name, list }.Count(v => v is not null) != 1)
+                throw new ArgumentException("give exactly one of --shards (mean loss), --task with --file (one multiple-choice task) or --tasks (a task list)");
+            if (name is null && (parse.GetValue(file) is not null || parse.GetValue(delimiter) is not null || parse.GetValue(fewShot) != 0))
+                throw new ArgumentException("--file, --fewshot and --delimiter go with --task (a task list names them per task)");
+            if (parse.GetValue(batchSize) < 1) throw new ArgumentException($"--batch-size {parse.GetValue(batchSize)} is invalid; expected at least 1");
+            if (parse.GetValue(limit) < 0) throw new ArgumentException($"--limit {parse.GetValue(limit)} is invalid; expected 0 (all) or a number of examples");
+            if (shardPattern is null)
+            {
+                IReadOnlyList<MultipleChoiceTask> tasks;
+                if (list is not null) tasks = MultipleChoiceTask.ReadList(list);
+                else
+                {
+                    string examples = parse.GetValue(file) ?? throw new ArgumentException($"--task {name} needs --file with its examples");
+                    if (parse.GetValue(fewShot) < 0) throw new ArgumentException($"--fewshot {parse.GetValue(fewShot)} is invalid; expected 0 or more examples");
+                    tasks = [new MultipleChoiceTask(name!, examples, MultipleChoiceFile.ParseFormat(name!), parse.GetValue(fewShot), parse.GetValue(delimiter))];
+                }
+                return EvalMultipleChoice(directory, tasks, list is not null, parse.GetValue(limit), parse.GetValue(batchSize));
+            }
             using var model = TransformerTrainableModel.Load(directory, CpuBackend.Shared);
-            var evaluation = Evaluation.Run(model, TokenShardSet.Resolve(parse.GetValue(shards)!, "evaluation"), parse.GetValue(batchSize), parse.GetValue(maxBatches));
+            var evaluation = Evaluation.Run(model, TokenShardSet.Resolve(shardPattern, "evaluation"), parse.GetValue(batchSize), parse.GetValue(maxBatches));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{directory}: mean loss {evaluation.MeanLoss:F4} nats/token, perplexity {Math.Exp(evaluation.MeanLoss):F2} over {evaluation.Tokens:N0} tokens ({evaluation.Batches} batches of {parse.GetValue(batchSize)} x {model.ContextLength})"));
             return 0;
         }));
         return command;
+    }
+
+    // Scores each task with a bar (examples/s and the time left), then a table of acc, acc_norm and the centred
+    // acc_norm, and with a task list their mean (CORE).
+    static int EvalMultipleChoice(string directory, IReadOnlyList<MultipleChoiceTask> tasks, bool core, int limit, int batchSize)
+    {
+        var config = ModelCheckpoint.ReadConfig(ModelCheckpoint.ConfigPath(directory));
+        if (!config.IsEncoderDecoder && !config.Causal)
+            throw new InvalidDataException($"{directory}: multiple-choice scoring needs a decoder or an encoder-decoder; a {config.Family} checkpoint is an encoder");
+        var tokenizer = CheckpointTokenizer.Load(directory);
+        using var decoder = config.IsEncoderDecoder ? null : ModelCheckpoint.Load(directory, CpuBackend.Shared, trainable: false);
+        using var encoderDecoder = config.IsEncoderDecoder ? ModelCheckpoint.LoadEncoderDecoder(directory, CpuBackend.Shared, trainable: false) : null;
+        var scorer = decoder is not null ? new MultipleChoiceScorer(decoder, batchSize) : new MultipleChoiceScorer(encoderDecoder!);
+        Console.WriteLine($"{directory}: {config.Summary}");
+        var results = new List<MultipleChoiceResult>();
+        Progress().Start(context =>
+        {
+            foreach (var task in tasks)
+            {
+                var examples = MultipleChoiceFile.Read(task.File, task.Format);
+                var bar = context.AddTask(Markup.Escape(task.Name), maxValue: Math.Max(1, limit > 0 ? Math.Min(limit, examples.Count) : examples.Count));
+                var clock = System.Diagnostics.Stopwatch.StartNew();
+                results.Add(MultipleChoiceEval.Run(scorer, tokenizer, task, examples, limit, new SynchronousProgress<MultipleChoiceProgress>(p =>
+                {
+                    bar.Value = p.Done;
+                    bar.Description = Markup.Escape(string.Create(CultureInfo.InvariantCulture, $"{task.Name} {p.Done}/{p.Total} ({p.Done / Math.Max(1e-9, clock.Elapsed.TotalSeconds):F1} examples/s)"));
+                })));
+                bar.Value = bar.MaxValue;
+            }
+        });
+        var table = new Table().AddColumn("task").AddColumn(new TableColumn("examples").RightAligned()).AddColumn(new TableColumn("acc").RightAligned())
+            .AddColumn(new TableColumn("acc_norm").RightAligned()).AddColumn(new TableColumn("centred").RightAligned());
+        foreach (var r in results)
+            table.AddRow(Markup.Escape(r.Task), r.Examples.ToString("N0", CultureInfo.InvariantCulture), r.Accuracy.ToString("F4", CultureInfo.InvariantCulture),
+                r.AccuracyNorm.ToString("F4", CultureInfo.InvariantCulture), r.Centered.ToString("F4", CultureInfo.InvariantCulture));
+        if (core) table.AddRow("CORE (mean centred)", "", "", "", new CoreResult(results).Core.ToString("F4", CultureInfo.InvariantCulture));
+        AnsiConsole.Write(table);
+        Console.WriteLine("acc: the lowest summed loss is right; acc_norm: the lowest mean loss per token; centred: acc_norm on its random baseline, (acc_norm - 1/k) / (1 - 1/k)");
+        return 0;
     }
 
     // Checkpoints carry the tokenizer as tokenizer.json: a tokenizer file of another name is copied under that name

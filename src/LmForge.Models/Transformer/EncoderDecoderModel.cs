@@ -146,6 +146,18 @@ public sealed class EncoderDecoderModel : IDisposable
     public void InitializeWeights(int seed) => ParameterInitializer.Initialize(Backend, _layout, GetParameter, Config.LayerCount, seed);
 
     /// <summary>
+    /// Copies the last forward-with-targets' per-position cross-entropy (B·Td; 0 where the target is −1) to
+    /// <paramref name="losses"/>: call after that forward and before its backward. Multiple-choice scoring sums it per choice.
+    /// </summary>
+    public void CopyTokenLosses(Span<float> losses)
+    {
+        if (_acts is null || !_logitsReadyForBackward) throw new InvalidOperationException("CopyTokenLosses needs a Forward with targets first (and before its Backward)");
+        if (losses.Length != _acts.Losses.Length)
+            throw new ArgumentException($"losses holds {losses.Length} values, expected {_acts.Losses.Length} (one per target position of the last forward)", nameof(losses));
+        Backend.CopyToHost(_acts.Losses, losses);
+    }
+
+    /// <summary>
     /// Writes each target position's most likely token (the argmax of the last forward's logits over the real
     /// vocabulary) to <paramref name="tokens"/> (B·Td): call after a forward and before its backward, which overwrites the logits.
     /// </summary>

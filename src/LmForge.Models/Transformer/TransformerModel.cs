@@ -272,6 +272,18 @@ public sealed class TransformerModel : IDisposable
     }
 
     /// <summary>
+    /// Copies the last forward-with-targets' per-position cross-entropy (B·T; 0 where the target is −1) to
+    /// <paramref name="losses"/>: call after that forward and before its backward. Multiple-choice scoring sums it per choice.
+    /// </summary>
+    public void CopyTokenLosses(Span<float> losses)
+    {
+        if (_acts is null || !_logitsReadyForBackward) throw new InvalidOperationException("CopyTokenLosses needs a Forward with targets first (and before its Backward)");
+        if (losses.Length != _acts.Losses.Length)
+            throw new ArgumentException($"losses holds {losses.Length} values, expected {_acts.Losses.Length} (one per position of the last forward)", nameof(losses));
+        Backend.CopyToHost(_acts.Losses, losses);
+    }
+
+    /// <summary>
     /// Writes each position's most likely token (the argmax of the last forward's logits over the real vocabulary) to
     /// <paramref name="tokens"/> (B·T): call after a forward and before its backward, which overwrites the logits.
     /// </summary>
