@@ -11,6 +11,9 @@ public interface ITrainingListener
     /// <summary>After each validation: its mean loss and, when the model says, the fraction of targets it ranks first.</summary>
     void OnValidation(int step, float validationLoss, float? accuracy) { }
 
+    /// <summary>After the evaluation tasks that follow a validation: each task's acc_norm and "core".</summary>
+    void OnTasks(int step, IReadOnlyDictionary<string, float> scores) { }
+
     void OnSample(int step, string text) { }
 
     void OnCheckpoint(int step, string directory) { }

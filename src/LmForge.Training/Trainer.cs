@@ -64,6 +64,9 @@ public sealed class Trainer : IDisposable
     /// <summary>Turns the model into text for the periodic samples (the CLI generates with the run's tokenizer).</summary>
     public Func<ITrainableModel, int, string>? Sampler { get; set; }
 
+    /// <summary>Multiple-choice tasks scored with every validation (the config's evalTasks; see <see cref="TaskEvaluation.Open"/>), or null.</summary>
+    public Tasks.TaskEvaluation? Tasks { get; set; }
+
     /// <summary>Files copied into every checkpoint (the tokenizer).</summary>
     public IReadOnlyList<string> CheckpointExtraFiles { get; set; } = [];
 
@@ -177,11 +180,13 @@ public sealed class Trainer : IDisposable
             }
             int step = _state.Step;
             float? validationLoss = null, validationAccuracy = null;
+            IReadOnlyDictionary<string, float>? taskScores = null;
             if (_config.EvalEvery > 0 && step % _config.EvalEvery == 0)
             {
                 (float evaluated, validationAccuracy) = Validate();
                 validationLoss = lastValidation = evaluated;
                 Listener?.OnValidation(step, evaluated, validationAccuracy);
+                taskScores = EvaluateTasks(step);
             }
             if (_config.SampleEvery > 0 && step % _config.SampleEvery == 0 && Sampler is not null)
                 Listener?.OnSample(step, Sampler(_model, step));
@@ -216,7 +221,7 @@ public sealed class Trainer : IDisposable
                 ElapsedSeconds = elapsedBefore + clock.Elapsed.TotalSeconds,
             };
             var record = new MetricsRecord(step, loss, validationLoss, learningRate, gradientNorm, tokensPerSecond,
-                tokensPerSecond * flopsPerToken / PeakFlopsPerSecond, _state.ElapsedSeconds, validationAccuracy);
+                tokensPerSecond * flopsPerToken / PeakFlopsPerSecond, _state.ElapsedSeconds, validationAccuracy, taskScores);
             _metrics.Append(record);
             losses.Add(loss);
             lastTrainLoss = loss;
@@ -238,7 +243,8 @@ public sealed class Trainer : IDisposable
             (float finalLoss, float? finalAccuracy) = Validate();
             lastValidation = finalLoss;
             Listener?.OnValidation(_state.Step, finalLoss, finalAccuracy);
-            _metrics.Append(new MetricsRecord(_state.Step, null, finalLoss, schedule.At(_state.Step), null, 0, 0, _state.ElapsedSeconds, finalAccuracy));
+            var finalTasks = EvaluateTasks(_state.Step);
+            _metrics.Append(new MetricsRecord(_state.Step, null, finalLoss, schedule.At(_state.Step), null, 0, 0, _state.ElapsedSeconds, finalAccuracy, finalTasks));
         }
         if (savedStep != _state.Step) checkpoint = SaveCheckpoint();
         WriteLossCurve();
@@ -247,6 +253,15 @@ public sealed class Trainer : IDisposable
 
     /// <summary>Mean loss over the first EvalBatches batches of the validation shards (always the same batches).</summary>
     public float ValidationLoss() => Validate().Loss;
+
+    // The tasks' scores at this validation (between steps: the scoring forwards use the model's activations), or null.
+    IReadOnlyDictionary<string, float>? EvaluateTasks(int step)
+    {
+        if (Tasks is null) return null;
+        var scores = Tasks.Run(_model);
+        Listener?.OnTasks(step, scores);
+        return scores;
+    }
 
     /// <summary>
     /// Mean loss over the first EvalBatches validation batches (always the same batches), and the fraction of their

@@ -75,6 +75,13 @@ public sealed record TrainingConfig
     public int Seed { get; init; } = 1337;
     public int EvalEvery { get; init; } = 100;
     public int EvalBatches { get; init; } = 20;
+    /// <summary>
+    /// A task list (JSON, as <c>lmforge eval --tasks</c> reads; <c>lmforge tasks build</c> writes one) whose multiple-choice
+    /// tasks run with every validation, their acc_norm and CORE going to metrics.jsonl and the loss curve; empty for none.
+    /// </summary>
+    public string EvalTasks { get; init; } = "";
+    /// <summary>Examples per task at each evaluation (the first ones of each file); 0 for all.</summary>
+    public int EvalTasksLimit { get; init; } = 100;
     /// <summary>Print a text sample every this many steps; 0 for never.</summary>
     public int SampleEvery { get; init; } = 200;
     public int SampleTokens { get; init; } = 64;
@@ -236,6 +243,7 @@ public sealed record TrainingConfig
         Require(Steps >= 1, "steps", "at least 1", Steps);
         Require(EvalEvery >= 0, "evalEvery", "0 (only at the end) or more", EvalEvery);
         Require(EvalBatches >= 1, "evalBatches", "at least 1", EvalBatches);
+        Require(EvalTasksLimit >= 0, "evalTasksLimit", "0 (every example) or more", EvalTasksLimit);
         Require(SampleEvery >= 0, "sampleEvery", "0 (never) or more", SampleEvery);
         Require(SampleTokens >= 1, "sampleTokens", "at least 1", SampleTokens);
         Require(CheckpointEvery >= 0, "checkpointEvery", "0 (only at the end) or more", CheckpointEvery);

@@ -250,6 +250,7 @@ public static partial class TrainingCommands
         using var trainer = resumeFrom is null ? Trainer.Start(config, model, backend, run) : Trainer.Resume(config, model, backend, run, resumeFrom);
         trainer.CheckpointExtraFiles = tokenizerFiles;
         trainer.Sampler = (_, step) => ProgressSample(model, tokenizer, config.SampleTokens, (ulong)step);
+        trainer.Tasks = LmForge.Training.Tasks.TaskEvaluation.Open(config, tokenizer);
         using var cancellation = new CancellationTokenSource();
         ConsoleCancelEventHandler onCancel = (_, e) =>
         {
@@ -294,6 +295,9 @@ public static partial class TrainingCommands
             string tokens = accuracy is { } a ? string.Create(CultureInfo.InvariantCulture, $", accuracy {a:P1}") : "";
             AnsiConsole.MarkupLineInterpolated($"   step {step,5}: validation loss {validationLoss:F3}{tokens}");
         }
+
+        public void OnTasks(int step, IReadOnlyDictionary<string, float> scores) =>
+            AnsiConsole.MarkupLineInterpolated($"   step {step,5}: tasks {string.Join(", ", scores.Select(s => string.Create(CultureInfo.InvariantCulture, $"{s.Key} {s.Value:F3}")))}");
 
         public void OnSample(int step, string text) =>
             AnsiConsole.MarkupLineInterpolated($"   [grey]sample at step {step}: {OneLine(text)}[/]");

@@ -6,11 +6,14 @@ namespace LmForge.Training.Metrics;
 
 /// <summary>
 /// Draws the training loss (per step, and its moving average) and the validation loss against the step as a
-/// self-contained SVG, for a browser or a README. No plotting library: a few axes, ticks and polylines.
+/// self-contained SVG, for a browser or a README, with a second panel for the evaluation tasks' scores when the run
+/// has them. No plotting library: a few axes, ticks and polylines.
 /// </summary>
 public static class LossCurveSvg
 {
-    const int Width = 720, Height = 420, Left = 60, Right = 20, Top = 36, Bottom = 44;
+    const int Width = 720, Height = 420, Left = 60, Right = 20, Top = 36, Bottom = 44, TaskPanelHeight = 260;
+
+    static readonly string[] TaskColours = ["#08519c", "#d94801", "#238b45", "#6a51a3", "#cb181d", "#525252"];
 
     /// <summary>Writes the picture under a temporary name and renames it into place.</summary>
     public static void Write(string path, IReadOnlyList<MetricsRecord> records, string title)
@@ -21,8 +24,10 @@ public static class LossCurveSvg
     public static string Render(IReadOnlyList<MetricsRecord> records, string title)
     {
         var svg = new StringBuilder();
+        var tasks = records.Where(r => r.TaskScores is { Count: > 0 }).ToList();
+        int totalHeight = Height + (tasks.Count > 0 ? TaskPanelHeight : 0);
         svg.Append(CultureInfo.InvariantCulture,
-            $"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{Width}\" height=\"{Height}\" viewBox=\"0 0 {Width} {Height}\" font-family=\"sans-serif\" font-size=\"12\">\n");
+            $"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{Width}\" height=\"{totalHeight}\" viewBox=\"0 0 {Width} {totalHeight}\" font-family=\"sans-serif\" font-size=\"12\">\n");
         svg.Append("<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n");
         svg.Append(CultureInfo.InvariantCulture, $"<text x=\"{Width / 2}\" y=\"20\" text-anchor=\"middle\" font-size=\"14\">{Escape(title)}</text>\n");
         var train = records.Where(r => r.TrainLoss is { } t && float.IsFinite(t)).Select(r => (r.Step, Loss: (double)r.TrainLoss!.Value)).ToList();
@@ -72,8 +77,37 @@ public static class LossCurveSvg
         int legendX = Left + (int)plotWidth - 150;
         svg.Append(CultureInfo.InvariantCulture, $"<path d=\"M{legendX},{Top + 10} h20\" stroke=\"#08519c\" stroke-width=\"2\"/><text x=\"{legendX + 26}\" y=\"{Top + 14}\">train (moving avg)</text>\n");
         svg.Append(CultureInfo.InvariantCulture, $"<path d=\"M{legendX},{Top + 28} h20\" stroke=\"#d94801\" stroke-width=\"2\"/><text x=\"{legendX + 26}\" y=\"{Top + 32}\">validation</text>\n");
+        if (tasks.Count > 0) AppendTaskPanel(svg, tasks, X);
         svg.Append("</svg>\n");
         return svg.ToString();
+    }
+
+    // Below the loss panel, on the same step axis: each task's acc_norm (0 to 1) and CORE, one line each.
+    static void AppendTaskPanel(StringBuilder svg, List<MetricsRecord> records, Func<double, double> x)
+    {
+        int top = Height + 10, plotHeight = TaskPanelHeight - 10 - Bottom;
+        double plotWidth = Width - Left - Right;
+        double Y(double score) => top + (1 - Math.Clamp(score, 0, 1)) * plotHeight;
+        svg.Append(CultureInfo.InvariantCulture, $"<path d=\"M{Left},{top} V{top + plotHeight} H{Left + plotWidth}\" stroke=\"black\" fill=\"none\"/>\n");
+        for (int i = 0; i <= 4; i++)
+        {
+            double score = i / 4.0;
+            svg.Append(CultureInfo.InvariantCulture, $"<text x=\"{Left - 6}\" y=\"{Y(score) + 4:F1}\" text-anchor=\"end\">{score:0.00}</text>\n");
+            svg.Append(CultureInfo.InvariantCulture, $"<path d=\"M{Left},{Y(score):F1} H{Left + plotWidth}\" stroke=\"#ddd\"/>\n");
+        }
+        svg.Append(CultureInfo.InvariantCulture,
+            $"<text x=\"14\" y=\"{top + plotHeight / 2}\" text-anchor=\"middle\" transform=\"rotate(-90 14 {top + plotHeight / 2})\">task acc_norm (core: centred)</text>\n");
+        var names = records.SelectMany(r => r.TaskScores!.Keys).Distinct(StringComparer.Ordinal).ToList();
+        for (int n = 0; n < names.Count; n++)
+        {
+            string colour = TaskColours[n % TaskColours.Length];
+            var points = records.Where(r => r.TaskScores!.ContainsKey(names[n])).Select(r => (x(r.Step), Y(r.TaskScores![names[n]]))).ToList();
+            svg.Append(Polyline(points, colour, 2));
+            foreach (var (px, py) in points) svg.Append(CultureInfo.InvariantCulture, $"<circle cx=\"{px:F1}\" cy=\"{py:F1}\" r=\"2.5\" fill=\"{colour}\"/>\n");
+            int legendY = top + 12 + (16 * n);
+            svg.Append(CultureInfo.InvariantCulture,
+                $"<path d=\"M{Left + 10},{legendY - 4} h20\" stroke=\"{colour}\" stroke-width=\"2\"/><text x=\"{Left + 36}\" y=\"{legendY}\">{Escape(names[n])}</text>\n");
+        }
     }
 
     static List<(int Step, double Loss)> MovingAverage(List<(int Step, double Loss)> points, int window)
