@@ -519,12 +519,17 @@ public static partial class TrainingCommands
     static int EvalMultipleChoice(string directory, IReadOnlyList<MultipleChoiceTask> tasks, bool core, int limit, int batchSize)
     {
         var config = ModelCheckpoint.ReadConfig(ModelCheckpoint.ConfigPath(directory));
-        if (!config.IsEncoderDecoder && !config.Causal)
-            throw new InvalidDataException($"{directory}: multiple-choice scoring needs a decoder or an encoder-decoder; a {config.Family} checkpoint is an encoder");
         var tokenizer = CheckpointTokenizer.Load(directory);
+        int? mask = null;
+        if (!config.IsEncoderDecoder && !config.Causal)
+        {
+            // an encoder scores by masking each choice token (pseudo-log-likelihood)
+            mask = tokenizer.SpecialTokens.TryGetValue(EncoderTokens.Mask, out int id) ? id
+                : throw new InvalidDataException($"{directory}: a {config.Family} encoder scores choices by masking them, but its tokenizer has no {EncoderTokens.Mask}");
+        }
         using var decoder = config.IsEncoderDecoder ? null : ModelCheckpoint.Load(directory, CpuBackend.Shared, trainable: false);
         using var encoderDecoder = config.IsEncoderDecoder ? ModelCheckpoint.LoadEncoderDecoder(directory, CpuBackend.Shared, trainable: false) : null;
-        var scorer = decoder is not null ? new MultipleChoiceScorer(decoder, batchSize) : new MultipleChoiceScorer(encoderDecoder!);
+        var scorer = decoder is not null ? new MultipleChoiceScorer(decoder, batchSize, mask) : new MultipleChoiceScorer(encoderDecoder!);
         Console.WriteLine($"{directory}: {config.Summary}");
         var results = new List<MultipleChoiceResult>();
         Progress().Start(context =>

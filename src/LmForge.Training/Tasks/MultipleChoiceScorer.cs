@@ -34,18 +34,29 @@ public sealed record ExampleScore(IReadOnlyList<ChoiceScore> Choices, int Answer
 /// share a forward (<see cref="BatchSize"/> rows), padded on the right with ignored targets: causal attention never
 /// lets a real position see the padding. An encoder-decoder reads the context as the encoder's input and each choice
 /// as the decoder's targets, one example per forward (its rows share the input length, so the encoder needs no
-/// padding mask; targets are padded with −1 on the right, behind the causal decoder).
+/// padding mask; targets are padded with −1 on the right, behind the causal decoder). An encoder (BERT) scores a choice
+/// by its pseudo-log-likelihood (Salazar et al. 2020): one row per choice token, context + choice with that token
+/// replaced by [MASK], the loss of predicting it there; the sum over the choice's tokens is its score.
 /// </summary>
 public sealed class MultipleChoiceScorer
 {
     readonly TransformerModel? _decoder;
     readonly EncoderDecoderModel? _encoderDecoder;
+    readonly int _maskToken = -1;
 
-    /// <summary>A decoder's scorer; <paramref name="batchSize"/> rows (choices) per forward. An encoder (BERT) is refused.</summary>
-    public MultipleChoiceScorer(TransformerModel model, int batchSize = 8)
+    /// <summary>
+    /// A decoder's scorer, or an encoder's given its [MASK] id (<paramref name="maskToken"/>; an encoder without one is
+    /// refused); <paramref name="batchSize"/> rows per forward.
+    /// </summary>
+    public MultipleChoiceScorer(TransformerModel model, int batchSize = 8, int? maskToken = null)
     {
         ArgumentNullException.ThrowIfNull(model);
-        if (!model.Config.Causal) throw new ArgumentException($"multiple-choice scoring needs a decoder or an encoder-decoder; this {model.Config.Family} is an encoder");
+        if (!model.Config.Causal)
+        {
+            if (maskToken is not int mask || mask < 0 || mask >= model.Config.VocabSize)
+                throw new ArgumentException($"multiple-choice scoring of an encoder ({model.Config.Family}) needs its tokenizer's [MASK] token (pseudo-log-likelihood scoring)");
+            _maskToken = mask;
+        }
         if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), $"batch size {batchSize} is invalid; expected at least 1 row per forward");
         _decoder = model;
         BatchSize = batchSize;
@@ -69,7 +80,8 @@ public sealed class MultipleChoiceScorer
     {
         ArgumentNullException.ThrowIfNull(examples);
         for (int i = 0; i < examples.Count; i++) Check(examples[i], i);
-        return _decoder is not null ? ScoreDecoder(_decoder, examples, progress) : ScoreEncoderDecoder(_encoderDecoder!, examples, progress);
+        if (_decoder is null) return ScoreEncoderDecoder(_encoderDecoder!, examples, progress);
+        return _decoder.Config.Causal ? ScoreDecoder(_decoder, examples, progress) : ScoreEncoder(_decoder, examples, progress);
     }
 
     void Check(TokenizedExample example, int index)
@@ -133,6 +145,55 @@ public sealed class MultipleChoiceScorer
             progress?.Report(first + b == rows.Count ? examples.Count : rows[first + b].Example);
         }
         return examples.Select((e, i) => new ExampleScore(scores[i], e.Answer)).ToArray();
+    }
+
+    // rows = (example, choice, token) in order, up to BatchSize rows of one length per forward (no padding): context (cut
+    // from the left) + the choice with token j masked, the target the original token there and −1 elsewhere; a choice's
+    // score sums its tokens' losses.
+    IReadOnlyList<ExampleScore> ScoreEncoder(TransformerModel model, IReadOnlyList<TokenizedExample> examples, IProgress<int>? progress)
+    {
+        var rows = new List<(int Example, int Choice, int Token)>();
+        for (int e = 0; e < examples.Count; e++)
+            for (int c = 0; c < examples[e].Choices.Count; c++)
+                for (int j = 0; j < examples[e].Choices[c].Length; j++) rows.Add((e, c, j));
+        var sums = examples.Select(e => new double[e.Choices.Count]).ToArray();
+        int contextLength = model.Config.ContextLength;
+        // bidirectional attention would read any padding, so a forward takes consecutive rows of one length only
+        int RowLength((int Example, int Choice, int Token) row)
+        {
+            var example = examples[row.Example];
+            int choice = example.Choices[row.Choice].Length;
+            return Math.Min(example.Context.Length, contextLength - choice) + choice;
+        }
+        for (int first = 0, b; first < rows.Count; first += b)
+        {
+            int t = RowLength(rows[first]);
+            b = 1;
+            while (b < BatchSize && first + b < rows.Count && RowLength(rows[first + b]) == t) b++;
+            var tokens = new int[b * t];
+            var targets = new int[b * t];
+            Array.Fill(targets, -1);
+            var masked = new int[b];
+            for (int r = 0; r < b; r++)
+            {
+                var (e, c, j) = rows[first + r];
+                int[] choice = examples[e].Choices[c], context = examples[e].Context;
+                int kept = Math.Min(context.Length, contextLength - choice.Length);
+                var row = tokens.AsSpan(r * t, t);
+                context.AsSpan(context.Length - kept).CopyTo(row);
+                choice.AsSpan().CopyTo(row[kept..]);
+                masked[r] = (r * t) + kept + j;
+                tokens[masked[r]] = _maskToken;
+                targets[masked[r]] = choice[j];
+            }
+            model.Forward(tokens, targets, b, t);
+            var losses = new float[b * t];
+            model.CopyTokenLosses(losses);
+            for (int r = 0; r < b; r++) sums[rows[first + r].Example][rows[first + r].Choice] += losses[masked[r]];
+            progress?.Report(first + b == rows.Count ? examples.Count : rows[first + b].Example);
+        }
+        return examples.Select((e, i) => new ExampleScore(
+            [.. e.Choices.Select((choice, c) => new ChoiceScore(sums[i][c], sums[i][c] / choice.Length, choice.Length))], e.Answer)).ToArray();
     }
 
     // a row holds the inputs context + choice without its last token (which is only a target)

@@ -34,12 +34,16 @@ public sealed class TaskEvaluation
         return new TaskEvaluation(tokenizer, [.. tasks.Select(t => (t, MultipleChoiceFile.Read(t.File, t.Format)))], config.EvalTasksLimit);
     }
 
-    /// <summary>Scores <paramref name="model"/> (a decoder or an encoder-decoder) on every task: acc_norm per task, and "core".</summary>
+    /// <summary>Scores <paramref name="model"/> (any family: see <see cref="MultipleChoiceScorer"/>) on every task: acc_norm per task, and "core".</summary>
+    // an encoder's tasks are scored by masking the choice's tokens
+    int? MaskToken(Models.Transformer.TransformerConfig config) =>
+        !config.Causal && _tokenizer.SpecialTokens.TryGetValue(EncoderTokens.Mask, out int mask) ? mask : null;
+
     public IReadOnlyDictionary<string, float> Run(ITrainableModel model)
     {
         var scorer = model switch
         {
-            TransformerTrainableModel single => new MultipleChoiceScorer(single.Model),
+            TransformerTrainableModel single => new MultipleChoiceScorer(single.Model, maskToken: MaskToken(single.Model.Config)),
             EncoderDecoderTrainableModel t5 => new MultipleChoiceScorer(t5.Model),
             _ => throw new InvalidOperationException($"evalTasks needs a transformer to score; a {model.GetType().Name} cannot"),
         };

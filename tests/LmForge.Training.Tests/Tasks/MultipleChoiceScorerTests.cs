@@ -138,12 +138,38 @@ public sealed class MultipleChoiceScorerTests : IDisposable
         Assert.Equal(scores[0].Choices[1].Sum, alone[0].Choices[0].Sum, 1e-5);
     }
 
+    // An encoder's choice scores its pseudo-log-likelihood: each of its tokens masked in turn, the loss of predicting it.
     [Fact]
-    public void BertIsRefused()
+    public void BertScoresAChoiceByMaskingEachOfItsTokens()
     {
-        using var model = new TransformerModel(TransformerConfig.Bert(40, 16, 1, 2, 16, 32), trainable: false);
+        const int mask = 3;
+        using var model = new TransformerModel(TransformerConfig.Bert(40, 16, 1, 2, 16, 32));
+        model.InitializeWeights(seed: 7);
         var error = Assert.Throws<ArgumentException>(() => new MultipleChoiceScorer(model));
-        Assert.StartsWith("multiple-choice scoring needs a decoder or an encoder-decoder", error.Message);
+        Assert.StartsWith("multiple-choice scoring of an encoder (bert) needs its tokenizer's [MASK] token", error.Message, StringComparison.Ordinal);
+
+        var examples = new[]
+        {
+            new TokenizedExample([5, 6, 7], [[8, 9], [10], [11, 12, 13]], 2),
+            new TokenizedExample(Enumerable.Range(4, 20).ToArray(), [[14], [15, 16]], 0), // context cut from the left
+        };
+        var batched = new MultipleChoiceScorer(model, batchSize: 8, maskToken: mask).Score(examples);
+        var single = new MultipleChoiceScorer(model, batchSize: 1, maskToken: mask).Score(examples);
+        for (int e = 0; e < examples.Length; e++)
+            for (int c = 0; c < examples[e].Choices.Count; c++) Assert.Equal(single[e].Choices[c].Sum, batched[e].Choices[c].Sum, 1e-5);
+
+        // by hand: [5 6 7 8 9] with 8, then 9, masked
+        double expected = 0;
+        foreach (int j in (int[])[3, 4])
+        {
+            int[] tokens = [5, 6, 7, 8, 9];
+            int[] targets = [-1, -1, -1, -1, -1];
+            targets[j] = tokens[j];
+            tokens[j] = mask;
+            expected += model.Forward(tokens, targets, 1, 5);
+        }
+        Assert.Equal(expected, batched[0].Choices[0].Sum, 1e-5);
+        Assert.Equal(expected / 2, batched[0].Choices[0].Mean, 1e-5);
     }
 
     [Fact]
