@@ -99,19 +99,29 @@ public sealed record MachinePeak(double FlopsPerSecond, PeakSource Source, strin
     public static string WidestInstructionSet =>
         Vector512.IsHardwareAccelerated ? "512-bit" : Vector256.IsHardwareAccelerated ? "256-bit" : "scalar";
 
-    /// <summary>The CPU's model name from /proc/cpuinfo ("model name"), else the architecture.</summary>
+    /// <summary>
+    /// The CPU's model name from /proc/cpuinfo with its family and model numbers ("AMD EPYC (family 25, model 17)": a
+    /// virtual machine's name may say only the vendor, and a Zen 4 and a Zen 5 then differ only there), else the architecture.
+    /// </summary>
     public static string CpuModel()
     {
         try
         {
             if (File.Exists("/proc/cpuinfo"))
             {
+                string? name = null, family = null, model = null;
                 foreach (string line in File.ReadLines("/proc/cpuinfo"))
                 {
-                    if (!line.StartsWith("model name", StringComparison.Ordinal)) continue;
+                    if (line.Length == 0) break;   // the first processor's block is enough
                     int colon = line.IndexOf(':', StringComparison.Ordinal);
-                    if (colon > 0 && line[(colon + 1)..].Trim() is { Length: > 0 } name) return name;
+                    if (colon <= 0) continue;
+                    string key = line[..colon].Trim(), value = line[(colon + 1)..].Trim();
+                    if (key == "model name") name = value;
+                    else if (key == "cpu family") family = value;
+                    else if (key == "model") model = value;
                 }
+                if (!string.IsNullOrEmpty(name))
+                    return family is null || model is null ? name : $"{name} (family {family}, model {model})";
             }
         }
         catch (IOException)
