@@ -15,6 +15,7 @@ public static class Program
         Commands.DataFilterCommands.AddTo(root);
         foreach (var command in Commands.TrainingCommands.Create()) root.Subcommands.Add(command);
         foreach (var command in Commands.KnowledgeCommands.Create()) root.Subcommands.Add(command);
+        root.Subcommands.Add(Commands.PlanCommand.Create());
         return root.Parse(args).Invoke();
     }
 }
