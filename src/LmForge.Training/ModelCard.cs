@@ -27,8 +27,10 @@ public sealed record ModelCardFacts
     public double? MedianStepMfu { get; init; }
     public IReadOnlyList<TokenShardFingerprint> TrainingData { get; init; } = [];
     public IReadOnlyList<TokenShardFingerprint> ValidationData { get; init; } = [];
-    /// <summary>The checkpoint's tokenizer.json, when it has one (its special tokens are listed).</summary>
+    /// <summary>The tokenizer.json the run used (its special tokens are listed): the checkpoint's, else the config's; null when neither exists.</summary>
     public string? TokenizerFile { get; init; }
+    /// <summary>Whether <see cref="TokenizerFile"/> is part of the checkpoint.</summary>
+    public bool TokenizerInCheckpoint { get; init; }
     public float? LastTrainLoss { get; init; }
     /// <summary>The last validation: the step it was measured before (or after, for the final one), its loss and accuracy.</summary>
     public (int Step, float Loss, float? Accuracy)? Validation { get; init; }
@@ -117,7 +119,7 @@ public static class ModelCard
 
         Line($"## Tokenizer");
         Line();
-        Line($"Byte-level BPE, {config.VocabularySize:N0} tokens{(facts.TokenizerFile is null ? "." : " (`tokenizer.json` in this directory).")}");
+        Line($"Byte-level BPE, {config.VocabularySize:N0} tokens{(facts.TokenizerInCheckpoint ? " (`tokenizer.json` in this directory)." : ".")}");
         if (facts.TokenizerFile is { } tokenizerFile && SpecialTokens(tokenizerFile) is { Count: > 0 } specials)
         {
             const int Shown = 12;

@@ -337,7 +337,8 @@ public sealed class Trainer : IDisposable
             MedianStepMfu = stepMfus.Count > 0 ? stepMfus[stepMfus.Count / 2] : null,
             TrainingData = _state.TrainingShards ?? _train.Fingerprints(),
             ValidationData = _validation.Fingerprints(),
-            TokenizerFile = File.Exists(tokenizer) ? tokenizer : null,
+            TokenizerFile = File.Exists(tokenizer) ? tokenizer : File.Exists(_config.Tokenizer) ? _config.Tokenizer : null,
+            TokenizerInCheckpoint = File.Exists(tokenizer),
             LastTrainLoss = _lastTrainLoss ?? records.LastOrDefault(r => r.TrainLoss is not null)?.TrainLoss,
             Validation = validation is null ? null : (validation.Step, validation.ValidationLoss!.Value, validation.ValidationAccuracy),
         };

@@ -111,6 +111,9 @@ public class TrainingPlanTests
         using var model = TransformerTrainableModel.Create(config, CpuBackend.Shared);
         using var trainer = Trainer.Start(config, model, CpuBackend.Shared, Path.Combine(directory, "run"));
         trainer.Peak = MachinePeak.Stated(statedGflops: 250);
+        string tokenizer = Path.Combine(directory, "tokenizer.json");
+        File.WriteAllText(tokenizer, """{"added_tokens": [{"id": 30, "content": "<|endoftext|>", "special": true}, {"id": 31, "content": "[MASK]", "special": true}, {"id": 29, "content": "word", "special": false}]}""");
+        trainer.CheckpointExtraFiles = [tokenizer];
         var result = trainer.Run();
 
         string card = File.ReadAllText(Path.Combine(result.CheckpointDirectory, ModelCard.FileName));
@@ -139,6 +142,8 @@ public class TrainingPlanTests
         Assert.Contains($"at step {config.Steps}", body, StringComparison.Ordinal);
         Assert.Contains("| train | train_000.bin | 3,000 |", body, StringComparison.Ordinal);
         Assert.Contains("lmforge sample --checkpoint", body, StringComparison.Ordinal);
+        Assert.Contains("Byte-level BPE, 32 tokens (`tokenizer.json` in this directory).", body, StringComparison.Ordinal);
+        Assert.Contains("Special tokens (2): `<|endoftext|>`, `[MASK]`.", body, StringComparison.Ordinal);
         // part of the atomic checkpoint: no temporary directory left behind
         Assert.All(Directory.GetDirectories(Path.Combine(directory, "run")), d => Assert.StartsWith("step-", Path.GetFileName(d), StringComparison.Ordinal));
         Assert.True(File.Exists(Path.Combine(directory, "run", "step-000010", ModelCard.FileName)));   // the periodic checkpoint too
