@@ -13,7 +13,8 @@ namespace LmForge.Bench;
 /// random tokens, for LmForge and for PyTorch (bench/peers/torch_train_step.py for GPT-2, torch_hf_train_step.py
 /// for the Llama-style decoder and the BERT-style encoder, the same model code as the correctness fixtures, 2 threads) measured one after the
 /// other in the same invocation. Prints ms/step, tokens/s, an estimated
-/// MFU (6 · parameters · tokens/s over a stated peak) and the ratio LmForge / PyTorch. With --rounds R the two are
+/// MFU (TrainingFlops.PerToken · tokens/s, the trainer's count, over the machine's peak: MachinePeak, measured by an FMA
+/// probe and cached, or stated with LMFORGE_PEAK_GFLOPS; clamped to 100 %, flagged when it would exceed it) and the ratio LmForge / PyTorch. With --rounds R the two are
 /// measured alternately R times and the best round of each is kept, so a burst of load on a shared machine does not
 /// land on one side only.
 /// With --packed N each round also measures fine-tuning's step: rows packed with documents of N tokens (attention and
@@ -22,8 +23,8 @@ namespace LmForge.Bench;
 /// </summary>
 public static class TrainStepBenchmark
 {
-    /// <summary>Stated FP32 peak of the benchmark machine: 2 Zen 3 cores × 2 FMA units × 8 lanes × 2 FLOP × ~3 GHz.</summary>
-    public const double PeakFlopsPerSecond = 190e9;
+    /// <summary>The machine's FP32 peak, the MFU's denominator: measured (cached per machine and instruction set) or stated.</summary>
+    private static readonly Lazy<MachinePeak> Peak = new(() => MachinePeak.Get());
 
     /// <param name="TargetLength">An encoder-decoder's target length (its SequenceLength is the input's); 0 for a single stack.</param>
     private sealed record Case(string Name, TransformerConfig Config, int BatchSize, int SequenceLength, int DefaultSteps, int TargetLength = 0);
@@ -60,7 +61,7 @@ public static class TrainStepBenchmark
             return 2;
         }
 
-        Console.WriteLine($"train-step: {Environment.ProcessorCount} cores, {WorkerPool.Shared.WorkerCount} workers; peer: PyTorch {(peer ? "(2 threads)" : "skipped")}; MFU over a stated peak of {PeakFlopsPerSecond / 1e9:F0} GFLOP/s");
+        Console.WriteLine($"train-step: {Environment.ProcessorCount} cores, {WorkerPool.Shared.WorkerCount} workers; peer: PyTorch {(peer ? "(2 threads)" : "skipped")}; MFU over the peak: {Peak.Value.Description}");
         var rows = new List<string>();
         foreach (var benchCase in cases)
         {
@@ -258,15 +259,20 @@ public static class TrainStepBenchmark
     private static string FormatRow(Case benchCase, Measurement ours, Measurement? theirs)
     {
         var config = benchCase.Config;
-        static double Mfu(Measurement m) => 6.0 * m.Parameters * m.TokensPerSecond / PeakFlopsPerSecond;
+        double flopsPerToken = TrainingFlops.PerToken(config, benchCase.SequenceLength, benchCase.TargetLength);
+        string Mfu(Measurement m)
+        {
+            double mfu = flopsPerToken * m.TokensPerSecond / Peak.Value.FlopsPerSecond;
+            return MachinePeak.Exceeds(mfu) ? "100 % (peak too low)" : MachinePeak.Clamp(mfu).ToString("P1", CultureInfo.InvariantCulture);
+        }
         string heads = config.KeyValueHeadCount == config.HeadCount ? $"{config.HeadCount}" : $"{config.HeadCount}/{config.KeyValueHeadCount} kv";
         string layers = config.IsEncoderDecoder ? $"{config.LayerCount}+{config.DecoderLayerCount}" : $"{config.LayerCount}";
         string name = $"{benchCase.Name} (V {config.VocabSize}→{config.PaddedVocabSize}, L {layers}, H {heads}, C {config.Width}, I {config.IntermediateSize}, T {config.ContextLength})";
         string peer = theirs is null
             ? "n/a | n/a | n/a | n/a"
-            : string.Create(CultureInfo.InvariantCulture, $"{theirs.MillisecondsPerStep:F0} | {theirs.TokensPerSecond:F0} | {Mfu(theirs):P1} | {ours.TokensPerSecond / theirs.TokensPerSecond:F2}x");
+            : string.Create(CultureInfo.InvariantCulture, $"{theirs.MillisecondsPerStep:F0} | {theirs.TokensPerSecond:F0} | {Mfu(theirs)} | {ours.TokensPerSecond / theirs.TokensPerSecond:F2}x");
         return string.Create(CultureInfo.InvariantCulture,
-            $"| {name} | {benchCase.BatchSize}×{benchCase.SequenceLength}{(benchCase.TargetLength > 0 ? $"→{benchCase.TargetLength}" : "")} | {ours.Parameters / 1e6:F1}M | {ours.MillisecondsPerStep:F0} | {ours.TokensPerSecond:F0} | {Mfu(ours):P1} | {peer} |");
+            $"| {name} | {benchCase.BatchSize}×{benchCase.SequenceLength}{(benchCase.TargetLength > 0 ? $"→{benchCase.TargetLength}" : "")} | {ours.Parameters / 1e6:F1}M | {ours.MillisecondsPerStep:F0} | {ours.TokensPerSecond:F0} | {Mfu(ours)} | {peer} |");
     }
 
     internal static int? IntOption(string[] args, string name)

@@ -17,6 +17,7 @@ public static class Program
         foreach (var command in Commands.KnowledgeCommands.Create()) root.Subcommands.Add(command);
         root.Subcommands.Add(Commands.TaskCommands.Create());
         root.Subcommands.Add(Commands.ConvertCommand.Create());
+        root.Subcommands.Add(Commands.PlanCommand.Create());
         return root.Parse(args).Invoke();
     }
 }

@@ -24,25 +24,13 @@ public sealed class EncoderDecoderTrainableModel(EncoderDecoderModel model) : IT
     public long DecayedParameterCount => Model.DecayedParameterCount;
 
     /// <summary>
-    /// Per input token: 6 FLOPs per parameter the token passes (the encoder's layers for every input token, the
-    /// decoder's layers and the head for each of the last batch's Td/T target tokens per input token, the shared embedding
-    /// not at all: a lookup), plus attention's 12·(NH·hs) per key in each self- and cross-attention layer.
+    /// Per input token: 6 FLOPs per parameter the token passes, plus attention (<see cref="TrainingFlops.PerToken"/>), at the
+    /// last batch's target length (before any batch: <see cref="TrainingFlops.DefaultTargetShare"/> of T).
     /// </summary>
-    public double TrainingFlopsPerToken(int sequenceLength)
-    {
-        var config = Model.Config;
-        double targetShare = _targetLength == 0 ? 0.25 : (double)_targetLength / sequenceLength;
-        long encoder = 0, decoder = 0, head = config.TiedEmbeddings ? (long)config.PaddedVocabSize * config.Width : 0;
-        foreach (var p in Model.ParameterLayout)
-        {
-            if (p.Name.StartsWith("encoder.", StringComparison.Ordinal)) encoder += p.Length;
-            else if (p.Name.StartsWith("decoder.", StringComparison.Ordinal)) decoder += p.Length;
-            else if (p.Name.StartsWith("lm_head", StringComparison.Ordinal)) head += p.Length;
-        }
-        double heads = config.HeadCount * config.HeadSize, targets = targetShare * sequenceLength;
-        double attention = 12.0 * heads * ((config.LayerCount * sequenceLength) + (targetShare * config.DecoderLayerCount * (targets + sequenceLength)));
-        return (6.0 * encoder) + (6.0 * targetShare * (decoder + head)) + attention;
-    }
+    public double TrainingFlopsPerToken(int sequenceLength) => TrainingFlops.PerToken(Model.Config, sequenceLength, _targetLength);
+
+    /// <summary>Per input token at a target length the caller knows (the batch source's).</summary>
+    public double TrainingFlopsPerToken(int sequenceLength, int targetLength) => TrainingFlops.PerToken(Model.Config, sequenceLength, targetLength);
 
     public float ForwardBackward(ReadOnlySpan<int> inputs, ReadOnlySpan<int> targets, int batchSize, int sequenceLength, float lossScale,
         ReadOnlySpan<int> documentStarts = default)

@@ -29,6 +29,9 @@ public interface ITrainableModel : IDisposable
     /// <summary>Training FLOPs per token at sequence length T (forward + backward), for the MFU estimate.</summary>
     double TrainingFlopsPerToken(int sequenceLength);
 
+    /// <summary>Training FLOPs per input token when the targets per row are <paramref name="targetLength"/> (an encoder-decoder's decoder length; a single stack ignores it).</summary>
+    double TrainingFlopsPerToken(int sequenceLength, int targetLength) => TrainingFlopsPerToken(sequenceLength);
+
     /// <summary>
     /// Forward and backward on inputs (B×T) and targets (B×T; for an encoder-decoder B×the decoder's length, the
     /// decoder's labels, −1 for none, which its inputs are shifted right from): ACCUMULATES d(mean loss · lossScale)/d(parameters) into Gradients

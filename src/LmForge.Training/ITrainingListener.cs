@@ -17,4 +17,7 @@ public interface ITrainingListener
     void OnSample(int step, string text) { }
 
     void OnCheckpoint(int step, string directory) { }
+
+    /// <summary>Something the user should know that does not stop the run (an MFU above 100 %: the peak is too low).</summary>
+    void OnWarning(string message) { }
 }

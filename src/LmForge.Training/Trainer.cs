@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using LmForge.Models.Transformer;
 using LmForge.Tensors;
+using LmForge.Tensors.Cpu;
 using LmForge.Tensors.Optimization;
 using LmForge.Training.Checkpoints;
 using LmForge.Training.Data;
@@ -12,7 +13,8 @@ namespace LmForge.Training;
 /// The pretraining loop (as llm.c's train_gpt2): per optimizer step, GradientAccumulationSteps micro-batches of
 /// forward+backward, global gradient-norm clipping, AdamW with the scheduled learning rate; validation loss every
 /// EvalEvery steps, a text sample every SampleEvery steps, a metrics.jsonl line per step with a loss.svg next to it,
-/// and a checkpoint every CheckpointEvery steps and at the end. A cancelled run finishes its step, saves and returns.
+/// and a checkpoint every CheckpointEvery steps and at the end, each with a model card (README.md, <see cref="ModelCard"/>).
+/// A cancelled run finishes its step, saves and returns. MFU is over <see cref="Peak"/> (measured, cached or stated).
 /// <code>
 /// using var trainer = Trainer.Start(config, model, backend, runDirectory);   // or Trainer.Resume(...)
 /// var result = trainer.Run(cancellationToken);
@@ -33,6 +35,8 @@ public sealed class Trainer : IDisposable
     readonly int[] _inputs, _targets, _documentStarts, _predictions;
     TrainerState _state;
     string? _resumedFrom;
+    float? _lastTrainLoss;
+    bool _peakExceeded;
 
     Trainer(TrainingConfig config, ITrainableModel model, IBackend backend, string runDirectory, TrainerState state,
         AdamWOptimizer optimizer, IBatchSource train, IBatchSource validation, MetricsLog metrics)
@@ -70,8 +74,17 @@ public sealed class Trainer : IDisposable
     /// <summary>Files copied into every checkpoint (the tokenizer).</summary>
     public IReadOnlyList<string> CheckpointExtraFiles { get; set; } = [];
 
-    /// <summary>Peak FLOP/s of the machine for the MFU estimate; default: cores × 32 FP32 FLOPs/cycle (AVX2, 2 FMA ports) × 3 GHz.</summary>
-    public double PeakFlopsPerSecond { get; set; } = Environment.ProcessorCount * 32 * 3.0e9;
+    /// <summary>
+    /// The machine's peak for the MFU estimate; by default (null) <see cref="MachinePeak.Get"/> with the config's
+    /// peakGflops at the start of <see cref="Run"/>: stated (peakGflops, LMFORGE_PEAK_GFLOPS), else measured by an FMA probe and cached.
+    /// </summary>
+    public MachinePeak? Peak { get; set; }
+
+    /// <summary>Whether a step's MFU would have read above 100 % (it is clamped to 1; the peak is then too low).</summary>
+    public bool PeakExceeded => _peakExceeded;
+
+    /// <summary>Training FLOPs per input token of this run (<see cref="ITrainableModel.TrainingFlopsPerToken(int, int)"/> at the batch source's target length).</summary>
+    public double FlopsPerToken => _model.TrainingFlopsPerToken(_config.ContextLength, _train.TargetLength);
 
     /// <summary>
     /// A new run in <paramref name="runDirectory"/> from the model's current (initialized) weights. Refuses a directory
@@ -160,7 +173,8 @@ public sealed class Trainer : IDisposable
         int accumulation = _config.GradientAccumulationSteps;
         float lossScale = 1f / accumulation;
         var schedule = _config.LearningRateSchedule;
-        double flopsPerToken = _model.TrainingFlopsPerToken(_config.ContextLength);
+        double flopsPerToken = FlopsPerToken;
+        var peak = Peak ??= MachinePeak.Get(_config.PeakGflops);
         var losses = new List<float>();
         float lastTrainLoss = float.NaN;
         float? lastValidation = null;
@@ -220,11 +234,19 @@ public sealed class Trainer : IDisposable
                 DataPosition = _train.Position,
                 ElapsedSeconds = elapsedBefore + clock.Elapsed.TotalSeconds,
             };
+            double mfu = tokensPerSecond * flopsPerToken / peak.FlopsPerSecond;
+            if (MachinePeak.Exceeds(mfu) && !_peakExceeded)
+            {
+                _peakExceeded = true;
+                Listener?.OnWarning(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                    $"step {step + 1} ran at {mfu:P0} of the peak ({peak.Description}): the peak is too low, so MFU reads 100 %; state the machine's with {MachinePeak.EnvironmentVariable} or --set peak-gflops=N"));
+            }
             var record = new MetricsRecord(step, loss, validationLoss, learningRate, gradientNorm, tokensPerSecond,
-                tokensPerSecond * flopsPerToken / PeakFlopsPerSecond, _state.ElapsedSeconds, validationAccuracy, taskScores);
+                MachinePeak.Clamp(mfu), _state.ElapsedSeconds, validationAccuracy, taskScores);
             _metrics.Append(record);
             losses.Add(loss);
             lastTrainLoss = loss;
+            _lastTrainLoss = loss;
             double secondsPerStep = clock.Elapsed.TotalSeconds / (_state.Step - firstStep);
             Listener?.OnStep(record, _config.Steps, TimeSpan.FromSeconds(secondsPerStep * (_config.Steps - _state.Step)));
             if (validationLoss is not null) WriteLossCurve();
@@ -299,9 +321,42 @@ public sealed class Trainer : IDisposable
             _model.SaveWeights(temporary);
             foreach (string file in CheckpointExtraFiles) File.Copy(file, Path.Combine(temporary, Path.GetFileName(file)));
             _state.Save(temporary, _optimizer, _config);
+            ModelCard.Write(temporary, CardFacts(temporary));
         }, _config.KeepCheckpoints);
         Listener?.OnCheckpoint(_state.Step, directory);
         return directory;
+    }
+
+    /// <summary>What the model card of a checkpoint being written in <paramref name="directory"/> says (facts known now).</summary>
+    ModelCardFacts CardFacts(string directory)
+    {
+        var records = _metrics.Records;
+        var validation = records.LastOrDefault(r => r.ValidationLoss is not null);
+        var stepMfus = records.Where(r => r.TrainLoss is not null && r.Mfu > 0).Select(r => r.Mfu).Order().ToList();
+        string tokenizer = Path.Combine(directory, "tokenizer.json");
+        return new ModelCardFacts
+        {
+            Config = _config,
+            Model = _model switch
+            {
+                TransformerTrainableModel decoder => decoder.Config,
+                EncoderDecoderTrainableModel encoderDecoder => encoderDecoder.Config,
+                _ => null,
+            },
+            Parameters = _model.Parameters.Length,
+            Step = _state.Step,
+            TokensSeen = _state.TokensSeen,
+            ElapsedSeconds = _state.ElapsedSeconds,
+            FlopsPerToken = FlopsPerToken,
+            Peak = Peak ??= MachinePeak.Get(_config.PeakGflops),
+            MedianStepMfu = stepMfus.Count > 0 ? stepMfus[stepMfus.Count / 2] : null,
+            TrainingData = _state.TrainingShards ?? _train.Fingerprints(),
+            ValidationData = _validation.Fingerprints(),
+            TokenizerFile = File.Exists(tokenizer) ? tokenizer : File.Exists(_config.Tokenizer) ? _config.Tokenizer : null,
+            TokenizerInCheckpoint = File.Exists(tokenizer),
+            LastTrainLoss = _lastTrainLoss ?? records.LastOrDefault(r => r.TrainLoss is not null)?.TrainLoss,
+            Validation = validation is null ? null : (validation.Step, validation.ValidationLoss!.Value, validation.ValidationAccuracy),
+        };
     }
 
     void WriteLossCurve() =>

@@ -89,6 +89,8 @@ public sealed record TrainingConfig
     public int CheckpointEvery { get; init; } = 500;
     /// <summary>How many of the newest checkpoints to keep.</summary>
     public int KeepCheckpoints { get; init; } = 2;
+    /// <summary>The machine's peak in GFLOP/s for the MFU estimate; 0 measures it (or takes LMFORGE_PEAK_GFLOPS): see MachinePeak.</summary>
+    public double PeakGflops { get; init; }
 
     /// <summary>Micro-batches whose gradients add up to one optimizer step.</summary>
     [JsonIgnore]
@@ -247,6 +249,7 @@ public sealed record TrainingConfig
         Require(SampleEvery >= 0, "sampleEvery", "0 (never) or more", SampleEvery);
         Require(SampleTokens >= 1, "sampleTokens", "at least 1", SampleTokens);
         Require(CheckpointEvery >= 0, "checkpointEvery", "0 (only at the end) or more", CheckpointEvery);
+        Require(PeakGflops >= 0 && double.IsFinite(PeakGflops), "peakGflops", "0 (measure the machine) or the peak in GFLOP/s", PeakGflops);
         Require(KeepCheckpoints >= 1, "keepCheckpoints", "at least 1", KeepCheckpoints);
     }
 

@@ -31,9 +31,8 @@ public sealed class TransformerTrainableModel(TransformerModel model) : ITrainab
     public Tensor Gradients => Model.Gradients;
     public long DecayedParameterCount => Model.DecayedParameterCount;
 
-    /// <summary>6 FLOPs per parameter per token (forward 2, backward 4) plus attention's 12·L·(NH·hs)·T (PaLM appendix B, as llm.c).</summary>
-    public double TrainingFlopsPerToken(int sequenceLength) =>
-        6.0 * Model.ParameterCount + 12.0 * Model.Config.LayerCount * Model.Config.HeadCount * Model.Config.HeadSize * sequenceLength;
+    /// <summary>6 FLOPs per parameter per token (forward 2, backward 4) plus attention's 12·L·(NH·hs)·T (PaLM appendix B, as llm.c): <see cref="TrainingFlops.PerToken"/>.</summary>
+    public double TrainingFlopsPerToken(int sequenceLength) => TrainingFlops.PerToken(Model.Config, sequenceLength);
 
     public float ForwardBackward(ReadOnlySpan<int> inputs, ReadOnlySpan<int> targets, int batchSize, int sequenceLength, float lossScale,
         ReadOnlySpan<int> documentStarts = default)

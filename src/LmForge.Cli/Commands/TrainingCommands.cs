@@ -251,6 +251,8 @@ public static partial class TrainingCommands
         trainer.CheckpointExtraFiles = tokenizerFiles;
         trainer.Sampler = (_, step) => ProgressSample(model, tokenizer, config.SampleTokens, (ulong)step);
         trainer.Tasks = LmForge.Training.Tasks.TaskEvaluation.Open(config, tokenizer);
+        trainer.Peak = LmForge.Tensors.Cpu.MachinePeak.Get(config.PeakGflops);
+        AnsiConsole.MarkupLineInterpolated($"   MFU over the peak: {trainer.Peak.Description}");
         using var cancellation = new CancellationTokenSource();
         ConsoleCancelEventHandler onCancel = (_, e) =>
         {
@@ -295,6 +297,8 @@ public static partial class TrainingCommands
             string tokens = accuracy is { } a ? string.Create(CultureInfo.InvariantCulture, $", accuracy {a:P1}") : "";
             AnsiConsole.MarkupLineInterpolated($"   step {step,5}: validation loss {validationLoss:F3}{tokens}");
         }
+
+        public void OnWarning(string message) => AnsiConsole.MarkupLineInterpolated($"   [yellow]warning: {message}[/]");
 
         public void OnTasks(int step, IReadOnlyDictionary<string, float> scores) =>
             AnsiConsole.MarkupLineInterpolated($"   step {step,5}: tasks {string.Join(", ", scores.Select(s => string.Create(CultureInfo.InvariantCulture, $"{s.Key} {s.Value:F3}")))}");
