@@ -34,6 +34,8 @@ public sealed record ModelCardFacts
     public float? LastTrainLoss { get; init; }
     /// <summary>The last validation: the step it was measured before (or after, for the final one), its loss and accuracy.</summary>
     public (int Step, float Loss, float? Accuracy)? Validation { get; init; }
+    /// <summary>The evaluation tasks' scores at that validation (each task's acc_norm and "core"), when the run has evalTasks.</summary>
+    public IReadOnlyDictionary<string, float>? TaskScores { get; init; }
     public string CpuModel { get; init; } = MachinePeak.CpuModel();
     public int Cores { get; init; } = Environment.ProcessorCount;
     public int Threads { get; init; } = WorkerPool.Shared.WorkerCount;
@@ -186,6 +188,16 @@ public static class ModelCard
         else
         {
             Line($"No validation yet.");
+        }
+        if (facts.TaskScores is { Count: > 0 } tasks)
+        {
+            Line();
+            Line($"Evaluation tasks (`{config.EvalTasks}`, the first {config.EvalTasksLimit} examples of each; acc_norm, and core: the mean of the scores centred on chance):");
+            Line();
+            Line($"| task | score |");
+            Line($"|---|---|");
+            foreach (var (task, score) in tasks) Line($"| {task} | {score:F4} |");
+            Line();
         }
         if (facts.LastTrainLoss is { } train) Line($"Last training loss: {train.ToString("F4", CultureInfo.InvariantCulture)}.");
         Line($"The loss curve is `loss.svg` and every step is in `metrics.jsonl` in the run directory.");

@@ -356,6 +356,7 @@ public sealed class Trainer : IDisposable
             TokenizerInCheckpoint = File.Exists(tokenizer),
             LastTrainLoss = _lastTrainLoss ?? records.LastOrDefault(r => r.TrainLoss is not null)?.TrainLoss,
             Validation = validation is null ? null : (validation.Step, validation.ValidationLoss!.Value, validation.ValidationAccuracy),
+            TaskScores = validation?.TaskScores,
         };
     }
 

@@ -45,6 +45,7 @@ public class TrainingTasksTests
         using (var model = TrainableModels.Create(config, CpuBackend.Shared))
         using (var trainer = Trainer.Start(config, model, CpuBackend.Shared, run))
         {
+            trainer.Peak = LmForge.Tensors.Cpu.MachinePeak.Get(statedGflops: 200);
             trainer.Tasks = TaskEvaluation.Open(config, CheckpointTokenizer.Load(directory));
             trainer.Run();
         }
@@ -57,6 +58,8 @@ public class TrainingTasksTests
         Assert.True(last >= 0.9f && last > first + 0.3f, $"the ending task's acc_norm {first:F2} -> {last:F2}");
         Assert.Equal((last - 0.25f) / 0.75f, evaluated[^1].TaskScores!["core"], 5); // one task: core is its centred score
         Assert.Contains("task acc_norm", File.ReadAllText(Path.Combine(run, Trainer.LossCurveFile)), StringComparison.Ordinal);
+        string card = File.ReadAllText(Path.Combine(CheckpointDirectory.FindLatest(run)!, "README.md"));
+        Assert.Contains(string.Create(CultureInfo.InvariantCulture, $"| ending | {last:F4} |"), card, StringComparison.Ordinal);
 
         // a bad task file stops the run before it starts, naming the file and line
         File.AppendAllText(Path.Combine(directory, "ending.jsonl"), "{\"context\": \"x\", \"choices\": [\"a\", \"b\"], \"answer\": 5}\n");
