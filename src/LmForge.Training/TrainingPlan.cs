@@ -77,7 +77,13 @@ public sealed record TrainingPlan
         if (b < 1) throw new ArgumentException($"--batch-size {b}: expected at least 1");
         // a t5's decoder start token is the tokenizer's [PAD]; any id gives the same shape
         var model = config.ToModelConfig(decoderStartToken: config.Architecture == TransformerFamilies.T5 ? 0 : null);
-        int targetLength = model.IsEncoderDecoder ? SpanCorruption.Lengths(config.ContextLength, config.NoiseDensity, config.MeanSpanLength).TargetLength : 0;
+        // the target length the trainer's span batches have (the builder's, with its final sentinel), not T5's helper's
+        int targetLength = 0;
+        if (model.IsEncoderDecoder)
+        {
+            var corruption = new SpanCorruption([0], 0, config.NoiseDensity, config.MeanSpanLength);
+            targetLength = corruption.TargetLength(Math.Max(2, Data.SpanBatchLoader.RawLength(corruption, config.ContextLength)));
+        }
         return new TrainingPlan
         {
             Config = config,
