@@ -150,23 +150,7 @@ public sealed class LlamaReferenceTests(ITestOutputHelper output) : IDisposable
         Directory.CreateDirectory(_directory);
         string path = Path.Combine(_directory, prefix.TrimEnd('.') + ".safetensors");
         ModelCheckpoint.SaveWeights(model, path);
-        using var ours = SafeTensorsFile.Open(path);
-        var expectedNames = fixture.Names.Where(n => n.StartsWith(prefix, StringComparison.Ordinal)).Select(n => n[prefix.Length..]).Order().ToArray();
-        Assert.Equal(expectedNames, ours.Tensors.Keys.Order().ToArray());
-        foreach (string name in expectedNames)
-        {
-            float[] expected = fixture.Read(prefix + name);
-            float[] actual = ours.ReadFloat32(name, ours.GetInfo(name).Shape.ToArray());
-            if (!absolute)
-            {
-                ReferenceAssert.Close(output, prefix + name, expected, actual, tolerance);
-                continue;
-            }
-            double maxError = 0;
-            for (int i = 0; i < expected.Length; i++) maxError = Math.Max(maxError, Math.Abs(expected[i] - actual[i]));
-            output.WriteLine($"{prefix}{name}: max abs error {maxError:E2}");
-            Assert.True(maxError <= tolerance, $"{prefix}{name}: max abs error {maxError:E2} > {tolerance:E0}");
-        }
+        fixture.CompareWithSaved(output, path, prefix, tolerance, absolute);
     }
 
 }

@@ -43,5 +43,34 @@ internal abstract class ReferenceFixture : IDisposable
         return path;
     }
 
+    /// <summary>
+    /// Compares every tensor of a safetensors file our checkpoint code wrote with the fixture's tensor of that name after
+    /// <paramref name="prefix"/> (the names must be the same set): relative to the largest reference value, or, when
+    /// <paramref name="absolute"/>, by the largest absolute difference. <paramref name="special"/> may take over a tensor
+    /// (returning true) whose comparison needs its own rule.
+    /// </summary>
+    public void CompareWithSaved(Xunit.Abstractions.ITestOutputHelper output, string savedFile, string prefix, double tolerance, bool absolute = false,
+        Func<string, float[], float[], bool>? special = null)
+    {
+        using var ours = SafeTensorsFile.Open(savedFile);
+        var expectedNames = Names.Where(n => n.StartsWith(prefix, StringComparison.Ordinal)).Select(n => n[prefix.Length..]).Order().ToArray();
+        Assert.Equal(expectedNames, ours.Tensors.Keys.Order().ToArray());
+        foreach (string name in expectedNames)
+        {
+            float[] expected = Read(prefix + name);
+            float[] actual = ours.ReadFloat32(name, ours.GetInfo(name).Shape.ToArray());
+            if (special?.Invoke(name, expected, actual) == true) continue;
+            if (!absolute)
+            {
+                ReferenceAssert.Close(output, prefix + name, expected, actual, tolerance);
+                continue;
+            }
+            double maxError = 0;
+            for (int i = 0; i < expected.Length; i++) maxError = Math.Max(maxError, Math.Abs(expected[i] - actual[i]));
+            output.WriteLine($"{prefix}{name}: max abs error {maxError:E2}");
+            Assert.True(maxError <= tolerance, $"{prefix}{name}: max abs error {maxError:E2} > {tolerance:E0}");
+        }
+    }
+
     public void Dispose() => File.Dispose();
 }

@@ -53,6 +53,27 @@ static class TestFiles
         return cache;
     }
 
+    /// <summary>
+    /// A small corpus for training tests: a byte-level BPE of <paramref name="vocabSize"/> tokens trained on
+    /// <paramref name="text"/> with &lt;|endoftext|&gt; and <paramref name="specials"/>, saved as the directory's
+    /// tokenizer.json, and the text's tokens split into a training and a validation shard (the last
+    /// 1 − <paramref name="trainFraction"/> held out).
+    /// </summary>
+    public static (string Tokenizer, string Train, string Validation, int Vocabulary) Corpus(string directory, string text, int vocabSize,
+        IReadOnlyList<string>? specials = null, double trainFraction = 0.9)
+    {
+        var trained = new LmForge.Tokenization.Training.BpeTrainer(new LmForge.Tokenization.Training.BpeTrainerOptions
+        {
+            VocabSize = vocabSize, Threads = 1, SpecialTokens = [LmForge.Tokenization.Training.BpeTrainerOptions.EndOfText, .. specials ?? []],
+        }).TrainOnTexts([text]);
+        string tokenizer = LmForge.Training.Checkpoints.CheckpointTokenizer.Save(trained, directory);
+        var bpe = trained.ToTokenizer();
+        int[] tokens = bpe.EncodeOrdinary(text);
+        int split = (int)(tokens.Length * trainFraction);
+        return (tokenizer, WriteShard(Path.Combine(directory, "train_000000.bin"), tokens[..split]),
+            WriteShard(Path.Combine(directory, "val_000000.bin"), tokens[split..]), bpe.VocabularySize);
+    }
+
     /// <summary>Header: 256 int32 (magic, version, count, zeros), then uint16 (magic 20240520, version 1) or uint32 (20240801, 7) tokens.</summary>
     public static string WriteShard(string path, IReadOnlyList<int> tokens, bool wide = false)
     {

@@ -58,13 +58,6 @@ public class TransformerTrainingTests
         Assert.Equal(straight.Backend.ToHost(straight.Parameters), backend.ToHost(resumed.Parameters));
     }
 
-    sealed class StopAfter(int steps, CancellationTokenSource source) : ITrainingListener
-    {
-        public void OnStep(MetricsRecord record, int totalSteps, TimeSpan remaining)
-        {
-            if (record.Step + 1 == steps) source.Cancel();
-        }
-    }
 
     [Theory]
     [InlineData("gpt2")]

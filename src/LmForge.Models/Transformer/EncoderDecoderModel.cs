@@ -149,27 +149,14 @@ public sealed class EncoderDecoderModel : IDisposable
     /// Copies the last forward-with-targets' per-position cross-entropy (B·Td; 0 where the target is −1) to
     /// <paramref name="losses"/>: call after that forward and before its backward. Multiple-choice scoring sums it per choice.
     /// </summary>
-    public void CopyTokenLosses(Span<float> losses)
-    {
-        if (_acts is null || !_logitsReadyForBackward) throw new InvalidOperationException("CopyTokenLosses needs a Forward with targets first (and before its Backward)");
-        if (losses.Length != _acts.Losses.Length)
-            throw new ArgumentException($"losses holds {losses.Length} values, expected {_acts.Losses.Length} (one per target position of the last forward)", nameof(losses));
-        Backend.CopyToHost(_acts.Losses, losses);
-    }
+    public void CopyTokenLosses(Span<float> losses) => ForwardReadout.CopyLosses(Backend, _acts?.Losses, _logitsReadyForBackward, losses);
 
     /// <summary>
     /// Writes each target position's most likely token (the argmax of the last forward's logits over the real
     /// vocabulary) to <paramref name="tokens"/> (B·Td): call after a forward and before its backward, which overwrites the logits.
     /// </summary>
-    public void PredictTokens(Span<int> tokens)
-    {
-        if (_acts is null) throw new InvalidOperationException("no forward pass has run yet");
-        if (_logitsHoldGradient) throw new InvalidOperationException("the logits were overwritten by Backward; predict after the forward, before its backward");
-        if (tokens.Length != _acts.Predictions.Length)
-            throw new ArgumentException($"tokens holds {tokens.Length} ids, expected {_acts.Predictions.Length} (one per target position of the last forward)", nameof(tokens));
-        Backend.ArgMax(_acts.Predictions, _acts.Logits, Config.VocabSize);
-        Backend.CopyToHost(_acts.Predictions, tokens);
-    }
+    public void PredictTokens(Span<int> tokens) =>
+        ForwardReadout.PredictTokens(Backend, _acts?.Predictions, _acts?.Logits, _logitsHoldGradient, Config.VocabSize, tokens);
 
     public void ZeroGradients() => Backend.Clear(Gradients);
 

@@ -12,16 +12,11 @@ public class MaskedTrainingTests
     static TrainingConfig Config(string directory, int steps)
     {
         string text = string.Concat(Enumerable.Range(0, 400).Select(i => $"the {i % 9} red boats sail past the {i % 5} old harbours at dawn. "));
-        var trained = new BpeTrainer(new BpeTrainerOptions { VocabSize = 300, Threads = 1, SpecialTokens = [BpeTrainerOptions.EndOfText, .. EncoderTokens.All] })
-            .TrainOnTexts([text]);
-        string tokenizer = CheckpointTokenizer.Save(trained, directory);
-        int[] tokens = trained.ToTokenizer().EncodeOrdinary(text);
-        string train = TestFiles.WriteShard(Path.Combine(directory, "train_000000.bin"), tokens[..(tokens.Length * 9 / 10)]);
-        string validation = TestFiles.WriteShard(Path.Combine(directory, "val_000000.bin"), tokens[(tokens.Length * 9 / 10)..]);
+        var (tokenizer, train, validation, vocabulary) = TestFiles.Corpus(directory, text, 300, EncoderTokens.All);
         return new TrainingConfig
         {
             Architecture = "bert", Objective = TrainingObjectives.Masked, Layers = 2, Heads = 2, EmbeddingSize = 32, ContextLength = 32,
-            VocabularySize = trained.ToTokenizer().VocabularySize, Tokenizer = tokenizer, TrainShards = train, ValidationShards = validation,
+            VocabularySize = vocabulary, Tokenizer = tokenizer, TrainShards = train, ValidationShards = validation,
             MicroBatchSize = 4, TotalBatchTokens = 4 * 32, LearningRate = 3e-3f, MinLearningRate = 3e-4f, WarmupSteps = 5,
             Steps = steps, Seed = 5, EvalEvery = 10, EvalBatches = 4, SampleEvery = 0, CheckpointEvery = 0,
         };
@@ -106,13 +101,5 @@ public class MaskedTrainingTests
         var e = Assert.Throws<InvalidDataException>(() => Trainer.Start(config, model, CpuBackend.Shared, Path.Combine(directory, "run")));
         Assert.Contains("no [MASK] token", e.Message);
         Assert.Contains("lmforge tokenizer train --encoder", e.Message);
-    }
-
-    sealed class StopAfter(int steps, CancellationTokenSource source) : ITrainingListener
-    {
-        public void OnStep(MetricsRecord record, int totalSteps, TimeSpan remaining)
-        {
-            if (record.Step + 1 == steps) source.Cancel();
-        }
     }
 }

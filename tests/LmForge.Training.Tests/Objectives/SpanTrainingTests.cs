@@ -16,16 +16,11 @@ public class SpanTrainingTests
     static TrainingConfig Config(string directory, IReadOnlyList<string> specials, int contextLength = 32)
     {
         string text = string.Concat(Enumerable.Range(0, 300).Select(i => $"{i % 7} {Text}"));
-        var trained = new BpeTrainer(new BpeTrainerOptions { VocabSize = 300 + specials.Count, Threads = 1, SpecialTokens = [BpeTrainerOptions.EndOfText, .. specials] })
-            .TrainOnTexts([text]);
-        string tokenizer = CheckpointTokenizer.Save(trained, directory);
-        int[] tokens = trained.ToTokenizer().EncodeOrdinary(text);
-        string train = TestFiles.WriteShard(Path.Combine(directory, "train_000000.bin"), tokens[..(tokens.Length * 8 / 10)]);
-        string validation = TestFiles.WriteShard(Path.Combine(directory, "val_000000.bin"), tokens[(tokens.Length * 8 / 10)..]);
+        var (tokenizer, train, validation, vocabulary) = TestFiles.Corpus(directory, text, 300 + specials.Count, specials, trainFraction: 0.8);
         return new TrainingConfig
         {
             Architecture = "t5", Objective = TrainingObjectives.Span, Layers = 1, Heads = 1, EmbeddingSize = 16, ContextLength = contextLength,
-            VocabularySize = trained.ToTokenizer().VocabularySize, Tokenizer = tokenizer, TrainShards = train, ValidationShards = validation,
+            VocabularySize = vocabulary, Tokenizer = tokenizer, TrainShards = train, ValidationShards = validation,
             MicroBatchSize = 2, TotalBatchTokens = 2 * 2 * contextLength, LearningRate = 1e-2f, MinLearningRate = 1e-3f, WarmupSteps = 2,
             Steps = 10, Seed = 9, EvalEvery = 4, EvalBatches = 2, SampleEvery = 0, CheckpointEvery = 0,
         };
@@ -147,13 +142,6 @@ public class SpanTrainingTests
         Assert.True(double.IsFinite(evaluation.MeanLoss));
     }
 
-    sealed class StopAfter(int steps, CancellationTokenSource stop) : ITrainingListener
-    {
-        public void OnStep(MetricsRecord record, int totalSteps, TimeSpan remaining)
-        {
-            if (record.Step + 1 == steps) stop.Cancel();
-        }
-    }
 
     /// <summary>
     /// Stands in for an encoder-decoder in the trainer's mechanics: it checks that the targets are B x the span targets

@@ -20,18 +20,11 @@ public class T5TrainingTests
     static TrainingConfig Config(string directory, int steps)
     {
         string text = string.Concat(Enumerable.Range(0, 400).Select(i => string.Format(CultureInfo.InvariantCulture, Text, i % 9, i % 5)));
-        var trained = new BpeTrainer(new BpeTrainerOptions
-        {
-            VocabSize = 420, Threads = 1, SpecialTokens = [BpeTrainerOptions.EndOfText, .. EncoderTokens.All, .. SentinelTokens.Names()],
-        }).TrainOnTexts([text]);
-        string tokenizer = CheckpointTokenizer.Save(trained, directory);
-        int[] tokens = trained.ToTokenizer().EncodeOrdinary(text);
-        string train = TestFiles.WriteShard(Path.Combine(directory, "train_000000.bin"), tokens[..(tokens.Length * 9 / 10)]);
-        string validation = TestFiles.WriteShard(Path.Combine(directory, "val_000000.bin"), tokens[(tokens.Length * 9 / 10)..]);
+        var (tokenizer, train, validation, vocabulary) = TestFiles.Corpus(directory, text, 420, [.. EncoderTokens.All, .. SentinelTokens.Names()]);
         return new TrainingConfig
         {
             Architecture = "t5", Objective = TrainingObjectives.Span, Layers = 2, Heads = 2, EmbeddingSize = 32, ContextLength = 32,
-            VocabularySize = trained.ToTokenizer().VocabularySize, Tokenizer = tokenizer, TrainShards = train, ValidationShards = validation,
+            VocabularySize = vocabulary, Tokenizer = tokenizer, TrainShards = train, ValidationShards = validation,
             MicroBatchSize = 8, TotalBatchTokens = 8 * 32, LearningRate = 1e-2f, MinLearningRate = 1e-3f, WarmupSteps = 5,
             Steps = steps, Seed = 5, EvalEvery = 10, EvalBatches = 4, SampleEvery = 0, CheckpointEvery = 0,
         };
@@ -98,13 +91,5 @@ public class T5TrainingTests
         (exitCode, _, errors) = TestFiles.RunTool("sample", "--checkpoint", run);
         Assert.Equal(1, exitCode);
         Assert.Contains("a t5 checkpoint is an encoder-decoder, which lmforge sample cannot run; use lmforge generate --checkpoint", errors);
-    }
-
-    sealed class StopAfter(int steps, CancellationTokenSource source) : ITrainingListener
-    {
-        public void OnStep(MetricsRecord record, int totalSteps, TimeSpan remaining)
-        {
-            if (record.Step + 1 == steps) source.Cancel();
-        }
     }
 }

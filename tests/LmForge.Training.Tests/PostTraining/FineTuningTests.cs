@@ -88,12 +88,4 @@ public class FineTuningTests
         var e = Assert.Throws<InvalidDataException>(() => Trainer.Resume(config with { Steps = 8 }, resumed, CpuBackend.Shared, run, CheckpointDirectory.FindLatest(run)!));
         Assert.Contains("the training data differs", e.Message);
     }
-
-    sealed class StopAfter(int steps, CancellationTokenSource source) : ITrainingListener
-    {
-        public void OnStep(MetricsRecord record, int totalSteps, TimeSpan remaining)
-        {
-            if (record.Step + 1 == steps) source.Cancel();
-        }
-    }
 }

@@ -16,11 +16,7 @@ public class TrainingTasksTests
         string directory = TestFiles.TemporaryDirectory("training-tasks");
         string text = string.Concat(Enumerable.Range(0, 400).Select(i => string.Format(CultureInfo.InvariantCulture,
             "the {0} red boats sail past the {1} old harbours at dawn. ", i % 9, i % 5)));
-        var trained = new BpeTrainer(new BpeTrainerOptions { VocabSize = 300, Threads = 1, SpecialTokens = [BpeTrainerOptions.EndOfText] }).TrainOnTexts([text]);
-        string tokenizer = CheckpointTokenizer.Save(trained, directory);
-        int[] tokens = trained.ToTokenizer().EncodeOrdinary(text);
-        string train = TestFiles.WriteShard(Path.Combine(directory, "train_000000.bin"), tokens[..(tokens.Length * 9 / 10)]);
-        string validation = TestFiles.WriteShard(Path.Combine(directory, "val_000000.bin"), tokens[(tokens.Length * 9 / 10)..]);
+        var (_, train, validation, vocabulary) = TestFiles.Corpus(directory, text, 300);
         // which word comes next, at four places of the sentence, among four words of the text
         string[] words = ["harbours", "boats", "dawn", "red"];
         (string Context, string Answer)[] places = [("the {0} red boats sail past the {1} old", "harbours"), ("the {0} red", "boats"),
@@ -35,7 +31,7 @@ public class TrainingTasksTests
         File.WriteAllText(tasks, "{\"tasks\": [{\"name\": \"ending\", \"file\": \"ending.jsonl\", \"format\": \"multiple-choice\"}]}");
         var config = new TrainingConfig
         {
-            Layers = 2, Heads = 2, EmbeddingSize = 32, ContextLength = 32, VocabularySize = trained.ToTokenizer().VocabularySize,
+            Layers = 2, Heads = 2, EmbeddingSize = 32, ContextLength = 32, VocabularySize = vocabulary,
             TrainShards = train, ValidationShards = validation, MicroBatchSize = 4, TotalBatchTokens = 4 * 32, LearningRate = 3e-3f,
             MinLearningRate = 3e-4f, WarmupSteps = 5, Steps = 60, Seed = 5, EvalEvery = 20, EvalBatches = 2, SampleEvery = 0, CheckpointEvery = 0,
             EvalTasks = tasks, EvalTasksLimit = 10,
