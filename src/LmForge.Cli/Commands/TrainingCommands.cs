@@ -172,7 +172,7 @@ public static partial class TrainingCommands
             using var model = TrainableModels.Create(config, CpuBackend.Shared);
             AnsiConsole.MarkupLineInterpolated($"{Describe(model)}; {config.Steps} steps of {config.TotalBatchTokens} tokens{(checkpoint is null ? "" : $", resuming {checkpoint}")}");
             var result = TrainWithProgress(config, model, run, bpe, tokenizerFiles, checkpoint);
-            AnsiConsole.MarkupLineInterpolated($"{(result.Interrupted ? "Interrupted" : "Done")} at step {result.Step}; validation loss {result.LastValidationLoss?.ToString("F4", CultureInfo.InvariantCulture) ?? "-"}; checkpoint {result.CheckpointDirectory}");
+            AnsiConsole.MarkupLineInterpolated($"Done at step {result.Step}; validation loss {result.LastValidationLoss?.ToString("F4", CultureInfo.InvariantCulture) ?? "-"}; checkpoint {result.CheckpointDirectory}");
             return 0;
         }));
         return command;
@@ -238,13 +238,17 @@ public static partial class TrainingCommands
     {
         var tokenizer = HuggingFaceTokenizerFile.Load(config.Tokenizer);
         AnsiConsole.MarkupLineInterpolated($"{Describe(model)}; fine-tuning for {config.Steps} steps of {config.TotalBatchTokens} tokens{(resumeFrom is null ? "" : $", resuming {resumeFrom}")}");
-        var result = TrainWithProgress(config, model, run, tokenizer, [config.Tokenizer], resumeFrom);
-        AnsiConsole.MarkupLineInterpolated($"{(result.Interrupted ? "Interrupted" : "Done")} at step {result.Step}; validation loss (assistant tokens) {result.LastValidationLoss?.ToString("F4", CultureInfo.InvariantCulture) ?? "-"}; checkpoint {result.CheckpointDirectory}");
+        var result = TrainWithProgress(config, model, run, tokenizer, [config.Tokenizer], resumeFrom, $"lmforge sft --resume {run}");
+        AnsiConsole.MarkupLineInterpolated($"Done at step {result.Step}; validation loss (assistant tokens) {result.LastValidationLoss?.ToString("F4", CultureInfo.InvariantCulture) ?? "-"}; checkpoint {result.CheckpointDirectory}");
         AnsiConsole.MarkupLineInterpolated($"Talk to it: lmforge chat --checkpoint {run}   or serve it: lmforge serve --checkpoint {run}");
         return 0;
     }
 
-    static TrainingResult TrainWithProgress(TrainingConfig config, ITrainableModel model, string run, BpeTokenizer tokenizer, IReadOnlyList<string> tokenizerFiles, string? resumeFrom)
+    // Trains with a progress bar. Ctrl+C, SIGTERM or SIGHUP (what Slurm, docker and systemd send) finish the step, save
+    // a checkpoint and end the command with exit code 130 (a second one ends the process at once); resumeHint says how
+    // to continue.
+    static TrainingResult TrainWithProgress(TrainingConfig config, ITrainableModel model, string run, BpeTokenizer tokenizer, IReadOnlyList<string> tokenizerFiles,
+        string? resumeFrom, string? resumeHint = null)
     {
         var backend = CpuBackend.Shared;
         using var trainer = resumeFrom is null ? Trainer.Start(config, model, backend, run) : Trainer.Resume(config, model, backend, run, resumeFrom);
@@ -254,30 +258,19 @@ public static partial class TrainingCommands
         trainer.Peak = LmForge.Tensors.Cpu.MachinePeak.Get(config.PeakGflops);
         AnsiConsole.MarkupLineInterpolated($"   MFU over the peak: {trainer.Peak.Description}");
         using var cancellation = new CancellationTokenSource();
-        ConsoleCancelEventHandler onCancel = (_, e) =>
+        using var signals = InterruptSignals.Register(cancellation, signal =>
+            AnsiConsole.MarkupLineInterpolated($"[yellow]{signal}: finishing this step and saving a checkpoint (send it again to quit at once)[/]"));
+        TrainingResult result = null!;
+        Progress().Start(context =>
         {
-            if (cancellation.IsCancellationRequested) return; // a second Ctrl+C ends the process
-            e.Cancel = true;
-            cancellation.Cancel();
-            AnsiConsole.MarkupLine("[yellow]Ctrl+C: finishing this step and saving a checkpoint (press again to quit at once)[/]");
-        };
-        Console.CancelKeyPress += onCancel;
-        try
-        {
-            TrainingResult result = null!;
-            Progress().Start(context =>
-            {
-                var task = context.AddTask("   training", maxValue: config.Steps);
-                task.Value = trainer.State.Step;
-                trainer.Listener = new ProgressListener(task);
-                result = trainer.Run(cancellation.Token);
-            });
-            return result;
-        }
-        finally
-        {
-            Console.CancelKeyPress -= onCancel;
-        }
+            var task = context.AddTask("   training", maxValue: config.Steps);
+            task.Value = trainer.State.Step;
+            trainer.Listener = new ProgressListener(task);
+            result = trainer.Run(cancellation.Token);
+        });
+        if (result.Interrupted)
+            throw new RunInterruptedException($"interrupted at step {result.Step} of {config.Steps}: checkpoint {result.CheckpointDirectory} saved; continue with {resumeHint ?? $"lmforge train --resume {run}"}");
+        return result;
     }
 
     sealed class ProgressListener(ProgressTask task) : ITrainingListener
@@ -621,6 +614,11 @@ public static partial class TrainingCommands
         try
         {
             return body();
+        }
+        catch (RunInterruptedException e)
+        {
+            Console.Error.WriteLine(e.Message);
+            return RunInterruptedException.ExitCode;
         }
         catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException or TrainingConfigException
             or UnauthorizedAccessException or InvalidOperationException or TokenizerFormatException or NonFiniteLossException)
