@@ -23,8 +23,13 @@ namespace LmForge.Server;
 /// <item><c>POST /v1/chat/completions</c> and <c>POST /v1/completions</c>, answered whole or streamed as server-sent
 /// events, every request decoding in the model's one batched <see cref="GenerationEngine"/> (continuous batching);</item>
 /// <item><c>GET /v1/models</c>, <c>GET /v1/models/{id}</c>, <c>GET /health</c>;</item>
-/// <item><c>GET /</c>: the web chat page, one self-contained file that fetches nothing from elsewhere.</item>
+/// <item><c>GET /</c>: the web chat page, one self-contained file that fetches nothing from elsewhere;</item>
+/// <item><c>GET /tokenizer</c>: the tokenizer page (text split into its tokens as it is typed, a chat through the
+/// template), backed by <c>POST /v1/tokenize</c>, <c>POST /v1/detokenize</c> and <c>GET /v1/tokenize/encodings</c>
+/// (<see cref="TokenizerApi"/>).</item>
 /// </list>
+/// A server started with <see cref="StartAsync(ServedTokenizers, ServerOptions, TextWriter?, CancellationToken)"/> has
+/// no model: it serves the tokenizer page and its endpoints only (<c>lmforge tokenizer serve</c>), on the same host.
 /// Every refusal is OpenAI's error JSON with its status. A client that disconnects stops its generation at once.
 /// <code>
 /// await using var server = await ChatServer.StartAsync(ServedModel.Load(dir), new ServerOptions { Port = 8000 });
@@ -36,29 +41,47 @@ public sealed class ChatServer : IAsyncDisposable
     private static readonly JsonWriterOptions JsonOptions = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
     private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
+    // the pages may talk to this server and nothing else
+    private const string PagePolicy = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:";
+
     private readonly WebApplication _app;
-    private readonly ServedModel _model;
+    private readonly ServedModel? _model;
+    private readonly ServedTokenizers _tokenizers;
     private readonly TextWriter? _log;
     private readonly byte[] _page;
+    private readonly byte[] _tokenizerPage;
     private readonly int _maxBodyBytes;
 
-    private ChatServer(WebApplication app, ServedModel model, int maxBodyBytes, TextWriter? log)
+    private ChatServer(WebApplication app, ServedModel? model, ServedTokenizers tokenizers, int maxBodyBytes, TextWriter? log)
     {
         _app = app;
         _maxBodyBytes = maxBodyBytes;
         _model = model;
+        _tokenizers = tokenizers;
         _log = log;
-        using var page = typeof(ChatServer).Assembly.GetManifestResourceStream("LmForge.Server.ChatPage.index.html")
-            ?? throw new InvalidOperationException("the chat page is missing from LmForge.Server's resources");
-        _page = new byte[page.Length];
-        page.ReadExactly(_page);
+        _page = Resource("LmForge.Server.ChatPage.index.html");
+        _tokenizerPage = Resource("LmForge.Server.ChatPage.tokenizer.html");
         Map(app);
+    }
+
+    private static byte[] Resource(string name)
+    {
+        using var stream = typeof(ChatServer).Assembly.GetManifestResourceStream(name)
+            ?? throw new InvalidOperationException($"{name} is missing from LmForge.Server's resources");
+        var bytes = new byte[stream.Length];
+        stream.ReadExactly(bytes);
+        return bytes;
     }
 
     /// <summary>The address it listens on (with the port chosen when <see cref="ServerOptions.Port"/> was 0).</summary>
     public Uri Address { get; private set; } = null!;
 
-    public ServedModel Model => _model;
+    /// <summary>The model it serves.</summary>
+    /// <exception cref="InvalidOperationException">It serves a tokenizer only.</exception>
+    public ServedModel Model => _model ?? throw new InvalidOperationException("this server serves a tokenizer only, no model");
+
+    /// <summary>The encodings of the tokenizer page and <c>/v1/tokenize</c>.</summary>
+    public ServedTokenizers Tokenizers => _tokenizers;
 
     /// <summary>
     /// Starts listening. The server owns <paramref name="model"/> from here on and disposes it. <paramref name="log"/>
@@ -66,12 +89,37 @@ public sealed class ChatServer : IAsyncDisposable
     /// </summary>
     /// <exception cref="IOException">The address is taken or cannot be listened on (one line, naming it).</exception>
     /// <exception cref="ArgumentException">The host is not an IP address or "localhost".</exception>
-    public static async Task<ChatServer> StartAsync(ServedModel model, ServerOptions options, TextWriter? log = null, CancellationToken cancellation = default)
+    public static Task<ChatServer> StartAsync(ServedModel model, ServerOptions options, TextWriter? log = null, CancellationToken cancellation = default)
+    {
+        ServedTokenizers tokenizers;
+        try
+        {
+            tokenizers = new ServedTokenizers(model.Tokenizer, model.Name, options.RankDirectory, ServedTokenizers.ModelId);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+        return StartAsync(model, tokenizers, options, log, cancellation);
+    }
+
+    /// <summary>
+    /// Starts a server with no model: the tokenizer page at <c>/tokenizer</c> (<c>/</c> leads there) and its endpoints,
+    /// everything else 404.
+    /// </summary>
+    /// <exception cref="IOException">The address is taken or cannot be listened on (one line, naming it).</exception>
+    /// <exception cref="ArgumentException">The host is not an IP address or "localhost".</exception>
+    public static Task<ChatServer> StartAsync(ServedTokenizers tokenizers, ServerOptions options, TextWriter? log = null, CancellationToken cancellation = default) =>
+        StartAsync(null, tokenizers, options, log, cancellation);
+
+    // The one way the app is built, with or without a model.
+    private static async Task<ChatServer> StartAsync(ServedModel? model, ServedTokenizers tokenizers, ServerOptions options, TextWriter? log, CancellationToken cancellation)
     {
         IPAddress? address = null;
         if (options.Host != "localhost" && !IPAddress.TryParse(options.Host, out address))
         {
-            model.Dispose();
+            model?.Dispose();
             throw new ArgumentException($"host '{options.Host}' is not an IP address or localhost (use 127.0.0.1 for this machine only, 0.0.0.0 for every network)");
         }
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
@@ -87,7 +135,7 @@ public sealed class ChatServer : IAsyncDisposable
             else kestrel.Listen(address, options.Port);
         });
         var app = builder.Build();
-        var server = new ChatServer(app, model, options.MaxBodyBytes, log);
+        var server = new ChatServer(app, model, tokenizers, options.MaxBodyBytes, log);
         try
         {
             await app.StartAsync(cancellation).ConfigureAwait(false);
@@ -126,30 +174,64 @@ public sealed class ChatServer : IAsyncDisposable
         finally
         {
             await _app.DisposeAsync().ConfigureAwait(false);
-            _model.Dispose();
+            _model?.Dispose();
         }
     }
 
     private void Map(WebApplication app)
     {
         app.Use(Errors);
-        app.MapMethods("/", ["GET", "HEAD"], context =>
+        app.MapMethods("/tokenizer", ["GET", "HEAD"], context => WritePageAsync(context, _tokenizerPage));
+        app.MapGet("/v1/tokenize/encodings", context => WriteJsonAsync(context, 200, json => TokenizerApi.WriteEncodings(json, _tokenizers, chatPage: _model is not null)));
+        app.MapPost("/v1/tokenize", async context =>
         {
-            context.Response.ContentType = "text/html; charset=utf-8";
-            // the page may talk to this server and nothing else
-            context.Response.Headers.ContentSecurityPolicy = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:";
-            context.Response.ContentLength = _page.Length;
-            return HttpMethods.IsHead(context.Request.Method) ? Task.CompletedTask : context.Response.Body.WriteAsync(_page, context.RequestAborted).AsTask();
+            using var body = await ReadJsonAsync(context).ConfigureAwait(false);
+            await WriteJsonAsync(context, 200, TokenizerApi.Tokenize(body.RootElement, _tokenizers)).ConfigureAwait(false);
         });
+        app.MapPost("/v1/detokenize", async context =>
+        {
+            using var body = await ReadJsonAsync(context).ConfigureAwait(false);
+            await WriteJsonAsync(context, 200, TokenizerApi.Detokenize(body.RootElement, _tokenizers)).ConfigureAwait(false);
+        });
+        if (_model is not { } model)
+        {
+            app.MapMethods("/", ["GET", "HEAD"], context =>
+            {
+                context.Response.Redirect("/tokenizer");
+                return Task.CompletedTask;
+            });
+            app.MapGet("/health", context => WriteJsonAsync(context, 200, json =>
+            {
+                json.WriteStartObject();
+                json.WriteString("status", "ok");
+                json.WriteString("tokenizer", _tokenizers.Label);
+                json.WriteEndObject();
+            }));
+            return;
+        }
+        MapModel(app, model);
+    }
+
+    private static Task WritePageAsync(HttpContext context, byte[] page)
+    {
+        context.Response.ContentType = "text/html; charset=utf-8";
+        context.Response.Headers.ContentSecurityPolicy = PagePolicy;
+        context.Response.ContentLength = page.Length;
+        return HttpMethods.IsHead(context.Request.Method) ? Task.CompletedTask : context.Response.Body.WriteAsync(page, context.RequestAborted).AsTask();
+    }
+
+    private void MapModel(WebApplication app, ServedModel model)
+    {
+        app.MapMethods("/", ["GET", "HEAD"], context => WritePageAsync(context, _page));
         app.MapGet("/health", context => WriteJsonAsync(context, 200, json =>
         {
             json.WriteStartObject();
             json.WriteString("status", "ok");
-            json.WriteString("model", _model.Name);
-            json.WriteNumber("context", _model.Capacity);
-            json.WriteNumber("max_batch", _model.Engine.MaxBatch);
-            json.WriteNumber("running", _model.Engine.Running);
-            json.WriteNumber("waiting", _model.Engine.Waiting);
+            json.WriteString("model", model.Name);
+            json.WriteNumber("context", model.Capacity);
+            json.WriteNumber("max_batch", model.Engine.MaxBatch);
+            json.WriteNumber("running", model.Engine.Running);
+            json.WriteNumber("waiting", model.Engine.Waiting);
             json.WriteEndObject();
         }));
         app.MapGet("/v1/models", context => WriteJsonAsync(context, 200, json =>
@@ -164,27 +246,27 @@ public sealed class ChatServer : IAsyncDisposable
         app.MapGet("/v1/models/{id}", context =>
         {
             string id = (string)context.Request.RouteValues["id"]!;
-            if (id != _model.Name) throw OpenAiException.UnknownModel(id, _model.Name);
+            if (id != model.Name) throw OpenAiException.UnknownModel(id, model.Name);
             return WriteJsonAsync(context, 200, WriteModel);
         });
         app.MapPost("/v1/chat/completions", async context =>
         {
             using var body = await ReadJsonAsync(context).ConfigureAwait(false);
-            await GenerateAsync(context, GenerationRequestReader.ReadChat(body.RootElement, _model), chat: true).ConfigureAwait(false);
+            await GenerateAsync(context, GenerationRequestReader.ReadChat(body.RootElement, model), chat: true).ConfigureAwait(false);
         });
         app.MapPost("/v1/completions", async context =>
         {
             using var body = await ReadJsonAsync(context).ConfigureAwait(false);
-            await GenerateAsync(context, GenerationRequestReader.ReadCompletion(body.RootElement, _model), chat: false).ConfigureAwait(false);
+            await GenerateAsync(context, GenerationRequestReader.ReadCompletion(body.RootElement, model), chat: false).ConfigureAwait(false);
         });
     }
 
     private void WriteModel(Utf8JsonWriter json)
     {
         json.WriteStartObject();
-        json.WriteString("id", _model.Name);
+        json.WriteString("id", Model.Name);
         json.WriteString("object", "model");
-        json.WriteNumber("created", _model.Created);
+        json.WriteNumber("created", Model.Created);
         json.WriteString("owned_by", "lmforge");
         json.WriteEndObject();
     }
@@ -287,7 +369,7 @@ public sealed class ChatServer : IAsyncDisposable
         long created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         var stopping = context.RequestServices.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping;
         using var cancellation = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, stopping);
-        var updates = _model.Engine.GenerateAsync(request.Prompt, request.Options, cancellation.Token).GetAsyncEnumerator(cancellation.Token);
+        var updates = Model.Engine.GenerateAsync(request.Prompt, request.Options, cancellation.Token).GetAsyncEnumerator(cancellation.Token);
         await using var _ = updates.ConfigureAwait(false);
         GenerationUpdate last = default;
         bool more;
@@ -428,7 +510,7 @@ public sealed class ChatServer : IAsyncDisposable
         json.WriteString("id", id);
         json.WriteString("object", objectName);
         json.WriteNumber("created", created);
-        json.WriteString("model", _model.Name);
+        json.WriteString("model", Model.Name);
         json.WriteNull("system_fingerprint");
     }
 

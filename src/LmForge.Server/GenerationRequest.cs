@@ -130,7 +130,7 @@ internal static class GenerationRequestReader
         if (name != model.Name) throw OpenAiException.UnknownModel(name, model.Name);
     }
 
-    private static List<ChatMessage> ReadMessages(JsonElement body)
+    internal static List<ChatMessage> ReadMessages(JsonElement body)
     {
         if (!Has(body, "messages", out var list)) throw OpenAiException.Invalid("messages", "you must provide a messages parameter", "missing_required_parameter");
         if (list.ValueKind != JsonValueKind.Array) throw OpenAiException.Invalid("messages", $"messages: expected an array of messages, got {Describe(list)}");
@@ -224,7 +224,7 @@ internal static class GenerationRequestReader
         return strings;
     }
 
-    private static void RequireObject(JsonElement body)
+    internal static void RequireObject(JsonElement body)
     {
         if (body.ValueKind != JsonValueKind.Object) throw OpenAiException.Invalid(null, $"the request body must be a JSON object, got {Describe(body)}");
     }
@@ -235,7 +235,7 @@ internal static class GenerationRequestReader
     }
 
     // Present and not null.
-    private static bool Has(JsonElement body, string name, out JsonElement value) =>
+    internal static bool Has(JsonElement body, string name, out JsonElement value) =>
         body.TryGetProperty(name, out value) && value.ValueKind != JsonValueKind.Null;
 
     private static float? Number(JsonElement body, string name, float min, float max)
@@ -260,7 +260,7 @@ internal static class GenerationRequestReader
         return (int)Math.Min(number, int.MaxValue);
     }
 
-    private static bool? Boolean(JsonElement body, string name, string? param = null)
+    internal static bool? Boolean(JsonElement body, string name, string? param = null)
     {
         if (!Has(body, name, out var value)) return null;
         return value.ValueKind switch
@@ -271,7 +271,7 @@ internal static class GenerationRequestReader
         };
     }
 
-    private static string Describe(JsonElement value) => value.ValueKind switch
+    internal static string Describe(JsonElement value) => value.ValueKind switch
     {
         JsonValueKind.String => "a string",
         JsonValueKind.Number => $"the number {value.GetRawText()}",

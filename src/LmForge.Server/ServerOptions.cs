@@ -14,4 +14,10 @@ public sealed record ServerOptions
 
     /// <summary>How long a stopping server lets requests in flight finish their response.</summary>
     public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Where the tokenizer page looks for gpt2.tiktoken, cl100k_base.tiktoken and o200k_base.tiktoken (those present
+    /// are offered beside the served tokenizer); null: <see cref="LmForge.Tokenization.KnownEncodings.DefaultDirectory"/>.
+    /// </summary>
+    public string? RankDirectory { get; init; }
 }

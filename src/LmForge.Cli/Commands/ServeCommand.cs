@@ -7,8 +7,9 @@ using LmForge.Training.Checkpoints;
 namespace LmForge.Cli.Commands;
 
 /// <summary>
-/// <c>lmforge serve</c>: starts LmForge.Server on a checkpoint (the OpenAI-compatible API under /v1 and the web chat
-/// page at /) and serves until Ctrl+C or SIGTERM.
+/// <c>lmforge serve</c>: starts LmForge.Server on a checkpoint (the OpenAI-compatible API under /v1, the web chat
+/// page at / and the tokenizer page at /tokenizer) and serves until Ctrl+C or SIGTERM. <c>lmforge tokenizer serve</c>
+/// runs the same server with a tokenizer and no model, through <see cref="ServeUntilStopped"/>.
 /// </summary>
 internal static class ServeCommand
 {
@@ -20,7 +21,7 @@ internal static class ServeCommand
         var name = new Option<string?>("--model-name") { Description = "The model id clients ask for (default: the run's or checkpoint's directory name)" };
         var maxBatch = new Option<int>("--max-batch") { Description = "Requests decoded together at most (each holds a KV cache of the full context)", DefaultValueFactory = _ => 32 };
         var queue = new Option<int>("--queue") { Description = "Requests that may wait for a free slot; beyond that the server answers 429", DefaultValueFactory = _ => 256 };
-        var command = new Command("serve", "Serve a checkpoint over HTTP: the OpenAI API (/v1/chat/completions, /v1/completions, /v1/models) and a web chat page at /.")
+        var command = new Command("serve", "Serve a checkpoint over HTTP: the OpenAI API (/v1/chat/completions, /v1/completions, /v1/models), a web chat page at / and a tokenizer page at /tokenizer.")
         {
             checkpoint, host, port, name, maxBatch, queue,
         };
@@ -32,12 +33,21 @@ internal static class ServeCommand
             string directory = CheckpointDirectory.Resolve(parse.GetValue(checkpoint)!, TrainingCommands.IsModelDirectory);
             var model = ServedModel.Load(directory, parse.GetValue(name), parse.GetValue(maxBatch), parse.GetValue(queue));
             var options = new ServerOptions { Host = parse.GetValue(host)!, Port = parse.GetValue(port) };
-            return Serve(model, options).GetAwaiter().GetResult();
+            return ServeUntilStopped(() => ChatServer.StartAsync(model, options, Console.Out), server =>
+            {
+                var config = model.Model.Config;
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"Serving '{model.Name}' ({config.Summary}; {model.Model.ParameterCount / 1e6:F1}M parameters, {(model.ChatPrompt.IsChatModel ? "chat template" : "base model: chat replies continue the text")})"));
+                Console.WriteLine($"  chat page: {server.Address}");
+                Console.WriteLine($"  tokenizer page: {new Uri(server.Address, "tokenizer")} ({string.Join(", ", server.Tokenizers.Ids)})");
+                Console.WriteLine($"  OpenAI API: {new Uri(server.Address, "v1")} (up to {model.Engine.MaxBatch} requests decode together)");
+            }).GetAwaiter().GetResult();
         }));
         return command;
     }
 
-    private static async Task<int> Serve(ServedModel model, ServerOptions options)
+    /// <summary>Starts the server, describes it, and serves until Ctrl+C or SIGTERM.</summary>
+    public static async Task<int> ServeUntilStopped(Func<Task<ChatServer>> start, Action<ChatServer> describe)
     {
         using var stop = new CancellationTokenSource();
         ConsoleCancelEventHandler onCancel = (_, e) =>
@@ -53,12 +63,8 @@ internal static class ServeCommand
         });
         try
         {
-            await using var server = await ChatServer.StartAsync(model, options, Console.Out).ConfigureAwait(false);
-            var config = model.Model.Config;
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"Serving '{model.Name}' ({config.Summary}; {model.Model.ParameterCount / 1e6:F1}M parameters, {(model.ChatPrompt.IsChatModel ? "chat template" : "base model: chat replies continue the text")})"));
-            Console.WriteLine($"  chat page: {server.Address}");
-            Console.WriteLine($"  OpenAI API: {new Uri(server.Address, "v1")} (up to {model.Engine.MaxBatch} requests decode together)");
+            await using var server = await start().ConfigureAwait(false);
+            describe(server);
             Console.WriteLine("Ctrl+C stops the server.");
             await server.WaitForShutdownAsync(stop.Token).ConfigureAwait(false);
             Console.WriteLine("Stopping.");

@@ -10,8 +10,9 @@ using Spectre.Console;
 namespace LmForge.Cli.Commands;
 
 /// <summary>
-/// <c>lmforge tokenizer train|encode|decode|add-encoder-tokens</c> and <c>lmforge tokenize</c>: thin front ends over
-/// <see cref="BpeTrainer"/>, the tokenizer and the shard writer; all logic lives in LmForge.Tokenization.
+/// <c>lmforge tokenizer train|encode|decode|add-encoder-tokens|serve</c> and <c>lmforge tokenize</c>: thin front ends
+/// over <see cref="BpeTrainer"/>, the tokenizer, the shard writer and LmForge.Server (the tokenizer page without a model);
+/// all logic lives in LmForge.Tokenization and LmForge.Server.
 /// </summary>
 public static class TokenizerCommands
 {
@@ -22,13 +23,14 @@ public static class TokenizerCommands
         tokenizer.Subcommands.Add(CreateEncode());
         tokenizer.Subcommands.Add(CreateDecode());
         tokenizer.Subcommands.Add(CreateAddEncoderTokens());
+        tokenizer.Subcommands.Add(CreateServe());
         yield return tokenizer;
         yield return CreateTokenize();
     }
 
     static Option<string> TokenizerOption() => new("--tokenizer", "-t")
     {
-        Description = "tokenizer.json (Hugging Face), a directory with encoder.json + vocab.bpe (GPT-2), or gpt2/cl100k_base/o200k_base.tiktoken",
+        Description = "tokenizer.json (Hugging Face), a directory with encoder.json + vocab.bpe (GPT-2), gpt2/cl100k_base/o200k_base.tiktoken, or gpt2, cl100k_base, o200k_base (their rank files in $LMFORGE_TIKTOKEN_DIR, else ~/.cache/lmforge/tiktoken)",
         Required = true,
     };
 
@@ -169,6 +171,8 @@ public static class TokenizerCommands
     /// <summary>Picks the loader by what the path is; the loaders themselves live in LmForge.Tokenization.</summary>
     static BpeTokenizer LoadTokenizer(string path)
     {
+        if (KnownEncodings.IsKnown(path) && !File.Exists(path) && !Directory.Exists(path))
+            return KnownEncodings.Load(path);
         if (Directory.Exists(path))
             return Gpt2VocabularyFiles.Load(Path.Combine(path, "encoder.json"), Path.Combine(path, "vocab.bpe"));
         if (!File.Exists(path))
@@ -182,6 +186,31 @@ public static class TokenizerCommands
                 throw new ArgumentException($"{path}: a tiktoken rank file does not say its split pattern and special tokens; name it gpt2/cl100k_base/o200k_base.tiktoken or use a tokenizer.json"),
             _ => HuggingFaceTokenizerFile.Load(path),
         };
+    }
+
+    static Command CreateServe()
+    {
+        var tokenizerPath = TokenizerOption();
+        var host = new Option<string>("--host") { Description = "Address to listen on: 127.0.0.1 (this machine only), 0.0.0.0 (every network) or localhost", DefaultValueFactory = _ => "127.0.0.1" };
+        var port = new Option<int>("--port") { Description = "Port to listen on (0 picks a free one)", DefaultValueFactory = _ => 8000 };
+        var command = new Command("serve", "Serve the tokenizer page (/tokenizer) and /v1/tokenize, /v1/detokenize for a tokenizer, without a model; gpt2, cl100k_base and o200k_base are offered beside it where their rank files are found.")
+        {
+            tokenizerPath, host, port,
+        };
+        command.SetAction(parse => Run(() =>
+        {
+            if (parse.GetValue(port) is < 0 or > 65535) throw new ArgumentException($"--port {parse.GetValue(port)} is not a port number (0 to 65535)");
+            string source = parse.GetValue(tokenizerPath)!;
+            var tokenizers = new LmForge.Server.ServedTokenizers(LoadTokenizer(source), Path.GetFileName(Path.TrimEndingDirectorySeparator(source)));
+            var options = new LmForge.Server.ServerOptions { Host = parse.GetValue(host)!, Port = parse.GetValue(port) };
+            return ServeCommand.ServeUntilStopped(() => LmForge.Server.ChatServer.StartAsync(tokenizers, options, Console.Out), server =>
+            {
+                Console.WriteLine($"Serving the tokenizer {source} ({string.Join(", ", server.Tokenizers.Ids)})");
+                Console.WriteLine($"  tokenizer page: {new Uri(server.Address, "tokenizer")}");
+                Console.WriteLine($"  API: POST {new Uri(server.Address, "v1/tokenize")}, POST {new Uri(server.Address, "v1/detokenize")}");
+            }).GetAwaiter().GetResult();
+        }));
+        return command;
     }
 
     // tiktoken's examples show each token's bytes; a token that is not whole UTF-8 is shown with \x escapes.
