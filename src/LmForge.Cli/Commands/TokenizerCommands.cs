@@ -135,7 +135,11 @@ public static class TokenizerCommands
                             task.Value = p.BytesRead;
                             task.Description = $"tokenize: {p.Tokens / 1e6:F1}M tokens, {p.ShardsWritten} shards";
                         }),
-                        Log = line => AnsiConsole.WriteLine(line),
+                        Log = line =>
+                        {
+                            if (line.StartsWith("warning: ", StringComparison.Ordinal)) Console.Error.WriteLine(line);
+                            else AnsiConsole.WriteLine(line);
+                        },
                     };
                     result = CorpusTokenizer.Run(tokenizer, inputPath, parse.GetValue(output)!, options);
                     task.Value = task.MaxValue;
