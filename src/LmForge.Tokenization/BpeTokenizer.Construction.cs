@@ -2,6 +2,12 @@ namespace LmForge.Tokenization;
 
 public sealed partial class BpeTokenizer
 {
+    /// <summary>
+    /// How far an id may lie beyond the number of tokens: ids number the tokens, with gaps allowed (o200k_base's
+    /// special tokens lie 20 past its ranks), but an id from a damaged file cannot size the id tables.
+    /// </summary>
+    public const int MaxUnusedIds = 65_536;
+
     private BpeTokenizer(string name, SplitPattern pattern, List<(byte[] Bytes, int Id)> ordinary, ByteSequenceTable table,
         TokenPairTable pairs, bool wholePieceLookup, IReadOnlyDictionary<string, int>? specialTokens)
     {
@@ -38,6 +44,9 @@ public sealed partial class BpeTokenizer
             maxId = Math.Max(maxId, id);
             arenaBytes += bytes.Length;
         }
+        int tokenCount = ordinary.Count + specialBytes.Count;
+        if (maxId >= tokenCount + MaxUnusedIds)
+            throw new ArgumentException($"{name}: id {maxId} is out of range: there are {tokenCount} tokens, so ids must be below {tokenCount + MaxUnusedIds}");
         _tokenArena = new byte[arenaBytes];
         _tokenStart = new int[maxId + 1];
         _tokenLength = new int[maxId + 1];
@@ -94,6 +103,8 @@ public sealed partial class BpeTokenizer
                 continue;
             }
             if (text.Length == 0) throw new ArgumentException($"{Name}: a special token is empty", nameof(specialTokens));
+            if (id >= _specialTokens.Count + OrdinaryTokenCount + specialTokens.Count + MaxUnusedIds)
+                throw new ArgumentException($"{Name}: cannot give special token '{text}' id {id}: it is out of range (more than {MaxUnusedIds} past the {_specialTokens.Count + OrdinaryTokenCount + specialTokens.Count} tokens)", nameof(specialTokens));
             if (id < 0 || (id < _tokenStart.Length && _tokenStart[id] >= 0) || added.Any(a => a.Id == id))
                 throw new ArgumentException($"{Name}: cannot give special token '{text}' id {id}: {(id < 0 ? "it is negative" : "another token has it")}", nameof(specialTokens));
             all.Add(text, id);

@@ -30,25 +30,38 @@ public static class Gpt2VocabularyFiles
         }
         catch (JsonException e)
         {
-            throw new TokenizerFormatException($"{encoderJsonPath}: not valid JSON ({e.Message})", e);
+            throw new TokenizerFormatException($"{encoderJsonPath}: not valid JSON ({e.Message.ReplaceLineEndings(" ")})", e);
         }
         using (document)
         {
             if (document.RootElement.ValueKind != JsonValueKind.Object)
                 throw new TokenizerFormatException($"{encoderJsonPath}: expected a JSON object of token string → id, got {document.RootElement.ValueKind}");
+            int tokenCount = document.RootElement.EnumerateObject().Count();
             foreach (var property in document.RootElement.EnumerateObject())
             {
-                if (property.Value.ValueKind != JsonValueKind.Number || !property.Value.TryGetInt32(out int id) || id < 0)
-                    throw new TokenizerFormatException($"{encoderJsonPath}: key '{property.Name}': expected a non-negative integer id, got {property.Value.GetRawText()}");
-                if (SpecialNames.Contains(property.Name))
+                string key;
+                try
                 {
-                    specials[property.Name] = id;
+                    key = property.Name;
+                }
+                catch (InvalidOperationException e)
+                {
+                    throw new TokenizerFormatException($"{encoderJsonPath}: a key is not valid text ({e.Message.ReplaceLineEndings(" ")})", e);
+                }
+                if (property.Value.ValueKind != JsonValueKind.Number || !property.Value.TryGetInt32(out int id) || id < 0)
+                    throw new TokenizerFormatException($"{encoderJsonPath}: key '{TokenizerFormatException.Excerpt(key)}': expected a non-negative integer id, got {TokenizerFormatException.Excerpt(property.Value.GetRawText())}");
+                // Ids number the tokens (gaps allowed): an id far beyond their count is damage and must not size the id tables.
+                if (id >= tokenCount + BpeTokenizer.MaxUnusedIds)
+                    throw new TokenizerFormatException($"{encoderJsonPath}: key '{TokenizerFormatException.Excerpt(key)}': id {id} is out of range: the file has {tokenCount} tokens, so ids must be below {tokenCount + BpeTokenizer.MaxUnusedIds}");
+                if (SpecialNames.Contains(key))
+                {
+                    specials[key] = id;
                     continue;
                 }
-                byte[] bytes = ByteLevelCharacters.TryDecode(property.Name, out int bad)
-                    ?? throw new TokenizerFormatException($"{encoderJsonPath}: key '{property.Name}': character U+{(int)property.Name[bad]:X4} at index {bad} is not in GPT-2's byte alphabet");
-                if (!idOfString.TryAdd(property.Name, id))
-                    throw new TokenizerFormatException($"{encoderJsonPath}: key '{property.Name}' appears twice");
+                byte[] bytes = ByteLevelCharacters.TryDecode(key, out int bad)
+                    ?? throw new TokenizerFormatException($"{encoderJsonPath}: key '{TokenizerFormatException.Excerpt(key)}': character U+{(int)key[bad]:X4} at index {bad} is not in GPT-2's byte alphabet");
+                if (!idOfString.TryAdd(key, id))
+                    throw new TokenizerFormatException($"{encoderJsonPath}: key '{TokenizerFormatException.Excerpt(key)}' appears twice");
                 vocabulary.Add(new(bytes, id));
             }
         }
@@ -60,7 +73,7 @@ public static class Gpt2VocabularyFiles
         }
         catch (ArgumentException e)
         {
-            throw new TokenizerFormatException($"{encoderJsonPath} + {vocabBpePath}: {e.Message}", e);
+            throw new TokenizerFormatException($"{encoderJsonPath} + {vocabBpePath}: {e.Message.ReplaceLineEndings(" ")}", e);
         }
     }
 
@@ -74,12 +87,12 @@ public static class Gpt2VocabularyFiles
             if (line.Length == 0 || (lineNumber == 1 && line.StartsWith("#version", StringComparison.Ordinal))) continue;
             int space = line.IndexOf(' ');
             if (space <= 0 || space == line.Length - 1 || line.IndexOf(' ', space + 1) >= 0)
-                throw new TokenizerFormatException($"{path}:{lineNumber}: expected '<left> <right>', got '{line}'");
+                throw new TokenizerFormatException($"{path}:{lineNumber}: expected '<left> <right>', got '{TokenizerFormatException.Excerpt(line)}'");
             string left = line[..space], right = line[(space + 1)..];
             foreach (string part in new[] { left, right, left + right })
             {
                 if (!idOfString.ContainsKey(part))
-                    throw new TokenizerFormatException($"{path}:{lineNumber}: '{part}' is not a token of encoder.json");
+                    throw new TokenizerFormatException($"{path}:{lineNumber}: '{TokenizerFormatException.Excerpt(part)}' is not a token of encoder.json");
             }
             merges.Add((ByteLevelCharacters.TryDecode(left, out _)!, ByteLevelCharacters.TryDecode(right, out _)!));
         }

@@ -22,7 +22,7 @@ public static class HuggingFaceTokenizerFile
         }
         catch (JsonException e)
         {
-            throw new TokenizerFormatException($"{path}: not valid JSON ({e.Message})", e);
+            throw new TokenizerFormatException($"{path}: not valid JSON ({e.Message.ReplaceLineEndings(" ")})", e);
         }
         using (document)
         {
@@ -43,13 +43,55 @@ public static class HuggingFaceTokenizerFile
             return value;
         }
 
+        // A string value, or one line saying why it is not one (a lone surrogate escape or invalid UTF-8 is not text).
+        private string Text(JsonElement value, string at)
+        {
+            if (value.ValueKind != JsonValueKind.String) throw Error(at, $"expected a string, got {Raw(value)}");
+            try
+            {
+                return value.GetString()!;
+            }
+            catch (InvalidOperationException e)
+            {
+                throw Error(at, $"not valid text ({OneLine(e.Message)})");
+            }
+        }
+
+        private string StringProperty(JsonElement parent, string parentPath, string name) =>
+            Text(Property(parent, parentPath, name, JsonValueKind.String), $"{parentPath}.{name}");
+
+        private string NameOf(JsonProperty property, string at)
+        {
+            try
+            {
+                return property.Name;
+            }
+            catch (InvalidOperationException e)
+            {
+                throw Error(at, $"a key is not valid text ({OneLine(e.Message)})");
+            }
+        }
+
+        // A JSON value in a message: on one line and short, whatever the file holds there.
+        private static string Raw(JsonElement value) => TokenizerFormatException.Excerpt(OneLine(value.GetRawText()));
+
+        private static string OneLine(string text) => string.Join(' ', text.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+
+        // Ids number the file's tokens: one may exceed their count by BpeTokenizer.MaxUnusedIds at most (gaps are legal),
+        // so no id in a damaged file can make the tokenizer allocate by it.
+        private void CheckId(int id, int tokenCount, string at)
+        {
+            if (id >= tokenCount + BpeTokenizer.MaxUnusedIds)
+                throw Error(at, $"id {id} is out of range: the file has {tokenCount} tokens, so ids must be below {tokenCount + BpeTokenizer.MaxUnusedIds}");
+        }
+
         private static bool IsNullOrAbsent(JsonElement parent, string name) =>
             !parent.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null;
 
         private bool Flag(JsonElement parent, string parentPath, string name, bool defaultValue)
         {
             if (!parent.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null) return defaultValue;
-            if (value.ValueKind is not (JsonValueKind.True or JsonValueKind.False)) throw Error($"{parentPath}.{name}", $"expected true or false, got {value.GetRawText()}");
+            if (value.ValueKind is not (JsonValueKind.True or JsonValueKind.False)) throw Error($"{parentPath}.{name}", $"expected true or false, got {Raw(value)}");
             return value.GetBoolean();
         }
 
@@ -59,47 +101,53 @@ public static class HuggingFaceTokenizerFile
             if (!IsNullOrAbsent(root, "normalizer")) throw Error("$.normalizer", "a normalizer is not supported by a byte-level BPE (expected null)");
 
             var model = Property(root, "$", "model", JsonValueKind.Object);
-            if (model.TryGetProperty("type", out var type) && type.GetString() != "BPE")
-                throw Error("$.model.type", $"expected \"BPE\", got {type.GetRawText()}");
+            if (model.TryGetProperty("type", out var type) && (type.ValueKind != JsonValueKind.String || Text(type, "$.model.type") != "BPE"))
+                throw Error("$.model.type", $"expected \"BPE\", got {Raw(type)}");
             if (Flag(model, "$.model", "byte_fallback", false)) throw Error("$.model.byte_fallback", "byte fallback is not a byte-level BPE (expected false)");
             foreach (string affix in new[] { "continuing_subword_prefix", "end_of_word_suffix" })
             {
-                if (model.TryGetProperty(affix, out var value) && value.ValueKind != JsonValueKind.Null && value.GetString() is { Length: > 0 })
-                    throw Error($"$.model.{affix}", $"expected null or \"\", got {value.GetRawText()}");
+                if (model.TryGetProperty(affix, out var value) && value.ValueKind != JsonValueKind.Null
+                    && (value.ValueKind != JsonValueKind.String || Text(value, $"$.model.{affix}") is { Length: > 0 }))
+                    throw Error($"$.model.{affix}", $"expected null or \"\", got {Raw(value)}");
             }
             bool ignoreMerges = Flag(model, "$.model", "ignore_merges", false);
 
+            var vocabElement = Property(model, "$.model", "vocab", JsonValueKind.Object);
+            int tokenCount = vocabElement.EnumerateObject().Count();
             var specials = new Dictionary<string, int>(StringComparer.Ordinal);
             if (root.TryGetProperty("added_tokens", out var added) && added.ValueKind != JsonValueKind.Null)
             {
                 if (added.ValueKind != JsonValueKind.Array) throw Error("$.added_tokens", $"expected an array, got {added.ValueKind}");
+                tokenCount += added.GetArrayLength();
                 int index = 0;
                 foreach (var token in added.EnumerateArray())
                 {
                     string at = $"$.added_tokens[{index++}]";
-                    var content = Property(token, at, "content", JsonValueKind.String).GetString()!;
+                    var content = StringProperty(token, at, "content");
                     var idElement = Property(token, at, "id", JsonValueKind.Number);
-                    if (!idElement.TryGetInt32(out int id) || id < 0) throw Error($"{at}.id", $"expected a non-negative integer, got {idElement.GetRawText()}");
-                    if (!specials.TryAdd(content, id)) throw Error($"{at}.content", $"'{content}' is added twice");
+                    if (!idElement.TryGetInt32(out int id) || id < 0) throw Error($"{at}.id", $"expected a non-negative integer, got {Raw(idElement)}");
+                    CheckId(id, tokenCount, $"{at}.id");
+                    if (!specials.TryAdd(content, id)) throw Error($"{at}.content", $"'{TokenizerFormatException.Excerpt(content)}' is added twice");
                 }
             }
 
-            var vocabElement = Property(model, "$.model", "vocab", JsonValueKind.Object);
             var vocabulary = new List<KeyValuePair<byte[], int>>();
             var bytesOf = new Dictionary<string, byte[]>(StringComparer.Ordinal);
             foreach (var entry in vocabElement.EnumerateObject())
             {
-                string at = $"$.model.vocab['{entry.Name}']";
+                string key = NameOf(entry, "$.model.vocab");
+                string at = $"$.model.vocab['{TokenizerFormatException.Excerpt(key)}']";
                 if (entry.Value.ValueKind != JsonValueKind.Number || !entry.Value.TryGetInt32(out int id) || id < 0)
-                    throw Error(at, $"expected a non-negative integer id, got {entry.Value.GetRawText()}");
-                if (specials.TryGetValue(entry.Name, out int specialId))
+                    throw Error(at, $"expected a non-negative integer id, got {Raw(entry.Value)}");
+                CheckId(id, tokenCount, at);
+                if (specials.TryGetValue(key, out int specialId))
                 {
                     if (specialId != id) throw Error(at, $"id {id} differs from the added token's id {specialId}");
                     continue;
                 }
-                byte[] bytes = ByteLevelCharacters.TryDecode(entry.Name, out int bad)
-                    ?? throw Error(at, $"character U+{(int)entry.Name[bad]:X4} at index {bad} is not in the byte-level alphabet");
-                if (!bytesOf.TryAdd(entry.Name, bytes)) throw Error(at, "appears twice");
+                byte[] bytes = ByteLevelCharacters.TryDecode(key, out int bad)
+                    ?? throw Error(at, $"character U+{(int)key[bad]:X4} at index {bad} is not in the byte-level alphabet");
+                if (!bytesOf.TryAdd(key, bytes)) throw Error(at, "appears twice");
                 vocabulary.Add(new(bytes, id));
             }
 
@@ -112,24 +160,24 @@ public static class HuggingFaceTokenizerFile
                 string? left, right;
                 if (merge.ValueKind == JsonValueKind.String)
                 {
-                    string text = merge.GetString()!;
+                    string text = Text(merge, at);
                     int space = text.IndexOf(' ');
-                    if (space <= 0 || space == text.Length - 1 || text.IndexOf(' ', space + 1) >= 0) throw Error(at, $"expected \"<left> <right>\", got \"{text}\"");
+                    if (space <= 0 || space == text.Length - 1 || text.IndexOf(' ', space + 1) >= 0) throw Error(at, $"expected \"<left> <right>\", got \"{TokenizerFormatException.Excerpt(text)}\"");
                     left = text[..space];
                     right = text[(space + 1)..];
                 }
                 else if (merge.ValueKind == JsonValueKind.Array && merge.GetArrayLength() == 2 && merge[0].ValueKind == JsonValueKind.String && merge[1].ValueKind == JsonValueKind.String)
                 {
-                    left = merge[0].GetString();
-                    right = merge[1].GetString();
+                    left = Text(merge[0], $"{at}[0]");
+                    right = Text(merge[1], $"{at}[1]");
                 }
                 else
                 {
-                    throw Error(at, $"expected \"<left> <right>\" or [left, right], got {merge.GetRawText()}");
+                    throw Error(at, $"expected \"<left> <right>\" or [left, right], got {Raw(merge)}");
                 }
-                if (!bytesOf.TryGetValue(left!, out var leftBytes)) throw Error(at, $"'{left}' is not in model.vocab");
-                if (!bytesOf.TryGetValue(right!, out var rightBytes)) throw Error(at, $"'{right}' is not in model.vocab");
-                if (!bytesOf.ContainsKey(left + right)) throw Error(at, $"the merged token '{left + right}' is not in model.vocab");
+                if (!bytesOf.TryGetValue(left!, out var leftBytes)) throw Error(at, $"'{TokenizerFormatException.Excerpt(left!)}' is not in model.vocab");
+                if (!bytesOf.TryGetValue(right!, out var rightBytes)) throw Error(at, $"'{TokenizerFormatException.Excerpt(right!)}' is not in model.vocab");
+                if (!bytesOf.ContainsKey(left + right)) throw Error(at, $"the merged token '{TokenizerFormatException.Excerpt(left + right)}' is not in model.vocab");
                 merges.Add((leftBytes, rightBytes));
             }
 
@@ -140,38 +188,38 @@ public static class HuggingFaceTokenizerFile
             }
             catch (ArgumentException e)
             {
-                throw new TokenizerFormatException($"{file}: {e.Message}", e);
+                throw new TokenizerFormatException($"{file}: {OneLine(e.Message)}", e);
             }
         }
 
         private SplitPattern ReadPreTokenizer(JsonElement root)
         {
             var pre = Property(root, "$", "pre_tokenizer", JsonValueKind.Object);
-            string type = Property(pre, "$.pre_tokenizer", "type", JsonValueKind.String).GetString()!;
+            string type = StringProperty(pre, "$.pre_tokenizer", "type");
             if (type == "ByteLevel")
             {
                 CheckByteLevel(pre, "$.pre_tokenizer", expectRegex: true);
                 return SplitPattern.Gpt2;
             }
-            if (type != "Sequence") throw Error("$.pre_tokenizer.type", $"expected \"ByteLevel\" or \"Sequence\", got \"{type}\"");
+            if (type != "Sequence") throw Error("$.pre_tokenizer.type", $"expected \"ByteLevel\" or \"Sequence\", got \"{TokenizerFormatException.Excerpt(type)}\"");
             var steps = Property(pre, "$.pre_tokenizer", "pretokenizers", JsonValueKind.Array);
             if (steps.GetArrayLength() != 2)
                 throw Error("$.pre_tokenizer.pretokenizers", $"expected [Split, ByteLevel], got {steps.GetArrayLength()} steps");
             var split = steps[0];
             string at = "$.pre_tokenizer.pretokenizers[0]";
-            string splitType = Property(split, at, "type", JsonValueKind.String).GetString()!;
-            if (splitType != "Split") throw Error($"{at}.type", $"expected \"Split\", got \"{splitType}\"");
+            string splitType = StringProperty(split, at, "type");
+            if (splitType != "Split") throw Error($"{at}.type", $"expected \"Split\", got \"{TokenizerFormatException.Excerpt(splitType)}\"");
             var patternElement = Property(split, at, "pattern", JsonValueKind.Object);
-            string regex = Property(patternElement, $"{at}.pattern", "Regex", JsonValueKind.String).GetString()!;
+            string regex = StringProperty(patternElement, $"{at}.pattern", "Regex");
             // Isolated (matches and the text between them are pieces) or Removed + invert (the matches are the
             // pieces): the same for a pattern that matches everywhere, which a byte-level pattern does.
-            string behavior = split.TryGetProperty("behavior", out var b) && b.ValueKind == JsonValueKind.String ? b.GetString()! : "";
+            string behavior = split.TryGetProperty("behavior", out var b) && b.ValueKind == JsonValueKind.String ? Text(b, $"{at}.behavior") : "";
             bool invert = Flag(split, at, "invert", false);
             if (!(behavior == "Isolated" && !invert) && !(behavior == "Removed" && invert))
-                throw Error($"{at}.behavior", $"expected \"Isolated\" (invert false) or \"Removed\" (invert true), got \"{behavior}\" with invert {invert.ToString().ToLowerInvariant()}");
+                throw Error($"{at}.behavior", $"expected \"Isolated\" (invert false) or \"Removed\" (invert true), got \"{TokenizerFormatException.Excerpt(behavior)}\" with invert {invert.ToString().ToLowerInvariant()}");
             var byteLevel = steps[1];
-            string byteLevelType = Property(byteLevel, "$.pre_tokenizer.pretokenizers[1]", "type", JsonValueKind.String).GetString()!;
-            if (byteLevelType != "ByteLevel") throw Error("$.pre_tokenizer.pretokenizers[1].type", $"expected \"ByteLevel\", got \"{byteLevelType}\"");
+            string byteLevelType = StringProperty(byteLevel, "$.pre_tokenizer.pretokenizers[1]", "type");
+            if (byteLevelType != "ByteLevel") throw Error("$.pre_tokenizer.pretokenizers[1].type", $"expected \"ByteLevel\", got \"{TokenizerFormatException.Excerpt(byteLevelType)}\"");
             CheckByteLevel(byteLevel, "$.pre_tokenizer.pretokenizers[1]", expectRegex: false);
             try
             {
@@ -179,7 +227,7 @@ public static class HuggingFaceTokenizerFile
             }
             catch (ArgumentException e)
             {
-                throw Error($"{at}.pattern.Regex", e.Message);
+                throw Error($"{at}.pattern.Regex", OneLine(e.Message));
             }
         }
 

@@ -26,27 +26,32 @@ public static class TiktokenRankFile
         int lineNumber = 0;
         string? line;
         byte[] scratch = new byte[1024];
+        int maxRank = -1, maxRankLine = 0;
         while ((line = reader.ReadLine()) is not null)
         {
             lineNumber++;
             if (line.Length == 0) continue; // tiktoken skips empty lines
             int space = line.IndexOf(' ');
             if (space <= 0 || space != line.LastIndexOf(' '))
-                throw Error(sourceName, lineNumber, $"expected '<base64 token> <rank>', got '{Shorten(line)}'");
+                throw Error(sourceName, lineNumber, $"expected '<base64 token> <rank>', got '{TokenizerFormatException.Excerpt(line)}'");
             string base64 = line[..space];
             if (!int.TryParse(line.AsSpan(space + 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int rank))
-                throw Error(sourceName, lineNumber, $"rank '{Shorten(line[(space + 1)..])}' is not a non-negative integer");
+                throw Error(sourceName, lineNumber, $"rank '{TokenizerFormatException.Excerpt(line[(space + 1)..])}' is not a non-negative integer");
             if (scratch.Length < base64.Length) scratch = new byte[base64.Length];
             if (!Convert.TryFromBase64String(base64, scratch, out int length) || length == 0)
-                throw Error(sourceName, lineNumber, $"token '{Shorten(base64)}' is not non-empty base64");
+                throw Error(sourceName, lineNumber, $"token '{TokenizerFormatException.Excerpt(base64)}' is not non-empty base64");
             if (seenRanks.TryGetValue(rank, out int firstLine))
                 throw Error(sourceName, lineNumber, $"rank {rank} already given on line {firstLine}");
             if (seenTokens.TryGetValue(base64, out firstLine))
-                throw Error(sourceName, lineNumber, $"token '{Shorten(base64)}' already given on line {firstLine}");
+                throw Error(sourceName, lineNumber, $"token '{TokenizerFormatException.Excerpt(base64)}' already given on line {firstLine}");
+            if (rank > maxRank) (maxRank, maxRankLine) = (rank, lineNumber);
             seenRanks.Add(rank, lineNumber);
             seenTokens.Add(base64, lineNumber);
             ranks.Add(new(scratch.AsSpan(0, length).ToArray(), rank));
         }
+        // Ranks number the tokens (gaps allowed): a rank far beyond their count is damage, not a token.
+        if (maxRank >= ranks.Count + BpeTokenizer.MaxUnusedIds)
+            throw Error(sourceName, maxRankLine, $"rank {maxRank} is out of range: the file has {ranks.Count} ranks, so ranks must be below {ranks.Count + BpeTokenizer.MaxUnusedIds}");
         return ranks;
     }
 
@@ -68,6 +73,4 @@ public static class TiktokenRankFile
     }
 
     private static TokenizerFormatException Error(string source, int line, string message) => new($"{source}:{line}: {message}");
-
-    private static string Shorten(string text) => text.Length <= 60 ? text : text[..57] + "...";
 }

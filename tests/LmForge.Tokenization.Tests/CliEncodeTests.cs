@@ -6,7 +6,7 @@ namespace LmForge.Tokenization.Tests;
 /// <summary>`lmforge tokenizer encode` run as a user runs it, on text holding a special token's text.</summary>
 public class CliEncodeTests
 {
-    static (int ExitCode, string Stdout, string Stderr) Lmforge(params string[] arguments)
+    internal static (int ExitCode, string Stdout, string Stderr) Lmforge(params string[] arguments)
     {
         // tests/LmForge.Tokenization.Tests/bin/<Configuration>/<tfm>/ -> src/LmForge.Cli/bin/<Configuration>/<tfm>/lmforge.dll
         var output = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd('/'));
@@ -47,5 +47,27 @@ public class CliEncodeTests
         Assert.Equal(0, special.ExitCode);
         Assert.Equal(string.Join(' ', tokenizer.Encode(Text, SpecialTokenSet.All)), special.Stdout.TrimEnd('\n'));
         Assert.NotEqual(plain.Stdout, special.Stdout);
+    }
+
+    [Fact]
+    public void Encode_File_KeepsTheByteOrderMark()
+    {
+        // tiktoken encodes a file's exact text: a leading byte-order mark is U+FEFF, part of the first token.
+        string directory = Directory.CreateTempSubdirectory("lmforge-cli-encode-").FullName;
+        try
+        {
+            string path = Path.Combine(directory, "bom.txt");
+            File.WriteAllBytes(path, [0xEF, 0xBB, 0xBF, .. "hello world"u8]);
+            string tokenizerPath = FixtureTokenizer.HfFixture("trained.tokenizer.json");
+            var tokenizer = HuggingFaceTokenizerFile.Load(tokenizerPath);
+            var (code, stdout, _) = Lmforge("tokenizer", "encode", "--tokenizer", tokenizerPath, "--file", path);
+            Assert.Equal(0, code);
+            Assert.Equal(string.Join(' ', tokenizer.Encode("\uFEFFhello world")), stdout.TrimEnd('\n'));
+            Assert.NotEqual(string.Join(' ', tokenizer.Encode("hello world")), stdout.TrimEnd('\n'));
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
     }
 }

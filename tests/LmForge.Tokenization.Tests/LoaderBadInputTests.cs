@@ -168,3 +168,151 @@ public sealed class LoaderBadInputTests : IDisposable
         Assert.Contains(expected, e.Message);
     }
 }
+
+// Damaged files as a fuzzer makes them: each is a TokenizerFormatException whose message is one line naming the file,
+// never another exception, a stack trace or an allocation sized by a number in the file.
+public sealed class DamagedTokenizerFileTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("lmforge-tok-damaged-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private string WriteBytes(string name, byte[] content)
+    {
+        string path = Path.Combine(_dir, name);
+        File.WriteAllBytes(path, content);
+        return path;
+    }
+
+    private static void AssertOneLine(TokenizerFormatException e, string path, string expected)
+    {
+        Assert.StartsWith(path, e.Message, StringComparison.Ordinal);
+        Assert.Contains(expected, e.Message);
+        Assert.DoesNotContain('\n', e.Message);
+        Assert.True(e.Message.Length < path.Length + 400, $"{e.Message.Length} characters: {e.Message}");
+    }
+
+    private static string ByteVocab(string extra = "")
+    {
+        var entries = new List<string>();
+        for (int b = 0; b < 256; b++) entries.Add($"{System.Text.Json.JsonSerializer.Serialize(ByteLevelCharacters.Encode([(byte)b]))}: {b}");
+        entries.Add("\"ab\": 256");
+        return "{" + string.Join(",", entries) + extra + "}";
+    }
+
+    private static string Hf(string vocab = "", string type = "\"BPE\"", string merges = "[\"a b\"]", string added = "[{\"id\": 257, \"content\": \"<|endoftext|>\", \"special\": true}]") =>
+        $"{{\"added_tokens\": {added}, \"normalizer\": null, \"pre_tokenizer\": {{\"type\": \"ByteLevel\", \"add_prefix_space\": false, \"use_regex\": true}}, " +
+        $"\"model\": {{\"type\": {type}, \"vocab\": {(vocab.Length == 0 ? ByteVocab() : vocab)}, \"merges\": {merges}}}}}";
+
+    private static readonly string Nested = "{\n" + string.Concat(Enumerable.Range(0, 150).Select(i => $"  \"k{i}\": [1, 2, 3],\n")) + "  \"end\": 0\n}";
+
+    public static TheoryData<string, string> DamagedHuggingFaceFiles() => new()
+    {
+        { Hf(vocab: ByteVocab(", \"xy\": 2147483647")), "$.model.vocab['xy']: id 2147483647 is out of range" },
+        { Hf(vocab: ByteVocab(", \"xy\": 2000000000")), "$.model.vocab['xy']: id 2000000000 is out of range" },
+        { Hf(added: "[{\"id\": 2147483647, \"content\": \"<|endoftext|>\"}]"), "$.added_tokens[0].id: id 2147483647 is out of range" },
+        { Hf(vocab: ByteVocab(", \"\\ud800\": 300")), "$.model.vocab: " },
+        { Hf(added: "[{\"id\": 257, \"content\": \"\\udc00x\"}]"), "$.added_tokens[0].content: " },
+        { Hf(type: "3"), "$.model.type: expected \"BPE\", got 3" },
+        { Hf(type: Nested), "$.model.type: expected \"BPE\", got {" },
+        { Hf(vocab: ByteVocab(", \"xy\": " + Nested)), "$.model.vocab['xy']: expected a non-negative integer id, got {" },
+        { Hf(merges: "[" + Nested + "]"), "$.model.merges[0]: expected \"<left> <right>\" or [left, right], got {" },
+        { Hf(vocab: ByteVocab(", \"x\\ny\": 300")), "$.model.vocab['x\\u000ay']: character U+000A" },
+        { Hf() + "\n" + Nested, "not valid JSON" },
+        { "{\"model\": " + Nested.Replace("[1, 2, 3]", "[1, 2, 3") , "not valid JSON" },
+    };
+
+    [Theory]
+    [MemberData(nameof(DamagedHuggingFaceFiles))]
+    public void HuggingFace_Damaged_OneLineNamingTheFile(string content, string expected)
+    {
+        string path = WriteBytes("tokenizer.json", Encoding.UTF8.GetBytes(content));
+        var e = Assert.Throws<TokenizerFormatException>(() => HuggingFaceTokenizerFile.Load(path));
+        AssertOneLine(e, path, expected);
+    }
+
+    [Fact]
+    public void HuggingFace_InvalidUtf8InAString_OneLine()
+    {
+        byte[] content = Encoding.UTF8.GetBytes(Hf(vocab: ByteVocab(", \"x@y\": 300")));
+        int at = Array.IndexOf(content, (byte)'@');
+        content[at] = 0xC3; // a lead byte followed by 'y': not UTF-8
+        string path = WriteBytes("tokenizer.json", content);
+        var e = Assert.Throws<TokenizerFormatException>(() => HuggingFaceTokenizerFile.Load(path));
+        AssertOneLine(e, path, "");
+    }
+
+    [Fact]
+    public void HuggingFace_IdsSlightlyBeyondTheCount_StillLoad()
+    {
+        // Gaps are legal (tiktoken's o200k_base has its special tokens 20 ids past its ranks); only ids far beyond
+        // the file's token count are refused.
+        string path = WriteBytes("tokenizer.json", Encoding.UTF8.GetBytes(Hf(added: "[{\"id\": 1000, \"content\": \"<|endoftext|>\"}]")));
+        Assert.Equal(1001, HuggingFaceTokenizerFile.Load(path).VocabularySize);
+    }
+
+    [Fact]
+    public void TiktokenFile_HugeRank_OneLineNamingTheLine()
+    {
+        var lines = new StringBuilder();
+        foreach (var (bytes, rank) in TinyTokenizer.Ranks()) lines.Append(Convert.ToBase64String(bytes)).Append(' ').Append(rank).Append('\n');
+        foreach (string huge in new[] { "2147483647", "2000000000" })
+        {
+            string path = WriteBytes("huge.tiktoken", Encoding.UTF8.GetBytes(lines + "eHk= " + huge + "\n"));
+            var e = Assert.Throws<TokenizerFormatException>(() => BpeTokenizer.FromTiktokenFile(path, SplitPattern.Gpt2));
+            AssertOneLine(e, path, $"{path}:260: rank {huge} is out of range");
+        }
+    }
+
+    [Fact]
+    public void TiktokenFile_Garbage_OneLine()
+    {
+        var random = new Random(15);
+        for (int i = 0; i < 20; i++)
+        {
+            byte[] garbage = new byte[random.Next(1, 4000)];
+            random.NextBytes(garbage);
+            string path = WriteBytes("garbage.tiktoken", garbage);
+            var e = Assert.Throws<TokenizerFormatException>(() => BpeTokenizer.FromTiktokenFile(path, SplitPattern.Gpt2));
+            AssertOneLine(e, path, "");
+        }
+    }
+
+    [Fact]
+    public void SpecialTokenIdFarBeyondTheRanks_IsRefused()
+    {
+        var e = Assert.Throws<ArgumentException>(() => BpeTokenizer.FromRanks(TinyTokenizer.Ranks(), SplitPattern.Gpt2,
+            new Dictionary<string, int> { ["<|end|>"] = int.MaxValue }));
+        Assert.Contains("id 2147483647 is out of range", e.Message);
+        var tiny = TinyTokenizer.Create();
+        Assert.Throws<ArgumentException>(() => tiny.WithSpecialTokens(new Dictionary<string, int> { ["<|x|>"] = int.MaxValue }));
+    }
+
+    private (string Encoder, string Vocab) Gpt2Files(string encoderExtra)
+    {
+        string encoder = WriteBytes("encoder.json", Encoding.UTF8.GetBytes(ByteVocab(", \"<|endoftext|>\": 257" + encoderExtra)));
+        string vocab = WriteBytes("vocab.bpe", "#version: 0.2\na b\n"u8.ToArray());
+        return (encoder, vocab);
+    }
+
+    [Theory]
+    [InlineData(", \"xy\": 2147483647", "key 'xy': id 2147483647 is out of range")]
+    [InlineData(", \"xy\": 2000000000", "key 'xy': id 2000000000 is out of range")]
+    [InlineData(", \"\\ud800\": 300", "")]
+    [InlineData(", \"xy\": 256", "token id 256 is given twice")]
+    public void Gpt2Files_Damaged_OneLineNamingTheFile(string extra, string expected)
+    {
+        var (encoder, vocab) = Gpt2Files(extra);
+        var e = Assert.Throws<TokenizerFormatException>(() => Gpt2VocabularyFiles.Load(encoder, vocab));
+        AssertOneLine(e, encoder, expected);
+    }
+
+    [Fact]
+    public void Gpt2Files_HugeSpecialId_OneLine()
+    {
+        string encoder = WriteBytes("encoder.json", Encoding.UTF8.GetBytes(ByteVocab(", \"<|endoftext|>\": 2147483647")));
+        string vocab = WriteBytes("vocab.bpe", "#version: 0.2\na b\n"u8.ToArray());
+        var e = Assert.Throws<TokenizerFormatException>(() => Gpt2VocabularyFiles.Load(encoder, vocab));
+        AssertOneLine(e, encoder, "key '<|endoftext|>': id 2147483647 is out of range");
+    }
+}

@@ -144,4 +144,35 @@ public class TokenBatchLoaderTests
         string missing = Path.Combine(dir, "val_*.bin");
         Assert.StartsWith($"{missing}: no val token shards found", Assert.Throws<InvalidDataException>(() => TokenShardSet.Resolve(missing, "val")).Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void ShardSet_TrainDirectory_LeavesOutValidationShards_ValDirectoryTakesOnlyThem()
+    {
+        string dir = TestFiles.TemporaryDirectory("shardset-split");
+        string val = TestFiles.WriteShard(Path.Combine(dir, "docs_val_000000.bin"), Enumerable.Range(0, 10).ToList());
+        string train1 = TestFiles.WriteShard(Path.Combine(dir, "docs_train_000001.bin"), Enumerable.Range(0, 10).ToList());
+        string train2 = TestFiles.WriteShard(Path.Combine(dir, "docs_train_000002.bin"), Enumerable.Range(0, 10).ToList());
+        string llmcVal = TestFiles.WriteShard(Path.Combine(dir, "val_000000.bin"), Enumerable.Range(0, 10).ToList());
+        Assert.Equal([train1, train2], TokenShardSet.Resolve(dir, "train"));
+        Assert.Equal([val, llmcVal], TokenShardSet.Resolve(dir, "val"));
+        Assert.Equal(new[] { llmcVal, val, train1, train2 }.Order(StringComparer.Ordinal), TokenShardSet.Resolve(dir, "evaluation"));
+    }
+
+    [Fact]
+    public void ShardSet_OfAnUnfinishedTokenizeRun_IsRefused_InOneLine()
+    {
+        string dir = TestFiles.TemporaryDirectory("shardset-unfinished");
+        string train = TestFiles.WriteShard(Path.Combine(dir, "docs_train_000001.bin"), Enumerable.Range(0, 10).ToList());
+        string other = TestFiles.WriteShard(Path.Combine(dir, "other_train_000001.bin"), Enumerable.Range(0, 10).ToList());
+        string marker = LmForge.Tokenization.Shards.TokenShardFormat.UnfinishedMarker(dir, "docs");
+        File.WriteAllText(marker, "");
+        foreach (string specification in new[] { dir, train, Path.Combine(dir, "docs_train_*.bin") })
+        {
+            var error = Assert.Throws<InvalidDataException>(() => TokenShardSet.Resolve(specification, "train"));
+            Assert.Equal($"{train}: its shard set is unfinished ({marker} exists: lmforge tokenize was interrupted or failed); run lmforge tokenize again", error.Message);
+        }
+        Assert.Equal([other], TokenShardSet.Resolve(other, "train"));
+        File.Delete(marker);
+        Assert.Equal([train], TokenShardSet.Resolve(train, "train"));
+    }
 }

@@ -38,7 +38,7 @@ public static class TokenizerCommands
     {
         var tokenizerPath = TokenizerOption();
         var text = new Argument<string?>("text") { Description = "Text to encode (or use --file)", Arity = ArgumentArity.ZeroOrOne };
-        var file = new Option<string?>("--file", "-f") { Description = "Encode the contents of this UTF-8 file" };
+        var file = new Option<string?>("--file", "-f") { Description = "Encode the exact text of this UTF-8 file (a byte-order mark included)" };
         var allowSpecial = new Option<bool>("--allow-special") { Description = "Encode special tokens' text (e.g. <|endoftext|>) as the special tokens; by default such text is an error, as in tiktoken" };
         var plain = new Option<bool>("--plain") { Description = "Encode special tokens' text as ordinary text, like any other text" };
         var pieces = new Option<bool>("--pieces") { Description = "Print each token with the bytes it stands for" };
@@ -49,7 +49,9 @@ public static class TokenizerCommands
         command.SetAction(parse => Run(() =>
         {
             var tokenizer = LoadTokenizer(parse.GetValue(tokenizerPath)!);
-            string input = parse.GetValue(file) is { } path ? File.ReadAllText(path)
+            // The file's exact text: decoding the bytes keeps a leading byte-order mark, which File.ReadAllText drops
+            // (tiktoken encodes it, as U+FEFF).
+            string input = parse.GetValue(file) is { } path ? new UTF8Encoding(false).GetString(File.ReadAllBytes(path))
                 : parse.GetValue(text) ?? throw new ArgumentException("give the text to encode, or --file PATH");
             if (parse.GetValue(allowSpecial) && parse.GetValue(plain))
                 throw new ArgumentException("--allow-special and --plain exclude each other: choose how special tokens' text is encoded");
@@ -135,7 +137,11 @@ public static class TokenizerCommands
                             task.Value = p.BytesRead;
                             task.Description = $"tokenize: {p.Tokens / 1e6:F1}M tokens, {p.ShardsWritten} shards";
                         }),
-                        Log = line => AnsiConsole.WriteLine(line),
+                        Log = line =>
+                        {
+                            if (line.StartsWith("warning: ", StringComparison.Ordinal)) Console.Error.WriteLine(line);
+                            else AnsiConsole.WriteLine(line);
+                        },
                     };
                     result = CorpusTokenizer.Run(tokenizer, inputPath, parse.GetValue(output)!, options);
                     task.Value = task.MaxValue;

@@ -1,5 +1,8 @@
+using System.Diagnostics;
+using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 
 namespace LmForge.Tokenization.Saving;
 
@@ -7,7 +10,8 @@ namespace LmForge.Tokenization.Saving;
 /// Writes a file so that its final name only ever holds complete contents: the bytes go to a temporary name unique to
 /// this process and call ("{path}.{pid}-{n}.tmp", which input listings ignore), are flushed to disk, and the file is
 /// then renamed into place. Tokenizers, completion markers, stats and metrics rely on this. On failure the temporary
-/// file is deleted and the target is left as it was.
+/// file is deleted and the target is left as it was; one a killed process left (its process is gone) is deleted by
+/// the next write of the same target.
 /// </summary>
 public static class AtomicFile
 {
@@ -19,6 +23,7 @@ public static class AtomicFile
         ArgumentNullException.ThrowIfNull(write);
         string full = Path.GetFullPath(path);
         Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+        RemoveStaleTemporaries(full);
         string temporary = $"{full}.{Environment.ProcessId}-{Interlocked.Increment(ref s_sequence)}.tmp";
         try
         {
@@ -32,6 +37,42 @@ public static class AtomicFile
         finally
         {
             if (File.Exists(temporary)) File.Delete(temporary);
+        }
+    }
+
+    // "{name}.{pid}-{n}.tmp" files of a process that no longer runs: a kill mid-write leaves them, no finally runs.
+    private static void RemoveStaleTemporaries(string full)
+    {
+        string name = Path.GetFileName(full);
+        foreach (string file in Directory.EnumerateFiles(Path.GetDirectoryName(full)!, name + ".*.tmp"))
+        {
+            var match = Regex.Match(Path.GetFileName(file)[(name.Length + 1)..], "^([0-9]{1,9})-[0-9]+\\.tmp$", RegexOptions.CultureInvariant);
+            if (!match.Success)
+                continue;
+            int pid = int.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture);
+            if (pid == Environment.ProcessId || IsRunning(pid))
+                continue;
+            try
+            {
+                File.Delete(file);
+            }
+            catch (IOException)
+            {
+                // another run removed it first
+            }
+        }
+    }
+
+    private static bool IsRunning(int pid)
+    {
+        try
+        {
+            using var process = Process.GetProcessById(pid);
+            return !process.HasExited;
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException)
+        {
+            return false;
         }
     }
 

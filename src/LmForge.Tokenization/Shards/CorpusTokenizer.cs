@@ -10,7 +10,10 @@ namespace LmForge.Tokenization.Shards;
 /// llm.c), the first <see cref="TokenizeOptions.ValidationTokens"/> tokens form the validation shard.
 /// The input is read in chunks of whole lines; a batch of chunks is encoded in parallel and written in input
 /// order, so the shards are byte-identical for any thread count. A shard is written under a temporary name and
-/// renamed when complete: an interrupted run leaves no shard that looks whole.
+/// renamed when complete, and the set has a marker (<see cref="TokenShardFormat.UnfinishedMarker"/>) from before
+/// the first shard until after the last: an interrupted run leaves neither a shard nor a set that looks whole.
+/// A corpus with no text is an error; one smaller than the validation shard is logged as a warning, since it
+/// leaves no training shard.
 /// <code>
 /// var result = CorpusTokenizer.Run(tokenizer, "docs.jsonl.gz", "shards/", new TokenizeOptions { ShardTokens = 100_000_000 });
 /// </code>
@@ -33,6 +36,8 @@ public static class CorpusTokenizer
         var files = CorpusReader.ListFiles(input);
         long totalBytes = CorpusReader.TotalBytes(files);
         Directory.CreateDirectory(outputDirectory);
+        string marker = TokenShardFormat.UnfinishedMarker(outputDirectory, options.Prefix);
+        Saving.AtomicFile.WriteText(marker, $"lmforge tokenize of {input} started {DateTime.UtcNow:O} (process {Environment.ProcessId}); the shards {options.Prefix}_*.bin are not complete while this file exists\n");
         RemoveEarlierShards(outputDirectory, options.Prefix, options.Log);
         var sink = new ShardSink(outputDirectory, options.Prefix, tokenizer.VocabularySize, validationTokens, options.ShardTokens);
         long bytesRead = 0, documents = 0;
@@ -50,6 +55,9 @@ public static class CorpusTokenizer
                     Flush();
             }
             Flush();
+            // Every document starts with the separator: a corpus whose tokens are only separators has no text.
+            if (sink.TotalTokens == documents)
+                throw new InvalidDataException($"{input}: no text to tokenize ({documents} document(s), all empty, in {files.Count} file(s))");
             sink.Complete();
         }
         catch
@@ -57,6 +65,10 @@ public static class CorpusTokenizer
             sink.Abandon();
             throw;
         }
+        File.Delete(marker);
+        if (validationTokens > 0 && sink.TotalTokens <= validationTokens)
+            options.Log?.Invoke($"warning: the corpus has {sink.TotalTokens:N0} tokens, no more than the validation shard's {validationTokens:N0}: " +
+                "all of them went to validation and no training shard was written; pass a smaller validation size (e.g. a tenth of the tokens)");
         options.Progress?.Report(new TokenizeProgress(bytesRead, totalBytes, documents, sink.TotalTokens, sink.Shards.Count));
         return new TokenizeResult(sink.Shards, documents, sink.TotalTokens, bytesRead);
 

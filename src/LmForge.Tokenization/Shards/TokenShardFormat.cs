@@ -17,6 +17,25 @@ public static class TokenShardFormat
     public const int Uint32Magic = 20240801;
     public const int Uint32Version = 7;
 
+    /// <summary>
+    /// The file <see cref="CorpusTokenizer"/> keeps beside a set of shards while it writes them,
+    /// <c>{prefix}.unfinished</c>: created before the first shard, deleted after the last one is complete. A set
+    /// whose marker exists was interrupted (killed, out of disk, bad input) and must not be read as whole.
+    /// </summary>
+    public static string UnfinishedMarker(string directory, string prefix) => System.IO.Path.Combine(directory, $"{prefix}.unfinished");
+
+    /// <summary>
+    /// The unfinished-set marker of the set a shard belongs to when it is named as <see cref="CorpusTokenizer"/>
+    /// names them (<c>{prefix}_val_NNNNNN.bin</c>, <c>{prefix}_train_NNNNNN.bin</c>) and that marker exists; else null.
+    /// </summary>
+    public static string? FindUnfinishedMarker(string shardPath)
+    {
+        var match = System.Text.RegularExpressions.Regex.Match(System.IO.Path.GetFileName(shardPath), "^(.+)_(val|train)_[0-9]{6,}\\.bin$");
+        if (!match.Success) return null;
+        string marker = UnfinishedMarker(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(shardPath))!, match.Groups[1].Value);
+        return File.Exists(marker) ? marker : null;
+    }
+
     /// <summary>Bytes per token for a vocabulary of <paramref name="vocabSize"/> ids: 2 when every id fits in uint16, else 4.</summary>
     public static int TokenBytesFor(int vocabSize)
     {

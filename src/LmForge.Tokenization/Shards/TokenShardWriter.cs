@@ -72,7 +72,7 @@ public sealed class TokenShardWriter : IDisposable
         tokenCount += tokens.Length;
     }
 
-    /// <summary>Writes the header, flushes to disk and renames the shard into place.</summary>
+    /// <summary>Writes the header, flushes to disk and renames the shard into place (on failure, Dispose still removes the partial file).</summary>
     public void Complete()
     {
         ObjectDisposedException.ThrowIf(completed, this);
@@ -103,9 +103,19 @@ public sealed class TokenShardWriter : IDisposable
     {
         if (completed)
             return;
-        stream.Dispose();
-        File.Delete(partialPath);
         completed = true;
+        try
+        {
+            // A full disk fails this too (the buffered tokens cannot be flushed); the partial file goes all the same.
+            stream.Dispose();
+        }
+        catch (IOException)
+        {
+        }
+        finally
+        {
+            File.Delete(partialPath);
+        }
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]

@@ -26,7 +26,10 @@ public sealed class TokenizeOptions
 
     public IProgress<TokenizeProgress>? Progress { get; init; }
 
-    /// <summary>Receives one line per notable action, such as removing the shards of an earlier run.</summary>
+    /// <summary>
+    /// Receives one line per notable action, such as removing the shards of an earlier run; a line that starts with
+    /// "warning: " says the output is probably not what was wanted (e.g. no training shard).
+    /// </summary>
     public Action<string>? Log { get; init; }
 }
 

@@ -65,7 +65,8 @@ public sealed class CorpusTokenizerTests : IDisposable
         Assert.True(first.Shards.Count > second.Shards.Count);
         var expected = second.Shards.Select(Path.GetFileName).Append("docs_train_notes.bin").Append("other_train_000001.bin");
         Assert.Equal(expected.Order(StringComparer.Ordinal), Directory.GetFiles(output).Select(Path.GetFileName).Order(StringComparer.Ordinal));
-        Assert.Equal([$"removed {first.Shards.Count + 1} shard file(s) of an earlier run from {output} (docs_val_*.bin, docs_train_*.bin)"], log);
+        Assert.Equal([$"removed {first.Shards.Count + 1} shard file(s) of an earlier run from {output} (docs_val_*.bin, docs_train_*.bin)"],
+            log.Where(line => !line.StartsWith("warning: ", StringComparison.Ordinal)));
     }
 
     [Fact]
@@ -130,8 +131,71 @@ public sealed class CorpusTokenizerTests : IDisposable
             new TokenizeOptions { ShardTokens = 1000, ChunkBytes = 512, Threads = 2 }));
         Assert.StartsWith($"{input}: line 31: malformed JSON", e.Message);
         Assert.Empty(Directory.GetFiles(output, "*.partial"));
-        foreach (var shard in Directory.GetFiles(output))
+        var shards = Directory.GetFiles(output, "*.bin");
+        Assert.NotEmpty(shards);
+        foreach (var shard in shards)
+        {
             Assert.Equal(1000, TokenShardReader.Open(shard).TokenCount);
+            // Whole shards, but not a whole set: its marker says so until a run completes.
+            Assert.Equal(TokenShardFormat.UnfinishedMarker(output, "corpus"), TokenShardFormat.FindUnfinishedMarker(shard));
+        }
+
+        lines[30] = "{\"text\": \"fixed\"}";
+        File.WriteAllLines(input, lines);
+        var result = CorpusTokenizer.Run(tokenizer, input, output, new TokenizeOptions { ShardTokens = 1000 });
+        Assert.All(result.Shards, shard => Assert.Null(TokenShardFormat.FindUnfinishedMarker(shard)));
+        Assert.Equal(result.Shards.Order(), Directory.GetFiles(output).Order());
+    }
+
+    [Fact]
+    public void Interrupted_Run_LeavesTheMarker_WrittenBeforeTheFirstShard()
+    {
+        // A kill cannot run a finally: what it leaves is what exists while the shards are being written.
+        string input = WriteJsonl("docs.jsonl", documents);
+        string output = Path.Combine(directory, "out");
+        var seen = new List<bool>();
+        CorpusTokenizer.Run(tokenizer, input, output, new TokenizeOptions
+        {
+            ShardTokens = 1000, ChunkBytes = 512, Threads = 1, Prefix = "docs",
+            Progress = new CallbackProgress(p => seen.Add(File.Exists(TokenShardFormat.UnfinishedMarker(output, "docs")))),
+        });
+        Assert.NotEmpty(seen);
+        Assert.All(seen.SkipLast(1), Assert.True);
+        Assert.False(seen[^1]);
+    }
+
+    sealed class CallbackProgress(Action<TokenizeProgress> report) : IProgress<TokenizeProgress>
+    {
+        public void Report(TokenizeProgress value) => report(value);
+    }
+
+    [Theory]
+    [InlineData("empty.txt", "")]
+    [InlineData("empty.jsonl", "")]
+    [InlineData("blank.jsonl", "{\"text\": \"\"}\n{\"text\": \"\"}\n")]
+    public void EmptyCorpus_IsAnError_NotAOneTokenShard(string name, string content)
+    {
+        string input = Path.Combine(directory, name);
+        File.WriteAllText(input, content);
+        string output = Path.Combine(directory, "out");
+        var e = Assert.Throws<InvalidDataException>(() => CorpusTokenizer.Run(tokenizer, input, output));
+        Assert.StartsWith($"{input}: no text to tokenize", e.Message);
+        Assert.Empty(Directory.GetFiles(output, "*.bin"));
+    }
+
+    [Fact]
+    public void CorpusSmallerThanTheValidationShard_IsWarned()
+    {
+        string input = WriteJsonl("docs.jsonl", documents);
+        var log = new List<string>();
+        var result = CorpusTokenizer.Run(tokenizer, input, Path.Combine(directory, "out"), new TokenizeOptions { Log = log.Add });
+        Assert.Single(result.Shards);
+        Assert.Equal([$"warning: the corpus has {result.Tokens:N0} tokens, no more than the validation shard's 100,000,000: " +
+            "all of them went to validation and no training shard was written; pass a smaller validation size (e.g. a tenth of the tokens)"], log);
+
+        log.Clear();
+        CorpusTokenizer.Run(tokenizer, input, Path.Combine(directory, "out"), new TokenizeOptions { ValidationTokens = result.Tokens / 10, Log = log.Add });
+        Assert.DoesNotContain(log, line => line.StartsWith("warning:", StringComparison.Ordinal));
     }
 
     [Fact]

@@ -67,6 +67,24 @@ public sealed class TokenShardTests : IDisposable
     }
 
     [Fact]
+    public void FullDisk_LeavesNoPartialFile()
+    {
+        if (!File.Exists("/dev/full"))
+            return;
+        // The partial file is a link to /dev/full, where every write fails with ENOSPC as on a full disk.
+        string path = Path.Combine(directory, "full.bin");
+        File.CreateSymbolicLink(path + ".partial", "/dev/full");
+        var writer = new TokenShardWriter(path, vocabSize: 300);
+        Assert.ThrowsAny<IOException>(() =>
+        {
+            writer.Append(new int[1 << 20]);
+            writer.Complete();
+        });
+        writer.Dispose();
+        Assert.Empty(Directory.GetFiles(directory));
+    }
+
+    [Fact]
     public void TokenOutsideVocabulary_Throws()
     {
         using var writer = new TokenShardWriter(Path.Combine(directory, "v.bin"), vocabSize: 300);
