@@ -94,8 +94,6 @@ public static class DataCommands
         Console.WriteLine($"PII replaced:       {summary.EmailsReplaced:N0} e-mail addresses, {summary.IpsReplaced:N0} IP addresses in {summary.DocumentsWithPii:N0} documents");
         if (summary.Languages.Count > 0)
             Console.WriteLine($"languages found:    {string.Join(", ", summary.Languages.Select(l => $"{l.Language} {l.Documents:N0}"))}");
-        // Paths under the current directory are shown relative to it, as the user typed the recipe's.
-        static string Shown(string path) => Path.GetRelativePath(Environment.CurrentDirectory, path) is var r && !r.StartsWith("..", StringComparison.Ordinal) && !Path.IsPathRooted(r) ? r : path;
         if (summary.CleanOutput is { } clean) Console.WriteLine($"clean output:       {Shown(clean)} (look at it: lmforge data inspect {Shown(Path.Combine(clean, "00000.jsonl.gz"))})");
         foreach (var removed in summary.RemovedDirectories)
         {
@@ -103,6 +101,10 @@ public static class DataCommands
             Console.WriteLine($"removed documents:  {Shown(removed)}/<step>/ (each with its removed_reason){(steps.Count > 0 ? ": " + string.Join(", ", steps) : "")}");
         }
     }
+
+    // Paths under the current directory are shown relative to it, as the user typed them.
+    private static string Shown(string path) =>
+        Path.GetRelativePath(Environment.CurrentDirectory, path) is var r && !r.StartsWith("..", StringComparison.Ordinal) && !Path.IsPathRooted(r) ? r : path;
 
     private static Command SampleCrawlCommand()
     {
@@ -137,14 +139,15 @@ public static class DataCommands
                     }) { Progress = progress }.Build();
                 });
             var r = report!;
-            Console.WriteLine($"{r.Pages.Count:N0} pages in {r.Files.Count} WARC files ({r.Bytes / 1e6:N1} MB) under {r.OutputDirectory}:");
-            Console.WriteLine($"  {r.Count(SampleCrawlReport.Content):N0} Debian Reference sections in {string.Join(", ", r.Pages.Where(p => p.Kind == SampleCrawlReport.Content).GroupBy(p => p.Language).Select(g => $"{g.Key} {g.Count()}"))}");
+            Console.WriteLine($"{r.Pages.Count:N0} pages in {r.Files.Count} WARC files ({r.Bytes / 1e6:N1} MB) under {Shown(r.OutputDirectory)}:");
+            int sections = r.Count(SampleCrawlReport.Content), asked = parse.GetValue(pages);
+            Console.WriteLine($"  {sections:N0} Debian Reference sections{(sections < asked ? $" (all the packages have; {asked:N0} asked)" : "")} in {string.Join(", ", r.Pages.Where(p => p.Kind == SampleCrawlReport.Content).GroupBy(p => p.Language).OrderBy(g => Array.IndexOf(SampleCrawlBuilder.Languages, g.Key)).Select(g => $"{g.Key} {g.Count()}"))}");
             Console.WriteLine($"  planted: {r.Count(SampleCrawlReport.ExactDuplicate)} exact and {r.Count(SampleCrawlReport.NearDuplicate)} near duplicates, " +
                 $"{r.Pages.Count(p => p.Pii.Count > 0)} pages with {r.Pages.Sum(p => p.Emails)} e-mail and {r.Pages.Sum(p => p.Ips)} IP addresses, " +
                 $"{r.Count(SampleCrawlReport.Boilerplate)} boilerplate-only pages, {r.Count(SampleCrawlReport.BlockedUrl)} pages with blocked URLs");
             Console.WriteLine($"  charsets: {string.Join(", ", r.Pages.GroupBy(p => p.Charset).OrderByDescending(g => g.Count()).Select(g => $"{g.Key} {g.Count()}"))}");
-            Console.WriteLine($"  every page and what was planted in it: {r.ManifestPath}");
-            Console.WriteLine($"look at a record: lmforge data inspect {r.Files[0]} --record 3");
+            Console.WriteLine($"  every page and what was planted in it: {Shown(r.ManifestPath)}");
+            Console.WriteLine($"look at a record: lmforge data inspect {Shown(r.Files[0])} --record 3");
             return 0;
         }));
         return command;

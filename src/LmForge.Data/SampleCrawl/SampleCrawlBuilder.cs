@@ -117,7 +117,7 @@ public sealed partial class SampleCrawlBuilder(SampleCrawlOptions options)
             throw new RecipeException($"{dir}: no Debian Reference pages for {string.Join(", ", missing)}: install them with `{InstallCommand(missing)}`");
     }
 
-    // About half the pages English, the rest spread over the other languages; per language, sections are taken
+    // About half the pages English (as many as there are), the rest spread over the other languages; per language, sections are taken
     // from the chapters in a seeded order, a few per chapter so that a small crawl still spans several chapters.
     private List<Page> ReadContentPages(Random random)
     {
@@ -156,6 +156,9 @@ public sealed partial class SampleCrawlBuilder(SampleCrawlOptions options)
             taken.AddRange(leftOver.Take(want - taken.Count));
             pages.AddRange(taken);
             done += want;
+            // English comes first: what it lacks (it has about 90 sections) goes to the other languages.
+            if (language == "en")
+                for (int i = 0; i < want - taken.Count; i++) quota[others[i % others.Length]] = quota.GetValueOrDefault(others[i % others.Length]) + 1;
             Progress?.Report(new SampleCrawlProgress("reading pages", done, options.Pages));
         }
         Progress?.Report(new SampleCrawlProgress("reading pages", options.Pages, options.Pages));
@@ -261,7 +264,7 @@ public sealed partial class SampleCrawlBuilder(SampleCrawlOptions options)
 
     private List<Page> Plant(List<Page> pages, Random random)
     {
-        int n = options.Pages;
+        int n = pages.Count;
         // Duplicates and PII go into English pages that FineWeb's language and quality filters (defaults) keep, so that
         // they reach the dedup and PII stages; then into the most paragraph-like English pages.
         var english = pages.Where(p => p.Language == "en").ToList();
@@ -421,7 +424,7 @@ public sealed partial class SampleCrawlBuilder(SampleCrawlOptions options)
     /// (gzip per record), page i in file i % files, each file a warcinfo record then a request and a response record
     /// per page (HTTP/1.1 200 with Date, Server, Content-Type with the charset, Content-Length; WARC-Concurrent-To,
     /// WARC-IP-Address, sha1 block and payload digests), record ids, dates and addresses drawn from
-    /// <paramref name="seed"/>. Files are written as "{name}.partial" and renamed when all are complete.
+    /// <paramref name="seed"/>. Files are written as "{stem}-00000.partial" (which no "*.warc*" glob matches) and renamed when all are complete.
     /// </summary>
     public static IReadOnlyList<string> WriteWarcFiles(string directory, string stem, IReadOnlyList<CrawlPage> pages, int files, int seed,
         IProgress<SampleCrawlProgress>? progress = null)
@@ -438,7 +441,7 @@ public sealed partial class SampleCrawlBuilder(SampleCrawlOptions options)
         {
             for (int f = 0; f < files; f++)
             {
-                streams[f] = File.Create(Path.Combine(directory, names[f] + ".partial"));
+                streams[f] = File.Create(Partial(directory, names[f]));
                 writers[f] = new WarcWriter(streams[f], gzipPerRecord: true, ids);
                 warcinfo[f] = writers[f].WriteWarcinfo(CrawlStart,
                     $"software: LmForge sample-crawl\r\nformat: WARC File Format 1.1\r\n" +
@@ -461,9 +464,12 @@ public sealed partial class SampleCrawlBuilder(SampleCrawlOptions options)
             foreach (var stream in streams) stream?.Dispose();
         }
         var paths = names.Select(n => Path.Combine(directory, n)).ToArray();
-        foreach (var path in paths) File.Move(path + ".partial", path, overwrite: true);
+        foreach (var path in paths) File.Move(Partial(directory, Path.GetFileName(path)), path, overwrite: true);
         return paths;
     }
+
+    // "x-00000.partial", not "x-00000.warc.gz.partial": a reader's "*.warc*" must not pick up an unfinished file.
+    private static string Partial(string directory, string name) => Path.Combine(directory, name.Replace(".warc.gz", "", StringComparison.Ordinal) + ".partial");
 
     private static void WritePage(WarcWriter writer, Guid warcinfo, CrawlPage page, DateTimeOffset date, Random random)
     {
