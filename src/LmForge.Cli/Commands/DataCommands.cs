@@ -1,7 +1,9 @@
 using System.CommandLine;
 using LmForge.Data.Execution;
 using LmForge.Data.Extraction;
+using LmForge.Data.Readers;
 using LmForge.Data.Recipes;
+using LmForge.Data.SampleCrawl;
 using Spectre.Console;
 
 namespace LmForge.Cli.Commands;
@@ -12,6 +14,8 @@ public static class DataCommands
     public static Command Create()
     {
         var data = new Command("data", "Clean web and text data with a recipe: read, extract, filter, deduplicate, anonymize, write.");
+        data.Subcommands.Add(SampleCrawlCommand());
+        data.Subcommands.Add(InspectCommand());
         data.Subcommands.Add(RunCommand());
         data.Subcommands.Add(RunTaskCommand());
         data.Subcommands.Add(MergeStatsCommand());
@@ -57,8 +61,125 @@ public static class DataCommands
                 });
             foreach (var (stage, stats) in result!.StageStats)
                 AnsiConsole.MarkupLine($"[grey]{Markup.Escape(stage)}: stats in {Markup.Escape(new TaskRunner(recipe).MergedStatsPath(recipe.Stage(stage)))}[/]");
+            PrintSummary(recipe, result);
             foreach (var failure in result.Failures) AnsiConsole.MarkupLine($"[red]{Markup.Escape(failure.Message)}[/]");
             return result.Succeeded ? 0 : 1;
+        }));
+        return command;
+    }
+
+    // The table a run ends with: every step's documents and characters, removals per rule, then the totals a user
+    // asks about first and where to look at the output.
+    private static void PrintSummary(Recipe recipe, ExecutionResult result)
+    {
+        var summary = RunSummary.From(recipe, result);
+        static string Chars(long n) => n >= 10_000_000 ? $"{n / 1e6:N0} M" : n >= 10_000 ? $"{n / 1e3:N0} k" : n.ToString("N0");
+        // Plain text, not a Spectre table: it must read the same in a log or a pipe (80 columns).
+        Console.WriteLine();
+        Console.WriteLine($"{recipe.Name}: documents and characters per stage, step and rule");
+        int width = Math.Max(24, summary.Steps.Max(st => Math.Max(st.Step.Length + 2, st.RemovedByRule.Select(r => r.Rule.Length + 4).DefaultIfEmpty(0).Max())) + 1);
+        Console.WriteLine($"{"step / rule".PadRight(width)} {"docs in",7} {"kept",7} {"removed",7} {"chars in",10} {"chars kept",11}");
+        string? stage = null;
+        foreach (var step in summary.Steps)
+        {
+            if (step.Stage != stage) Console.WriteLine(stage = step.Stage);
+            Console.WriteLine($"{("  " + step.Step).PadRight(width)} {step.DocumentsIn,7:N0} {step.DocumentsKept,7:N0} {step.DocumentsRemoved,7:N0} {Chars(step.CharactersIn),10} {Chars(step.CharactersKept),11}");
+            foreach (var (rule, documents) in step.RemovedByRule)
+                Console.WriteLine($"{("    " + rule).PadRight(width)} {"",7} {"",7} {documents,7:N0}");
+        }
+        Console.WriteLine();
+        Console.WriteLine($"documents in:       {summary.DocumentsRead:N0} ({Chars(summary.CharactersRead)} characters)");
+        Console.WriteLine($"documents out:      {summary.DocumentsOut:N0} ({Chars(summary.CharactersOut)} characters)");
+        Console.WriteLine($"duplicates removed: {summary.DuplicatesRemoved:N0}");
+        Console.WriteLine($"PII replaced:       {summary.EmailsReplaced:N0} e-mail addresses, {summary.IpsReplaced:N0} IP addresses in {summary.DocumentsWithPii:N0} documents");
+        if (summary.Languages.Count > 0)
+            Console.WriteLine($"languages found:    {string.Join(", ", summary.Languages.Select(l => $"{l.Language} {l.Documents:N0}"))}");
+        if (summary.CleanOutput is { } clean) Console.WriteLine($"clean output:       {Shown(clean)} (look at it: lmforge data inspect {Shown(Path.Combine(clean, "00000.jsonl.gz"))})");
+        foreach (var removed in summary.RemovedDirectories)
+        {
+            var steps = Directory.Exists(removed) ? Directory.GetDirectories(removed).Select(Path.GetFileName).Order(StringComparer.Ordinal).ToList() : [];
+            Console.WriteLine($"removed documents:  {Shown(removed)}/<step>/ (each with its removed_reason){(steps.Count > 0 ? ": " + string.Join(", ", steps) : "")}");
+        }
+    }
+
+    // Paths under the current directory are shown relative to it, as the user typed them.
+    private static string Shown(string path) =>
+        Path.GetRelativePath(Environment.CurrentDirectory, path) is var r && !r.StartsWith("..", StringComparison.Ordinal) && !Path.IsPathRooted(r) ? r : path;
+
+    private static Command SampleCrawlCommand()
+    {
+        var output = new Option<string>("--out") { Description = "Directory for the WARC files (e.g. examples/crawl, where examples/fineweb-recipe.json reads)", Required = true };
+        var pages = new Option<int>("--pages") { Description = "Content pages, about half English (planted duplicates, boilerplate and spam pages come on top)", DefaultValueFactory = _ => 160 };
+        var seed = new Option<int>("--seed") { Description = "Seed: the same seed gives the same files", DefaultValueFactory = _ => 1 };
+        var files = new Option<int>("--files") { Description = "WARC files to spread the records over", DefaultValueFactory = _ => 4 };
+        var command = new Command("sample-crawl",
+            "Build a small realistic crawl (WARC/1.1, gzip per record) from the Debian Reference pages Debian packages install, " +
+            "with planted duplicates, near duplicates, e-mail and IP addresses, boilerplate pages and legacy charsets.");
+        command.Options.Add(output);
+        command.Options.Add(pages);
+        command.Options.Add(seed);
+        command.Options.Add(files);
+        command.SetAction(parse => Guard(() =>
+        {
+            SampleCrawlReport? report = null;
+            AnsiConsole.Progress()
+                .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
+                .Start(ctx =>
+                {
+                    var bars = new Dictionary<string, ProgressTask>();
+                    var progress = new TrainingCommands.SynchronousProgress<SampleCrawlProgress>(p =>
+                    {
+                        if (!bars.TryGetValue(p.Phase, out var bar)) bars[p.Phase] = bar = ctx.AddTask(p.Phase, maxValue: Math.Max(1, p.Total));
+                        bar.MaxValue = Math.Max(1, p.Total);
+                        bar.Value = p.Done;
+                    });
+                    report = new SampleCrawlBuilder(new SampleCrawlOptions
+                    {
+                        OutputDirectory = parse.GetValue(output)!, Pages = parse.GetValue(pages), Seed = parse.GetValue(seed), Files = parse.GetValue(files),
+                    }) { Progress = progress }.Build();
+                });
+            var r = report!;
+            Console.WriteLine($"{r.Pages.Count:N0} pages in {r.Files.Count} WARC files ({r.Bytes / 1e6:N1} MB) under {Shown(r.OutputDirectory)}:");
+            int sections = r.Count(SampleCrawlReport.Content), asked = parse.GetValue(pages);
+            Console.WriteLine($"  {sections:N0} Debian Reference sections{(sections < asked ? $" (all the packages have; {asked:N0} asked)" : "")} in {string.Join(", ", r.Pages.Where(p => p.Kind == SampleCrawlReport.Content).GroupBy(p => p.Language).OrderBy(g => Array.IndexOf(SampleCrawlBuilder.Languages, g.Key)).Select(g => $"{g.Key} {g.Count()}"))}");
+            Console.WriteLine($"  planted: {r.Count(SampleCrawlReport.ExactDuplicate)} exact and {r.Count(SampleCrawlReport.NearDuplicate)} near duplicates, " +
+                $"{r.Pages.Count(p => p.Pii.Count > 0)} pages with {r.Pages.Sum(p => p.Emails)} e-mail and {r.Pages.Sum(p => p.Ips)} IP addresses, " +
+                $"{r.Count(SampleCrawlReport.Boilerplate)} boilerplate-only pages, {r.Count(SampleCrawlReport.BlockedUrl)} pages with blocked URLs");
+            Console.WriteLine($"  charsets: {string.Join(", ", r.Pages.GroupBy(p => p.Charset).OrderByDescending(g => g.Count()).Select(g => $"{g.Key} {g.Count()}"))}");
+            Console.WriteLine($"  every page and what was planted in it: {Shown(r.ManifestPath)}");
+            Console.WriteLine($"look at a record: lmforge data inspect {Shown(r.Files[0])} --record 3");
+            return 0;
+        }));
+        return command;
+    }
+
+    private static Command InspectCommand()
+    {
+        var file = new Argument<string>("file") { Description = "A WARC file (.warc, .warc.gz) or a JSONL file (.jsonl, .jsonl.gz)" };
+        var record = new Option<int?>("--record") { Description = "Record (WARC) or document (JSONL) number, from 1 (default: a WARC's first response, a JSONL's first document)" };
+        var full = new Option<bool>("--full") { Description = "Print the whole text instead of its first 3,000 characters" };
+        var command = new Command("inspect", "Show one record of a WARC file (headers, HTTP headers, charset, extracted text) or one document of a JSONL file (metadata and text).");
+        command.Arguments.Add(file);
+        command.Options.Add(record);
+        command.Options.Add(full);
+        command.SetAction(parse => Guard(() =>
+        {
+            var inspected = RecordInspector.Inspect(parse.GetValue(file)!, parse.GetValue(record));
+            Console.WriteLine(inspected.Heading);
+            foreach (var (section, fields) in inspected.Sections)
+            {
+                Console.WriteLine();
+                Console.WriteLine($"{section}:");
+                int width = fields.Count == 0 ? 0 : fields.Max(f => f.Name.Length);
+                foreach (var (name, value) in fields) Console.WriteLine($"  {(name + (name.Length > 0 ? ":" : "")).PadRight(width + 1)} {value}");
+            }
+            Console.WriteLine();
+            string text = inspected.Text;
+            const int shown = 3000;
+            bool cut = !parse.GetValue(full) && text.Length > shown;
+            Console.WriteLine($"{inspected.TextLabel} ({text.Length:N0} characters{(cut ? $", the first {shown:N0} shown; --full for all" : "")}):");
+            Console.WriteLine(cut ? text[..shown] + " [...]" : text);
+            return 0;
         }));
         return command;
     }

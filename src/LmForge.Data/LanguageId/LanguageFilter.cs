@@ -6,7 +6,8 @@ namespace LmForge.Data.LanguageId;
 /// <summary>
 /// Keeps documents written in one of the given languages: the model's probability of the best of those languages
 /// must be at least Threshold (FineWeb: English at 0.65). Writes the most likely language and its probability to
-/// Metadata["language"] and Metadata["language_score"] of every document, kept or not. Reason: "language".
+/// Metadata["language"] and Metadata["language_score"] of every document, kept or not, and counts documents per
+/// most likely language (counters "language_en", ...; "language_und" for text without letters). Reason: "language".
 /// </summary>
 [RecipeStep("language_filter")]
 public sealed class LanguageFilter : DocumentFilter
@@ -70,12 +71,14 @@ public sealed class LanguageFilter : DocumentFilter
         {
             document.Metadata["language"] = "und";
             document.Metadata["language_score"] = 0.0;
+            Stats?.Count("language_und");
             return "language";
         }
         int best = 0;
         for (int c = 1; c < _model.Languages.Count; c++) if (probabilities[c] > probabilities[best]) best = c;
         document.Metadata["language"] = _model.Languages[best];
         document.Metadata["language_score"] = Math.Round(probabilities[best], 4);
+        Stats?.Count("language_" + _model.Languages[best]);
         foreach (int wanted in _wanted)
             if (probabilities[wanted] >= _threshold) return null;
         return "language";

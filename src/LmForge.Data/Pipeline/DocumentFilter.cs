@@ -10,9 +10,12 @@ public abstract class DocumentFilter : IPipelineStep
 
     protected abstract string? Reject(Document document);
 
+    /// <summary>This step's stats while Run is going (steps are built per task), for counters a filter keeps.</summary>
+    protected StepStats? Stats { get; private set; }
+
     public IEnumerable<Document> Run(IEnumerable<Document> documents, TaskContext context)
     {
-        var stats = context.Stats.For(Name);
+        var stats = Stats = context.Stats.For(Name);
         foreach (var document in documents)
         {
             stats.Received(document);

@@ -16,6 +16,11 @@ public static partial class HtmlCharset
 
     private static readonly Encoding Windows1252 = RegisterCodePages().GetEncoding(1252)!;
 
+    // Explicit, so that the type is not beforefieldinit: the code-page provider is registered before Decode first
+    // runs. Without it the runtime may set Windows1252 only when a fallback first reads it, after a declared
+    // "Shift_JIS" or "windows-1252" has already failed to resolve and been decoded as a guess.
+    static HtmlCharset() { }
+
     /// <summary>Decodes body; <paramref name="source"/> says how the charset was chosen (for stats).</summary>
     public static string Decode(ReadOnlySpan<byte> body, string? contentTypeHeader, out string source) =>
         Decode(body, contentTypeHeader, out source, out _);

@@ -25,18 +25,24 @@ public sealed class WarcWriter(Stream output, bool gzipPerRecord, Func<Guid>? ne
     public void WriteConversion(string targetUri, DateTimeOffset date, string text) =>
         WriteRecord("conversion", targetUri, date, "text/plain", Encoding.UTF8.GetBytes(text));
 
-    public void WriteWarcinfo(DateTimeOffset date, string fields) =>
+    public Guid WriteWarcinfo(DateTimeOffset date, string fields) =>
         WriteRecord("warcinfo", null, date, "application/warc-fields", Encoding.UTF8.GetBytes(fields));
 
-    /// <summary>Writes one record with an arbitrary content block.</summary>
-    public void WriteRecord(string type, string? targetUri, DateTimeOffset date, string contentType, byte[] block)
+    /// <summary>
+    /// Writes one record with an arbitrary content block; <paramref name="extraHeaders"/> (WARC-Warcinfo-ID,
+    /// WARC-Concurrent-To, WARC-IP-Address, digests, ...) follow WARC-Target-URI. Returns the record's id.
+    /// </summary>
+    public Guid WriteRecord(string type, string? targetUri, DateTimeOffset date, string contentType, byte[] block,
+        IEnumerable<(string Name, string Value)>? extraHeaders = null)
     {
+        var id = _newId();
         var header = new StringBuilder();
         header.Append("WARC/1.1\r\n");
         header.Append("WARC-Type: ").Append(type).Append("\r\n");
-        header.Append("WARC-Record-ID: <urn:uuid:").Append(_newId().ToString("D")).Append(">\r\n");
+        header.Append("WARC-Record-ID: <urn:uuid:").Append(id.ToString("D")).Append(">\r\n");
         header.Append("WARC-Date: ").Append(date.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture)).Append("\r\n");
         if (targetUri is not null) header.Append("WARC-Target-URI: ").Append(targetUri).Append("\r\n");
+        foreach (var (name, value) in extraHeaders ?? []) header.Append(name).Append(": ").Append(value).Append("\r\n");
         header.Append("Content-Type: ").Append(contentType).Append("\r\n");
         header.Append("Content-Length: ").Append(block.Length.ToString(CultureInfo.InvariantCulture)).Append("\r\n\r\n");
         var headerBytes = Encoding.UTF8.GetBytes(header.ToString());
@@ -53,6 +59,7 @@ public sealed class WarcWriter(Stream output, bool gzipPerRecord, Func<Guid>? ne
             output.Write(block);
             output.Write("\r\n\r\n"u8);
         }
+        return id;
     }
 
     public void Dispose() => output.Flush();

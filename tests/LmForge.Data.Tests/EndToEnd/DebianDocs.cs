@@ -1,6 +1,6 @@
 using System.IO.Compression;
 using System.Text;
-using LmForge.Data.Writers;
+using LmForge.Data.SampleCrawl;
 
 namespace LmForge.Data.Tests.EndToEnd;
 
@@ -13,7 +13,6 @@ internal static class DebianDocs
 {
     public const string Directory = "/usr/share/debian-reference";
     public static readonly string[] Languages = ["en", "fr", "de", "ja", "es", "it", "pt", "zh-cn"];
-    private static readonly DateTimeOffset CrawlDate = new(2024, 5, 1, 0, 0, 0, TimeSpan.Zero);
 
     public static IReadOnlyList<string> Pages(string language)
     {
@@ -32,27 +31,7 @@ internal static class DebianDocs
         return new StreamReader(z, Encoding.UTF8).ReadToEnd();
     }
 
-    /// <summary>Writes pages as response records spread over <paramref name="files"/> gzip-per-record WARC files.</summary>
-    public static void WriteWarcs(string directory, IReadOnlyList<(string Url, byte[] Html)> pages, int files)
-    {
-        System.IO.Directory.CreateDirectory(directory);
-        var ids = StepRunner.SeededIds();
-        var writers = Enumerable.Range(0, files).Select(i =>
-        {
-            var stream = File.Create(Path.Combine(directory, $"crawl-{i:D2}.warc.gz"));
-            return (stream, writer: new WarcWriter(stream, gzipPerRecord: true, ids));
-        }).ToList();
-        for (int i = 0; i < pages.Count; i++)
-        {
-            var (stream, writer) = writers[i % files];
-            if (i < files) writer.WriteWarcinfo(CrawlDate, "software: LmForge end-to-end test\r\n");
-            writer.WriteResponse(pages[i].Url, CrawlDate, pages[i].Html, "text/html; charset=UTF-8");
-            writer.WriteRecord("request", pages[i].Url, CrawlDate, "application/http; msgtype=request", Encoding.ASCII.GetBytes($"GET / HTTP/1.1\r\nHost: www.debian.org\r\n\r\n"));
-        }
-        foreach (var (stream, writer) in writers)
-        {
-            writer.Dispose();
-            stream.Dispose();
-        }
-    }
+    /// <summary>Writes pages as a crawl (the sample crawl's writer: warcinfo, request and response records, gzip per record).</summary>
+    public static void WriteWarcs(string directory, IReadOnlyList<(string Url, byte[] Html)> pages, int files) =>
+        SampleCrawlBuilder.WriteWarcFiles(directory, "crawl", [.. pages.Select(p => new CrawlPage(p.Url, p.Html, "UTF-8"))], files, seed: 20230828);
 }
