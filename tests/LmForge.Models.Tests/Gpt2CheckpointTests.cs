@@ -16,6 +16,20 @@ public sealed class Gpt2CheckpointTests : IDisposable
 
     // tests/reference/gpt2_hf_tiny was written by make_gpt2_hf_checkpoint.py in Hugging Face's layout (transformer.
     // prefix, Conv1D matrices, mask buffers, tied lm_head, HF config.json); its logits come from PyTorch.
+    // A checkpoint whose weights hold a NaN (a damaged file, a diverged run saved as is) would give NaN losses and
+    // garbage samples with exit code 0: loading it is a one-line error naming the tensor.
+    [Fact]
+    public void Load_WeightsHoldingNaN_IsAOneLineError()
+    {
+        using var model = new TransformerModel(TransformerConfig.Gpt2(50, 8, 1, 2, 8));
+        model.InitializeWeights(seed: 1);
+        model.GetParameter("h.0.mlp.c_fc.weight").AsSpan()[3] = float.NaN;
+        string directory = Path.Combine(_directory, "nan");
+        ModelCheckpoint.Save(model, directory);
+        var error = Assert.Throws<InvalidDataException>(() => ModelCheckpoint.Load(directory));
+        Assert.Equal($"{Path.Combine(directory, ModelCheckpoint.WeightsFileName)}: tensor 'h.0.mlp.c_fc.weight' holds NaN, infinite or absurdly large values: the weights are damaged; use another checkpoint", error.Message);
+    }
+
     [Fact]
     public void Load_HuggingFaceLayoutCheckpoint_ReproducesPyTorchLogits()
     {

@@ -333,6 +333,7 @@ public static partial class TrainingCommands
             foreach (string prompt in parse.GetValue(prompts)!)
             {
                 int[] tokens = prompt.Length == 0 ? [endOfText] : tokenizer.EncodeOrdinary(prompt);
+                if (parse.GetValue(count) < 1) throw new ArgumentException($"--count {parse.GetValue(count)}: expected at least 1 sample per prompt");
                 for (int i = 0; i < parse.GetValue(count); i++)
                 {
                     var options = new SamplingOptions(parse.GetValue(temperature), parse.GetValue(topK), parse.GetValue(topP), parse.GetValue(maxTokens),
@@ -504,6 +505,8 @@ public static partial class TrainingCommands
             }
             using var model = TransformerTrainableModel.Load(directory, CpuBackend.Shared);
             var evaluation = Evaluation.Run(model, TokenShardSet.Resolve(shardPattern, "evaluation"), parse.GetValue(batchSize), parse.GetValue(maxBatches));
+            if (!double.IsFinite(evaluation.MeanLoss))
+                throw new InvalidDataException($"{directory}: the mean loss is {evaluation.MeanLoss} (not a number): the model's outputs overflow; check the checkpoint and the shards");
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{directory}: mean loss {evaluation.MeanLoss:F4} nats/token, perplexity {Math.Exp(evaluation.MeanLoss):F2} over {evaluation.Tokens:N0} tokens ({evaluation.Batches} batches of {parse.GetValue(batchSize)} x {model.ContextLength})"));
             return 0;

@@ -169,6 +169,7 @@ public static class LlmcModelFile
         }
         ReadInto(stream, header, model.GetParameter("ln_f.weight"), model.Backend, path);
         ReadInto(stream, header, model.GetParameter("ln_f.bias"), model.Backend, path);
+        ModelCheckpoint.RequireFinite(ParameterStore.Of(model), path);
     }
 
     /// <summary>

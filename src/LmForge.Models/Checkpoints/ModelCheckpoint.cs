@@ -141,6 +141,20 @@ public static class ModelCheckpoint
         var format = FormatOf(config);
         format.CheckSupported(config);
         HuggingFaceWeights.Load(model, path, format.Tensors(config), format.CanonicalName, format.Describe(config), format.TiedTo);
+        RequireFinite(model, path);
+    }
+
+    /// <summary>
+    /// Damaged weights (a NaN, an infinity, or values so large their squares overflow) make every loss and sample
+    /// meaningless: one pass over the parameters on the backend finds them, and the load is a one-line error.
+    /// </summary>
+    internal static void RequireFinite(ParameterStore model, string path)
+    {
+        foreach (var parameter in model.ParameterLayout)
+        {
+            if (!double.IsFinite(model.Backend.SumOfSquares(model.GetParameter(parameter.Name))))
+                throw new InvalidDataException($"{path}: tensor '{parameter.Name}' holds NaN, infinite or absurdly large values: the weights are damaged; use another checkpoint");
+        }
     }
 
     /// <summary>Reads a Hugging Face config.json of a family we implement; anything else is a one-line error naming the file and the field.</summary>
