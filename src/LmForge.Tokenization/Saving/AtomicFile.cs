@@ -22,7 +22,7 @@ public static class AtomicFile
         ArgumentNullException.ThrowIfNull(path);
         ArgumentNullException.ThrowIfNull(write);
         string full = Path.GetFullPath(path);
-        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+        CreateDirectoryFor(full);
         RemoveStaleTemporaries(full);
         string temporary = $"{full}.{Environment.ProcessId}-{Interlocked.Increment(ref s_sequence)}.tmp";
         try
@@ -37,6 +37,26 @@ public static class AtomicFile
         finally
         {
             if (File.Exists(temporary)) File.Delete(temporary);
+        }
+    }
+
+    // The file's directory, created if needed; what stands in the way is said plainly (.NET's own messages name the wrong
+    // thing: "Could not find file '/proc/x'" for a directory it may not create, "already exists" for a file in its place).
+    private static void CreateDirectoryFor(string full)
+    {
+        string directory = Path.GetDirectoryName(full)!;
+        for (string? d = directory; !string.IsNullOrEmpty(d); d = Path.GetDirectoryName(d))
+        {
+            if (File.Exists(d)) throw new IOException($"{full}: cannot write it: {d} is a file, not a directory");
+            if (Directory.Exists(d)) break;
+        }
+        try
+        {
+            Directory.CreateDirectory(directory);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new IOException($"{full}: cannot write it: its directory {directory} cannot be created here ({e.Message.ReplaceLineEndings(" ")}); choose another output path");
         }
     }
 

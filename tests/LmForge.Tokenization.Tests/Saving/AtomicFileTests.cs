@@ -16,6 +16,21 @@ public sealed class AtomicFileTests : IDisposable
         return process.Id;
     }
 
+    // What stands in the way of an output is named: a file where a directory should be, a directory that cannot be made.
+    [Fact]
+    public void Write_WhereADirectoryCannotBe_SaysWhy()
+    {
+        string blocker = Path.Combine(directory, "not-a-directory");
+        File.WriteAllText(blocker, "x");
+        string target = Path.Combine(blocker, "sub", "tokenizer.json");
+        var error = Assert.Throws<IOException>(() => AtomicFile.WriteText(target, "{}"));
+        Assert.Equal($"{target}: cannot write it: {blocker} is a file, not a directory", error.Message);
+
+        error = Assert.Throws<IOException>(() => AtomicFile.WriteText("/proc/lmforge-test/tokenizer.json", "{}"));
+        Assert.StartsWith("/proc/lmforge-test/tokenizer.json: cannot write it: its directory /proc/lmforge-test cannot be created here (", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain('\n', error.Message);
+    }
+
     [Fact]
     public void Write_RemovesTheTemporaryOfAKilledWriter_OfTheSameTarget_Only()
     {
