@@ -4,7 +4,7 @@ namespace LmForge.Tokenization;
 /// OpenAI's encodings by name (gpt2, cl100k_base, o200k_base) and where their rank files are looked for: the directory
 /// <c>$LMFORGE_TIKTOKEN_DIR</c>, else <c>$XDG_CACHE_HOME/lmforge/tiktoken</c> (<c>~/.cache/lmforge/tiktoken</c>), holding
 /// <c>gpt2.tiktoken</c>, <c>cl100k_base.tiktoken</c>, <c>o200k_base.tiktoken</c> (tiktoken's published files, or
-/// <c>node tests/oracles/tiktoken-oracle.mjs ranks DIR</c>).
+/// <c>lmforge tokenizer fetch-encodings</c>, from the npm package tiktoken).
 /// </summary>
 public static class KnownEncodings
 {
@@ -39,7 +39,7 @@ public static class KnownEncodings
     {
         string folder = directory ?? DefaultDirectory();
         string path = Find(name, folder) ?? throw new FileNotFoundException(
-            $"{name}: no rank file {Path.Combine(folder, name + ".tiktoken")} (put tiktoken's {name}.tiktoken there, e.g. with `node tests/oracles/tiktoken-oracle.mjs ranks {folder}`, or set LMFORGE_TIKTOKEN_DIR)",
+            $"{name}: no rank file {Path.Combine(folder, name + ".tiktoken")} (fetch it with `lmforge tokenizer fetch-encodings`, put tiktoken's {name}.tiktoken there yourself, or set LMFORGE_TIKTOKEN_DIR)",
             Path.Combine(folder, name + ".tiktoken"));
         return FromRankFile(name, path);
     }

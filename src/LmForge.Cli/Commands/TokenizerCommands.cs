@@ -24,6 +24,7 @@ public static class TokenizerCommands
         tokenizer.Subcommands.Add(CreateDecode());
         tokenizer.Subcommands.Add(CreateAddEncoderTokens());
         tokenizer.Subcommands.Add(CreateServe());
+        tokenizer.Subcommands.Add(CreateFetchEncodings());
         yield return tokenizer;
         yield return CreateTokenize();
     }
@@ -192,6 +193,22 @@ public static class TokenizerCommands
                 throw new ArgumentException($"{path}: a tiktoken rank file does not say its split pattern and special tokens; name it gpt2/cl100k_base/o200k_base.tiktoken or use a tokenizer.json"),
             _ => HuggingFaceTokenizerFile.Load(path),
         };
+    }
+
+    static Command CreateFetchEncodings()
+    {
+        var directory = new Option<string?>("--dir") { Description = $"Where to write the rank files (default: {KnownEncodings.DefaultDirectory()}, or $LMFORGE_TIKTOKEN_DIR)" };
+        var command = new Command("fetch-encodings", "Fetch OpenAI's gpt2, cl100k_base and o200k_base rank files (from the npm package tiktoken, with npm), so -t gpt2|cl100k_base|o200k_base works.")
+        {
+            directory,
+        };
+        command.SetAction(parse => Run(() =>
+        {
+            foreach (string path in LmForge.Data.Corpora.TiktokenEncodings.Fetch(parse.GetValue(directory), message => Console.Error.WriteLine(message)))
+                Console.WriteLine(path);
+            return 0;
+        }));
+        return command;
     }
 
     static Command CreateServe()
