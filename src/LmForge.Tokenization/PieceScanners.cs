@@ -17,6 +17,11 @@ internal interface IPieceScanner
 
 internal static class ScanRules
 {
+    /// <summary>The path the vectorised loops (<see cref="LetterRunEnd"/>, BpeTokenizer's ASCII narrowing) take here:
+    /// "Vector128", or "scalar" where the hardware or DOTNET_EnableHWIntrinsic=0 turns 128-bit vectors off (test.sh's
+    /// scalar re-run checks that it really is scalar there).</summary>
+    public static string VectorPath => Vector128.IsHardwareAccelerated ? "Vector128" : "scalar";
+
     // 's|'t|'re|'ve|'m|'ll|'d at text[start] == '\''; case-insensitive folds as Unicode simple case folding does
     // (so U+017F LATIN SMALL LETTER LONG S also matches 's'). Returns 0 when none matches.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

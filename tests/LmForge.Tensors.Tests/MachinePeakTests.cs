@@ -42,7 +42,8 @@ public class MachinePeakTests
             Assert.Equal(PeakSource.Measured, first.Source);
             var second = MachinePeak.FromCacheOrMeasure(directory);
             Assert.Equal(PeakSource.Cached, second.Source);
-            Assert.Equal(first.FlopsPerSecond, second.FlopsPerSecond, first.FlopsPerSecond * 1e-3);
+            // the cache keeps 0.1 GFLOP/s: with AVX2 off (~22 GFLOP/s) that rounding alone exceeds 0.1%
+            Assert.Equal(first.FlopsPerSecond, second.FlopsPerSecond, Math.Max(first.FlopsPerSecond * 1e-3, 0.05e9 * 1.0001));
 
             // a damaged cache is not an error: it is measured afresh
             File.WriteAllText(path, "{ not json");

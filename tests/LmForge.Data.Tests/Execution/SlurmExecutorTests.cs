@@ -3,20 +3,27 @@ using System.Text.Json;
 using LmForge.Data.Execution;
 using LmForge.Data.Recipes;
 using LmForge.Data.Tests.Dedup;
+using LmForge.Tests.Shared;
 
 namespace LmForge.Data.Tests.Execution;
 
-/// <summary>A fact that runs only where a Slurm cluster answers (tests/setup/data-filters.sh starts one on this machine).</summary>
+/// <summary>A fact that runs only where a Slurm cluster answers (tests/setup/data-filters.sh starts one on this machine);
+/// elsewhere it is skipped, saying why, except under CI=true, where it runs and <see cref="SlurmCluster.Require"/> fails it.</summary>
 public sealed class SlurmFactAttribute : FactAttribute
 {
     public SlurmFactAttribute()
     {
-        if (!SlurmCluster.IsUp(out var reason)) Skip = $"no Slurm cluster: {reason} (run tests/setup/data-filters.sh as root to start one)";
+        Skip = Oracle.SkipReason(SlurmCluster.IsUp(out var reason), $"a Slurm cluster ({reason})", SlurmCluster.HowToInstall);
     }
 }
 
 internal static class SlurmCluster
 {
+    public const string HowToInstall = "run tests/setup/data-filters.sh as root to start one (test.sh does)";
+
+    /// <summary>Fails the test, saying what is wrong and what starts a cluster, when none answers (see <see cref="Oracle"/>).</summary>
+    public static void Require() => Oracle.Require(IsUp(out var reason), $"a Slurm cluster ({reason})", HowToInstall);
+
     public static bool IsUp(out string reason)
     {
         try
@@ -93,6 +100,7 @@ public sealed class SlurmExecutorTests : IDisposable
     [SlurmFact]
     public void RecipeRunThroughSlurm_MatchesTheLocalRun()
     {
+        SlurmCluster.Require();
         var local = WriteRecipe("local");
         Assert.True(new LocalExecutor(local, workers: 2).Run().Succeeded);
         var slurm = WriteRecipe("slurm");
