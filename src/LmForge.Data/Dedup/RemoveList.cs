@@ -42,9 +42,15 @@ public static class RemoveList
             if (expectedParts == -1) expectedParts = parts;
             DedupFile.Expect(path, "part count", (uint)parts, (uint)expectedParts);
             if (!seenParts.Add(part)) throw DedupFile.Bad(path, $"part {part} appears twice");
-            var bytes = new byte[checked((int)header.RecordCount * 4)];
-            stream.ReadExactly(bytes);
-            for (int i = 0; i < bytes.Length; i += 4) all.Add(BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(i)));
+            // ReadHeader checked the count against the file's length; read it in pieces all the same.
+            var bytes = new byte[64 << 10];
+            for (ulong left = header.RecordCount * 4; left > 0;)
+            {
+                int piece = (int)Math.Min(left, (ulong)bytes.Length);
+                stream.ReadExactly(bytes.AsSpan(0, piece));
+                for (int i = 0; i < piece; i += 4) all.Add(BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(i)));
+                left -= (ulong)piece;
+            }
         }
         if (paths.Count == 0 || seenParts.Count != expectedParts)
             throw new InvalidDataException($"remove lists for task {task}: found {seenParts.Count} part(s) of {(expectedParts < 0 ? "?" : expectedParts)} ({string.Join(", ", paths)}); did the previous dedup stage finish?");

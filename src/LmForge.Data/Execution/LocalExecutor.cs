@@ -59,9 +59,12 @@ public sealed class LocalExecutor(Recipe recipe, int workers = 0)
                         runner.Run(stage, pending[i], progress);
                         Interlocked.Increment(ref done);
                     }
-                    catch (TaskFailedException e)
+                    catch (Exception e)
                     {
-                        lock (failures) failures.Add(e);
+                        // The runner wraps what its steps throw; writing the log, stats or marker can fail too
+                        // (a full disk, a path that is a directory), and that is this task's failure, not the run's.
+                        var failure = e as TaskFailedException ?? new TaskFailedException($"stage '{stage.Name}' task {pending[i]}: {e.Message}", e);
+                        lock (failures) failures.Add(failure);
                     }
                 }
             }) { IsBackground = true, Name = $"lmforge-data-{stage.Name}-{t}" };

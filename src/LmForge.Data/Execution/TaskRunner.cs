@@ -91,7 +91,14 @@ public sealed class TaskRunner(Recipe recipe)
         }
         catch (Exception e)
         {
-            Log($"task failed: {e}");
+            try
+            {
+                Log($"task failed: {e}");
+            }
+            catch (IOException)
+            {
+                // The log cannot be written (a full disk): the task's failure is still the original exception.
+            }
             throw new TaskFailedException($"stage '{stage.Name}' task {rank}: {e.Message} (log: {logPath})", e);
         }
         finally

@@ -6,10 +6,14 @@ namespace LmForge.Data.Readers;
 /// <summary>The HTTP response held in a WARC response record: status, headers and the body bytes.</summary>
 internal readonly record struct HttpResponse(int Status, string? ContentType, ArraySegment<byte> Body)
 {
-    /// <summary>Parses "HTTP/1.1 200 OK", the header lines and the body; null when the block is not an HTTP response.</summary>
-    public static HttpResponse? Parse(byte[] block, out string? error)
+    /// <summary>
+    /// Parses "HTTP/1.1 200 OK", the header lines and the body; null when the block is not an HTTP response, or
+    /// (<paramref name="tooLarge"/>) when a gzip body decompresses to more than <paramref name="maxBodyBytes"/>.
+    /// </summary>
+    public static HttpResponse? Parse(byte[] block, long maxBodyBytes, out string? error, out bool tooLarge)
     {
         error = null;
+        tooLarge = false;
         var span = block.AsSpan();
         int headerEnd = span.IndexOf("\r\n\r\n"u8);
         int bodyStart = headerEnd + 4;
@@ -52,7 +56,18 @@ internal readonly record struct HttpResponse(int Status, string? ContentType, Ar
             {
                 using var gzip = new GZipStream(new MemoryStream(body.Array!, body.Offset, body.Count), CompressionMode.Decompress);
                 using var output = new MemoryStream();
-                gzip.CopyTo(output);
+                var buffer = new byte[81920];
+                int read;
+                while ((read = gzip.Read(buffer)) > 0)
+                {
+                    if (output.Length + read > maxBodyBytes)
+                    {
+                        error = $"gzip body decompresses to more than the cap of {maxBodyBytes} bytes";
+                        tooLarge = true;
+                        return null;
+                    }
+                    output.Write(buffer, 0, read);
+                }
                 body = new ArraySegment<byte>(output.GetBuffer(), 0, (int)output.Length);
             }
             catch (InvalidDataException)
@@ -78,7 +93,7 @@ internal readonly record struct HttpResponse(int Status, string? ContentType, Ar
             if (!int.TryParse(sizeText, System.Globalization.NumberStyles.HexNumber, null, out int size) || size < 0) return null;
             position += lineEnd + 2;
             if (size == 0) return new ArraySegment<byte>(output.GetBuffer(), 0, (int)output.Length);
-            if (position + size > span.Length) return null;
+            if (size > span.Length - position) return null;
             output.Write(span.Slice(position, size));
             position += size + 2;
         }

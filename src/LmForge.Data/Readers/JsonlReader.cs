@@ -9,8 +9,10 @@ namespace LmForge.Data.Readers;
 /// <summary>
 /// Reads JSON Lines files (plain or gzip): one object per line with a text field (default "text") and an id field
 /// (default "id"); "url" becomes the document address and other fields its metadata. A line that is not such an
-/// object is skipped, counted and logged with its line number.
-/// Recipe: <c>{"type": "jsonl_reader", "path": "docs/", "glob": "*.jsonl*", "text_key": "text", "id_key": "id"}</c>.
+/// object is skipped, counted and logged with its line number, and so is a line longer than
+/// <c>max_document_bytes</c> (counted in characters, which are never more than its UTF-8 bytes), without holding it.
+/// Recipe: <c>{"type": "jsonl_reader", "path": "docs/", "glob": "*.jsonl*", "text_key": "text", "id_key": "id",
+/// "max_document_bytes": 67108864}</c>.
 /// </summary>
 [RecipeStep("jsonl_reader")]
 public sealed class JsonlReader : FileReaderStep
@@ -19,7 +21,15 @@ public sealed class JsonlReader : FileReaderStep
     {
         TextKey = parameters.GetString("text_key", "text")!;
         IdKey = parameters.GetString("id_key", "id")!;
+        MaxDocumentBytes = parameters.GetLong("max_document_bytes", DefaultMaxDocumentBytes);
+        if (MaxDocumentBytes <= 0 || MaxDocumentBytes > int.MaxValue)
+            throw parameters.Invalid("max_document_bytes", $"expected a positive byte count up to {int.MaxValue}, got {MaxDocumentBytes}");
     }
+
+    public const long DefaultMaxDocumentBytes = 64 << 20;
+
+    /// <summary>Lines with more characters are skipped as "document_too_large" (read past, never held whole).</summary>
+    public long MaxDocumentBytes { get; init; } = DefaultMaxDocumentBytes;
 
     public JsonlReader(string inputPath, string glob = "*.jsonl*") : base(inputPath, glob) { }
 
@@ -42,13 +52,15 @@ public sealed class JsonlReader : FileReaderStep
             yield break;
         }
         using var reader = new StreamReader(stream);
+        var lines = new BoundedLineReader(reader, (int)MaxDocumentBytes);
         long lineNumber = 0;
         while (true)
         {
             string? line;
+            bool tooLong;
             try
             {
-                line = reader.ReadLine();
+                line = lines.ReadLine(out tooLong);
             }
             catch (InvalidDataException e) when (InputFiles.IsGzipTruncation(e))
             {
@@ -62,6 +74,11 @@ public sealed class JsonlReader : FileReaderStep
             }
             if (line is null) break;
             lineNumber++;
+            if (tooLong)
+            {
+                Skip(stats, context, "document_too_large", $"{path}:{lineNumber}: line of more than {MaxDocumentBytes} characters exceeds the cap of {MaxDocumentBytes} bytes");
+                continue;
+            }
             if (string.IsNullOrWhiteSpace(line)) continue;
             var document = Parse(line, path, lineNumber, stats, context);
             if (document is not null) yield return document;

@@ -29,8 +29,9 @@ public static class RecordInspector
 
     private static InspectedRecord InspectWarc(string path, int? number)
     {
+        const long maxRecordBytes = 64L << 20;
         var skips = new List<string>();
-        using var reader = new WarcFileReader(path, 64L << 20, (reason, detail) => skips.Add($"{reason}: {detail}"));
+        using var reader = new WarcFileReader(path, maxRecordBytes, (reason, detail) => skips.Add($"{reason}: {detail}"));
         int index = 0;
         var types = new Dictionary<string, int>(StringComparer.Ordinal);
         WarcRecord? found = null;
@@ -58,7 +59,7 @@ public static class RecordInspector
         string heading = $"{path}: record {foundIndex} of {index} ({counts}), offset {found.Offset}, {found.Version}";
         if (skips.Count > 0) heading += $"; {skips.Count} skipped: {skips[0]}";
         string? error = null;
-        if (found.Type == "response" && HttpResponse.Parse(found.Block, out error) is { } http)
+        if (found.Type == "response" && HttpResponse.Parse(found.Block, maxRecordBytes, out error, out _) is { } http)
         {
             int headerEnd = found.Block.AsSpan().IndexOf("\r\n\r\n"u8);
             var lines = Encoding.Latin1.GetString(found.Block, 0, headerEnd < 0 ? 0 : headerEnd).Split("\r\n");

@@ -52,10 +52,10 @@ public sealed class WarcReader : FileReaderStep
         {
             case "response":
             {
-                var response = HttpResponse.Parse(record.Block, out var error);
+                var response = HttpResponse.Parse(record.Block, MaxDocumentBytes, out var error, out bool tooLarge);
                 if (response is not { } http)
                 {
-                    Skip(stats, context, "bad_http_response", $"{where}: {error}");
+                    Skip(stats, context, tooLarge ? "document_too_large" : "bad_http_response", $"{where}: {error}");
                     return null;
                 }
                 if (http.Status != 200)

@@ -178,6 +178,23 @@ public class ExecutorTests
     }
 
     [Fact]
+    public void An_io_error_outside_the_steps_is_that_task_s_failure_not_a_crash()
+    {
+        using var dir = new TempDirectory();
+        WriteInputs(dir, files: 2, perFile: 10);
+        var recipe = MakeRecipe(dir, tasks: 2);
+        var runner = new TaskRunner(recipe);
+        var clean = recipe.Stages[0];
+        Directory.CreateDirectory(runner.TaskStatsPath(clean, 1)); // task 1's stats file cannot be written
+        var result = new LocalExecutor(recipe, workers: 2).Run();
+        var failure = Assert.Single(result.Failures);
+        Assert.Contains("stage 'clean' task 1", failure.Message, StringComparison.Ordinal);
+        Assert.Contains(failure.InnerException!.Message, failure.Message, StringComparison.Ordinal);
+        Assert.True(runner.IsDone(clean, 0));
+        Assert.False(runner.IsDone(clean, 1));
+    }
+
+    [Fact]
     public void Run_task_refuses_a_rank_outside_the_stage()
     {
         using var dir = new TempDirectory();

@@ -42,6 +42,61 @@ public class JsonlAndTextReaderTests
         Assert.Contains(log, l => l.Contains(":6:", StringComparison.Ordinal));
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Jsonl_lines_over_the_cap_are_skipped_counted_and_never_held_whole(bool gzip)
+    {
+        using var dir = new TempDirectory();
+        string big = new('x', 3_000_000);
+        var text = "{\"id\": \"a\", \"text\": \"first\"}\r\n"
+            + $"{{\"id\": \"big\", \"text\": \"{big}\"}}\r\n"
+            + "{\"id\": \"b\", \"text\": \"second\"}\r"
+            + "{\"id\": \"c\", \"text\": \"third\"}\n"
+            + big; // a last line without its line break, as a file that has none
+        var path = dir.File(gzip ? "big.jsonl.gz" : "big.jsonl");
+        var bytes = Encoding.UTF8.GetBytes(text);
+        if (gzip)
+        {
+            using var file = File.Create(path);
+            using var z = new GZipStream(file, CompressionLevel.Fastest);
+            z.Write(bytes);
+        }
+        else File.WriteAllBytes(path, bytes);
+
+        var reader = new JsonlReader(path) { MaxDocumentBytes = 100_000 };
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var (docs, stats, log) = StepRunner.Run(reader);
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Equal(["a", "b", "c"], docs.Select(d => d.Id));
+        Assert.Equal(2, stats.Counter("skipped_document_too_large"));
+        Assert.Contains(log, l => l.Contains(path + ":2:", StringComparison.Ordinal) && l.Contains("100000", StringComparison.Ordinal));
+        Assert.Contains(log, l => l.Contains(path + ":5:", StringComparison.Ordinal));
+        Assert.True(allocated < 4 << 20, $"{allocated:N0} bytes allocated reading 3,000,000-character lines under a 100,000 cap");
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Text_files_over_the_cap_are_skipped_and_counted(bool gzip)
+    {
+        using var dir = new TempDirectory();
+        var bytes = Encoding.UTF8.GetBytes(new string('y', 200_000));
+        var big = dir.File(gzip ? "big.txt.gz" : "big.txt");
+        if (gzip)
+        {
+            using var file = File.Create(big);
+            using var z = new GZipStream(file, CompressionLevel.Fastest);
+            z.Write(bytes);
+        }
+        else File.WriteAllBytes(big, bytes);
+        File.WriteAllText(dir.File("small.txt"), "A small book.");
+        var (docs, stats, log) = StepRunner.Run(new PlainTextReader(dir.Path) { MaxDocumentBytes = 100_000 });
+        Assert.Equal("small.txt", Assert.Single(docs).Id);
+        Assert.Equal(1, stats.Counter("skipped_document_too_large"));
+        Assert.Contains(log, l => l.Contains(big, StringComparison.Ordinal) && l.Contains("100000", StringComparison.Ordinal));
+    }
+
     [Fact]
     public void Jsonl_truncated_gzip_keeps_lines_before_the_damage()
     {

@@ -149,6 +149,56 @@ public class WarcReaderTests
         Assert.Equal(1, stats.Counter("skipped_record_too_large") + stats.Counter("skipped_document_too_large"));
     }
 
+    private static void WriteHttp(WarcWriter writer, string uri, string headers, byte[] body) =>
+        writer.WriteRecord("response", uri, Date, "application/http; msgtype=response",
+            [.. Encoding.ASCII.GetBytes($"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n{headers}\r\n"), .. body]);
+
+    [Theory]
+    [InlineData("7FFFFFFF")]
+    [InlineData("7FFFFFF6")] // + the body offset 10 = 2^31
+    public void Huge_chunk_size_is_the_record_s_problem_not_the_task_s(string size)
+    {
+        using var dir = new TempDirectory();
+        var path = dir.File("chunk.warc");
+        using (var file = File.Create(path))
+        using (var writer = new WarcWriter(file, false, StepRunner.SeededIds()))
+        {
+            WriteHttp(writer, "https://example.org/huge", "Transfer-Encoding: chunked\r\n", Encoding.ASCII.GetBytes($"{size}\r\n<p>short</p>\r\n0\r\n\r\n"));
+            WriteHttp(writer, "https://example.org/ok", "Transfer-Encoding: chunked\r\n", "5\r\n<p>ok\r\n4\r\n</p>\r\n0\r\n\r\n"u8.ToArray());
+        }
+        var (docs, stats, _) = StepRunner.Run(new WarcReader(path));
+        Assert.Equal(2, stats.Counter("records"));
+        Assert.Equal("<p>ok</p>", docs.Single(d => d.Url == "https://example.org/ok").Text);
+    }
+
+    [Fact]
+    public void Gzip_body_is_decompressed_only_up_to_the_cap_then_skipped_and_counted()
+    {
+        using var dir = new TempDirectory();
+        var path = dir.File("bomb.warc");
+        var packed = new MemoryStream();
+        using (var gzip = new GZipStream(packed, CompressionLevel.SmallestSize, leaveOpen: true))
+        {
+            gzip.Write("<p>"u8);
+            var zeros = new byte[1 << 20];
+            for (int i = 0; i < 64; i++) gzip.Write(zeros); // 64 MB from about 64 KB
+        }
+        using (var file = File.Create(path))
+        using (var writer = new WarcWriter(file, false, StepRunner.SeededIds()))
+        {
+            WriteHttp(writer, "https://example.org/bomb", "Content-Encoding: gzip\r\n", packed.ToArray());
+            WriteHttp(writer, "https://example.org/ok", "", "<p>ok</p>"u8.ToArray());
+        }
+        var reader = new WarcReader(path) { MaxDocumentBytes = 100_000 };
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var (docs, stats, log) = StepRunner.Run(reader);
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Equal("https://example.org/ok", Assert.Single(docs).Url);
+        Assert.Equal(1, stats.Counter("skipped_document_too_large"));
+        Assert.Contains(log, l => l.Contains("bomb.warc", StringComparison.Ordinal) && l.Contains("100000", StringComparison.Ordinal));
+        Assert.True(allocated < 16 << 20, $"{allocated:N0} bytes allocated reading a 64 MB gzip body under a 100 KB cap");
+    }
+
     [Fact]
     public void Empty_and_non_warc_files_are_counted_not_fatal()
     {
