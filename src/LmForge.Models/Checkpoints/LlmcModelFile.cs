@@ -126,17 +126,7 @@ public static class LlmcModelFile
     public static TransformerModel Load(string path, IBackend? backend = null, bool trainable = true)
     {
         var header = ReadHeader(path);
-        var model = new TransformerModel(header.ToConfig(), backend, trainable);
-        try
-        {
-            LoadWeights(model, path);
-            return model;
-        }
-        catch
-        {
-            model.Dispose();
-            throw;
-        }
+        return ModelCheckpoint.Filled(new TransformerModel(header.ToConfig(), backend, trainable), model => LoadWeights(model, path));
     }
 
     /// <summary>

@@ -74,17 +74,7 @@ public static class ModelCheckpoint
         var config = ReadConfig(ConfigPath(directory));
         if (config.IsEncoderDecoder)
             throw new InvalidDataException($"{ConfigPath(directory)}: a {config.Family} checkpoint is an encoder-decoder; load it with ModelCheckpoint.LoadEncoderDecoder");
-        var model = new TransformerModel(config, backend, trainable);
-        try
-        {
-            LoadWeights(model, Path.Combine(directory, WeightsFileName));
-            return model;
-        }
-        catch
-        {
-            model.Dispose();
-            throw;
-        }
+        return Filled(new TransformerModel(config, backend, trainable), model => LoadWeights(model, Path.Combine(directory, WeightsFileName)));
     }
 
     /// <summary>Reads config.json and model.safetensors of an encoder-decoder (T5) checkpoint directory, as <see cref="Load"/>.</summary>
@@ -93,10 +83,15 @@ public static class ModelCheckpoint
         var config = ReadConfig(ConfigPath(directory));
         if (!config.IsEncoderDecoder)
             throw new InvalidDataException($"{ConfigPath(directory)}: a {config.Family} checkpoint has one stack, not an encoder and a decoder; load it with ModelCheckpoint.Load");
-        var model = new EncoderDecoderModel(config, backend, trainable);
+        return Filled(new EncoderDecoderModel(config, backend, trainable), model => LoadWeights(model, Path.Combine(directory, WeightsFileName)));
+    }
+
+    // A new model with its weights loaded, or disposed when they cannot be.
+    internal static T Filled<T>(T model, Action<T> load) where T : IDisposable
+    {
         try
         {
-            LoadWeights(model, Path.Combine(directory, WeightsFileName));
+            load(model);
             return model;
         }
         catch

@@ -64,16 +64,6 @@ public static class ModelFiles
             using var file = SafeTensorsFile.Open(path);
             modelConfig = Gpt2Format.InferConfig(file);
         }
-        var model = new TransformerModel(modelConfig, backend, trainable);
-        try
-        {
-            ModelCheckpoint.LoadWeights(model, path);
-            return model;
-        }
-        catch
-        {
-            model.Dispose();
-            throw;
-        }
+        return ModelCheckpoint.Filled(new TransformerModel(modelConfig, backend, trainable), model => ModelCheckpoint.LoadWeights(model, path));
     }
 }
