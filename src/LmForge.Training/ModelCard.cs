@@ -62,6 +62,38 @@ public static class ModelCard
     public static void Write(string directory, ModelCardFacts facts) =>
         File.WriteAllText(Path.Combine(directory, FileName), Render(facts));
 
+    /// <summary>
+    /// The card of a model LmForge did not train, such as a converted GPT-2 (<c>lmforge convert</c>): the card of the
+    /// source directory when it has one (the facts travel with the weights), else only what the file itself says.
+    /// </summary>
+    public static string RenderConverted(TransformerConfig model, long parameters, string source, string? sourceCard)
+    {
+        if (sourceCard is not null && File.Exists(sourceCard))
+            return File.ReadAllText(sourceCard) + $"\n_Converted by `lmforge convert` from `{source}`; the weights are unchanged._\n";
+        var text = new StringBuilder();
+        void Line(FormattableString line = null!) => text.Append(line is null ? "" : line.ToString(CultureInfo.InvariantCulture)).Append('\n');
+        Line($"---");
+        Line($"library_name: lmforge");
+        Line($"tags:");
+        Line($"- {model.Family}");
+        Line($"- lmforge");
+        Line($"pipeline_tag: {PipelineTag(model.Family)}");
+        Line($"---");
+        Line();
+        Line($"# {model.Family} {FormatCount(parameters)}");
+        Line();
+        Line($"Converted by `lmforge convert` from `{source}`. The file says the model's shape only: how it was trained, on what data, and how well it does are not known here.");
+        Line();
+        Line($"## Model");
+        Line();
+        Line($"{model.Summary}; {parameters:N0} parameters.");
+        Line();
+        Line($"## How to use it");
+        Line();
+        Line($"`lmforge sample --checkpoint DIR --prompt \"...\"` (needs the model's tokenizer.json in the directory), `lmforge eval --checkpoint DIR --tasks tasks.json`.");
+        return text.ToString();
+    }
+
     public static string Render(ModelCardFacts facts)
     {
         var config = facts.Config;

@@ -16,7 +16,10 @@ public class ConvertCommandTests
             var (exitCode, output, errors) = TestFiles.RunTool("convert", "--from", Fixture("gpt2_124M_like.bin"), "--to", checkpoint);
             Assert.True(exitCode == 0, errors);
             Assert.Contains("no tokenizer.json", output);
-            Assert.Equal(["config.json", "model.safetensors"], Directory.GetFileSystemEntries(checkpoint).Select(Path.GetFileName).Order());
+            Assert.Equal(["README.md", "config.json", "model.safetensors"], Directory.GetFileSystemEntries(checkpoint).Select(Path.GetFileName).Order());
+            string card = File.ReadAllText(Path.Combine(checkpoint, "README.md"));
+            Assert.StartsWith("---\nlibrary_name: lmforge\n", card, StringComparison.Ordinal); // a model card, saying only what the file says
+            Assert.Contains($"Converted by `lmforge convert` from `{Fixture("gpt2_124M_like.bin")}`", card, StringComparison.Ordinal);
             Assert.Single(Directory.GetFileSystemEntries(directory)); // no temporary directory left beside it
 
             // a checkpoint directory keeps its tokenizer.json when converted to another directory
@@ -24,6 +27,7 @@ public class ConvertCommandTests
             (exitCode, _, errors) = TestFiles.RunTool("convert", "--from", checkpoint, "--to", Path.Combine(directory, "copy"));
             Assert.True(exitCode == 0, errors);
             Assert.Equal("{}", File.ReadAllText(Path.Combine(directory, "copy", "tokenizer.json")));
+            Assert.StartsWith(card, File.ReadAllText(Path.Combine(directory, "copy", "README.md")), StringComparison.Ordinal); // the source's card travels with it
 
             string bf16 = Path.Combine(directory, "model_bf16.bin");
             (exitCode, output, errors) = TestFiles.RunTool("convert", "--from", checkpoint, "--to", bf16, "--format", "llmc-bf16");

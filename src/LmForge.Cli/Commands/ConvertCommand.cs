@@ -45,7 +45,9 @@ public static class ConvertCommand
             string? tokenizer = sourceKind == ModelFileKind.CheckpointDirectory ? Path.Combine(source, CheckpointTokenizer.FileName) : null;
             if (kind == "hf")
             {
-                WriteDirectory(model, target, tokenizer is not null && File.Exists(tokenizer) ? tokenizer : null);
+                string card = LmForge.Training.ModelCard.RenderConverted(model.Config, model.ParameterCount, source,
+                    sourceKind == ModelFileKind.CheckpointDirectory ? Path.Combine(source, LmForge.Training.ModelCard.FileName) : null);
+                WriteDirectory(model, target, tokenizer is not null && File.Exists(tokenizer) ? tokenizer : null, card);
                 Console.WriteLine($"Wrote {target} ({ModelCheckpoint.ConfigFileName}, {ModelCheckpoint.WeightsFileName}"
                     + (tokenizer is not null && File.Exists(tokenizer) ? $", {CheckpointTokenizer.FileName})" : "; no tokenizer.json)"));
             }
@@ -60,7 +62,7 @@ public static class ConvertCommand
     }
 
     // The whole directory is written under a temporary name beside the target, then renamed into place.
-    static void WriteDirectory(TransformerModel model, string target, string? tokenizer)
+    static void WriteDirectory(TransformerModel model, string target, string? tokenizer, string card)
     {
         string full = Path.GetFullPath(target);
         string temporary = $"{full}.tmp-{Environment.ProcessId}-{Guid.NewGuid():N}";
@@ -68,6 +70,7 @@ public static class ConvertCommand
         {
             ModelCheckpoint.Save(model, temporary);
             if (tokenizer is not null) File.Copy(tokenizer, Path.Combine(temporary, CheckpointTokenizer.FileName));
+            File.WriteAllText(Path.Combine(temporary, LmForge.Training.ModelCard.FileName), card);
             Directory.Move(temporary, full);
         }
         catch
