@@ -26,7 +26,7 @@ internal static class ChatCommand
         {
             checkpoint, temperature, topK, topP, maxTokens, system, seed,
         };
-        command.SetAction(parse => TrainingCommands.Guard(() =>
+        command.SetAction(parse => CliErrors.Run(() =>
         {
             string directory = CheckpointDirectory.Resolve(parse.GetValue(checkpoint)!, TrainingCommands.IsModelDirectory);
             var tokenizer = CheckpointTokenizer.Load(directory);

@@ -34,7 +34,7 @@ public static class ConvertCommand
         {
             from, to, format,
         };
-        command.SetAction(parse => TrainingCommands.Guard(() =>
+        command.SetAction(parse => CliErrors.Run(() =>
         {
             string source = parse.GetValue(from)!, target = parse.GetValue(to)!;
             string kind = parse.GetValue(format) ?? (target.EndsWith(".bin", StringComparison.OrdinalIgnoreCase) ? "llmc" : "hf");

@@ -34,7 +34,7 @@ public static class DataCommands
         var command = new Command("run", "Run every stage of a recipe on this machine; finished tasks are skipped (resume).");
         command.Arguments.Add(recipeArgument);
         command.Options.Add(workers);
-        command.SetAction(parse => Guard(() =>
+        command.SetAction(parse => CliErrors.Run(() =>
         {
             var recipe = Recipe.Load(parse.GetValue(recipeArgument)!);
             int workerCount = parse.GetValue(workers);
@@ -119,7 +119,7 @@ public static class DataCommands
         command.Options.Add(pages);
         command.Options.Add(seed);
         command.Options.Add(files);
-        command.SetAction(parse => Guard(() =>
+        command.SetAction(parse => CliErrors.Run(() =>
         {
             SampleCrawlReport? report = null;
             AnsiConsole.Progress()
@@ -162,7 +162,7 @@ public static class DataCommands
         command.Arguments.Add(file);
         command.Options.Add(record);
         command.Options.Add(full);
-        command.SetAction(parse => Guard(() =>
+        command.SetAction(parse => CliErrors.Run(() =>
         {
             var inspected = RecordInspector.Inspect(parse.GetValue(file)!, parse.GetValue(record));
             Console.WriteLine(inspected.Heading);
@@ -195,7 +195,7 @@ public static class DataCommands
         command.Options.Add(stage);
         command.Options.Add(rank);
         command.Options.Add(worldSize);
-        command.SetAction(parse => Guard(() =>
+        command.SetAction(parse => CliErrors.Run(() =>
         {
             var recipe = Recipe.Load(parse.GetValue(recipeArgument)!);
             var recipeStage = recipe.Stage(parse.GetValue(stage)!);
@@ -217,7 +217,7 @@ public static class DataCommands
         var command = new Command("merge-stats", "Add up the stats of a stage's finished tasks into {work_dir}/{stage}/stats.json.");
         command.Arguments.Add(recipeArgument);
         command.Options.Add(stage);
-        command.SetAction(parse => Guard(() =>
+        command.SetAction(parse => CliErrors.Run(() =>
         {
             var recipe = Recipe.Load(parse.GetValue(recipeArgument)!);
             var recipeStage = recipe.Stage(parse.GetValue(stage)!);
@@ -234,7 +234,7 @@ public static class DataCommands
         var recipeArgument = RecipeArgument();
         var command = new Command("validate", "Check a recipe (fields, step types, parameters, input paths) without running it.");
         command.Arguments.Add(recipeArgument);
-        command.SetAction(parse => Guard(() =>
+        command.SetAction(parse => CliErrors.Run(() =>
         {
             var recipe = Recipe.Load(parse.GetValue(recipeArgument)!);
             foreach (var stage in recipe.Stages)
@@ -267,7 +267,7 @@ public static class DataCommands
         command.Options.Add(truth);
         command.Options.Add(predictions);
         command.Options.Add(output);
-        command.SetAction(parse => Guard(() =>
+        command.SetAction(parse => CliErrors.Run(() =>
         {
             var truthPath = parse.GetValue(truth)!;
             if (parse.GetValue(predictions) is { } predictionsPath)
@@ -298,18 +298,4 @@ public static class DataCommands
 
     private static void PrintScore(string name, ShingleScore.Result score) =>
         Console.WriteLine($"{name}: F1 {score.F1:F3}  precision {score.Precision:F3}  recall {score.Recall:F3}  accuracy {score.Accuracy:F3}  ({score.Documents} documents)");
-
-    // Expected failures (bad recipe, bad input, failed task) print one line; anything else is a bug and keeps its trace.
-    internal static int Guard(Func<int> action)
-    {
-        try
-        {
-            return action();
-        }
-        catch (Exception e) when (e is RecipeException or InvalidOperationException or TaskFailedException or IOException or InvalidDataException or ArgumentOutOfRangeException)
-        {
-            Console.Error.WriteLine($"error: {e.Message}");
-            return 2;
-        }
-    }
 }

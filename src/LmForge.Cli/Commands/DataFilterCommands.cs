@@ -34,7 +34,7 @@ public static class DataFilterCommands
         command.Options.Add(report);
         command.Options.Add(reference);
         command.Options.Add(markers);
-        command.SetAction(parse => DataCommands.Guard(() =>
+        command.SetAction(parse => CliErrors.Run(() =>
         {
             var options = defaults with { BucketBits = parse.GetValue(bucketBits), Epochs = parse.GetValue(epochs), ReferenceLanguage = parse.GetValue(reference),
                 ReferenceMarkers = parse.GetValue(markers)?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) ?? [] };
@@ -65,7 +65,7 @@ public static class DataFilterCommands
         var command = new Command("identify-language", "Print the most likely language and its probability for each file.");
         command.Options.Add(model);
         command.Arguments.Add(files);
-        command.SetAction(parse => DataCommands.Guard(() =>
+        command.SetAction(parse => CliErrors.Run(() =>
         {
             var identifier = parse.GetValue(model) is { } path ? LanguageIdModel.Load(path) : LanguageIdModel.BuiltIn;
             foreach (var file in parse.GetValue(files)!)

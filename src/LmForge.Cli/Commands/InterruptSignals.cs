@@ -33,9 +33,5 @@ static class InterruptSignals
     }
 }
 
-/// <summary>A run stopped by a signal after saving what it had: the command prints the message and exits with <see cref="ExitCode"/>.</summary>
-sealed class RunInterruptedException(string message) : Exception(message)
-{
-    /// <summary>128 + SIGINT, what shells report for a command stopped by Ctrl+C.</summary>
-    public const int ExitCode = 130;
-}
+/// <summary>A run stopped by a signal after saving what it had: the command prints the message and exits with <see cref="CliErrors.Interrupted"/>.</summary>
+sealed class RunInterruptedException(string message) : Exception(message);

@@ -31,7 +31,7 @@ public static class KnowledgeCommands
         {
             output, seed, cache,
         };
-        build.SetAction(parse => TrainingCommands.Guard(() =>
+        build.SetAction(parse => CliErrors.Run(() =>
         {
             string directory = parse.GetValue(output)!;
             var sources = KnowledgeSources.EnsureCached(parse.GetValue(cache) ?? QuickstartPipeline.DefaultCacheDirectory(), message => AnsiConsole.MarkupLineInterpolated($"{message}"));
@@ -67,7 +67,7 @@ public static class KnowledgeCommands
         {
             checkpoint, questions, splits, samples, temperature, maxTokens, knownFraction, modelAnswers, batch, seed, output,
         };
-        command.SetAction(parse => TrainingCommands.Guard(() =>
+        command.SetAction(parse => CliErrors.Run(() =>
         {
             var options = new ProbeOptions
             {
@@ -127,7 +127,7 @@ public static class KnowledgeCommands
         {
             checkpoint, questions, splits, known, maxTokens, batch, output,
         };
-        command.SetAction(parse => TrainingCommands.Guard(() =>
+        command.SetAction(parse => CliErrors.Run(() =>
         {
             var selected = ReadQuestions(parse.GetValue(questions)!, parse.GetValue(splits)!);
             var knownIds = parse.GetValue(known) is { } decisions ? ProbeFiles.ReadKnownQuestionIds(decisions) : null;

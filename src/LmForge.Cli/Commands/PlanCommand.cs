@@ -33,7 +33,7 @@ public static class PlanCommand
         {
             config, set, tokens, batchSize, gpu, mfu, cpuMfu,
         };
-        command.SetAction(parse => TrainingCommands.Guard(() =>
+        command.SetAction(parse => CliErrors.Run(() =>
         {
             var baseConfig = parse.GetValue(config) is { } path ? TrainingConfig.Load(path) : new TrainingConfig();
             var overrides = new List<string>(parse.GetValue(set) ?? []);

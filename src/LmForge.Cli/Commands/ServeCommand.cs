@@ -25,7 +25,7 @@ internal static class ServeCommand
         {
             checkpoint, host, port, name, maxBatch, queue,
         };
-        command.SetAction(parse => TrainingCommands.Guard(() =>
+        command.SetAction(parse => CliErrors.Run(() =>
         {
             if (parse.GetValue(port) is < 0 or > 65535) throw new ArgumentException($"--port {parse.GetValue(port)} is not a port number (0 to 65535)");
             if (parse.GetValue(maxBatch) < 1) throw new ArgumentException($"--max-batch {parse.GetValue(maxBatch)}: expected at least 1");

@@ -28,7 +28,7 @@ public static class SlurmCommands
         run.SetAction(parse =>
         {
             if (parse.GetValue(executor) != "slurm") return localAction.Invoke(parse);
-            return DataCommands.Guard(() =>
+            return CliErrors.Run(() =>
             {
                 var recipe = Recipe.Load(parse.GetValue(recipeArgument)!);
                 if (parse.GetValue(cpus) < 1) throw new RecipeException($"--cpus-per-task: expected a positive integer, got {parse.GetValue(cpus)}");

@@ -22,7 +22,7 @@ public static class TaskCommands
         {
             output, books, cache, examples, seed,
         };
-        build.SetAction(parse => TrainingCommands.Guard(() =>
+        build.SetAction(parse => CliErrors.Run(() =>
         {
             int count = parse.GetValue(examples);
             if (count < 1) throw new ArgumentException($"--examples {count}: expected at least 1");

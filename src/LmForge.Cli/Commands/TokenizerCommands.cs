@@ -47,7 +47,7 @@ public static class TokenizerCommands
         command.Arguments.Add(text);
         foreach (var option in new Option[] { tokenizerPath, file, allowSpecial, plain, pieces })
             command.Options.Add(option);
-        command.SetAction(parse => Run(() =>
+        command.SetAction(parse => CliErrors.Run(() =>
         {
             var tokenizer = LoadTokenizer(parse.GetValue(tokenizerPath)!);
             // The file's exact text: decoding the bytes keeps a leading byte-order mark, which File.ReadAllText drops
@@ -87,7 +87,7 @@ public static class TokenizerCommands
         var command = new Command("decode", "Decode token ids to text.");
         command.Arguments.Add(ids);
         command.Options.Add(tokenizerPath);
-        command.SetAction(parse => Run(() =>
+        command.SetAction(parse => CliErrors.Run(() =>
         {
             var tokenizer = LoadTokenizer(parse.GetValue(tokenizerPath)!);
             var tokens = new List<int>();
@@ -116,7 +116,7 @@ public static class TokenizerCommands
         command.Arguments.Add(input);
         foreach (var option in new Option[] { tokenizerPath, output, shardTokens, valTokens, prefix, threads })
             command.Options.Add(option);
-        command.SetAction(parse => Run(() =>
+        command.SetAction(parse => CliErrors.Run(() =>
         {
             var tokenizer = LoadTokenizer(parse.GetValue(tokenizerPath)!);
             string inputPath = parse.GetValue(input)!;
@@ -202,7 +202,7 @@ public static class TokenizerCommands
         {
             directory,
         };
-        command.SetAction(parse => Run(() =>
+        command.SetAction(parse => CliErrors.Run(() =>
         {
             foreach (string path in LmForge.Data.Corpora.TiktokenEncodings.Fetch(parse.GetValue(directory), message => Console.Error.WriteLine(message)))
                 Console.WriteLine(path);
@@ -220,7 +220,7 @@ public static class TokenizerCommands
         {
             tokenizerPath, host, port,
         };
-        command.SetAction(parse => Run(() =>
+        command.SetAction(parse => CliErrors.Run(() =>
         {
             if (parse.GetValue(port) is < 0 or > 65535) throw new ArgumentException($"--port {parse.GetValue(port)} is not a port number (0 to 65535)");
             string source = parse.GetValue(tokenizerPath)!;
@@ -263,7 +263,7 @@ public static class TokenizerCommands
         {
             input, output, sentinels,
         };
-        command.SetAction(parse => Run(() =>
+        command.SetAction(parse => CliErrors.Run(() =>
         {
             if (parse.GetValue(sentinels) < 1) throw new ArgumentException($"--sentinels {parse.GetValue(sentinels)}: expected at least 1");
             var added = EncoderTokens.AddTo(parse.GetValue(input)!, parse.GetValue(output)!, parse.GetValue(sentinels));
@@ -288,7 +288,7 @@ public static class TokenizerCommands
         command.Arguments.Add(input);
         foreach (var option in new Option[] { output, vocab, chat, encoder, specials, threads, pattern })
             command.Options.Add(option);
-        command.SetAction(parse => Run(() =>
+        command.SetAction(parse => CliErrors.Run(() =>
         {
             var specialTokens = new List<string> { BpeTrainerOptions.EndOfText };
             if (parse.GetValue(chat))
@@ -365,20 +365,6 @@ public static class TokenizerCommands
         return new Progress(console)
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(),
                 new TransferSpeedColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn());
-    }
-
-    // Library errors are one-line messages naming the file and place: print them, not a stack trace.
-    static int Run(Func<int> action)
-    {
-        try
-        {
-            return action();
-        }
-        catch (Exception e) when (e is InvalidDataException or ArgumentException or IOException or KeyNotFoundException or FormatException or UnauthorizedAccessException)
-        {
-            Console.Error.WriteLine($"error: {e.Message}");
-            return 1;
-        }
     }
 
     sealed class CallbackProgress<T>(Action<T> report) : IProgress<T>

@@ -36,7 +36,7 @@ public static partial class TrainingCommands
         {
             corpus, output, minutes, steps, vocabulary, set, baseOnly,
         };
-        command.SetAction(parse => Guard(() =>
+        command.SetAction(parse => CliErrors.Run(() =>
         {
             bool chat = !parse.GetValue(baseOnly);
             var options = new QuickstartOptions
@@ -149,7 +149,7 @@ public static partial class TrainingCommands
         {
             configFile, set, trainShards, validationShards, tokenizer, output, resume,
         };
-        command.SetAction(parse => Guard(() =>
+        command.SetAction(parse => CliErrors.Run(() =>
         {
             string? resumeFrom = parse.GetValue(resume);
             string? checkpoint = resumeFrom is null ? null : CheckpointDirectory.Resolve(resumeFrom, TrainerState.IsCheckpoint);
@@ -191,7 +191,7 @@ public static partial class TrainingCommands
         {
             checkpoint, data, validation, epochs, set, output, resume,
         };
-        command.SetAction(parse => Guard(() =>
+        command.SetAction(parse => CliErrors.Run(() =>
         {
             if (parse.GetValue(resume) is { } resumeFrom)
             {
@@ -223,7 +223,7 @@ public static partial class TrainingCommands
         {
             checkpoint, output,
         };
-        command.SetAction(parse => Guard(() =>
+        command.SetAction(parse => CliErrors.Run(() =>
         {
             string source = CheckpointDirectory.Resolve(parse.GetValue(checkpoint)!, IsModelDirectory);
             var added = ChatTokens.AddTo(source, parse.GetValue(output)!);
@@ -321,7 +321,7 @@ public static partial class TrainingCommands
         {
             checkpoint, prompts, temperature, topK, topP, minP, repetitionPenalty, maxTokens, stop, seed, count, batch,
         };
-        command.SetAction(parse => Guard(() =>
+        command.SetAction(parse => CliErrors.Run(() =>
         {
             string directory = CheckpointDirectory.Resolve(parse.GetValue(checkpoint)!, IsModelDirectory);
             RequireModelKind(directory, "sample");
@@ -402,7 +402,7 @@ public static partial class TrainingCommands
             checkpoint, top,
         };
         command.Arguments.Add(text);
-        command.SetAction(parse => Guard(() =>
+        command.SetAction(parse => CliErrors.Run(() =>
         {
             string directory = CheckpointDirectory.Resolve(parse.GetValue(checkpoint)!, IsModelDirectory);
             RequireModelKind(directory, "fill-mask");
@@ -434,7 +434,7 @@ public static partial class TrainingCommands
             checkpoint, temperature, topK, topP, maxTokens, seed,
         };
         command.Arguments.Add(texts);
-        command.SetAction(parse => Guard(() =>
+        command.SetAction(parse => CliErrors.Run(() =>
         {
             string directory = CheckpointDirectory.Resolve(parse.GetValue(checkpoint)!, IsModelDirectory);
             RequireModelKind(directory, "generate");
@@ -481,7 +481,7 @@ public static partial class TrainingCommands
         {
             checkpoint, shards, taskName, file, taskList, fewShot, delimiter, limit, batchSize, maxBatches,
         };
-        command.SetAction(parse => Guard(() =>
+        command.SetAction(parse => CliErrors.Run(() =>
         {
             string directory = CheckpointDirectory.Resolve(parse.GetValue(checkpoint)!, IsModelDirectory);
             string? shardPattern = parse.GetValue(shards), name = parse.GetValue(taskName), list = parse.GetValue(taskList);
@@ -612,27 +612,6 @@ public static partial class TrainingCommands
     }
 
     /// <summary>Runs a command body; expected failures (bad input) become one red line and exit code 1.</summary>
-    internal static int Guard(Func<int> body)
-    {
-        try
-        {
-            return body();
-        }
-        catch (RunInterruptedException e)
-        {
-            Console.Error.WriteLine(e.Message);
-            return RunInterruptedException.ExitCode;
-        }
-        catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException or TrainingConfigException
-            or UnauthorizedAccessException or InvalidOperationException or TokenizerFormatException or NonFiniteLossException)
-        {
-            // plain: one line, never wrapped; .NET's " (Parameter 'x')" suffix says nothing the message does not
-            string message = e is ArgumentException { ParamName: { } name } ? e.Message.Replace($" (Parameter '{name}')", "", StringComparison.Ordinal) : e.Message;
-            Console.Error.WriteLine($"error: {message.ReplaceLineEndings(" ")}");
-            return 1;
-        }
-    }
-
     /// <summary>IProgress that reports on the caller's thread (Progress&lt;T&gt; would post to the thread pool, out of order).</summary>
     internal sealed class SynchronousProgress<T>(Action<T> report) : IProgress<T>
     {

@@ -80,7 +80,7 @@ public class DataCommandLineTests
         }
 
         (code, output, errors) = Lmforge(dir.Path, "data", "inspect", warc, "--record", "100000");
-        Assert.Equal(2, code);
+        Assert.Equal(1, code); // CliErrors.Failure
         Assert.Equal("", output);
         Assert.Matches(@"^error: .*--record 100000 is out of range: the file has \d+ records \(1\.\.\d+\)\n$", errors);
     }
