@@ -46,25 +46,6 @@ public sealed class EncoderDecoderCache : IDisposable
             _backend.CopyFromHost(positions, new int[b * inputLength]);
             _encoder = new StackActivations(_backend, _allocate, model.Encoder, b, inputLength, c, 0, positions, _keyMask, null);
 
-            int layers = config.DecoderLayerCount;
-            _keys = new Tensor[layers];
-            _values = new Tensor[layers];
-            _crossKeyValues = new Tensor[layers];
-            _crossSteps = new CrossDecodeStep[layers];
-            var query = _allocate.Float(b, 1, nh * hs);
-            var heads = _allocate.Float(b, 1, nh * hs);
-            var logSumExp = _allocate.Float(b, nh, 1);
-            var output = _allocate.Float(b, 1, c);
-            for (int l = 0; l < layers; l++)
-            {
-                _keys[l] = _allocate.Float(b, maxTargetLength, kv);
-                _values[l] = _allocate.Float(b, maxTargetLength, kv);
-                _crossKeyValues[l] = _allocate.Float(b, inputLength, 2 * kv);
-                _crossSteps[l] = new CrossDecodeStep(_crossKeyValues[l], _keyMask, query, heads, logSumExp, output);
-            }
-            _distanceBias = _allocate.Float(nh, maxTargetLength);
-            _backend.CopyFromHost(_distanceBias, model.Decoder.Bias.DistanceBias(_backend, maxTargetLength));
-
             var attention = model.Decoder.Blocks[0].Attention.Layout;
             var mlp = model.Decoder.Blocks[0].Mlp;
             var slots = _allocate.Int32(b);
@@ -76,6 +57,27 @@ public sealed class EncoderDecoderCache : IDisposable
                 Mlp: new Mlp.Activations(_allocate.Float(b, mlp.UpWidth), _allocate.Float(b, mlp.HiddenWidth)),
                 Tokens: _allocate.Int32(b), Slots: slots, Positions: _allocate.Int32(b), LogitRows: _allocate.Int32(b),
                 Gathered: _allocate.Float(b, c), Logits: _allocate.Float(b, config.PaddedVocabSize));
+
+            int layers = config.DecoderLayerCount;
+            _keys = new Tensor[layers];
+            _values = new Tensor[layers];
+            _crossKeyValues = new Tensor[layers];
+            _crossSteps = new CrossDecodeStep[layers];
+            var query = _allocate.Float(b, 1, nh * hs);
+            var heads = _allocate.Float(b, 1, nh * hs);
+            var logSumExp = _allocate.Float(b, nh, 1);
+            var output = _allocate.Float(b, 1, c);
+            var crossInput = _step.Normed.Slice(0, new TensorShape(b, 1, c)); // the cross norm's output rows, as attention reads them
+            for (int l = 0; l < layers; l++)
+            {
+                _keys[l] = _allocate.Float(b, maxTargetLength, kv);
+                _values[l] = _allocate.Float(b, maxTargetLength, kv);
+                _crossKeyValues[l] = _allocate.Float(b, inputLength, 2 * kv);
+                _crossSteps[l] = new CrossDecodeStep(_crossKeyValues[l], _keyMask, query, heads, logSumExp, output, crossInput);
+            }
+            _distanceBias = _allocate.Float(nh, maxTargetLength);
+            _backend.CopyFromHost(_distanceBias, model.Decoder.Bias.DistanceBias(_backend, maxTargetLength));
+
             _stepPositions = new int[b];
         }
         catch

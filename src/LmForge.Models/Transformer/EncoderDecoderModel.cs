@@ -285,15 +285,7 @@ public sealed class EncoderDecoderModel : IDisposable
     /// </summary>
     public EncoderDecoderCache CreateCache(int batchSize, int inputLength, int maxTargetLength) => new(this, batchSize, inputLength, maxTargetLength);
 
-    internal void CheckIds(ReadOnlySpan<int> ids, string name, bool allowIgnore)
-    {
-        int lowest = allowIgnore ? -1 : 0;
-        for (int i = 0; i < ids.Length; i++)
-        {
-            if (ids[i] < lowest || ids[i] >= Config.VocabSize)
-                throw new ArgumentOutOfRangeException(name, $"{name}[{i}] = {ids[i]} is outside the vocabulary [{lowest}, {Config.VocabSize})");
-        }
-    }
+    internal void CheckIds(ReadOnlySpan<int> ids, string name, bool allowIgnore) => TokenIds.Check(ids, name, Config.VocabSize, allowIgnore);
 
     private static InvalidOperationException NotTrainable() =>
         new("this model was loaded for inference: it has no gradients (load it with trainable: true to train it)");

@@ -464,15 +464,7 @@ public sealed class TransformerModel : IDisposable
         return _acts;
     }
 
-    private void CheckIds(ReadOnlySpan<int> ids, string name, bool allowIgnore)
-    {
-        int lowest = allowIgnore ? -1 : 0;
-        for (int i = 0; i < ids.Length; i++)
-        {
-            if (ids[i] < lowest || ids[i] >= Config.VocabSize)
-                ThrowIdOutOfRange(name, ids[i], i, lowest);
-        }
-    }
+    private void CheckIds(ReadOnlySpan<int> ids, string name, bool allowIgnore) => TokenIds.Check(ids, name, Config.VocabSize, allowIgnore);
 
     // Empty, or one type per token in [0, TokenTypeCount) for a model with a token-type table.
     private void CheckTokenTypes(ReadOnlySpan<int> tokenTypes, int tokenCount)
@@ -513,8 +505,6 @@ public sealed class TransformerModel : IDisposable
             : $"{where}: expected {documentStarts[index - 1]} (the document of position {t - 1}) or {t} (a new document starting here)");
     }
 
-    private void ThrowIdOutOfRange(string name, int id, int index, int lowest) =>
-        throw new ArgumentOutOfRangeException(name, $"{name}[{index}] = {id} is outside the vocabulary [{lowest}, {Config.VocabSize})");
 
     public void Dispose()
     {

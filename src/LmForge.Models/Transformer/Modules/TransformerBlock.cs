@@ -138,8 +138,8 @@ internal sealed class TransformerBlock
             {
                 var step = cross ?? throw new ArgumentNullException(nameof(cross), "a cross-attention block decodes against the encoder's keys and values");
                 CrossNorm!.Forward(backend, s.Normed, s.Statistics, x);
-                Cross.ForwardProjected(backend, step.Output, step.Input(s.Normed), step.KeyValue, step.MemoryMask, step.Query, step.Heads, step.LogSumExp);
-                backend.ResidualForward(x, x, step.Flat(step.Output));
+                Cross.ForwardProjected(backend, step.Output, step.Input, step.KeyValue, step.MemoryMask, step.Query, step.Heads, step.LogSumExp);
+                backend.ResidualForward(x, x, step.OutputRows);
             }
             MlpNorm.Forward(backend, s.Normed, s.Statistics, x);
             Mlp.Forward(backend, s.Projection, s.Normed, s.Mlp);
@@ -193,14 +193,11 @@ internal sealed class TransformerBlock
 
 /// <summary>
 /// One decoding step's cross-attention for B sequences decoded in lockstep (one new row each, row b = sequence b):
-/// the memory's keys and values KeyValue (B,Tk,2·NKV·hs), projected once, its key mask, and (B,1,·) scratch.
+/// the memory's keys and values KeyValue (B,Tk,2·NKV·hs), projected once, its key mask, and (B,1,·) scratch. Input is
+/// the step's normed rows (B,C) seen as (B,1,C), OutputRows the (B,1,C) Output seen as (B,C): views made once per cache,
+/// so a step allocates none.
 /// </summary>
-internal sealed record CrossDecodeStep(Tensor KeyValue, Tensor? MemoryMask, Tensor Query, Tensor Heads, Tensor LogSumExp, Tensor Output)
+internal sealed record CrossDecodeStep(Tensor KeyValue, Tensor? MemoryMask, Tensor Query, Tensor Heads, Tensor LogSumExp, Tensor Output, Tensor Input)
 {
-    private int Batch => Output.Shape[0];
-
-    // (B,C) decode rows as (B,1,C) for attention, and back
-    public Tensor Input(Tensor rows) => rows.Slice(0, new TensorShape(Batch, 1, rows.Shape[1]));
-
-    public Tensor Flat(Tensor rows) => rows.Slice(0, new TensorShape(Batch, rows.Shape[2]));
+    public Tensor OutputRows { get; } = Output.Slice(0, new TensorShape(Output.Shape[0], Output.Shape[2]));
 }
