@@ -49,7 +49,7 @@ public static unsafe partial class GemmBenchmark
         using var pool = new WorkerPool(threads);
         Console.WriteLine($"OpenBLAS {Marshal.PtrToStringAnsi(OpenBlas.openblas_get_config())}, " +
             $"core {Marshal.PtrToStringAnsi(OpenBlas.openblas_get_corename())}; threads: {threads} each; " +
-            $"LmForge micro-kernel {(GemmKernel.UsesFma ? "AVX2/FMA" : "scalar")}");
+            $"LmForge micro-kernel {GemmKernel.InstructionSet} ({GemmKernel.Mr}×{GemmKernel.Nr})");
         Console.WriteLine();
         Console.WriteLine($"GFLOP/s from the {(best ? "fastest" : "median")} of 3-15 timed repeats after a warm-up.");
         Console.WriteLine("CPU columns divide by the process's CPU time instead of wall time (GFLOP per core-second):");
