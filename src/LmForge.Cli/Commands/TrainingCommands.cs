@@ -159,7 +159,8 @@ public static partial class TrainingCommands
             if (parse.GetValue(trainShards) is { } train) overrides.Add("trainShards=" + train);
             if (parse.GetValue(validationShards) is { } validation) overrides.Add("validationShards=" + validation);
             config = config.WithOverrides(overrides);
-            string tokenizerSource = parse.GetValue(tokenizer) ?? checkpoint
+            // a resumed run's tokenizer is copied out of its checkpoint, which the run may prune before its next save
+            string tokenizerSource = parse.GetValue(tokenizer) ?? (checkpoint is null ? null : Path.Combine(checkpoint, CheckpointTokenizer.FileName))
                 ?? throw new ArgumentException("--tokenizer is required for a new run (the tokenizer.json the shards were made with, or its directory)");
             string run = parse.GetValue(output)
                 ?? (checkpoint is not null ? Path.GetDirectoryName(Path.GetFullPath(checkpoint))! : Path.Combine("runs", "train"));
@@ -574,8 +575,9 @@ public static partial class TrainingCommands
     {
         if (!File.Exists(fileOrDirectory)) return fileOrDirectory;
         string directory = Path.Combine(run, "tokenizer");
-        Directory.CreateDirectory(directory);
-        File.Copy(fileOrDirectory, Path.Combine(directory, CheckpointTokenizer.FileName), overwrite: true);
+        string copy = Path.Combine(directory, CheckpointTokenizer.FileName);
+        if (Path.GetFullPath(fileOrDirectory) != Path.GetFullPath(copy))
+            LmForge.Tokenization.Saving.AtomicFile.Write(copy, stream => { using var source = File.OpenRead(fileOrDirectory); source.CopyTo(stream); });
         return directory;
     }
 
