@@ -130,7 +130,7 @@ internal static unsafe class Attention
         {
             int Tq = QueryCount, Tk = KeyCount, hs = HeadSize;
             long outStride = (long)HeadCount * hs;
-            float* p = stackalloc float[QueryBlock * Tk];  // scores, then probabilities, of the block's query rows
+            float* p = ThreadScratch.Floats((long)QueryBlock * Tk);  // scores, then probabilities, of the block's query rows
             float* spare = stackalloc float[hs];           // output row for padding queries past the end
             float** q = stackalloc float*[QueryBlock];
             float** o = stackalloc float*[QueryBlock];
@@ -210,8 +210,8 @@ internal static unsafe class Attention
             int Tq = QueryCount, Tk = KeyCount, hs = HeadSize, groupSize = HeadCount / KeyValueHeadCount;
             long outStride = (long)HeadCount * hs;
             float scale = Scale;
-            float* p = stackalloc float[QueryBlock * Tk];   // probabilities of the block's rows
-            float* ds = stackalloc float[QueryBlock * Tk];  // score gradients (already × scale)
+            float* p = ThreadScratch.Floats(2L * QueryBlock * Tk);  // probabilities of the block's rows
+            float* ds = p + ((long)QueryBlock * Tk);              // score gradients (already × scale)
             float* spare = stackalloc float[hs];
             float* zero = stackalloc float[hs];
             new Span<float>(zero, hs).Clear();
