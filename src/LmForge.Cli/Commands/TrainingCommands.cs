@@ -152,14 +152,15 @@ public static partial class TrainingCommands
         command.SetAction(parse => CliErrors.Run(() =>
         {
             string? resumeFrom = parse.GetValue(resume);
-            string? checkpoint = resumeFrom is null ? null : CheckpointDirectory.Resolve(resumeFrom, TrainerState.IsCheckpoint);
+            string? checkpoint = resumeFrom is null ? null : ResolveResume(resumeFrom);
             var config = parse.GetValue(configFile) is { } path ? TrainingConfig.Load(path)
                 : checkpoint is not null ? TrainerState.LoadConfig(checkpoint) : new TrainingConfig();
             var overrides = new List<string>(parse.GetValue(set) ?? []);
             if (parse.GetValue(trainShards) is { } train) overrides.Add("trainShards=" + train);
             if (parse.GetValue(validationShards) is { } validation) overrides.Add("validationShards=" + validation);
             config = config.WithOverrides(overrides);
-            string tokenizerSource = parse.GetValue(tokenizer) ?? checkpoint
+            // a resumed run's tokenizer is copied out of its checkpoint, which the run may prune before its next save
+            string tokenizerSource = parse.GetValue(tokenizer) ?? (checkpoint is null ? null : Path.Combine(checkpoint, CheckpointTokenizer.FileName))
                 ?? throw new ArgumentException("--tokenizer is required for a new run (the tokenizer.json the shards were made with, or its directory)");
             string run = parse.GetValue(output)
                 ?? (checkpoint is not null ? Path.GetDirectoryName(Path.GetFullPath(checkpoint))! : Path.Combine("runs", "train"));
@@ -176,6 +177,14 @@ public static partial class TrainingCommands
             return 0;
         }));
         return command;
+    }
+
+    // The checkpoint --resume names: a checkpoint, or a run directory's newest once what crashed saves left there is
+    // swept (a checkpoint a crashed replacement moved aside is put back first, an interrupted abandonment finished).
+    static string ResolveResume(string path)
+    {
+        if (Directory.Exists(path) && !TrainerState.IsCheckpoint(path)) CheckpointDirectory.Sweep(path);
+        return CheckpointDirectory.Resolve(path, TrainerState.IsCheckpoint);
     }
 
     static Command Sft()
@@ -195,7 +204,7 @@ public static partial class TrainingCommands
         {
             if (parse.GetValue(resume) is { } resumeFrom)
             {
-                string saved = CheckpointDirectory.Resolve(resumeFrom, TrainerState.IsCheckpoint);
+                string saved = ResolveResume(resumeFrom);
                 var resumed = TrainerState.LoadConfig(saved).WithOverrides(parse.GetValue(set) ?? []);
                 string resumedRun = parse.GetValue(output) ?? Path.GetDirectoryName(Path.GetFullPath(saved))!;
                 using var resumedModel = TransformerTrainableModel.Load(saved, CpuBackend.Shared);
@@ -253,6 +262,8 @@ public static partial class TrainingCommands
         var backend = CpuBackend.Shared;
         using var trainer = resumeFrom is null ? Trainer.Start(config, model, backend, run) : Trainer.Resume(config, model, backend, run, resumeFrom);
         trainer.CheckpointExtraFiles = tokenizerFiles;
+        if (trainer.AbandonedCheckpoints.Count > 0)
+            AnsiConsole.MarkupLineInterpolated($"   resuming from step {trainer.State.Step}: the run's newer checkpoints ({string.Join(", ", trainer.AbandonedCheckpoints.Select(Path.GetFileName))}) belong to the abandoned branch and were moved to {Path.GetDirectoryName(trainer.AbandonedCheckpoints[0])} (delete it when you no longer need them)");
         trainer.Sampler = (_, step) => ProgressSample(model, tokenizer, config.SampleTokens, (ulong)step);
         trainer.Tasks = LmForge.Training.Tasks.TaskEvaluation.Open(config, tokenizer);
         trainer.Peak = LmForge.Tensors.Cpu.MachinePeak.Get(config.PeakGflops);
@@ -564,8 +575,9 @@ public static partial class TrainingCommands
     {
         if (!File.Exists(fileOrDirectory)) return fileOrDirectory;
         string directory = Path.Combine(run, "tokenizer");
-        Directory.CreateDirectory(directory);
-        File.Copy(fileOrDirectory, Path.Combine(directory, CheckpointTokenizer.FileName), overwrite: true);
+        string copy = Path.Combine(directory, CheckpointTokenizer.FileName);
+        if (Path.GetFullPath(fileOrDirectory) != Path.GetFullPath(copy))
+            LmForge.Tokenization.Saving.AtomicFile.Write(copy, stream => { using var source = File.OpenRead(fileOrDirectory); source.CopyTo(stream); });
         return directory;
     }
 

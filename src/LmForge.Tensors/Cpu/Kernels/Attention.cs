@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 
 namespace LmForge.Tensors.Cpu.Kernels;
@@ -13,7 +12,7 @@ namespace LmForge.Tensors.Cpu.Kernels;
 /// S = Q·Kᵀ over the keys the block needs (from its queries' lowest first key to its last query's causal end), then
 /// O = P·V; the backward's dP = dO·Vᵀ, dQ = dS·K, dK += dSᵀ·Q and dV += Pᵀ·dO likewise. Each row's softmax runs over
 /// its own visible range; the block's other keys weigh 0. The block's score rows live in per-thread scratch
-/// (<see cref="AttentionScratch"/>), not on the stack.
+/// (<see cref="ThreadScratch"/>), not on the stack.
 /// </summary>
 internal static unsafe class Attention
 {
@@ -144,7 +143,7 @@ internal static unsafe class Attention
         {
             int Tq = QueryCount, Tk = KeyCount, hs = HeadSize, kvs = KeyValueStride;
             long outStride = (long)HeadCount * hs;
-            float* scores = AttentionScratch.ForCurrentThread(QueryBlock * Tk).Scores; // the block's rows, (count, width)
+            float* scores = ThreadScratch.Floats((long)QueryBlock * Tk); // the block's rows, (count, width)
             for (int unit = start; unit < end; unit++)
             {
                 int block = unit % BlocksPerHead;
@@ -211,9 +210,8 @@ internal static unsafe class Attention
             int Tq = QueryCount, Tk = KeyCount, hs = HeadSize, kvs = KeyValueStride, groupSize = HeadCount / KeyValueHeadCount;
             int outStride = HeadCount * hs;
             float scale = Scale;
-            var scratch = AttentionScratch.ForCurrentThread(QueryBlock * Tk);
-            float* p = scratch.Scores;     // probabilities of the block's rows, (count, width)
-            float* ds = scratch.Gradients; // output-gradient·value products, then score gradients (already × scale)
+            float* p = ThreadScratch.Floats(2L * QueryBlock * Tk); // probabilities of the block's rows, (count, width)
+            float* ds = p + ((long)QueryBlock * Tk);              // output-gradient·value products, then score gradients (× scale)
             for (int unit = start; unit < end; unit++)
             {
                 int g = BiasGrad == null ? unit % KeyValueHeadCount : unit;
@@ -283,45 +281,5 @@ internal static unsafe class Attention
                 }
             }
         }
-    }
-}
-
-/// <summary>
-/// One thread's score rows for attention's query blocks: two native buffers grown to the largest block a call needs and
-/// kept for the thread's later calls (freed when the thread is gone), so a training step allocates nothing and a long
-/// sequence never needs megabytes of stack.
-/// </summary>
-internal sealed unsafe class AttentionScratch
-{
-    [ThreadStatic]
-    private static AttentionScratch? s_current;
-
-    private long _capacity;
-
-    public float* Scores { get; private set; }
-
-    public float* Gradients { get; private set; }
-
-    public static AttentionScratch ForCurrentThread(long floats)
-    {
-        var scratch = s_current ??= new AttentionScratch();
-        if (scratch._capacity < floats)
-        {
-            scratch.Free();
-            scratch.Scores = (float*)NativeMemory.AlignedAlloc((nuint)(floats * sizeof(float)), 64);
-            scratch.Gradients = (float*)NativeMemory.AlignedAlloc((nuint)(floats * sizeof(float)), 64);
-            scratch._capacity = floats;
-        }
-        return scratch;
-    }
-
-    ~AttentionScratch() => Free();
-
-    private void Free()
-    {
-        NativeMemory.AlignedFree(Scores);
-        NativeMemory.AlignedFree(Gradients);
-        Scores = Gradients = null;
-        _capacity = 0;
     }
 }
