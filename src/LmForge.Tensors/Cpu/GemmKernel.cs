@@ -68,116 +68,76 @@ internal static unsafe class GemmKernel
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void MicroKernel(int kc, float* a, float* b, float* c, int ldc, bool loadC, float* bias)
     {
-        if (UsesAvx512) MicroKernelAvx512(kc, a, b, c, ldc, loadC, bias);
-        else if (UsesFma) MicroKernelFma(kc, a, b, c, ldc, loadC, bias);
+        if (UsesAvx512) MicroKernel<Float512, Vector512<float>>(kc, a, b, c, ldc, loadC, bias);
+        else if (UsesFma) MicroKernel<Float256, Vector256<float>>(kc, a, b, c, ldc, loadC, bias);
         else MicroKernelScalar(kc, a, b, c, ldc, loadC, bias);
     }
 
-    // a is (kc, 6), b is (kc, 32), c is a 6×32 tile with leading dimension ldc. Two k steps per iteration keep the
-    // loop's own instructions off the FMA ports.
-    private static void MicroKernelAvx512(int kc, float* a, float* b, float* c, int ldc, bool loadC, float* bias)
+    // a is (kc, 6), b is (kc, Nr) with Nr = 2 vectors, c is a 6×Nr tile with leading dimension ldc: per k step two
+    // loads of B and six broadcasts of A feed twelve FMAs into the twelve accumulators.
+    private static void MicroKernel<TLanes, TVector>(int kc, float* a, float* b, float* c, int ldc, bool loadC, float* bias)
+        where TLanes : struct, IFloatLanes<TVector> where TVector : struct
     {
+        int w = TLanes.Count;
         if (loadC)
         {
+            // The tile of C is read back after the k loop: start fetching its cache lines now.
             for (int i = 0; i < Mr; i++)
             {
-                Sse.Prefetch0(c + (long)i * ldc);
-                Sse.Prefetch0(c + (long)i * ldc + 16);
-                Sse.Prefetch0(c + (long)i * ldc + 31);
+                for (int j = 0; j < 2 * w; j += 16) Sse.Prefetch0(c + (long)i * ldc + j);
+                Sse.Prefetch0(c + (long)i * ldc + (2 * w) - 1);
             }
         }
-        Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
-        Vector512<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
-        int p = 0;
-        for (; p + 2 <= kc; p += 2, a += 2 * Mr, b += 64)
+        TVector c00 = TLanes.Zero, c01 = TLanes.Zero, c10 = TLanes.Zero, c11 = TLanes.Zero, c20 = TLanes.Zero, c21 = TLanes.Zero;
+        TVector c30 = TLanes.Zero, c31 = TLanes.Zero, c40 = TLanes.Zero, c41 = TLanes.Zero, c50 = TLanes.Zero, c51 = TLanes.Zero;
+        for (int p = 0; p < kc; p++, a += Mr, b += 2 * w)
         {
-            var b0 = Vector512.LoadAligned(b);
-            var b1 = Vector512.LoadAligned(b + 16);
-            var ai = Vector512.Create(a[0]);
-            c00 = Vector512.FusedMultiplyAdd(ai, b0, c00);
-            c01 = Vector512.FusedMultiplyAdd(ai, b1, c01);
-            ai = Vector512.Create(a[1]);
-            c10 = Vector512.FusedMultiplyAdd(ai, b0, c10);
-            c11 = Vector512.FusedMultiplyAdd(ai, b1, c11);
-            ai = Vector512.Create(a[2]);
-            c20 = Vector512.FusedMultiplyAdd(ai, b0, c20);
-            c21 = Vector512.FusedMultiplyAdd(ai, b1, c21);
-            ai = Vector512.Create(a[3]);
-            c30 = Vector512.FusedMultiplyAdd(ai, b0, c30);
-            c31 = Vector512.FusedMultiplyAdd(ai, b1, c31);
-            ai = Vector512.Create(a[4]);
-            c40 = Vector512.FusedMultiplyAdd(ai, b0, c40);
-            c41 = Vector512.FusedMultiplyAdd(ai, b1, c41);
-            ai = Vector512.Create(a[5]);
-            c50 = Vector512.FusedMultiplyAdd(ai, b0, c50);
-            c51 = Vector512.FusedMultiplyAdd(ai, b1, c51);
-            b0 = Vector512.LoadAligned(b + 32);
-            b1 = Vector512.LoadAligned(b + 48);
-            ai = Vector512.Create(a[6]);
-            c00 = Vector512.FusedMultiplyAdd(ai, b0, c00);
-            c01 = Vector512.FusedMultiplyAdd(ai, b1, c01);
-            ai = Vector512.Create(a[7]);
-            c10 = Vector512.FusedMultiplyAdd(ai, b0, c10);
-            c11 = Vector512.FusedMultiplyAdd(ai, b1, c11);
-            ai = Vector512.Create(a[8]);
-            c20 = Vector512.FusedMultiplyAdd(ai, b0, c20);
-            c21 = Vector512.FusedMultiplyAdd(ai, b1, c21);
-            ai = Vector512.Create(a[9]);
-            c30 = Vector512.FusedMultiplyAdd(ai, b0, c30);
-            c31 = Vector512.FusedMultiplyAdd(ai, b1, c31);
-            ai = Vector512.Create(a[10]);
-            c40 = Vector512.FusedMultiplyAdd(ai, b0, c40);
-            c41 = Vector512.FusedMultiplyAdd(ai, b1, c41);
-            ai = Vector512.Create(a[11]);
-            c50 = Vector512.FusedMultiplyAdd(ai, b0, c50);
-            c51 = Vector512.FusedMultiplyAdd(ai, b1, c51);
+            var b0 = TLanes.Load(b);
+            var b1 = TLanes.Load(b + w);
+            var ai = TLanes.Create(a[0]);
+            c00 = TLanes.MultiplyAdd(ai, b0, c00);
+            c01 = TLanes.MultiplyAdd(ai, b1, c01);
+            ai = TLanes.Create(a[1]);
+            c10 = TLanes.MultiplyAdd(ai, b0, c10);
+            c11 = TLanes.MultiplyAdd(ai, b1, c11);
+            ai = TLanes.Create(a[2]);
+            c20 = TLanes.MultiplyAdd(ai, b0, c20);
+            c21 = TLanes.MultiplyAdd(ai, b1, c21);
+            ai = TLanes.Create(a[3]);
+            c30 = TLanes.MultiplyAdd(ai, b0, c30);
+            c31 = TLanes.MultiplyAdd(ai, b1, c31);
+            ai = TLanes.Create(a[4]);
+            c40 = TLanes.MultiplyAdd(ai, b0, c40);
+            c41 = TLanes.MultiplyAdd(ai, b1, c41);
+            ai = TLanes.Create(a[5]);
+            c50 = TLanes.MultiplyAdd(ai, b0, c50);
+            c51 = TLanes.MultiplyAdd(ai, b1, c51);
         }
-        if (p < kc)
-        {
-            var b0 = Vector512.LoadAligned(b);
-            var b1 = Vector512.LoadAligned(b + 16);
-            var ai = Vector512.Create(a[0]);
-            c00 = Vector512.FusedMultiplyAdd(ai, b0, c00);
-            c01 = Vector512.FusedMultiplyAdd(ai, b1, c01);
-            ai = Vector512.Create(a[1]);
-            c10 = Vector512.FusedMultiplyAdd(ai, b0, c10);
-            c11 = Vector512.FusedMultiplyAdd(ai, b1, c11);
-            ai = Vector512.Create(a[2]);
-            c20 = Vector512.FusedMultiplyAdd(ai, b0, c20);
-            c21 = Vector512.FusedMultiplyAdd(ai, b1, c21);
-            ai = Vector512.Create(a[3]);
-            c30 = Vector512.FusedMultiplyAdd(ai, b0, c30);
-            c31 = Vector512.FusedMultiplyAdd(ai, b1, c31);
-            ai = Vector512.Create(a[4]);
-            c40 = Vector512.FusedMultiplyAdd(ai, b0, c40);
-            c41 = Vector512.FusedMultiplyAdd(ai, b1, c41);
-            ai = Vector512.Create(a[5]);
-            c50 = Vector512.FusedMultiplyAdd(ai, b0, c50);
-            c51 = Vector512.FusedMultiplyAdd(ai, b1, c51);
-        }
-        StoreRow(c, c00, c01, loadC, bias);
-        StoreRow(c + ldc, c10, c11, loadC, bias);
-        StoreRow(c + 2L * ldc, c20, c21, loadC, bias);
-        StoreRow(c + 3L * ldc, c30, c31, loadC, bias);
-        StoreRow(c + 4L * ldc, c40, c41, loadC, bias);
-        StoreRow(c + 5L * ldc, c50, c51, loadC, bias);
+        StoreRow<TLanes, TVector>(c, c00, c01, loadC, bias);
+        StoreRow<TLanes, TVector>(c + ldc, c10, c11, loadC, bias);
+        StoreRow<TLanes, TVector>(c + 2L * ldc, c20, c21, loadC, bias);
+        StoreRow<TLanes, TVector>(c + 3L * ldc, c30, c31, loadC, bias);
+        StoreRow<TLanes, TVector>(c + 4L * ldc, c40, c41, loadC, bias);
+        StoreRow<TLanes, TVector>(c + 5L * ldc, c50, c51, loadC, bias);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StoreRow(float* row, Vector512<float> left, Vector512<float> right, bool loadC, float* bias)
+    private static void StoreRow<TLanes, TVector>(float* row, TVector left, TVector right, bool loadC, float* bias)
+        where TLanes : struct, IFloatLanes<TVector> where TVector : struct
     {
+        int w = TLanes.Count;
         if (loadC)
         {
-            left += Vector512.Load(row);
-            right += Vector512.Load(row + 16);
+            left = TLanes.Add(left, TLanes.Load(row));
+            right = TLanes.Add(right, TLanes.Load(row + w));
         }
         if (bias != null)
         {
-            left += Vector512.Load(bias);
-            right += Vector512.Load(bias + 16);
+            left = TLanes.Add(left, TLanes.Load(bias));
+            right = TLanes.Add(right, TLanes.Load(bias + w));
         }
-        Vector512.Store(left, row);
-        Vector512.Store(right, row + 16);
+        TLanes.Store(left, row);
+        TLanes.Store(right, row + w);
     }
 
     private static void MergeEdgeTile(float* tile, int mr, int nr, float* c, int ldc, bool loadC, float* bias)
@@ -193,68 +153,6 @@ internal static unsafe class GemmKernel
                 row[j] = value;
             }
         }
-    }
-
-    // a is (kc, 6), b is (kc, 16), c is a 6×16 tile with leading dimension ldc.
-    private static void MicroKernelFma(int kc, float* a, float* b, float* c, int ldc, bool loadC, float* bias)
-    {
-        if (loadC)
-        {
-            // The tile of C is read back after the k loop: start fetching its 12 cache lines now.
-            for (int i = 0; i < Mr; i++)
-            {
-                Sse.Prefetch0(c + (long)i * ldc);
-                Sse.Prefetch0(c + (long)i * ldc + 15);
-            }
-        }
-        Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
-        Vector256<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
-        for (int p = 0; p < kc; p++, a += Mr, b += Nr)
-        {
-            var b0 = Avx.LoadAlignedVector256(b);
-            var b1 = Avx.LoadAlignedVector256(b + 8);
-            var ai = Vector256.Create(a[0]);
-            c00 = Fma.MultiplyAdd(ai, b0, c00);
-            c01 = Fma.MultiplyAdd(ai, b1, c01);
-            ai = Vector256.Create(a[1]);
-            c10 = Fma.MultiplyAdd(ai, b0, c10);
-            c11 = Fma.MultiplyAdd(ai, b1, c11);
-            ai = Vector256.Create(a[2]);
-            c20 = Fma.MultiplyAdd(ai, b0, c20);
-            c21 = Fma.MultiplyAdd(ai, b1, c21);
-            ai = Vector256.Create(a[3]);
-            c30 = Fma.MultiplyAdd(ai, b0, c30);
-            c31 = Fma.MultiplyAdd(ai, b1, c31);
-            ai = Vector256.Create(a[4]);
-            c40 = Fma.MultiplyAdd(ai, b0, c40);
-            c41 = Fma.MultiplyAdd(ai, b1, c41);
-            ai = Vector256.Create(a[5]);
-            c50 = Fma.MultiplyAdd(ai, b0, c50);
-            c51 = Fma.MultiplyAdd(ai, b1, c51);
-        }
-        StoreRow(c, c00, c01, loadC, bias);
-        StoreRow(c + ldc, c10, c11, loadC, bias);
-        StoreRow(c + 2L * ldc, c20, c21, loadC, bias);
-        StoreRow(c + 3L * ldc, c30, c31, loadC, bias);
-        StoreRow(c + 4L * ldc, c40, c41, loadC, bias);
-        StoreRow(c + 5L * ldc, c50, c51, loadC, bias);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StoreRow(float* row, Vector256<float> left, Vector256<float> right, bool loadC, float* bias)
-    {
-        if (loadC)
-        {
-            left += Vector256.Load(row);
-            right += Vector256.Load(row + 8);
-        }
-        if (bias != null)
-        {
-            left += Vector256.Load(bias);
-            right += Vector256.Load(bias + 8);
-        }
-        Vector256.Store(left, row);
-        Vector256.Store(right, row + 8);
     }
 
     // Fallback without AVX2/FMA: the same packed tile contract with plain multiply-adds.
