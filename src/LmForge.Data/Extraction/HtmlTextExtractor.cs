@@ -20,12 +20,21 @@ namespace LmForge.Data.Extraction;
 /// </summary>
 public sealed class HtmlTextExtractor
 {
+    /// <summary>The default of <see cref="MaxHtmlLength"/>: 16 M characters, far above real articles.</summary>
+    public const int DefaultMaxHtmlLength = 16 << 20;
+
     private readonly HtmlParser _parser = new(new HtmlParserOptions { IsScripting = false, IsKeepingSourceReferences = false });
     private readonly PageMeasure _measure = new();
 
-    /// <summary>Returns the main text, or "" when the page has none.</summary>
+    /// <summary>Longer pages are refused: parsing one costs memory in proportion (about 100 bytes per character).</summary>
+    public int MaxHtmlLength { get; init; } = DefaultMaxHtmlLength;
+
+    /// <summary>Returns the main text, or "" when the page has none; a page longer than <see cref="MaxHtmlLength"/> is an
+    /// <see cref="UnextractablePageException"/>.</summary>
     public string Extract(string html)
     {
+        if (html.Length > MaxHtmlLength)
+            throw new UnextractablePageException($"the page has {html.Length:N0} characters of HTML, more than the limit of {MaxHtmlLength:N0}");
         var document = _parser.ParseDocument(html);
         var body = document.Body;
         if (body is null) return "";
