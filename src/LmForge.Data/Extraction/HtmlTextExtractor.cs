@@ -41,17 +41,23 @@ public sealed class HtmlTextExtractor
         var measure = _measure;
         measure.Clear();
         measure.Measure(body);
-        RemoveFurniture(body, measure, measure.Get(body).TextLength);
+        if (measure.ProseNoscripts.Count > 0 && NoscriptCopy.UnwrapOnlyCopies(body, measure.ProseNoscripts))
+        {
+            measure.Clear();
+            measure.Measure(body);
+        }
+        RemoveFurniture(body, measure);
         var content = ContentScorer.SelectContent(body, measure);
         var text = TextRenderer.Render(content, measure);
         measure.Clear(); // do not keep the page's tree alive until the next call
         return text;
     }
 
-    private static void RemoveFurniture(IElement root, PageMeasure measure, int pageText)
+    private static void RemoveFurniture(IElement root, PageMeasure measure)
     {
+        var page = measure.Get(root);
         var doomed = new List<IElement>();
-        Collect(root, doomed, measure, pageText);
+        Collect(root, doomed, measure, page);
         foreach (var element in doomed)
         {
             measure.Subtract(element);
@@ -59,38 +65,49 @@ public sealed class HtmlTextExtractor
         }
     }
 
-    private static void Collect(IElement element, List<IElement> doomed, PageMeasure measure, int pageText)
+    private static void Collect(IElement element, List<IElement> doomed, PageMeasure measure, PageMeasure.Info page)
     {
         foreach (var child in element.Children)
         {
-            if (IsFurniture(child, measure, pageText)) doomed.Add(child);
-            else Collect(child, doomed, measure, pageText);
+            if (IsFurniture(child, measure, page)) doomed.Add(child);
+            else Collect(child, doomed, measure, page);
         }
     }
 
-    private static bool IsFurniture(IElement element, PageMeasure measure, int pageText)
+    private static bool IsFurniture(IElement element, PageMeasure measure, PageMeasure.Info page)
     {
         var tag = element.LocalName;
         if (BoilerplatePatterns.RemovedTags.Contains(tag))
         {
-            // A page that wraps its article in <header> or <aside> still has its text counted: keep big ones.
-            return !(tag is "header" or "aside" or "nav" or "footer") || measure.Get(element).TextLength < pageText / 2 || pageText == 0;
+            // A page that wraps its article in <header> or <aside> still has its text counted: keep one that holds
+            // most of the page's text or most of its prose (the rest may be long link lists).
+            if (tag is not ("header" or "aside" or "nav" or "footer")) return true;
+            var box = measure.Get(element);
+            return !HoldsMostText(box, page) && !(box.ProseParagraphs >= 2 && box.ProseParagraphs * 2 > page.ProseParagraphs);
         }
         if (element.HasAttribute("hidden") || element.GetAttribute("aria-hidden") == "true") return true;
-        if (element.GetAttribute("role") is { } role && BoilerplatePatterns.RemovedRoles.Contains(role)) return true;
+        if (element.GetAttribute("role") is { } role)
+        {
+            if (BoilerplatePatterns.RemovedRoles.Contains(role)) return true;
+            // A tab bar or toolbar holds short labels; one that holds prose is an accordion or a panel, mislabelled.
+            if (BoilerplatePatterns.ControlRoles.Contains(role) && measure.Get(element).ProseParagraphs == 0) return true;
+        }
         if (element.GetAttribute("style") is { } style && IsHiddenStyle(style)) return true;
         if (tag is "article" or "main" or "body" or "html" || element.GetAttribute("itemprop") == "articleBody") return false;
 
         var names = measure.Names(element);
         if (names == NameFlags.None) return false;
         var info = measure.Get(element);
-        // Names lie (an "adrail" grid or an "advertisement-pusher" wrapper holding the story): a furniture name
-        // removes an element only when it holds no run of prose, or is mostly links, and not most of the page.
-        if (info.TextLength >= pageText * 0.7) return false;
+        // Names lie (an "adrail" grid, an "advertisement-pusher" or "teaser" wrapper holding the story with its share
+        // buttons): a furniture name removes an element only when it holds no run of prose, or is mostly links, and
+        // not most of the page.
+        if (HoldsMostText(info, page)) return false;
         bool furniture = (names & NameFlags.StrongNegative) != 0
             || ((names & NameFlags.WeakNegative) != 0 && (names & NameFlags.Positive) == 0);
         return furniture && (info.ProseParagraphs < 2 || info.LinkDensity > 0.5);
     }
+
+    private static bool HoldsMostText(PageMeasure.Info element, PageMeasure.Info page) => element.TextLength * 2 >= page.TextLength && page.TextLength > 0;
 
     internal static string ClassAndId(IElement element)
     {

@@ -97,6 +97,34 @@ internal sealed class TextRenderer
             if (density > 0.3 && tag is "ul" or "ol" or "dl" && info.TextLength < 400) return true;
         }
         if (info.TextLength < 40 && BoilerplatePatterns.BoilerplateLine().IsMatch(element.TextContent.Trim())) return true;
+        if (info.TextLength <= BoilerplatePatterns.FurnitureLineMaxLength && tag is "p" or "div" or "li" or "h2" or "h3" or "h4" or "h5" or "h6" or "small"
+            && !ContentScorer.HasBlockChild(element))
+        {
+            Span<char> opening = stackalloc char[48];
+            int length = 0;
+            bool space = false;
+            Opening(element, opening, ref length, ref space);
+            if (BoilerplatePatterns.IsFurnitureLine(opening[..length])) return true;
+        }
         return false;
+    }
+
+    // The first characters of the text under node, whitespace collapsed to single spaces, into opening.
+    private static void Opening(INode node, Span<char> opening, ref int length, ref bool space)
+    {
+        for (var child = node.FirstChild; child is not null && length < opening.Length; child = child.NextSibling)
+        {
+            if (child is IElement) Opening(child, opening, ref length, ref space);
+            else if (child.NodeType == NodeType.Text)
+            {
+                foreach (char c in child.TextContent)
+                {
+                    if (char.IsWhiteSpace(c)) { space = length > 0; continue; }
+                    if (space) { if (length == opening.Length) return; opening[length++] = ' '; space = false; }
+                    if (length == opening.Length) return;
+                    opening[length++] = c;
+                }
+            }
+        }
     }
 }
