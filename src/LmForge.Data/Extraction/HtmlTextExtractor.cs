@@ -31,7 +31,10 @@ public sealed class HtmlTextExtractor
 
     /// <summary>Returns the main text, or "" when the page has none; a page longer than <see cref="MaxHtmlLength"/> is an
     /// <see cref="UnextractablePageException"/>.</summary>
-    public string Extract(string html)
+    public string Extract(string html) => Extract(html, null);
+
+    /// <summary>As <see cref="Extract(string)"/>, and records in <paramref name="explanation"/> what was removed, chosen and dropped, and why.</summary>
+    public string Extract(string html, ExtractionExplanation? explanation)
     {
         if (html.Length > MaxHtmlLength)
             throw new UnextractablePageException($"the page has {html.Length:N0} characters of HTML, more than the limit of {MaxHtmlLength:N0}");
@@ -43,68 +46,71 @@ public sealed class HtmlTextExtractor
         measure.Measure(body);
         if (measure.ProseNoscripts.Count > 0 && NoscriptCopy.UnwrapOnlyCopies(body, measure.ProseNoscripts))
         {
+            explanation?.Notes.Add("a <noscript> holds the page's only copy of its text: used as content");
             measure.Clear();
             measure.Measure(body);
         }
-        RemoveFurniture(body, measure);
-        var content = ContentScorer.SelectContent(body, measure);
-        var text = TextRenderer.Render(content, measure);
+        RemoveFurniture(body, measure, explanation);
+        var content = ContentScorer.SelectContent(body, measure, explanation);
+        var text = TextRenderer.Render(content, measure, explanation);
         measure.Clear(); // do not keep the page's tree alive until the next call
         return text;
     }
 
-    private static void RemoveFurniture(IElement root, PageMeasure measure)
+    private static void RemoveFurniture(IElement root, PageMeasure measure, ExtractionExplanation? explanation)
     {
         var page = measure.Get(root);
-        var doomed = new List<IElement>();
+        var doomed = new List<(IElement Element, string Rule)>();
         Collect(root, doomed, measure, page);
-        foreach (var element in doomed)
+        foreach (var (element, rule) in doomed)
         {
+            explanation?.Removed.Add(ExtractionExplanation.Describe(element, measure.Get(element).TextLength, rule));
             measure.Subtract(element);
             element.Remove();
         }
     }
 
-    private static void Collect(IElement element, List<IElement> doomed, PageMeasure measure, PageMeasure.Info page)
+    private static void Collect(IElement element, List<(IElement, string)> doomed, PageMeasure measure, PageMeasure.Info page)
     {
         foreach (var child in element.Children)
         {
-            if (IsFurniture(child, measure, page)) doomed.Add(child);
+            if (FurnitureRule(child, measure, page) is { } rule) doomed.Add((child, rule));
             else Collect(child, doomed, measure, page);
         }
     }
 
-    private static bool IsFurniture(IElement element, PageMeasure measure, PageMeasure.Info page)
+    // Why element is furniture, or null when it is not.
+    private static string? FurnitureRule(IElement element, PageMeasure measure, PageMeasure.Info page)
     {
         var tag = element.LocalName;
         if (BoilerplatePatterns.RemovedTags.Contains(tag))
         {
             // A page that wraps its article in <header> or <aside> still has its text counted: keep one that holds
             // most of the page's text or most of its prose (the rest may be long link lists).
-            if (tag is not ("header" or "aside" or "nav" or "footer")) return true;
+            if (tag is not ("header" or "aside" or "nav" or "footer")) return "never-content tag";
             var box = measure.Get(element);
-            return !HoldsMostText(box, page) && !(box.ProseParagraphs >= 2 && box.ProseParagraphs * 2 > page.ProseParagraphs);
+            return HoldsMostText(box, page) || (box.ProseParagraphs >= 2 && box.ProseParagraphs * 2 > page.ProseParagraphs) ? null : "page-furniture tag, holding neither most text nor most prose";
         }
-        if (element.HasAttribute("hidden") || element.GetAttribute("aria-hidden") == "true") return true;
+        if (element.HasAttribute("hidden") || element.GetAttribute("aria-hidden") == "true") return "hidden";
         if (element.GetAttribute("role") is { } role)
         {
-            if (BoilerplatePatterns.RemovedRoles.Contains(role)) return true;
+            if (BoilerplatePatterns.RemovedRoles.Contains(role)) return "furniture role";
             // A tab bar or toolbar holds short labels; one that holds prose is an accordion or a panel, mislabelled.
-            if (BoilerplatePatterns.ControlRoles.Contains(role) && measure.Get(element).ProseParagraphs == 0) return true;
+            if (BoilerplatePatterns.ControlRoles.Contains(role) && measure.Get(element).ProseParagraphs == 0) return "control role without prose";
         }
-        if (element.GetAttribute("style") is { } style && IsHiddenStyle(style)) return true;
-        if (tag is "article" or "main" or "body" or "html" || element.GetAttribute("itemprop") == "articleBody") return false;
+        if (element.GetAttribute("style") is { } style && IsHiddenStyle(style)) return "hidden by style";
+        if (tag is "article" or "main" or "body" or "html" || element.GetAttribute("itemprop") == "articleBody") return null;
 
         var names = measure.Names(element);
-        if (names == NameFlags.None) return false;
+        if (names == NameFlags.None) return null;
         var info = measure.Get(element);
         // Names lie (an "adrail" grid, an "advertisement-pusher" or "teaser" wrapper holding the story with its share
         // buttons): a furniture name removes an element only when it holds no run of prose, or is mostly links, and
         // not most of the page.
-        if (HoldsMostText(info, page)) return false;
+        if (HoldsMostText(info, page)) return null;
         bool furniture = (names & NameFlags.StrongNegative) != 0
             || ((names & NameFlags.WeakNegative) != 0 && (names & NameFlags.Positive) == 0);
-        return furniture && (info.ProseParagraphs < 2 || info.LinkDensity > 0.5);
+        return furniture && (info.ProseParagraphs < 2 || info.LinkDensity > 0.5) ? "furniture class/id without prose, or mostly links" : null;
     }
 
     private static bool HoldsMostText(PageMeasure.Info element, PageMeasure.Info page) => element.TextLength * 2 >= page.TextLength && page.TextLength > 0;
