@@ -9,12 +9,15 @@ namespace LmForge.Data.Extraction;
 /// HTML5 parser, so broken markup is repaired as browsers do); the choice of content is ours:
 /// <list type="number">
 /// <item>remove elements that are never content (script, nav, footer, aside, forms' controls, ARIA navigation and
-/// banner roles, hidden elements) and those whose class or id names furniture (comments, share, related, cookie...),
-/// unless they hold most of the page's text;</item>
+/// banner roles, tab bars without prose, hidden elements) and those whose class or id names furniture (comments,
+/// share, related, cookie...), unless they hold most of the page's text (a header or aside: or most of its prose);
+/// a noscript that holds the page's only copy of its text is content (<see cref="NoscriptCopy"/>);</item>
 /// <item>score each paragraph (1 + commas + one point per 100 characters, at most 3) into its parent, grandparent
 /// and great-grandparent, weighted by the container's tag and class, and scaled by 1 − link density;</item>
-/// <item>take the best container plus the siblings that score close to it or read like prose;</item>
-/// <item>render it to text, dropping link-dense lists and tables and one-line furniture ("Advertisement").</item>
+/// <item>take the best container (the whole post when it is one of a thread's posts built alike) plus the siblings
+/// that score close to it, read like prose or are built like it, and the subheadings between them;</item>
+/// <item>render it to text, dropping link-dense lists and tables, one-line furniture ("Advertisement") and short
+/// credit, source, cross-link and call-to-action lines in several languages ("Quelle: dpa", "Lire aussi :").</item>
 /// </list>
 /// Not thread-safe (one parser per instance); use one extractor per task.
 /// </summary>
