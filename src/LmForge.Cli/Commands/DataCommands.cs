@@ -16,6 +16,7 @@ public static class DataCommands
         var data = new Command("data", "Clean web and text data with a recipe: read, extract, filter, deduplicate, anonymize, write.");
         data.Subcommands.Add(SampleCrawlCommand());
         data.Subcommands.Add(InspectCommand());
+        data.Subcommands.Add(ExtractCommand());
         data.Subcommands.Add(RunCommand());
         data.Subcommands.Add(RunTaskCommand());
         data.Subcommands.Add(MergeStatsCommand());
@@ -179,6 +180,36 @@ public static class DataCommands
             bool cut = !parse.GetValue(full) && text.Length > shown;
             Console.WriteLine($"{inspected.TextLabel} ({text.Length:N0} characters{(cut ? $", the first {shown:N0} shown; --full for all" : "")}):");
             Console.WriteLine(cut ? text[..shown] + " [...]" : text);
+            return 0;
+        }));
+        return command;
+    }
+
+    private static Command ExtractCommand()
+    {
+        var page = new Argument<string?>("page") { Description = "A saved web page (.html)", Arity = ArgumentArity.ZeroOrOne };
+        var url = new Option<string?>("--url") { Description = "The page's address, shown with the text (nothing is fetched)" };
+        var format = new Option<string>("--format") { Description = "text (default) or json", DefaultValueFactory = _ => "text" };
+        var warc = new Option<string?>("--warc") { Description = "Read the page from this WARC file (.warc, .warc.gz) instead" };
+        var record = new Option<int?>("--record") { Description = "With --warc: the record number, from 1 (default: the first response)" };
+        var explain = new Option<bool>("--explain") { Description = "Also show what was removed before scoring, which blocks were chosen and what was dropped inside them, and why" };
+        var command = new Command("extract",
+            "Print the main text of one page as the pipeline's html_extractor keeps it (same charset handling), from a file or a WARC record.");
+        command.Arguments.Add(page);
+        foreach (var option in new Option[] { url, format, warc, record, explain }) command.Options.Add(option);
+        command.SetAction(parse => CliErrors.Run(() =>
+        {
+            string? pagePath = parse.GetValue(page), warcPath = parse.GetValue(warc);
+            string outputFormat = parse.GetValue(format)!;
+            if (outputFormat is not ("text" or "json")) throw new ArgumentException($"--format: expected text or json, got '{outputFormat}'");
+            if ((pagePath is null) == (warcPath is null)) throw new ArgumentException("give either a page file or --warc FILE [--record N], not both or neither");
+            if (pagePath is not null && parse.GetValue(record) is not null) throw new ArgumentException("--record: only with --warc");
+            var html = pagePath is not null ? HtmlPage.FromFile(pagePath, parse.GetValue(url)) : HtmlPage.FromWarc(warcPath!, parse.GetValue(record), parse.GetValue(url));
+            string source = pagePath ?? $"{warcPath} record {parse.GetValue(record)?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "(first response)"}";
+            var explanation = parse.GetValue(explain) ? new ExtractionExplanation() : null;
+            string text = new HtmlTextExtractor().Extract(html.Html, explanation);
+            if (outputFormat == "json") ExtractionReport.WriteJson(Console.OpenStandardOutput(), source, html, text, explanation);
+            else Console.Write(ExtractionReport.Text(source, html, text, explanation));
             return 0;
         }));
         return command;

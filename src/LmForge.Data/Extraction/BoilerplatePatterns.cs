@@ -15,8 +15,11 @@ internal static partial class BoilerplatePatterns
 
     public static readonly HashSet<string> RemovedRoles = new(StringComparer.OrdinalIgnoreCase)
     {
-        "navigation", "banner", "contentinfo", "complementary", "menu", "menubar", "dialog", "alertdialog", "search", "toolbar", "tablist",
+        "navigation", "banner", "contentinfo", "complementary", "menu", "menubar", "dialog", "alertdialog", "search",
     };
+
+    /// <summary>Roles of widgets made of short controls: removed unless they hold prose (then they are mislabelled).</summary>
+    public static readonly HashSet<string> ControlRoles = new(StringComparer.OrdinalIgnoreCase) { "tablist", "toolbar" };
 
     /// <summary>Elements that start a new block of text (a line break before and after).</summary>
     public static readonly HashSet<string> BlockTags = new(StringComparer.Ordinal)
@@ -48,6 +51,38 @@ internal static partial class BoilerplatePatterns
     [GeneratedRegex(@"article|\bbody\b|content|entry|\bmain\b|\bpost\b|story|\btext\b|blog|hentry|\bpage\b|prose|markdown|rich-?text",
         RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
     public static partial Regex Positive();
+
+    /// <summary>
+    /// How short lines inside an article start when they are not the article: credits and sources, cross-links to
+    /// other pages, calls to follow or subscribe; in the languages of the crawl. One list: add a language here.
+    /// Matched case-insensitively at the start of a short block (<see cref="FurnitureLineMaxLength"/>), each entry
+    /// followed by the end, a colon, a space or a dash.
+    /// </summary>
+    public static readonly string[] FurnitureLineStarts =
+    [
+        // credits and sources (with a colon: "Quelle: dpa", "Source : AFP", "Foto: Getty Images")
+        "quelle:", "quellen:", "bildquelle:", "foto:", "fotos:", "bild:", "bilder:", "mit material von", "source:", "sources:",
+        "photo:", "photos:", "image:", "credit:", "credits:", "photo credit:", "crédit:", "crédits:", "crédit photo:",
+        "fuente:", "fuentes:", "crédito:", "créditos:", "fonte:", "fonti:", "foto di", "bron:", "źródło:",
+        // cross-links ("Auch interessant: ...", "Lire aussi : ...")
+        "auch interessant", "lesen sie auch", "lesen sie mehr", "zum weiterlesen", "weiterlesen", "mehr zum thema", "das könnte sie auch interessieren",
+        "read also", "also read", "read more:", "related:", "you may also like", "lire aussi", "à lire aussi", "a lire aussi", "voir aussi",
+        "lee también", "lea también", "te puede interesar", "también te puede interesar", "leer más", "leggi anche", "potrebbe interessarti",
+        "leia também", "leia mais", "veja também", "lees ook",
+        // calls to action ("Síguenos en Twitter", "Folgen Sie uns auf ...")
+        "síguenos", "folgen sie uns", "folge uns", "suivez-nous", "seguici", "siga-nos", "follow us", "volg ons", "abonnieren sie",
+        "jetzt abonnieren", "newsletter abonnieren", "abonnez-vous", "inscrivez-vous", "suscríbete", "iscriviti", "assine",
+    ];
+
+    /// <summary>The longest block (non-space characters) that a <see cref="FurnitureLineStarts"/> match removes.</summary>
+    public const int FurnitureLineMaxLength = 160;
+
+    private static readonly Regex FurnitureLineStart = new(
+        "^(?:" + string.Join("|", FurnitureLineStarts.Select(s => Regex.Escape(s).Replace(":", @"\s*:", StringComparison.Ordinal))) + @")(?:$|(?<=:)|[\s:\-–—])",
+        RegexOptions.IgnoreCase | RegexOptions.CultureInvariant | RegexOptions.Compiled);
+
+    /// <summary>Whether a short block's opening text (whitespace collapsed) is a credit, a cross-link or a call to action.</summary>
+    public static bool IsFurnitureLine(ReadOnlySpan<char> opening) => FurnitureLineStart.IsMatch(opening);
 
     // Whole short blocks that are furniture whatever element holds them.
     [GeneratedRegex(@"^(advertisement|advertising|sponsored( content)?|share( this)?( article| story)?|read more|continue reading|related( articles| stories)?|click here.*|sign up.*|subscribe.*|follow us.*|skip to (main )?content|image|photo|loading\.*|comments?)$",

@@ -7,7 +7,7 @@ internal static class ContentScorer
 {
     private const int MinParagraphLength = 25;
 
-    public static IReadOnlyList<IElement> SelectContent(IElement body, PageMeasure measure)
+    public static IReadOnlyList<IElement> SelectContent(IElement body, PageMeasure measure, ExtractionExplanation? explanation = null)
     {
         ScoreParagraphs(body, measure);
         IElement? top = null;
@@ -23,32 +23,99 @@ internal static class ContentScorer
                 top = element;
             }
         }
-        if (top is null) return [body];
+        if (top is null)
+        {
+            explanation?.Chosen.Add(ExtractionExplanation.Describe(body, measure.Get(body).TextLength, "no paragraph scored: the whole body"));
+            return [body];
+        }
 
         // A lone child carries no more than its parent: prefer the parent, which may hold the siblings' text too.
         while (top.ParentElement is { } parent && parent != body && parent.Children.Length == 1 && measure.Get(parent).IsCandidate)
             top = parent;
 
+        // A post in a thread (author line, body) whose siblings are posts built the same way: the thread is the content,
+        // so a short question is not lost to the long answer that outscored it.
+        if (top != body && top.ParentElement is { } post && post != body && HasSameStructureSibling(post, measure))
+        {
+            explanation?.Notes.Add($"the best block {ExtractionExplanation.StartTag(top)} is part of a post whose siblings are built alike: the posts are the content");
+            top = post;
+        }
+
         var parentOfTop = top.ParentElement;
-        if (parentOfTop is null || top == body) return [top];
+        if (parentOfTop is null || top == body)
+        {
+            explanation?.Chosen.Add(ExtractionExplanation.Describe(top, measure.Get(top).TextLength, $"best score {topScore:F1}"));
+            return [top];
+        }
         var chosen = new List<IElement>();
         double threshold = Math.Max(10, topScore * 0.2);
-        var topClass = top.GetAttribute("class");
+        IElement? heading = null;
         foreach (var sibling in parentOfTop.Children)
         {
-            if (sibling == top) { chosen.Add(sibling); continue; }
-            var info = measure.Get(sibling);
-            double bonus = !string.IsNullOrEmpty(topClass) && sibling.GetAttribute("class") == topClass ? topScore * 0.2 : 0;
-            if (info.IsCandidate && info.Score + bonus >= threshold) { chosen.Add(sibling); continue; }
-            if (sibling.LocalName is "p" or "blockquote" or "pre" or "ul" or "ol" or "h2" or "h3" or "h4" || (sibling.LocalName == "div" && !HasBlockChild(sibling)))
+            var reason = sibling == top ? $"best score {topScore:F1}" : JoinsContent(sibling, top, measure, threshold);
+            if (reason is not null)
             {
-                int length = info.TextLength;
-                double density = info.LinkDensity;
-                if (length > 80 && density < 0.25) chosen.Add(sibling);
-                else if (length is > 0 and <= 80 && density == 0 && EndsSentence(sibling.TextContent)) chosen.Add(sibling);
+                // A subheading between two chosen blocks belongs to the text it heads.
+                if (heading is not null && chosen.Count > 0)
+                {
+                    chosen.Add(heading);
+                    explanation?.Chosen.Add(ExtractionExplanation.Describe(heading, measure.Get(heading).TextLength, "subheading between chosen blocks"));
+                }
+                chosen.Add(sibling);
+                explanation?.Chosen.Add(ExtractionExplanation.Describe(sibling, measure.Get(sibling).TextLength, reason));
+                heading = null;
             }
+            else heading = sibling.LocalName is "h2" or "h3" or "h4" or "h5" or "h6" && measure.Get(sibling) is { TextLength: > 0, LinkDensity: < 0.5 } ? sibling : null;
         }
         return chosen;
+    }
+
+    // A sibling of the chosen container is content when it scores close to it, reads like prose, or is built like it
+    // (the same tag and first class word: text split over blocks "block block--text", "block block--list", or the
+    // question above its answers in a thread), unless it is mostly links or only a title.
+    private static string? JoinsContent(IElement sibling, IElement top, PageMeasure measure, double threshold)
+    {
+        var info = measure.Get(sibling);
+        if (info.IsCandidate && info.Score >= threshold) return $"sibling scoring {info.Score:F1}, at least {threshold:F1}";
+        if (info.TextLength >= MinParagraphLength && info.LinkDensity < 0.5 && SameStructure(sibling, top)) return "sibling built like the best block";
+        if (sibling.LocalName is "p" or "blockquote" or "pre" or "ul" or "ol" or "h2" or "h3" or "h4" || (sibling.LocalName == "div" && !HasBlockChild(sibling)))
+        {
+            int length = info.TextLength;
+            double density = info.LinkDensity;
+            if (length > 80 && density < 0.25) return "sibling reading like prose";
+            if (length is > 0 and <= 80 && density == 0 && EndsSentence(sibling.TextContent)) return "sibling ending a sentence";
+        }
+        return null;
+    }
+
+    private static bool HasSameStructureSibling(IElement element, PageMeasure measure)
+    {
+        foreach (var sibling in element.ParentElement!.Children)
+        {
+            if (sibling != element && measure.Get(sibling) is { IsCandidate: true, LinkDensity: < 0.5 } && SameStructure(sibling, element)) return true;
+        }
+        return false;
+    }
+
+    // The same tag and the same class words once modifiers ("block--list", "is-accepted", "has-image") are set aside:
+    // CSS frameworks' layout words ("grid-container row-more") must all agree, so a layout grid does not pass for a block.
+    private static bool SameStructure(IElement a, IElement b)
+    {
+        if (a.LocalName != b.LocalName) return false;
+        var words = BaseClassWords(a.GetAttribute("class"));
+        return words.Count > 0 && words.SetEquals(BaseClassWords(b.GetAttribute("class")));
+    }
+
+    private static HashSet<string> BaseClassWords(string? classes)
+    {
+        var words = new HashSet<string>(StringComparer.Ordinal);
+        if (classes is null) return words;
+        foreach (var word in classes.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (!word.Contains("--", StringComparison.Ordinal) && !word.StartsWith("is-", StringComparison.Ordinal) && !word.StartsWith("has-", StringComparison.Ordinal))
+                words.Add(word);
+        }
+        return words;
     }
 
     private static void ScoreParagraphs(IElement element, PageMeasure measure)

@@ -5,21 +5,29 @@ namespace LmForge.Data.Extraction;
 
 /// <summary>
 /// Pipeline step: replaces each document's HTML with its main text (<see cref="HtmlTextExtractor"/>); drops pages
-/// with no text left ("no_text") and pages that make the extractor fail ("extraction_error"), counting both.
-/// Recipe: <c>{"type": "html_extractor", "min_text_length": 1}</c>.
+/// with no text left ("no_text") and pages the extractor rejects ("extraction_error": an
+/// <see cref="UnextractablePageException"/>: a page over <c>max_html_length</c> characters), counting both. Any other
+/// exception is a bug and stops the task.
+/// Recipe: <c>{"type": "html_extractor", "min_text_length": 1, "max_html_length": 16777216}</c>.
 /// </summary>
 [RecipeStep("html_extractor")]
 public sealed class HtmlExtractor : IPipelineStep
 {
-    private readonly HtmlTextExtractor _extractor = new();
+    private readonly Func<string, string> _extract;
 
     public HtmlExtractor(StepParameters parameters)
     {
         MinTextLength = parameters.GetInt("min_text_length", 1);
         if (MinTextLength < 0) throw parameters.Invalid("min_text_length", $"expected a non-negative character count, got {MinTextLength}");
+        int maxHtmlLength = parameters.GetInt("max_html_length", HtmlTextExtractor.DefaultMaxHtmlLength);
+        if (maxHtmlLength < 1) throw parameters.Invalid("max_html_length", $"expected a positive character count, got {maxHtmlLength}");
+        _extract = new HtmlTextExtractor { MaxHtmlLength = maxHtmlLength }.Extract;
     }
 
-    public HtmlExtractor() { }
+    public HtmlExtractor() => _extract = new HtmlTextExtractor().Extract;
+
+    /// <summary>Runs <paramref name="extract"/> instead of the built-in extractor (tests give it one that fails).</summary>
+    internal HtmlExtractor(Func<string, string> extract) => _extract = extract;
 
     public string Name => "html_extractor";
 
@@ -35,9 +43,9 @@ public sealed class HtmlExtractor : IPipelineStep
             string text;
             try
             {
-                text = _extractor.Extract(document.Text);
+                text = _extract(document.Text);
             }
-            catch (Exception e) when (e is not OutOfMemoryException)
+            catch (UnextractablePageException e)
             {
                 context.Log?.Invoke($"{Name}: {document.Id} ({document.Url}): extraction failed: {e.Message}");
                 stats.Removed(document, "extraction_error");

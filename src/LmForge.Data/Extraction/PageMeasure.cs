@@ -40,9 +40,13 @@ internal sealed class PageMeasure
 
     public IEnumerable<(IElement Element, Info Info)> Candidates => _info.Where(p => p.Value.IsCandidate).Select(p => (p.Key, p.Value));
 
+    /// <summary>The page's &lt;noscript&gt; elements that hold prose (measured, but not counted in their ancestors).</summary>
+    public List<IElement> ProseNoscripts { get; } = [];
+
     public void Clear()
     {
         _info.Clear();
+        ProseNoscripts.Clear();
         if (_names.Count > MaxCachedNames) _names.Clear();
     }
 
@@ -83,7 +87,15 @@ internal sealed class PageMeasure
         {
             if (node is IElement child)
             {
-                if (child.LocalName is "script" or "style" or "noscript" or "template") continue;
+                if (child.LocalName is "script" or "style" or "template") continue;
+                if (child.LocalName == "noscript")
+                {
+                    // Parsed without scripting, a noscript's markup is elements: measured to find a page's only copy
+                    // of its article (NoscriptCopy), kept out of the counts, and removed as furniture otherwise.
+                    if (Measure(child, isLink).ProseParagraphs > 0) ProseNoscripts.Add(child);
+                    _info.Remove(child);
+                    continue;
+                }
                 var c = Measure(child, isLink);
                 info.TextLength += c.TextLength;
                 info.LinkLength += c.LinkLength;

@@ -12,14 +12,19 @@ internal sealed class TextRenderer
 {
     private readonly StringBuilder _text = new();
     private readonly PageMeasure _measure;
+    private readonly ExtractionExplanation? _explanation;
     private int _pendingBreaks;
     private bool _pendingSpace;
 
-    private TextRenderer(PageMeasure measure) => _measure = measure;
-
-    public static string Render(IReadOnlyList<IElement> content, PageMeasure measure)
+    private TextRenderer(PageMeasure measure, ExtractionExplanation? explanation)
     {
-        var renderer = new TextRenderer(measure);
+        _measure = measure;
+        _explanation = explanation;
+    }
+
+    public static string Render(IReadOnlyList<IElement> content, PageMeasure measure, ExtractionExplanation? explanation = null)
+    {
+        var renderer = new TextRenderer(measure, explanation);
         foreach (var element in content)
         {
             // The chosen containers themselves are content by choice; only what they hold is judged.
@@ -44,7 +49,12 @@ internal sealed class TextRenderer
             {
                 var tag = child.LocalName;
                 if (tag == "br") { _pendingBreaks = Math.Max(_pendingBreaks, 1); continue; }
-                if (IsClutter(child)) continue;
+                if (ClutterRule(child) is { } rule)
+                {
+                    if (_explanation is not null && _measure.Get(child).TextLength > 0)
+                        _explanation.Dropped.Add(ExtractionExplanation.Describe(child, _measure.Get(child).TextLength, rule));
+                    continue;
+                }
                 if (BoilerplatePatterns.BlockTags.Contains(tag))
                 {
                     if (tag == "pre") Block(child, 2);
@@ -78,25 +88,54 @@ internal sealed class TextRenderer
         }
     }
 
-    private bool IsClutter(IElement element)
+    // Why element is left out of the text, or null when it is kept.
+    private string? ClutterRule(IElement element)
     {
         var tag = element.LocalName;
         var info = _measure.Get(element);
-        if (info.TextLength == 0) return tag is not ("br" or "img");
-        if (tag is "h1") return true;
-        if (tag is "figcaption" or "figure" && info.TextLength < 300) return true;
+        if (info.TextLength == 0) return tag is not ("br" or "img") ? "empty" : null;
+        if (tag is "h1") return "the page title (h1)";
+        if (tag is "figcaption" or "figure" && info.TextLength < 300) return "short figure or caption";
         if (tag is "ul" or "ol" or "table" or "dl" or "div" or "section" or "form" or "fieldset" or "p" or "li" or "h2" or "h3" or "h4" or "h5" or "h6")
         {
             double density = info.LinkDensity;
             // A link-dense container that still holds prose is entered, and its link lists dropped one by one.
             bool prose = tag is "div" or "section" && info.ProseParagraphs > 0;
             // Data tables link each row's name (package lists, stock tables) and are content up to more links.
-            if (density > 0.5 && !prose && tag is "div" or "section" && element.QuerySelector("table") is not null) return false;
+            if (density > 0.5 && !prose && tag is "div" or "section" && element.QuerySelector("table") is not null) return null;
             double limit = tag == "table" ? 0.9 : 0.5;
-            if (density > limit && !prose && !(tag is "p" && info.TextLength > 200)) return true;
-            if (density > 0.3 && tag is "ul" or "ol" or "dl" && info.TextLength < 400) return true;
+            if (density > limit && !prose && !(tag is "p" && info.TextLength > 200)) return "mostly links";
+            if (density > 0.3 && tag is "ul" or "ol" or "dl" && info.TextLength < 400) return "short link list";
         }
-        if (info.TextLength < 40 && BoilerplatePatterns.BoilerplateLine().IsMatch(element.TextContent.Trim())) return true;
-        return false;
+        if (info.TextLength < 40 && BoilerplatePatterns.BoilerplateLine().IsMatch(element.TextContent.Trim())) return "boilerplate line";
+        if (info.TextLength <= BoilerplatePatterns.FurnitureLineMaxLength && tag is "p" or "div" or "li" or "h2" or "h3" or "h4" or "h5" or "h6" or "small"
+            && !ContentScorer.HasBlockChild(element))
+        {
+            Span<char> opening = stackalloc char[48];
+            int length = 0;
+            bool space = false;
+            Opening(element, opening, ref length, ref space);
+            if (BoilerplatePatterns.IsFurnitureLine(opening[..length])) return "credit, cross-link or call-to-action line";
+        }
+        return null;
+    }
+
+    // The first characters of the text under node, whitespace collapsed to single spaces, into opening.
+    private static void Opening(INode node, Span<char> opening, ref int length, ref bool space)
+    {
+        for (var child = node.FirstChild; child is not null && length < opening.Length; child = child.NextSibling)
+        {
+            if (child is IElement) Opening(child, opening, ref length, ref space);
+            else if (child.NodeType == NodeType.Text)
+            {
+                foreach (char c in child.TextContent)
+                {
+                    if (char.IsWhiteSpace(c)) { space = length > 0; continue; }
+                    if (space) { if (length == opening.Length) return; opening[length++] = ' '; space = false; }
+                    if (length == opening.Length) return;
+                    opening[length++] = c;
+                }
+            }
+        }
     }
 }

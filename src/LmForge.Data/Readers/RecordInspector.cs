@@ -29,29 +29,8 @@ public static class RecordInspector
 
     private static InspectedRecord InspectWarc(string path, int? number)
     {
-        const long maxRecordBytes = 64L << 20;
-        var skips = new List<string>();
-        using var reader = new WarcFileReader(path, maxRecordBytes, (reason, detail) => skips.Add($"{reason}: {detail}"));
-        int index = 0;
-        var types = new Dictionary<string, int>(StringComparer.Ordinal);
-        WarcRecord? found = null;
-        int foundIndex = 0;
-        foreach (var record in reader.ReadRecords())
-        {
-            index++;
-            types[record.Type ?? "(none)"] = types.GetValueOrDefault(record.Type ?? "(none)") + 1;
-            if (found is null && (number == index || (number is null && record.Type == "response")))
-            {
-                found = record;
-                foundIndex = index;
-            }
-        }
-        string counts = string.Join(", ", types.Select(t => $"{t.Value} {t.Key}"));
-        if (found is null)
-            throw new InvalidOperationException(number is null
-                ? $"{path}: no response record among its {index} records ({counts})"
-                : $"{path}: --record {number} is out of range: the file has {index} records (1..{index})");
-
+        const long maxRecordBytes = WarcRecordFinder.MaxRecordBytes;
+        var (found, foundIndex, index, counts, skips) = WarcRecordFinder.Find(path, number);
         var sections = new List<(string, IReadOnlyList<(string, string)>)>
         {
             ("WARC record", [.. found.Headers.Select(h => (h.Key, h.Value))]),

@@ -123,3 +123,26 @@ public class ShingleScoreTests
         Assert.Equal(2.0 / 3, result.Accuracy, 12);
     }
 }
+
+public class HtmlExtractorStepTests
+{
+    [Fact]
+    public void A_page_over_the_size_limit_is_counted_as_an_extraction_error()
+    {
+        string ok = "<html><body><p>A short page that is fine to extract.</p></body></html>";
+        var docs = new[] { new Document("big", ok.Replace("short", new string('x', 200), StringComparison.Ordinal)), new Document("ok", ok) };
+        var step = new HtmlExtractor(new LmForge.Data.Recipes.StepParameters(System.Text.Json.JsonDocument.Parse("""{"max_html_length": 150}""").RootElement, "steps[0]", "html_extractor", "."));
+        var (kept, stats, log) = StepRunner.Run(step, docs);
+        Assert.Equal("ok", Assert.Single(kept).Id);
+        Assert.Equal(1, stats.RemovedByReason["extraction_error"]);
+        Assert.Contains(log, line => line.Contains("more than the limit of 150", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void A_bug_in_the_extractor_stops_the_step_instead_of_becoming_a_statistic()
+    {
+        var step = new HtmlExtractor(_ => throw new NullReferenceException("a bug"));
+        var error = Assert.Throws<NullReferenceException>(() => StepRunner.Run(step, [new Document("a", "<p>text</p>")]));
+        Assert.Equal("a bug", error.Message);
+    }
+}

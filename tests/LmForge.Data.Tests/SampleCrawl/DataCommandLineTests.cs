@@ -84,4 +84,52 @@ public class DataCommandLineTests
         Assert.Equal("", output);
         Assert.Matches(@"^error: .*--record 100000 is out of range: the file has \d+ records \(1\.\.\d+\)\n$", errors);
     }
+
+    [Fact]
+    public void Extract_prints_a_pages_main_text_as_text_json_from_a_warc_record_and_explained()
+    {
+        using var dir = new TempDirectory();
+        const string article = "Les élèves ont lu le château, puis ils ont écrit une longue lettre à leurs parents pour raconter la visite du musée et du jardin.";
+        string html = $"<html><head><title>t</title></head><body><nav><a href='/'>Accueil</a> <a href='/x'>Région</a></nav><article><p>{article}</p>" +
+            "<p>Source : AFP</p></article><footer>Tous droits réservés</footer></body></html>";
+        // Latin-1 bytes: read right only through the charset (the HTTP header in the WARC, the meta tag in the file).
+        File.WriteAllBytes(dir.File("page.html"), System.Text.Encoding.Latin1.GetBytes(html.Replace("<title>", "<meta charset=\"iso-8859-1\"><title>", StringComparison.Ordinal)));
+        using (var file = File.Create(dir.File("crawl.warc.gz")))
+        using (var writer = new LmForge.Data.Writers.WarcWriter(file, gzipPerRecord: true, StepRunner.SeededIds()))
+        {
+            writer.WriteWarcinfo(DateTimeOffset.UnixEpoch, "software: test\r\n");
+            writer.WriteResponse("https://example.fr/visite", DateTimeOffset.UnixEpoch, System.Text.Encoding.Latin1.GetBytes(html), "text/html; charset=ISO-8859-1");
+        }
+
+        var (code, output, errors) = Lmforge(dir.Path, "data", "extract", "page.html");
+        Assert.True(code == 0, errors);
+        Assert.Equal(article + "\n", output);
+
+        (code, output, errors) = Lmforge(dir.Path, "data", "extract", "page.html", "--url", "https://example.fr/visite", "--format", "json");
+        Assert.True(code == 0, errors);
+        using (var json = System.Text.Json.JsonDocument.Parse(output))
+        {
+            Assert.Equal(article, json.RootElement.GetProperty("text").GetString());
+            Assert.Equal("https://example.fr/visite", json.RootElement.GetProperty("url").GetString());
+            Assert.Equal("iso-8859-1 (chosen from meta)", json.RootElement.GetProperty("charset").GetString());
+        }
+
+        (code, output, errors) = Lmforge(dir.Path, "data", "extract", "--warc", "crawl.warc.gz", "--record", "2", "--explain");
+        Assert.True(code == 0, errors);
+        Assert.Contains("charset ISO-8859-1 (chosen from http header)", output, StringComparison.Ordinal);
+        Assert.Contains("(https://example.fr/visite)", output, StringComparison.Ordinal);
+        Assert.Contains(article, output, StringComparison.Ordinal);
+        Assert.Contains("<nav> 13 chars \"Accueil Région\": page-furniture tag", output, StringComparison.Ordinal);
+        Assert.Contains("chosen as content (1):\n  <article>", output, StringComparison.Ordinal);
+        Assert.Contains("\"Source : AFP\": credit, cross-link or call-to-action line", output, StringComparison.Ordinal);
+
+        (code, output, errors) = Lmforge(dir.Path, "data", "extract", "--warc", "crawl.warc.gz", "--record", "1");
+        Assert.Equal(1, code);
+        Assert.Equal("error: crawl.warc.gz: record 1 is a warcinfo record, not a response\n", errors);
+
+        (code, output, errors) = Lmforge(dir.Path, "data", "extract", "missing.html");
+        Assert.Equal(1, code);
+        Assert.Equal("", output);
+        Assert.Equal("error: missing.html: no such file\n", errors);
+    }
 }
