@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 using LmForge.Tensors.Cpu;
 
 namespace LmForge.Tensors.Tests;
@@ -139,17 +140,49 @@ public sealed unsafe class WorkerPoolTests
     {
         using var pool = new WorkerPool(2);
         using var started = new ManualResetEventSlim();
-        var first = new BlockingOperation { Started = started, Hold = TimeSpan.FromMilliseconds(300) };
+        var done = new StrongBox<bool>();
+        var first = new BlockingOperation { Started = started, Hold = TimeSpan.FromMilliseconds(300), Done = done };
         var firstRun = new Thread(() => pool.Run(2, 1, ref first));
         firstRun.Start();
         Assert.True(started.Wait(TimeSpan.FromSeconds(10)));
         var chunks = new ConcurrentBag<(int Start, int End, int Thread)>();
         var second = new RecordingOperation { Chunks = chunks };
         pool.Run(100, 1, ref second); // issued while the first holds the pool
-        Assert.False(firstRun.IsAlive, "the second Run returned before the first one finished");
+        Assert.True(Volatile.Read(ref done.Value), "the second Run returned before the first one's work finished");
         Assert.Equal([(0, 50), (50, 100)], chunks.Select(c => (c.Start, c.End)).Order());
         Assert.Equal(2, chunks.Select(c => c.Thread).Distinct().Count()); // across the pool, not serially on one thread
         firstRun.Join();
+    }
+
+    [Fact]
+    public void Run_InALoopOnOneThread_DoesNotStarveASecondThread()
+    {
+        using var pool = new WorkerPool(2);
+        int stop = 0;
+        var looping = new Thread(() =>
+        {
+            var hits = new int[64];
+            fixed (int* counts = hits)
+            {
+                var operation = new CountingOperation { Counts = counts };
+                while (Volatile.Read(ref stop) == 0) pool.Run(hits.Length, 1, ref operation);
+            }
+        }) { IsBackground = true };
+        looping.Start();
+        var second = new Thread(() =>
+        {
+            var hits = new int[64];
+            fixed (int* counts = hits)
+            {
+                var operation = new CountingOperation { Counts = counts };
+                for (int run = 0; run < 200; run++) pool.Run(hits.Length, 1, ref operation);
+            }
+        }) { IsBackground = true };
+        second.Start();
+        bool finished = second.Join(TimeSpan.FromSeconds(20));
+        Volatile.Write(ref stop, 1);
+        Assert.True(finished, "the second thread's 200 Runs did not get the pool in 20 s while another thread ran in a loop");
+        Assert.True(looping.Join(TimeSpan.FromSeconds(10)));
     }
 
     [Fact]
@@ -194,6 +227,7 @@ public sealed unsafe class WorkerPoolTests
         public ManualResetEventSlim Started;
         public TimeSpan Hold;
         public int* Counts;
+        public StrongBox<bool>? Done;
 
         public readonly void Invoke(int start, int end)
         {
@@ -201,6 +235,7 @@ public sealed unsafe class WorkerPoolTests
             {
                 Started.Set();
                 Thread.Sleep(Hold);
+                if (Done is not null) Volatile.Write(ref Done.Value, true);
             }
             if (Counts == null) return;
             for (int i = start; i < end; i++) Interlocked.Increment(ref Counts[i]);

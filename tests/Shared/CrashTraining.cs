@@ -56,6 +56,9 @@ public sealed record CrashTrainingResult(int Kills, int KillsInCheckpointWrite, 
 public static partial class CrashTraining
 {
     const int SIGINT = 2;
+    // What lmforge train prints once the trainer is open (metrics.jsonl cut back to the resumed step), just before it
+    // registers its signal handlers and trains: progress in metrics.jsonl counts only after it.
+    const string TrainingStarted = "MFU over the peak";
 
     [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
     private static partial int SendSignal(int pid, int signal);
@@ -80,7 +83,7 @@ public static partial class CrashTraining
 
         string reference = Path.Combine(work, "reference");
         var referenceLife = Life.Start(options.Program, NewRun(reference));
-        referenceLife.WaitForOutput("MFU over the peak");
+        referenceLife.WaitForOutput(TrainingStarted);
         var trainingClock = Stopwatch.StartNew();
         referenceLife.WaitForExit();
         double trainingSeconds = trainingClock.Elapsed.TotalSeconds;
@@ -100,26 +103,30 @@ public static partial class CrashTraining
         string crashed = Path.Combine(work, "crashed");
         int kills = 0, killsInSave = 0, killsInValidation = 0, interrupts = 0, interruptsInSave = 0, lives = 1;
         bool finished = false;
-        foreach (var (kill, moment) in plan)
+        for (int e = 0; e < plan.Count; e++)
         {
+            var (kill, moment) = plan[e];
             string? resumeFrom = CheckpointDirectory.FindLatest(crashed);
             int resumedStep = resumeFrom is null ? 0 : StepOf(resumeFrom);
+            // each signal lands within its share of the steps left, so every one is sent before the run ends
+            int share = Math.Max(1, (options.Steps - resumedStep) / (plan.Count - e + 1));
             var life = Life.Start(options.Program, resumeFrom is null ? NewRun(crashed) : ["train", "--resume", crashed]);
             lives++;
             int? validationStep = null;
             switch (moment)
             {
                 case CrashMoment.Random:
-                    // after this life's first step (so SIGINT finds its handler), within the half of the work left
-                    if (!life.WaitForMetrics(crashed, resumedStep + 1)) break;
-                    Thread.Sleep(TimeSpan.FromSeconds(random.NextDouble() * 0.5 * trainingSeconds * (options.Steps - resumedStep) / options.Steps));
+                    // after a random number of this life's steps (at least one, so SIGINT finds its handler), a random
+                    // part of a step's time later
+                    if (!life.WaitForOutput(TrainingStarted) || !life.WaitForMetrics(crashed, resumedStep + 1 + random.Next(share))) break;
+                    Thread.Sleep(TimeSpan.FromSeconds(random.NextDouble() * trainingSeconds / options.Steps));
                     break;
                 case CrashMoment.CheckpointWrite:
                     life.WaitForDirectory(crashed, ".incomplete-", random.Next(1, 3));
                     break;
                 case CrashMoment.Validation:
-                    int next = (resumedStep / options.EvalEvery + 1 + random.Next(2)) * options.EvalEvery;
-                    if (life.WaitForMetrics(crashed, next)) validationStep = next;
+                    int next = (resumedStep / options.EvalEvery + 1 + random.Next(Math.Max(1, share / options.EvalEvery))) * options.EvalEvery;
+                    if (life.WaitForOutput(TrainingStarted) && life.WaitForMetrics(crashed, next)) validationStep = next;
                     break;
             }
             bool saveUnderWay = Directory.Exists(crashed) && Directory.GetDirectories(crashed, ".incomplete-*").Length > 0;
@@ -312,7 +319,7 @@ public static partial class CrashTraining
 
         public int ExitCode => _process.ExitCode;
 
-        public void WaitForOutput(string text) => WaitUntil(() => Output.Contains(text, StringComparison.Ordinal));
+        public bool WaitForOutput(string text) => WaitUntil(() => Output.Contains(text, StringComparison.Ordinal));
 
         /// <summary>Until metrics.jsonl logs <paramref name="steps"/> steps; false if the process ended first.</summary>
         public bool WaitForMetrics(string run, int steps) => WaitUntil(() => LoggedStepsWhileWritten(run) >= steps);

@@ -37,7 +37,8 @@ public sealed unsafe class WorkerPool : IDisposable
     private Thread[]? _threads;
     private readonly object _queue = new();
     private int _busy;
-    private int _queued;
+    private int _queued;   // Runs (and a Dispose) blocked waiting for the pool, under _queue
+    private int _handoffs; // of them, those the pool was passed to and that have not woken yet
     private bool _disposed;
     private bool _stopped;
     private long _generation;
@@ -142,7 +143,9 @@ public sealed unsafe class WorkerPool : IDisposable
         Release(); // a Run that was waiting sees _stopped and throws
     }
 
-    // Spin, then block, until this thread takes the pool from the Run that holds it.
+    // Spin, then block, until this thread holds the pool: taken when free, or handed over by the Run releasing it.
+    // Blocked waiters are handed the pool before it is ever free again, so a thread calling Run in a loop cannot
+    // starve another one.
     private void WaitForPool()
     {
         long deadline = Stopwatch.GetTimestamp() + SpinTicks;
@@ -151,22 +154,44 @@ public sealed unsafe class WorkerPool : IDisposable
             Thread.SpinWait(8);
             if (Volatile.Read(ref _busy) == 0 && Interlocked.CompareExchange(ref _busy, 1, 0) == 0) return;
         }
-        // The queued count is raised before the last check and Release clears _busy before reading it (both full
-        // fences), so either this thread sees the pool free or the releasing Run sees it queued and wakes it.
-        Interlocked.Increment(ref _queued);
         lock (_queue)
         {
-            while (Interlocked.CompareExchange(ref _busy, 1, 0) != 0) Monitor.Wait(_queue);
+            // Raised before the check, and Release clears _busy before reading it (both full fences): either this
+            // thread sees the pool free, or the releasing Run sees it queued and wakes it.
+            Interlocked.Increment(ref _queued);
+            while (true)
+            {
+                if (_handoffs > 0)
+                {
+                    _handoffs--;
+                    break;
+                }
+                if (Interlocked.CompareExchange(ref _busy, 1, 0) == 0) break;
+                Monitor.Wait(_queue);
+            }
+            Interlocked.Decrement(ref _queued);
         }
-        Interlocked.Decrement(ref _queued);
     }
 
     private void Release()
     {
+        if (Volatile.Read(ref _queued) > 0)
+        {
+            lock (_queue)
+            {
+                if (_queued > _handoffs)
+                {
+                    // _busy stays 1: the pool passes straight to a blocked waiter (each one woken takes one handoff)
+                    _handoffs++;
+                    Monitor.Pulse(_queue);
+                    return;
+                }
+            }
+        }
         Interlocked.Exchange(ref _busy, 0);
         if (Volatile.Read(ref _queued) > 0)
         {
-            lock (_queue) Monitor.Pulse(_queue);
+            lock (_queue) Monitor.PulseAll(_queue);
         }
     }
 

@@ -43,6 +43,7 @@ public static class CheckpointDirectory
         try
         {
             writeContents(temporary);
+            FlushToDisk(temporary);
         }
         catch
         {
@@ -64,6 +65,17 @@ public static class CheckpointDirectory
         }
         Prune(runDirectory, keep);
         return final;
+    }
+
+    // Every file's bytes on the disk before the rename publishes the checkpoint, so a machine that loses power after it
+    // does not come back with a step-* whose files are empty or short (its hashes would then fail the resume).
+    static void FlushToDisk(string directory)
+    {
+        foreach (string file in Directory.EnumerateFiles(directory, "*", SearchOption.AllDirectories))
+        {
+            using var stream = new FileStream(file, FileMode.Open, FileAccess.ReadWrite, FileShare.Read);
+            stream.Flush(flushToDisk: true);
+        }
     }
 
     /// <summary>Complete checkpoints of a run, oldest first, as (step, path); none past an unfinished abandonment's step.</summary>
