@@ -145,11 +145,44 @@ public static partial class TrainingCommands
         var tokenizer = new Option<string?>("--tokenizer") { Description = "The tokenizer the shards were made with: its .json file or the directory holding tokenizer.json (copied into checkpoints, used for samples)" };
         var output = new Option<string?>("--out") { Description = "Run directory (default: runs/train, or the resumed checkpoint's run)" };
         var resume = new Option<string?>("--resume") { Description = "Continue from a checkpoint directory or a run directory (its newest checkpoint)" };
-        var command = new Command("train", "Pretrain a model on token shards (config file + overrides; architecture gpt2, llama, bert or t5 with its objective), with checkpoints, validation and samples.")
+        var printSbatch = new Option<bool>("--print-sbatch") { Description = "Print an sbatch script that runs this training as a data-parallel Slurm job (srun --mpi=pmix) instead of training" };
+        var nodes = new Option<int>("--nodes") { Description = "--print-sbatch: machines", DefaultValueFactory = _ => 1 };
+        var processesPerNode = new Option<int>("--processes-per-node") { Description = "--print-sbatch: processes per machine (they share its cores)", DefaultValueFactory = _ => 2 };
+        var partition = new Option<string?>("--partition") { Description = "--print-sbatch: Slurm partition" };
+        var time = new Option<string?>("--time") { Description = "--print-sbatch: time limit (e.g. 02:00:00)" };
+        var command = new Command("train", "Pretrain a model on token shards (config file + overrides; architecture gpt2, llama, bert or t5 with its objective), with checkpoints, validation and samples; data parallel under mpirun or srun.")
         {
-            configFile, set, trainShards, validationShards, tokenizer, output, resume,
+            configFile, set, trainShards, validationShards, tokenizer, output, resume, printSbatch, nodes, processesPerNode, partition, time,
         };
         command.SetAction(parse => CliErrors.Run(() =>
+        {
+            if (parse.GetValue(printSbatch))
+            {
+                var words = new List<string> { "train" };
+                void Add(string option, string? value)
+                {
+                    if (value is not null) words.AddRange([option, value]);
+                }
+                Add("--config", parse.GetValue(configFile));
+                foreach (string assignment in parse.GetValue(set) ?? []) Add("--set", assignment);
+                Add("--train", parse.GetValue(trainShards));
+                Add("--val", parse.GetValue(validationShards));
+                Add("--tokenizer", parse.GetValue(tokenizer));
+                Add("--out", parse.GetValue(output));
+                Add("--resume", parse.GetValue(resume));
+                var job = new LmForge.Training.Distributed.SlurmTrainingJob
+                {
+                    Nodes = parse.GetValue(nodes), ProcessesPerNode = parse.GetValue(processesPerNode), Partition = parse.GetValue(partition), TimeLimit = parse.GetValue(time),
+                };
+                Console.Write(LmForge.Training.Distributed.SlurmTrainingScript.Write(job,
+                    $"{LmforgeCommand()} {string.Join(' ', words.Select(LmForge.Training.Distributed.SlurmTrainingScript.Quote))}"));
+                return 0;
+            }
+            return DataParallelRun.Run(processes => Train(parse, processes));
+        }));
+        return command;
+
+        int Train(ParseResult parse, LmForge.Training.Distributed.ICollective processes)
         {
             string? resumeFrom = parse.GetValue(resume);
             string? checkpoint = resumeFrom is null ? null : CheckpointDirectory.Resolve(resumeFrom, TrainerState.IsCheckpoint);
@@ -171,11 +204,20 @@ public static partial class TrainingCommands
             if (config.Objective != TrainingObjectives.Causal && config.Tokenizer.Length == 0) config = config with { Tokenizer = Path.GetFullPath(tokenizerFiles[0]) };
             using var model = TrainableModels.Create(config, CpuBackend.Shared);
             AnsiConsole.MarkupLineInterpolated($"{Describe(model)}; {config.Steps} steps of {config.TotalBatchTokens} tokens{(checkpoint is null ? "" : $", resuming {checkpoint}")}");
-            var result = TrainWithProgress(config, model, run, bpe, tokenizerFiles, checkpoint);
+            var result = TrainWithProgress(config, model, run, bpe, tokenizerFiles, checkpoint, processes: processes);
             AnsiConsole.MarkupLineInterpolated($"Done at step {result.Step}; validation loss {result.LastValidationLoss?.ToString("F4", CultureInfo.InvariantCulture) ?? "-"}; checkpoint {result.CheckpointDirectory}");
             return 0;
-        }));
-        return command;
+        }
+    }
+
+    // How a node starts this lmforge: the apphost, or dotnet and the entry assembly.
+    static string LmforgeCommand()
+    {
+        string process = Environment.ProcessPath ?? "lmforge";
+        string? entry = System.Reflection.Assembly.GetEntryAssembly()?.Location;
+        return Path.GetFileNameWithoutExtension(process) == "dotnet" && !string.IsNullOrEmpty(entry)
+            ? $"{LmForge.Training.Distributed.SlurmTrainingScript.Quote(process)} {LmForge.Training.Distributed.SlurmTrainingScript.Quote(entry)}"
+            : LmForge.Training.Distributed.SlurmTrainingScript.Quote(process);
     }
 
     static Command Sft()
@@ -248,13 +290,13 @@ public static partial class TrainingCommands
     // a checkpoint and end the command with exit code 130 (a second one ends the process at once); resumeHint says how
     // to continue.
     static TrainingResult TrainWithProgress(TrainingConfig config, ITrainableModel model, string run, BpeTokenizer tokenizer, IReadOnlyList<string> tokenizerFiles,
-        string? resumeFrom, string? resumeHint = null)
+        string? resumeFrom, string? resumeHint = null, LmForge.Training.Distributed.ICollective? processes = null)
     {
         var backend = CpuBackend.Shared;
-        using var trainer = resumeFrom is null ? Trainer.Start(config, model, backend, run) : Trainer.Resume(config, model, backend, run, resumeFrom);
+        using var trainer = resumeFrom is null ? Trainer.Start(config, model, backend, run, processes) : Trainer.Resume(config, model, backend, run, resumeFrom, processes);
         trainer.CheckpointExtraFiles = tokenizerFiles;
         trainer.Sampler = (_, step) => ProgressSample(model, tokenizer, config.SampleTokens, (ulong)step);
-        trainer.Tasks = LmForge.Training.Tasks.TaskEvaluation.Open(config, tokenizer);
+        if (processes is null || processes.Rank == 0) trainer.Tasks = LmForge.Training.Tasks.TaskEvaluation.Open(config, tokenizer);
         trainer.Peak = LmForge.Tensors.Cpu.MachinePeak.Get(config.PeakGflops);
         AnsiConsole.MarkupLineInterpolated($"   MFU over the peak: {trainer.Peak.Description}");
         using var cancellation = new CancellationTokenSource();
@@ -558,14 +600,20 @@ public static partial class TrainingCommands
         return 0;
     }
 
-    // Checkpoints carry the tokenizer as tokenizer.json: a tokenizer file of another name is copied under that name
-    // into the run's tokenizer/ folder; a directory is used as it is.
+    // Checkpoints carry the tokenizer as tokenizer.json: a tokenizer file, or a directory's tokenizer.json (a resumed
+    // checkpoint's is pruned while the run goes on), is copied under that name into the run's tokenizer/ folder; a
+    // directory without one is used as it is.
     static string TokenizerDirectory(string fileOrDirectory, string run)
     {
-        if (!File.Exists(fileOrDirectory)) return fileOrDirectory;
+        string file = File.Exists(fileOrDirectory) ? fileOrDirectory : Path.Combine(fileOrDirectory, CheckpointTokenizer.FileName);
+        if (!File.Exists(file)) return fileOrDirectory;
         string directory = Path.Combine(run, "tokenizer");
         Directory.CreateDirectory(directory);
-        File.Copy(fileOrDirectory, Path.Combine(directory, CheckpointTokenizer.FileName), overwrite: true);
+        // copied under a temporary name and renamed: the ranks of a data-parallel run do this at once and read it back
+        string target = Path.Combine(directory, CheckpointTokenizer.FileName);
+        string temporary = $"{target}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp";
+        File.Copy(file, temporary);
+        File.Move(temporary, target, overwrite: true);
         return directory;
     }
 

@@ -11,9 +11,10 @@ namespace LmForge.Training.Checkpoints;
 /// seed (data order and samples are pure functions of seed and position, so no other random state exists), the
 /// elapsed time, and the AdamW moments. Saved as trainer_state.json plus optimizer.safetensors. TrainingShards (file
 /// names and token counts) lets a resume check that it reads the same data; null in checkpoints saved before it existed.
+/// Processes is the data-parallel rank count, whose global batches the data position counts (1 in older checkpoints).
 /// </summary>
 public sealed record TrainerState(int Step, long TokensSeen, DataPosition DataPosition, int Seed, double ElapsedSeconds,
-    IReadOnlyList<TokenShardFingerprint>? TrainingShards = null)
+    IReadOnlyList<TokenShardFingerprint>? TrainingShards = null, int Processes = 1)
 {
     public const string StateFile = "trainer_state.json";
     public const string OptimizerFile = "optimizer.safetensors";
@@ -38,6 +39,21 @@ public sealed record TrainerState(int Step, long TokensSeen, DataPosition DataPo
     }
 
     public static TrainingConfig LoadConfig(string directory) => TrainingConfig.Load(Path.Combine(directory, ConfigFile));
+
+    /// <summary>The processes of the run that saved the checkpoint (1 when it does not say), without loading anything else.</summary>
+    public static int ReadProcesses(string directory)
+    {
+        string path = Path.Combine(directory, StateFile);
+        try
+        {
+            using var document = JsonDocument.Parse(File.ReadAllText(path));
+            return document.RootElement.TryGetProperty("processes", out var processes) && processes.TryGetInt32(out int count) ? count : 1;
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"{path}: not a trainer state ({e.Message.Split('\n')[0]})");
+        }
+    }
 
     /// <summary>Reads the state and fills the optimizer's moments and step count.</summary>
     public static TrainerState Load(string directory, AdamWOptimizer optimizer)
