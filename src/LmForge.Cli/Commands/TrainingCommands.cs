@@ -192,7 +192,8 @@ public static partial class TrainingCommands
             if (parse.GetValue(trainShards) is { } train) overrides.Add("trainShards=" + train);
             if (parse.GetValue(validationShards) is { } validation) overrides.Add("validationShards=" + validation);
             config = config.WithOverrides(overrides);
-            string tokenizerSource = parse.GetValue(tokenizer) ?? checkpoint
+            // a resumed run's tokenizer is copied out of its checkpoint, which the run may prune before its next save
+            string tokenizerSource = parse.GetValue(tokenizer) ?? (checkpoint is null ? null : Path.Combine(checkpoint, CheckpointTokenizer.FileName))
                 ?? throw new ArgumentException("--tokenizer is required for a new run (the tokenizer.json the shards were made with, or its directory)");
             string run = parse.GetValue(output)
                 ?? (checkpoint is not null ? Path.GetDirectoryName(Path.GetFullPath(checkpoint))! : Path.Combine("runs", "train"));
@@ -600,20 +601,15 @@ public static partial class TrainingCommands
         return 0;
     }
 
-    // Checkpoints carry the tokenizer as tokenizer.json: a tokenizer file, or a directory's tokenizer.json (a resumed
-    // checkpoint's is pruned while the run goes on), is copied under that name into the run's tokenizer/ folder; a
-    // directory without one is used as it is.
+    // Checkpoints carry the tokenizer as tokenizer.json: a tokenizer file of another name is copied under that name
+    // into the run's tokenizer/ folder; a directory is used as it is.
     static string TokenizerDirectory(string fileOrDirectory, string run)
     {
-        string file = File.Exists(fileOrDirectory) ? fileOrDirectory : Path.Combine(fileOrDirectory, CheckpointTokenizer.FileName);
-        if (!File.Exists(file)) return fileOrDirectory;
+        if (!File.Exists(fileOrDirectory)) return fileOrDirectory;
         string directory = Path.Combine(run, "tokenizer");
-        Directory.CreateDirectory(directory);
-        // copied under a temporary name and renamed: the ranks of a data-parallel run do this at once and read it back
-        string target = Path.Combine(directory, CheckpointTokenizer.FileName);
-        string temporary = $"{target}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp";
-        File.Copy(file, temporary);
-        File.Move(temporary, target, overwrite: true);
+        string copy = Path.Combine(directory, CheckpointTokenizer.FileName);
+        if (Path.GetFullPath(fileOrDirectory) != Path.GetFullPath(copy))
+            LmForge.Tokenization.Saving.AtomicFile.Write(copy, stream => { using var source = File.OpenRead(fileOrDirectory); source.CopyTo(stream); });
         return directory;
     }
 
