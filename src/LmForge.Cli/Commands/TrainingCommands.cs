@@ -236,6 +236,12 @@ public static partial class TrainingCommands
         };
         command.SetAction(parse => CliErrors.Run(() =>
         {
+            // each rank would fine-tune alone into the same run directory
+            if (LmForge.Training.Distributed.ProcessGroup.Launch() is { } launch)
+            {
+                if (launch.Rank != 0) return CliErrors.Failure;
+                throw new ArgumentException($"lmforge sft runs as one process ({launch.Launcher} started several); data-parallel training is lmforge train's");
+            }
             if (parse.GetValue(resume) is { } resumeFrom)
             {
                 string saved = CheckpointDirectory.Resolve(resumeFrom, TrainerState.IsCheckpoint);
