@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test command: sets up what the tests need (Debian packages, the node oracle packages), builds, runs every test,
-# then re-runs the compute tests with AVX2 switched off so the scalar fallback is proven too (the tensor tests also with
-# AVX-512 off, for the 256-bit paths, and the tokenizer's encode/decode tests with every hardware intrinsic off); each
+# then re-runs the compute tests with AVX2 switched off so the scalar fallback is proven too (the tensor and model tests
+# also with AVX-512 off, for the 256-bit paths, and the tokenizer's encode/decode tests with every hardware intrinsic off); each
 # re-run has a test that checks the switch reached the code, so a re-run cannot silently test the fast path again.
 # With CI=true (.ci/run sets it) a test whose oracle or service is missing fails instead of skipping
 # (tests/Shared/Oracle.cs), and any skipped test fails the run.
@@ -32,8 +32,10 @@ scalar_tokenizer_tests="FullyQualifiedName~VectorPathTests|FullyQualifiedName~Ti
 run_tests LmForge.slnx
 DOTNET_EnableAVX2=0 run_tests tests/LmForge.Tensors.Tests
 DOTNET_EnableAVX2=0 run_tests tests/LmForge.Models.Tests
-# Kernels that prefer 512-bit vectors (the few-rows GEMM tiles) keep a 256-bit path for machines without AVX-512.
+# Kernels that prefer 512-bit vectors (the GEMM micro-kernel's 6×32 tile, the few-rows GEMM tiles) keep a 256-bit path
+# for machines without AVX-512: the tensor and model tests again on it.
 DOTNET_EnableAVX512=0 run_tests tests/LmForge.Tensors.Tests
+DOTNET_EnableAVX512=0 run_tests tests/LmForge.Models.Tests
 # The tokenizer's scanners and UTF-8 narrowing use Vector128 when the hardware has it: with every intrinsic off, the
 # encode/decode tests against tiktoken and the round trips prove the scalar paths (VectorPathTests checks they ran).
 DOTNET_EnableHWIntrinsic=0 run_tests tests/LmForge.Tokenization.Tests --filter "$scalar_tokenizer_tests"

@@ -49,14 +49,21 @@ public static unsafe partial class GemmBenchmark
         using var pool = new WorkerPool(threads);
         Console.WriteLine($"OpenBLAS {Marshal.PtrToStringAnsi(OpenBlas.openblas_get_config())}, " +
             $"core {Marshal.PtrToStringAnsi(OpenBlas.openblas_get_corename())}; threads: {threads} each; " +
-            $"LmForge micro-kernel {(GemmKernel.UsesFma ? "AVX2/FMA" : "scalar")}");
+            $"LmForge micro-kernel {GemmKernel.InstructionSet} ({GemmKernel.Mr}×{GemmKernel.Nr})");
+        // The machine's measured FMA peak for each instruction set it runs, on the same worker count as the products.
+        var peaks = new[] { 512, 256 }.Where(bits => bits == 256 || MachinePeak.WidestVectorBits == 512)
+            .Select(bits => MachinePeak.Measure(0.3, bits)).ToArray();
+        Console.WriteLine($"CPU {MachinePeak.CpuModel()}; measured FMA peak on {WorkerPool.Shared.WorkerCount} threads: " +
+            string.Join(", ", peaks.Select(p => $"{p.Gflops:F0} GFLOP/s with {p.InstructionSet} vectors")));
+        // "% peak": ours against the widest unit's peak for this many threads
+        double peak = peaks[0].Gflops * threads / WorkerPool.Shared.WorkerCount;
         Console.WriteLine();
         Console.WriteLine($"GFLOP/s from the {(best ? "fastest" : "median")} of 3-15 timed repeats after a warm-up.");
         Console.WriteLine("CPU columns divide by the process's CPU time instead of wall time (GFLOP per core-second):");
         Console.WriteLine("how fast the code runs while it has a core, whatever else the machine is doing.");
-        Console.WriteLine("| M | layer (K→N) | form | m×n×k | LmForge GFLOP/s | OpenBLAS GFLOP/s | ratio | " +
+        Console.WriteLine("| M | layer (K→N) | form | m×n×k | LmForge GFLOP/s | % peak | OpenBLAS GFLOP/s | ratio | " +
             "LmForge CPU | OpenBLAS CPU | CPU ratio |");
-        Console.WriteLine("|---|---|---|---|---:|---:|---:|---:|---:|---:|");
+        Console.WriteLine("|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|");
 
         var ratios = new List<double>();
         var cpuRatios = new List<double>();
@@ -70,7 +77,7 @@ public static unsafe partial class GemmBenchmark
                     var (ours, theirs, shape) = Measure(pool, form, rows, k, n, best);
                     ratios.Add(ours.Wall / theirs.Wall);
                     cpuRatios.Add(ours.Cpu / theirs.Cpu);
-                    Console.WriteLine($"| {rows} | {name} ({k}→{n}) | {form} | {shape} | {ours.Wall:F1} | " +
+                    Console.WriteLine($"| {rows} | {name} ({k}→{n}) | {form} | {shape} | {ours.Wall:F1} | {100 * ours.Wall / peak:F0} % | " +
                         $"{theirs.Wall:F1} | {ours.Wall / theirs.Wall:F2} | {ours.Cpu:F1} | {theirs.Cpu:F1} | " +
                         $"{ours.Cpu / theirs.Cpu:F2} |");
                 }

@@ -73,6 +73,9 @@ public sealed class Trainer : IDisposable
 
     public ITrainingListener? Listener { get; set; }
 
+    /// <summary>The run directory's checkpoints after the resumed step, moved to abandoned/ by <see cref="Resume"/> (their new paths).</summary>
+    public IReadOnlyList<string> AbandonedCheckpoints { get; private init; } = [];
+
     /// <summary>Turns the model into text for the periodic samples (the CLI generates with the run's tokenizer).</summary>
     public Func<ITrainableModel, int, string>? Sampler { get; set; }
 
@@ -102,19 +105,23 @@ public sealed class Trainer : IDisposable
     public static Trainer Start(TrainingConfig config, ITrainableModel model, IBackend backend, string runDirectory, ICollective? processes = null)
     {
         processes ??= SingleProcess.Instance;
+        if (processes.Rank == 0) CheckpointDirectory.Sweep(runDirectory);
         var (optimizer, train, validation) = Open(config, model, backend, runDirectory, processes, () =>
         {
             if (CheckpointDirectory.List(runDirectory).Count > 0)
                 throw new IOException($"{runDirectory} already holds checkpoints of a run; pass --resume {runDirectory} to continue it or choose another --out");
         });
         var metrics = processes.Rank == 0 ? MetricsLog.Create(Path.Combine(runDirectory, MetricsFile)) : null;
-        var state = new TrainerState(0, 0, train.Position, config.Seed, 0, train.Fingerprints(), processes.Size);
+        var state = new TrainerState(0, 0, train.Position, config.Seed, 0, train.Fingerprints(), Processes: processes.Size);
         return new Trainer(config, model, backend, runDirectory, state, optimizer, train, validation, metrics, processes);
     }
 
     /// <summary>
-    /// Continues the run whose checkpoint is <paramref name="checkpointDirectory"/>: loads weights, moments, step and
-    /// data position. <paramref name="config"/> may change the run length and reporting, not the model or the data order.
+    /// Continues the run whose checkpoint is <paramref name="checkpointDirectory"/>: checks the weights and moments
+    /// against the hashes the checkpoint recorded, loads them, the step and the data position. <paramref name="config"/>
+    /// may change the run length and reporting, not the model or the data order. The run directory's checkpoints after
+    /// the resumed step (another branch of the run) are moved to abandoned/ (<see cref="AbandonedCheckpoints"/>), and
+    /// metrics.jsonl keeps only the steps before it.
     /// </summary>
     public static Trainer Resume(TrainingConfig config, ITrainableModel model, IBackend backend, string runDirectory, string checkpointDirectory,
         ICollective? processes = null)
@@ -132,15 +139,20 @@ public sealed class Trainer : IDisposable
         });
         try
         {
-            model.LoadWeights(checkpointDirectory);
             var state = TrainerState.Load(checkpointDirectory, optimizer);
+            model.LoadWeights(checkpointDirectory);
             var shards = train.Fingerprints();
             if (state.TrainingShards is { } savedShards && TokenShardFingerprint.Difference(savedShards, shards) is { } difference)
                 throw new InvalidDataException($"{checkpointDirectory}: the training data differs from the checkpoint's: {difference}; resume with the same shards (an exact resume depends on them) or start a new run");
             state = state with { TrainingShards = shards };
             train.Seek(state.DataPosition);
+            // rank 0 alone changes the run directory
+            IReadOnlyList<string> abandoned = processes.Rank == 0 ? CheckpointDirectory.AbandonAfter(runDirectory, state.Step) : [];
             var metrics = processes.Rank == 0 ? MetricsLog.Continue(Path.Combine(runDirectory, MetricsFile), state.Step) : null;
-            return new Trainer(config, model, backend, runDirectory, state, optimizer, train, validation, metrics, processes) { _resumedFrom = checkpointDirectory };
+            return new Trainer(config, model, backend, runDirectory, state, optimizer, train, validation, metrics, processes)
+            {
+                _resumedFrom = checkpointDirectory, AbandonedCheckpoints = abandoned,
+            };
         }
         catch
         {

@@ -17,7 +17,7 @@ public sealed class AttentionTests
 
     public static TheoryData<string> Cases =>
         ["gpt2", "gpt2-head-size-4", "gpt2-head-size-16", "gqa", "mqa", "cross", "kv-cache", "more-queries-than-keys", "mask", "bias", "everything",
-            "documents", "documents-head-size-4", "documents-bidirectional", "documents-everything"];
+            "documents", "documents-head-size-4", "documents-bidirectional", "documents-everything", "long", "long-bias"];
 
     // One attention call's inputs. Fused: query and keyValue are the same (B,T,(NH+2·NKV)·hs) tensor.
     private sealed record Case(int Batch, int QueryCount, int KeyCount, AttentionLayout Layout, int QueryWidth, int KeyValueWidth,
@@ -68,6 +68,16 @@ public sealed class AttentionTests
         // "everything" plus first keys: row 0's queries 3 and 4 start after their causal end (they see nothing), row 1's
         // query 0 starts at a hidden key and sees only hidden ones
         "documents-everything" => Get("everything") with { FirstKey = [0, 2, 2, 7, 8, 1, 1, 4, 4, 6] },
+        // longer than one query block of the kernel (48 rows): blocks whose key ranges differ, a partial last block, and
+        // documents [0,30) [30,75) [75,100) that straddle the block boundaries, with every 7th key hidden
+        "long" => FusedCase(1, 100, 2, 1, 4, causal: true, mask: Enumerable.Range(0, 100).Select(j => j % 7 == 3 ? 0 : 1).ToArray()) with
+        {
+            FirstKey = Enumerable.Range(0, 100).Select(t => t < 30 ? 0 : t < 75 ? 30 : 75).ToArray(),
+        },
+        "long-bias" => FusedCase(1, 60, 2, 2, 4, causal: false) with
+        {
+            Layout = AttentionLayout.Fused(2, 2, 4, causal: false) with { Scale = 1f }, Bias = true, InputScale = 0.6f,
+        },
         _ => throw new ArgumentException($"no attention case {name}", nameof(name)),
     };
 

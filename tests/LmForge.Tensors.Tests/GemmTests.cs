@@ -8,7 +8,7 @@ namespace LmForge.Tensors.Tests;
 // a wrong index or a missed panel produces errors of the size of the values themselves.
 public sealed unsafe class GemmTests
 {
-    private static readonly int[] Sizes = [1, 2, 5, 7, 15, 16, 17, 31, 33, 64, 100, 129, 257];
+    private static readonly int[] Sizes = [1, 2, 5, 7, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 129, 257];
 
     public static TheoryData<bool, bool> Forms => new()
     {

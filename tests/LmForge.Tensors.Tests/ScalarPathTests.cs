@@ -21,13 +21,21 @@ public sealed class ScalarPathTests
             Assert.False(Fma.IsSupported);
             Assert.Equal("cpu (scalar)", CpuBackend.Shared.Name);
         }
+        else if (Avx512F.IsSupported && Vector512.IsHardwareAccelerated)
+        {
+            Assert.Equal("cpu (AVX-512)", CpuBackend.Shared.Name);
+            Assert.Equal("AVX-512", GemmKernel.InstructionSet);
+            Assert.Equal(32, GemmKernel.Nr);
+        }
         else if (Avx2.IsSupported && Fma.IsSupported)
         {
             Assert.Equal("cpu (AVX2)", CpuBackend.Shared.Name);
+            Assert.Equal(16, GemmKernel.Nr);
         }
         if (Environment.GetEnvironmentVariable("DOTNET_EnableAVX512") == "0")
         {
             Assert.False(Vector512.IsHardwareAccelerated);
+            Assert.NotEqual("AVX-512", GemmKernel.InstructionSet);
         }
     }
 }

@@ -144,6 +144,89 @@ public sealed unsafe class WorkerPoolTests
         Assert.Throws<ObjectDisposedException>(() => pool.Run(10, 1, ref operation));
     }
 
+    [Fact]
+    public void Run_FromASecondThreadWhileTheFirstRuns_WaitsForThePoolAndRunsAcrossIt()
+    {
+        using var pool = new WorkerPool(2);
+        using var started = new ManualResetEventSlim();
+        var first = new BlockingOperation { Started = started, Hold = TimeSpan.FromMilliseconds(300) };
+        var firstRun = new Thread(() => pool.Run(2, 1, ref first));
+        firstRun.Start();
+        Assert.True(started.Wait(TimeSpan.FromSeconds(10)));
+        var chunks = new ConcurrentBag<(int Start, int End, int Thread)>();
+        var second = new RecordingOperation { Chunks = chunks };
+        pool.Run(100, 1, ref second); // issued while the first holds the pool
+        Assert.False(firstRun.IsAlive, "the second Run returned before the first one finished");
+        Assert.Equal([(0, 50), (50, 100)], chunks.Select(c => (c.Start, c.End)).Order());
+        Assert.Equal(2, chunks.Select(c => c.Thread).Distinct().Count()); // across the pool, not serially on one thread
+        firstRun.Join();
+    }
+
+    [Fact]
+    public void Dispose_DuringARun_LetsTheRunFinish()
+    {
+        for (int trial = 0; trial < 20; trial++)
+        {
+            // the first Run starts the pool's threads: with many more of them than cores, some start after Dispose
+            var pool = new WorkerPool(32);
+            var hits = new int[32];
+            using var started = new ManualResetEventSlim();
+            var run = new Thread(() =>
+            {
+                fixed (int* counts = hits)
+                {
+                    var operation = new BlockingOperation { Started = started, Hold = TimeSpan.Zero, Counts = counts };
+                    pool.Run(32, 1, ref operation);
+                }
+            }) { IsBackground = true };
+            run.Start();
+            Assert.True(started.Wait(TimeSpan.FromSeconds(10)));
+            pool.Dispose(); // at once, while workers are still starting
+            Assert.True(run.Join(TimeSpan.FromSeconds(10)), $"trial {trial}: the Run hung after Dispose");
+            Assert.All(hits, hit => Assert.Equal(1, hit));
+            var after = new CountingOperation();
+            Assert.Throws<ObjectDisposedException>(() => pool.Run(32, 1, ref after));
+        }
+    }
+
+    [Fact]
+    public void Dispose_FromInsideAnOperation_Throws()
+    {
+        using var pool = new WorkerPool(2);
+        var operation = new DisposingOperation { Pool = pool };
+        Assert.Equal("a WorkerPool cannot be disposed from inside one of its own operations",
+            Assert.Throws<InvalidOperationException>(() => pool.Run(2, 1, ref operation)).Message);
+    }
+
+    // Chunk 0 (the caller's) says it started and holds the pool a while; every index is counted when Counts is set.
+    private struct BlockingOperation : IRangeOperation
+    {
+        public ManualResetEventSlim Started;
+        public TimeSpan Hold;
+        public int* Counts;
+
+        public readonly void Invoke(int start, int end)
+        {
+            if (start == 0)
+            {
+                Started.Set();
+                Thread.Sleep(Hold);
+            }
+            if (Counts == null) return;
+            for (int i = start; i < end; i++) Interlocked.Increment(ref Counts[i]);
+        }
+    }
+
+    private struct DisposingOperation : IRangeOperation
+    {
+        public WorkerPool Pool;
+
+        public readonly void Invoke(int start, int end)
+        {
+            if (start == 0) Pool.Dispose();
+        }
+    }
+
     private struct CountingOperation : IRangeOperation
     {
         public int* Counts;

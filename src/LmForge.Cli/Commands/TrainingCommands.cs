@@ -185,7 +185,7 @@ public static partial class TrainingCommands
         int Train(ParseResult parse, LmForge.Training.Distributed.ICollective processes)
         {
             string? resumeFrom = parse.GetValue(resume);
-            string? checkpoint = resumeFrom is null ? null : CheckpointDirectory.Resolve(resumeFrom, TrainerState.IsCheckpoint);
+            string? checkpoint = resumeFrom is null ? null : ResolveResume(resumeFrom, processes);
             var config = parse.GetValue(configFile) is { } path ? TrainingConfig.Load(path)
                 : checkpoint is not null ? TrainerState.LoadConfig(checkpoint) : new TrainingConfig();
             var overrides = new List<string>(parse.GetValue(set) ?? []);
@@ -221,6 +221,16 @@ public static partial class TrainingCommands
             : LmForge.Training.Distributed.SlurmTrainingScript.Quote(process);
     }
 
+    // The checkpoint --resume names: a checkpoint, or a run directory's newest once what crashed saves left there is
+    // swept (a checkpoint a crashed replacement moved aside is put back first, an interrupted abandonment finished).
+    // With several processes rank 0 alone sweeps, and the others wait for it (an all-reduce as a barrier) before looking.
+    static string ResolveResume(string path, LmForge.Training.Distributed.ICollective? processes = null)
+    {
+        if (Directory.Exists(path) && !TrainerState.IsCheckpoint(path) && (processes is null || processes.Rank == 0)) CheckpointDirectory.Sweep(path);
+        if (processes is { Size: > 1 }) processes.AllReduceSum(new double[1]);
+        return CheckpointDirectory.Resolve(path, TrainerState.IsCheckpoint);
+    }
+
     static Command Sft()
     {
         var checkpoint = new Option<string?>("--checkpoint") { Description = "The base model: a checkpoint directory or a run directory (its newest checkpoint)" };
@@ -244,7 +254,7 @@ public static partial class TrainingCommands
             }
             if (parse.GetValue(resume) is { } resumeFrom)
             {
-                string saved = CheckpointDirectory.Resolve(resumeFrom, TrainerState.IsCheckpoint);
+                string saved = ResolveResume(resumeFrom);
                 var resumed = TrainerState.LoadConfig(saved).WithOverrides(parse.GetValue(set) ?? []);
                 string resumedRun = parse.GetValue(output) ?? Path.GetDirectoryName(Path.GetFullPath(saved))!;
                 using var resumedModel = TransformerTrainableModel.Load(saved, CpuBackend.Shared);
@@ -302,6 +312,8 @@ public static partial class TrainingCommands
         var backend = CpuBackend.Shared;
         using var trainer = resumeFrom is null ? Trainer.Start(config, model, backend, run, processes) : Trainer.Resume(config, model, backend, run, resumeFrom, processes);
         trainer.CheckpointExtraFiles = tokenizerFiles;
+        if (trainer.AbandonedCheckpoints.Count > 0)
+            AnsiConsole.MarkupLineInterpolated($"   resuming from step {trainer.State.Step}: the run's newer checkpoints ({string.Join(", ", trainer.AbandonedCheckpoints.Select(Path.GetFileName))}) belong to the abandoned branch and were moved to {Path.GetDirectoryName(trainer.AbandonedCheckpoints[0])} (delete it when you no longer need them)");
         trainer.Sampler = (_, step) => ProgressSample(model, tokenizer, config.SampleTokens, (ulong)step);
         if (processes is null || processes.Rank == 0) trainer.Tasks = LmForge.Training.Tasks.TaskEvaluation.Open(config, tokenizer);
         trainer.Peak = LmForge.Tensors.Cpu.MachinePeak.Get(config.PeakGflops);

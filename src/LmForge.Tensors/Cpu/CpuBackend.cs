@@ -15,7 +15,7 @@ public sealed unsafe class CpuBackend : IBackend
 
     public WorkerPool Pool { get; }
 
-    public string Name => VectorMath.IsAccelerated ? "cpu (AVX2)" : "cpu (scalar)";
+    public string Name => GemmKernel.UsesAvx512 ? "cpu (AVX-512)" : VectorMath.IsAccelerated ? "cpu (AVX2)" : "cpu (scalar)";
 
     public Tensor Allocate(TensorShape shape, TensorElementType elementType = TensorElementType.Float32) =>
         Tensor.Allocate(shape, elementType, hostAddressable: true);

@@ -11,7 +11,8 @@ namespace LmForge.Tensors.Cpu;
 /// </summary>
 internal static unsafe class GemmPacking
 {
-    private const int Mr = GemmKernel.Mr, Nr = GemmKernel.Nr;
+    private const int Mr = GemmKernel.Mr;
+    private static readonly int Nr = GemmKernel.Nr;
 
     // packed is (mc/Mr panels, kc, Mr): packed[panel][p][i] = op(A)[ic + panel·Mr + i, pc + p].
     public static void PackA(bool transposeA, float* a, int lda, int ic, int pc, int mc, int kc, float* packed)
@@ -133,8 +134,7 @@ internal static unsafe class GemmPacking
                 {
                     for (int p = 0; p < kc; p++, source += ldb, panel += Nr)
                     {
-                        Vector256.Store(Vector256.Load(source), panel);
-                        Vector256.Store(Vector256.Load(source + 8), panel + 8);
+                        for (int j = 0; j < Nr; j += 8) Vector256.Store(Vector256.Load(source + j), panel + j);
                     }
                 }
                 else
@@ -148,13 +148,13 @@ internal static unsafe class GemmPacking
         }
     }
 
-    // panel[p][j] = source[j·ld + p] for 16 rows j of a row-major matrix: a 16×kc → kc×16 transpose.
+    // panel[p][j] = source[j·ld + p] for Nr rows j of a row-major matrix: an Nr×kc → kc×Nr transpose.
     private static void PackTransposedPanel(float* source, int ld, int kc, float* panel)
     {
         int p = 0;
         if (Avx.IsSupported)
         {
-            // 8×8 blocks: rows 0-7 of 8 k steps fill the left halves of 8 panel rows, rows 8-15 the right halves.
+            // 8×8 blocks: rows 0-7 of 8 k steps fill the first 8 columns of 8 panel rows, rows 8-15 the next 8, and so on.
             for (; p + 8 <= kc; p += 8)
             {
                 for (int half = 0; half < Nr; half += 8)

@@ -99,6 +99,9 @@ public sealed record MachinePeak(double FlopsPerSecond, PeakSource Source, strin
     public static string WidestInstructionSet =>
         Vector512.IsHardwareAccelerated ? "512-bit" : Vector256.IsHardwareAccelerated ? "256-bit" : "scalar";
 
+    /// <summary>The widest accelerated vector in bits: 512, 256, or 32 (scalar).</summary>
+    public static int WidestVectorBits => Vector512.IsHardwareAccelerated ? 512 : Vector256.IsHardwareAccelerated ? 256 : 32;
+
     /// <summary>
     /// The CPU's model name from /proc/cpuinfo with its family and model numbers ("AMD EPYC (family 25, model 17)": a
     /// virtual machine's name may say only the vendor, and a Zen 4 and a Zen 5 then differ only there), else the architecture.
@@ -189,13 +192,27 @@ public sealed record MachinePeak(double FlopsPerSecond, PeakSource Source, strin
     /// Runs the FMA probe on every worker of <see cref="WorkerPool.Shared"/> at once for about
     /// <paramref name="seconds"/> (three timed rounds after a warm-up; the best is kept).
     /// </summary>
-    public static MachinePeak Measure(double seconds = 0.2)
+    public static MachinePeak Measure(double seconds = 0.2) => Measure(seconds, WidestVectorBits);
+
+    /// <summary>
+    /// The probe with vectors of <paramref name="vectorBits"/> (512, 256 or 32 for scalar), for the benchmarks' peak per
+    /// instruction set; a width the machine does not accelerate throws.
+    /// </summary>
+    public static MachinePeak Measure(double seconds, int vectorBits)
     {
+        bool supported = vectorBits switch
+        {
+            512 => Vector512.IsHardwareAccelerated,
+            256 => Vector256.IsHardwareAccelerated,
+            32 => true,
+            _ => false,
+        };
+        if (!supported) throw new ArgumentOutOfRangeException(nameof(vectorBits), vectorBits, $"{vectorBits}-bit vectors are not accelerated on this machine");
         var pool = WorkerPool.Shared;
-        int lanes = Vector512.IsHardwareAccelerated ? Vector512<float>.Count : Vector256.IsHardwareAccelerated ? Vector256<float>.Count : 1;
+        int lanes = vectorBits / 32;
         // warm-up and calibration: double the iterations until a round takes 20 ms (the pool's handoff is then noise),
         // then size the three timed rounds to a third of the budget each
-        var probe = new FmaProbe { Iterations = 10_000, CpuSeconds = new double[pool.WorkerCount] };
+        var probe = new FmaProbe { Iterations = 10_000, CpuSeconds = new double[pool.WorkerCount], VectorBits = vectorBits };
         double round = Time(pool, ref probe);
         while (round < 0.02 && probe.Iterations < 1_000_000_000)
         {
@@ -216,7 +233,7 @@ public sealed record MachinePeak(double FlopsPerSecond, PeakSource Source, strin
             if (probe.CpuSeconds.All(t => t > 0)) rate = Math.Max(rate, probe.CpuSeconds.Sum(t => flopsPerWorker / t));
             best = Math.Max(best, rate);
         }
-        return new MachinePeak(best, PeakSource.Measured, WidestInstructionSet, pool.WorkerCount);
+        return new MachinePeak(best, PeakSource.Measured, vectorBits == 32 ? "scalar" : $"{vectorBits}-bit", pool.WorkerCount);
     }
 
     static double Time(WorkerPool pool, ref FmaProbe probe)
@@ -265,6 +282,7 @@ public sealed record MachinePeak(double FlopsPerSecond, PeakSource Source, strin
         /// <summary>Per worker: the CPU seconds its thread spent in the last run (0 where the platform does not say).</summary>
         public double[] CpuSeconds;
         public float Sink;
+        public int VectorBits;
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Invoke(int start, int end)
@@ -273,7 +291,7 @@ public sealed record MachinePeak(double FlopsPerSecond, PeakSource Source, strin
             for (int i = start; i < end; i++)
             {
                 double before = ThreadCpuSeconds();
-                sum += Vector512.IsHardwareAccelerated ? Run512(Iterations) : Vector256.IsHardwareAccelerated ? Run256(Iterations) : RunScalar(Iterations);
+                sum += VectorBits == 512 ? Run512(Iterations) : VectorBits == 256 ? Run256(Iterations) : RunScalar(Iterations);
                 double after = ThreadCpuSeconds();
                 CpuSeconds[i] = before > 0 && after > before ? after - before : 0;
             }

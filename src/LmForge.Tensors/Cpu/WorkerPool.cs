@@ -22,9 +22,11 @@ public interface IRangeOperation
 /// The caller is worker 0 and runs the first chunk itself; WorkerCount - 1 long-lived background threads run the
 /// others. A job is published by bumping a generation counter: idle workers spin on it briefly, then block on a
 /// monitor, so back-to-back calls cost a cache-line handoff and a quiet pool costs no CPU. The operation is a
-/// struct passed by reference and invoked through a function pointer: a call allocates nothing. A Run issued while
-/// the pool is busy (from inside an operation, or from a second thread) runs serially on its own thread.
-/// The first exception thrown by any chunk is rethrown on the caller after every chunk has finished.
+/// struct passed by reference and invoked through a function pointer: a call allocates nothing. The pool runs one
+/// job at a time: a Run from a second thread waits for the pool (spin, then block) and then runs across it, as fast
+/// as it would alone; a Run from inside an operation of the same pool (whose workers are all taken) runs serially on
+/// its own thread. The first exception thrown by any chunk is rethrown on the caller after every chunk has finished.
+/// Dispose waits for a Run in progress to finish before it stops the workers.
 /// </remarks>
 public sealed unsafe class WorkerPool : IDisposable
 {
@@ -33,8 +35,11 @@ public sealed unsafe class WorkerPool : IDisposable
 
     private readonly object _gate = new();
     private Thread[]? _threads;
+    private readonly object _queue = new();
     private int _busy;
+    private int _queued;
     private bool _disposed;
+    private bool _stopped;
     private long _generation;
     private int _sleepers;
     private int _callerWaiting;
@@ -46,6 +51,11 @@ public sealed unsafe class WorkerPool : IDisposable
     private int _activeWorkers;
     private int _remaining;
     private ExceptionDispatchInfo? _failure;
+
+    // The pool whose operation this thread is running (its workers always; a caller during its Run), so a Run nested
+    // in an operation runs serially instead of waiting for a pool that is waiting for it.
+    [ThreadStatic]
+    private static WorkerPool? t_inside;
 
     static WorkerPool? _shared;
 
@@ -81,15 +91,24 @@ public sealed unsafe class WorkerPool : IDisposable
         if (count <= 0) return;
         ObjectDisposedException.ThrowIf(_disposed, this);
         int workers = (int)Math.Min(WorkerCount, Math.Min(count, (long)count / Math.Max(1, minPerWorker)));
-        if (workers <= 1 || Interlocked.CompareExchange(ref _busy, 1, 0) != 0)
+        if (workers <= 1 || t_inside == this)
         {
             operation.Invoke(0, count);
             return;
+        }
+        if (Interlocked.CompareExchange(ref _busy, 1, 0) != 0) WaitForPool();
+        if (Volatile.Read(ref _stopped))
+        {
+            // disposed while this Run waited
+            Release();
+            throw new ObjectDisposedException(nameof(WorkerPool));
         }
 
         // Workers read the operation through a pointer, so it must not move: copy it to this stack frame.
         TOperation local = operation;
         ExceptionDispatchInfo? failure;
+        var outer = t_inside;
+        t_inside = this;
         try
         {
             if (_threads == null) StartThreads();
@@ -117,22 +136,59 @@ public sealed unsafe class WorkerPool : IDisposable
         }
         finally
         {
+            t_inside = outer;
             _operation = null;
             _failure = null;
-            Volatile.Write(ref _busy, 0);
+            Release();
         }
         failure?.Throw();
     }
 
-    /// <summary>Stops the pool's threads; a later Run throws ObjectDisposedException.</summary>
+    /// <summary>
+    /// Stops the pool's threads once a Run in progress (and any already waiting for the pool) has finished; a later
+    /// Run throws ObjectDisposedException. Not from inside one of the pool's own operations, which it would wait for.
+    /// </summary>
     public void Dispose()
     {
+        if (t_inside == this) throw new InvalidOperationException("a WorkerPool cannot be disposed from inside one of its own operations");
         lock (_gate)
         {
             if (_disposed) return;
             _disposed = true;
-            Interlocked.Increment(ref _generation);
-            WakeWorkers();
+        }
+        // Holding the pool for good: no job is in flight, and none can be published after this.
+        if (Interlocked.CompareExchange(ref _busy, 1, 0) != 0) WaitForPool();
+        Volatile.Write(ref _stopped, true);
+        Interlocked.Increment(ref _generation);
+        WakeWorkers();
+        Release(); // a Run that was waiting sees _stopped and throws
+    }
+
+    // Spin, then block, until this thread takes the pool from the Run that holds it.
+    private void WaitForPool()
+    {
+        long deadline = Stopwatch.GetTimestamp() + SpinTicks;
+        while (Stopwatch.GetTimestamp() < deadline)
+        {
+            Thread.SpinWait(8);
+            if (Volatile.Read(ref _busy) == 0 && Interlocked.CompareExchange(ref _busy, 1, 0) == 0) return;
+        }
+        // The queued count is raised before the last check and Release clears _busy before reading it (both full
+        // fences), so either this thread sees the pool free or the releasing Run sees it queued and wakes it.
+        Interlocked.Increment(ref _queued);
+        lock (_queue)
+        {
+            while (Interlocked.CompareExchange(ref _busy, 1, 0) != 0) Monitor.Wait(_queue);
+        }
+        Interlocked.Decrement(ref _queued);
+    }
+
+    private void Release()
+    {
+        Interlocked.Exchange(ref _busy, 0);
+        if (Volatile.Read(ref _queued) > 0)
+        {
+            lock (_queue) Monitor.Pulse(_queue);
         }
     }
 
@@ -173,10 +229,11 @@ public sealed unsafe class WorkerPool : IDisposable
 
     private void WorkerLoop(int worker, long seen)
     {
+        t_inside = this;
         while (true)
         {
             seen = WaitForJob(seen);
-            if (Volatile.Read(ref _disposed)) return;
+            if (Volatile.Read(ref _stopped)) return;
             int workers = _activeWorkers;
             if (worker < workers)
             {

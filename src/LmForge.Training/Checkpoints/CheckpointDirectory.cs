@@ -1,19 +1,30 @@
 using System.Globalization;
+using LmForge.Tokenization.Saving;
 
 namespace LmForge.Training.Checkpoints;
 
 /// <summary>
 /// The checkpoints of a run: subdirectories named step-NNNNNN of the run directory. A checkpoint is written into a
-/// hidden temporary directory and renamed into place only when complete, so the newest "step-*" directory is never
-/// half written; leftovers of a crashed save are removed on the next save. Replacing a checkpoint of the same step
-/// moves the old one aside under its own prefix first; if a crash leaves it there without the new one in place, the
-/// next save puts it back.
+/// hidden temporary directory and renamed into place only when complete, so a "step-*" directory is never half
+/// written, and one is removed by renaming it to a hidden name first, so it is never half deleted either. Replacing a
+/// checkpoint of the same step moves the old one aside under its own prefix first; if a crash leaves it there without
+/// the new one in place, the next save or <see cref="Sweep"/> puts it back. Leftovers of a crash (hidden temporaries,
+/// half-deleted checkpoints) are removed by <see cref="Sweep"/>, which every run start calls, and by the next save.
+/// A resume from an older step moves the run's newer checkpoints to abandoned/ (<see cref="AbandonAfter"/>).
 /// </summary>
 public static class CheckpointDirectory
 {
     const string Prefix = "step-";
     const string TemporaryPrefix = ".incomplete-";
     const string ReplacedPrefix = ".replaced-";
+    const string RemovingPrefix = ".removing-";
+    // The journal of an abandonment in progress: its step, written atomically before the first move, deleted after the
+    // last. While it exists the checkpoints after its step are not listed, so a kill midway cannot leave a --resume on
+    // the abandoned branch.
+    const string AbandonJournal = ".abandon-after";
+
+    /// <summary>Where a resume from an older step moves the run's newer checkpoints.</summary>
+    public const string AbandonedDirectory = "abandoned";
 
     public static string NameFor(int step) => Prefix + step.ToString("D6", CultureInfo.InvariantCulture);
 
@@ -25,8 +36,7 @@ public static class CheckpointDirectory
     public static string Save(string runDirectory, int step, Action<string> writeContents, int keep = int.MaxValue)
     {
         Directory.CreateDirectory(runDirectory);
-        RestoreReplaced(runDirectory);
-        RemoveIncomplete(runDirectory);
+        Sweep(runDirectory);
         string final = Path.Combine(runDirectory, NameFor(step));
         string temporary = Path.Combine(runDirectory, TemporaryPrefix + NameFor(step));
         Directory.CreateDirectory(temporary);
@@ -56,8 +66,15 @@ public static class CheckpointDirectory
         return final;
     }
 
-    /// <summary>Complete checkpoints of a run, oldest first, as (step, path).</summary>
+    /// <summary>Complete checkpoints of a run, oldest first, as (step, path); none past an unfinished abandonment's step.</summary>
     public static List<(int Step, string Path)> List(string runDirectory)
+    {
+        var all = ListAll(runDirectory);
+        if (AbandonedAfter(runDirectory) is int last) all.RemoveAll(c => c.Step > last);
+        return all;
+    }
+
+    static List<(int Step, string Path)> ListAll(string runDirectory)
     {
         if (!Directory.Exists(runDirectory)) return [];
         var found = new List<(int, string)>();
@@ -88,10 +105,72 @@ public static class CheckpointDirectory
             : throw new InvalidDataException($"{path}: neither a checkpoint nor a run directory with step-* checkpoints in it");
     }
 
+    /// <summary>
+    /// Tidies a run directory before a run starts in it: a checkpoint a crashed replacement left aside goes back in
+    /// place (or away, if the new one made it), hidden temporaries and half-deleted checkpoints are removed, and an
+    /// abandonment a kill interrupted is finished.
+    /// </summary>
+    public static void Sweep(string runDirectory)
+    {
+        if (!Directory.Exists(runDirectory)) return;
+        RestoreReplaced(runDirectory);
+        RemoveIncomplete(runDirectory);
+        FinishAbandoning(runDirectory);
+    }
+
+    /// <summary>
+    /// For a run continuing from <paramref name="step"/>: moves its checkpoints after that step (another branch of
+    /// the run, which a later --resume must not pick) to abandoned/step-NNNNNN, replacing older abandoned copies of
+    /// the same steps. A journal makes it all-or-nothing for readers: once it starts, <see cref="List"/> no longer
+    /// shows them, and a kill midway is finished by the next <see cref="Sweep"/>. Returns the new paths, oldest first.
+    /// </summary>
+    public static IReadOnlyList<string> AbandonAfter(string runDirectory, int step)
+    {
+        Sweep(runDirectory);
+        if (!ListAll(runDirectory).Any(c => c.Step > step)) return [];
+        AtomicFile.WriteText(Path.Combine(runDirectory, AbandonJournal), step.ToString(CultureInfo.InvariantCulture) + "\n");
+        return FinishAbandoning(runDirectory);
+    }
+
+    // The step of an abandonment in progress, or null.
+    static int? AbandonedAfter(string runDirectory)
+    {
+        string journal = Path.Combine(runDirectory, AbandonJournal);
+        if (!File.Exists(journal)) return null;
+        string text = File.ReadAllText(journal).Trim();
+        return int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int step) ? step
+            : throw new InvalidDataException($"{journal}: \"{text}\" is not a step number; it records an interrupted move of checkpoints to {AbandonedDirectory}/ (move the step-* directories after the step you resumed from there yourself and delete the file)");
+    }
+
+    static List<string> FinishAbandoning(string runDirectory)
+    {
+        var moved = new List<string>();
+        if (AbandonedAfter(runDirectory) is not int last) return moved;
+        string abandoned = Directory.CreateDirectory(Path.Combine(runDirectory, AbandonedDirectory)).FullName;
+        foreach (var (step, path) in ListAll(runDirectory).Where(c => c.Step > last))
+        {
+            string destination = Path.Combine(abandoned, NameFor(step));
+            if (Directory.Exists(destination)) Remove(destination);
+            Directory.Move(path, destination);
+            moved.Add(destination);
+        }
+        File.Delete(Path.Combine(runDirectory, AbandonJournal));
+        return moved;
+    }
+
     static void Prune(string runDirectory, int keep)
     {
         var all = List(runDirectory);
-        for (int i = 0; i < all.Count - keep; i++) Directory.Delete(all[i].Path, recursive: true);
+        for (int i = 0; i < all.Count - keep; i++) Remove(all[i].Path);
+    }
+
+    // Renamed to a hidden name first, so a kill midway never leaves a half-deleted step-* directory that looks complete.
+    static void Remove(string checkpoint)
+    {
+        string hidden = Path.Combine(Path.GetDirectoryName(checkpoint)!, RemovingPrefix + Path.GetFileName(checkpoint));
+        if (Directory.Exists(hidden)) Directory.Delete(hidden, recursive: true);
+        Directory.Move(checkpoint, hidden);
+        Directory.Delete(hidden, recursive: true);
     }
 
     /// <summary>A checkpoint moved aside by a replacement that crashed goes back in place, or away if the new one made it.</summary>
@@ -107,7 +186,10 @@ public static class CheckpointDirectory
 
     static void RemoveIncomplete(string runDirectory)
     {
-        foreach (string directory in Directory.GetDirectories(runDirectory, TemporaryPrefix + "*"))
-            Directory.Delete(directory, recursive: true);
+        foreach (string prefix in (ReadOnlySpan<string>)[TemporaryPrefix, RemovingPrefix])
+        {
+            foreach (string directory in Directory.GetDirectories(runDirectory, prefix + "*"))
+                Directory.Delete(directory, recursive: true);
+        }
     }
 }

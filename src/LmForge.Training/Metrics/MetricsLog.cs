@@ -6,9 +6,12 @@ namespace LmForge.Training.Metrics;
 
 /// <summary>
 /// The run's metrics as JSONL, one <see cref="MetricsRecord"/> per line, flushed every line so a crash loses nothing
-/// already printed. Reopening for a resumed run drops the records after the checkpoint's step, which will be redone.
+/// already printed. Reopening for a resumed run keeps the lines of the steps before the checkpoint's step as they are
+/// and drops the rest (steps the resumed run redoes, and a line a kill cut short), so the file always holds one record
+/// per step in order. A run resumed any number of times therefore logs what an uninterrupted run logs: every line is
+/// byte for byte the same once its three wall-clock measurements are taken out (<see cref="WithoutTimings"/>).
 /// </summary>
-public sealed class MetricsLog : IDisposable
+public sealed partial class MetricsLog : IDisposable
 {
     static readonly JsonSerializerOptions Options = new()
     {
@@ -74,6 +77,16 @@ public sealed class MetricsLog : IDisposable
         }
         return records;
     }
+
+    /// <summary>
+    /// A metrics line without its timing fields (tokensPerSecond, mfu, elapsedSeconds: measurements of this machine's
+    /// speed, not of the training): what stays is the step, the losses, the learning rate, the gradient norm, the
+    /// accuracy and the task scores, which a resumed run repeats byte for byte.
+    /// </summary>
+    public static string WithoutTimings(string line) => TimingFields().Replace(line, "");
+
+    [System.Text.RegularExpressions.GeneratedRegex("\"(?:tokensPerSecond|mfu|elapsedSeconds)\":[^,}]*,?")]
+    private static partial System.Text.RegularExpressions.Regex TimingFields();
 
     public void Append(MetricsRecord record)
     {

@@ -43,29 +43,8 @@ internal static unsafe class AdamW
         private readonly void Range(long i, long stop, float decay)
         {
             float* p = Parameters, g = Gradients, m = M, v = V;
-            if (VectorMath.IsAccelerated)
-            {
-                var vDecay = Vector256.Create(decay);
-                var vBeta1 = Vector256.Create(Beta1);
-                var vBeta2 = Vector256.Create(Beta2);
-                var vOneMinusBeta1 = Vector256.Create(1f - Beta1);
-                var vOneMinusBeta2 = Vector256.Create(1f - Beta2);
-                var vScale = Vector256.Create(GradientScale);
-                var vEps = Vector256.Create(Epsilon);
-                var vStep = Vector256.Create(StepSize);
-                var vInvBc2 = Vector256.Create(InverseBiasCorrection2Sqrt);
-                for (; i <= stop - 8; i += 8)
-                {
-                    var grad = Vector256.Load(g + i) * vScale;
-                    var mi = VectorMath.MultiplyAdd(vBeta1, Vector256.Load(m + i), vOneMinusBeta1 * grad);
-                    var vi = VectorMath.MultiplyAdd(vBeta2, Vector256.Load(v + i), vOneMinusBeta2 * grad * grad);
-                    var denom = (Vector256.Sqrt(vi) * vInvBc2) + vEps;
-                    var pi = (Vector256.Load(p + i) * vDecay) - (vStep * mi / denom);
-                    Vector256.Store(mi, m + i);
-                    Vector256.Store(vi, v + i);
-                    Vector256.Store(pi, p + i);
-                }
-            }
+            if (Vector512.IsHardwareAccelerated) Vectors<Float512, Vector512<float>>(ref i, stop, decay);
+            if (VectorMath.IsAccelerated) Vectors<Float256, Vector256<float>>(ref i, stop, decay);
             for (; i < stop; i++)
             {
                 float grad = g[i] * GradientScale;
@@ -75,6 +54,34 @@ internal static unsafe class AdamW
                 m[i] = mi;
                 v[i] = vi;
                 p[i] = (p[i] * decay) - (StepSize * mi / denom);
+            }
+        }
+
+        // The update of every whole vector from i on, at one width; i ends at the first element left to the next.
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private readonly void Vectors<TLanes, TVector>(ref long i, long stop, float decay)
+            where TLanes : struct, IFloatLanes<TVector> where TVector : struct
+        {
+            float* p = Parameters, g = Gradients, m = M, v = V;
+            var vDecay = TLanes.Create(decay);
+            var vBeta1 = TLanes.Create(Beta1);
+            var vBeta2 = TLanes.Create(Beta2);
+            var vOneMinusBeta1 = TLanes.Create(1f - Beta1);
+            var vOneMinusBeta2 = TLanes.Create(1f - Beta2);
+            var vScale = TLanes.Create(GradientScale);
+            var vEps = TLanes.Create(Epsilon);
+            var vStep = TLanes.Create(StepSize);
+            var vInvBc2 = TLanes.Create(InverseBiasCorrection2Sqrt);
+            for (; i <= stop - TLanes.Count; i += TLanes.Count)
+            {
+                var grad = TLanes.Multiply(TLanes.Load(g + i), vScale);
+                var mi = TLanes.MultiplyAdd(vBeta1, TLanes.Load(m + i), TLanes.Multiply(vOneMinusBeta1, grad));
+                var vi = TLanes.MultiplyAdd(vBeta2, TLanes.Load(v + i), TLanes.Multiply(TLanes.Multiply(vOneMinusBeta2, grad), grad));
+                var denom = TLanes.Add(TLanes.Multiply(TLanes.Sqrt(vi), vInvBc2), vEps);
+                var pi = TLanes.Subtract(TLanes.Multiply(TLanes.Load(p + i), vDecay), TLanes.Divide(TLanes.Multiply(vStep, mi), denom));
+                TLanes.Store(mi, m + i);
+                TLanes.Store(vi, v + i);
+                TLanes.Store(pi, p + i);
             }
         }
     }

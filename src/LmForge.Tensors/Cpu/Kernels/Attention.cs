@@ -7,14 +7,18 @@ namespace LmForge.Tensors.Cpu.Kernels;
 /// Multi-head attention (self or cross, grouped-query, causal or not, with an optional key mask, additive position
 /// bias and first visible key per query for packed documents) without storing the (Tq,Tk) attention matrix: the
 /// forward keeps only each softmax row's log-sum-exp, and the backward recomputes the probabilities from q, k and it
-/// (as FlashAttention does). Queries are processed in blocks of <see cref="QueryBlock"/> rows of one head so every k
-/// and v row loaded serves four queries; a block computes only keys from its queries' lowest first key to its last
-/// query's causal end, and each row's softmax runs over its own visible range (the rest of the block's keys weigh 0).
+/// (as FlashAttention does). Queries are processed in blocks of <see cref="QueryBlock"/> rows of one head, and each
+/// block's matrix work runs as products on the GEMM micro-kernel (<see cref="Gemm.MultiplyOnThisThread"/>): scores
+/// S = Q·Kᵀ over the keys the block needs (from its queries' lowest first key to its last query's causal end), then
+/// O = P·V; the backward's dP = dO·Vᵀ, dQ = dS·K, dK += dSᵀ·Q and dV += Pᵀ·dO likewise. Each row's softmax runs over
+/// its own visible range; the block's other keys weigh 0. The block's score rows live in per-thread scratch
+/// (<see cref="ThreadScratch"/>), not on the stack.
 /// </summary>
 internal static unsafe class Attention
 {
-    private const int QueryBlock = 4;
-
+    // A multiple of the micro-kernel's Mr (6) rows; small enough that a causal block's triangle of keys past its first
+    // query (computed, then zeroed) stays a small share of the work at the sequence lengths the models train with.
+    internal const int QueryBlock = 48;
     // query (B,Tq,Wq), keyValue (B,Tk,Wkv) with heads placed by layout; keyMask (B,Tk) or null; positionBias (NH,Tq,Tk)
     // or null; firstKey (B,Tq) in [0, Tk] or null; output (B,Tq,NH·hs); lse (B,NH,Tq). With s_tj = scale·(q_t·k_j) +
     // bias[h,t,j] over the visible keys j (causal, unmasked, j >= firstKey[b,t]):
@@ -33,7 +37,7 @@ internal static unsafe class Attention
             HeadCount = layout.HeadCount, GroupSize = layout.HeadCount / layout.KeyValueHeadCount, HeadSize = hs,
             BlocksPerHead = blocks, Causal = layout.Causal, Scale = layout.Scale,
         };
-        pool.Run(batchSize * layout.HeadCount * blocks, Math.Max(1, 65536 / Math.Max(1, keyCount * hs * QueryBlock)), ref op);
+        pool.Run(batchSize * layout.HeadCount * blocks, 1, ref op);
     }
 
     // queryGrad (B,Tq,Wq) q columns and keyValueGrad (B,Tk,Wkv) k and v columns are overwritten; positionBiasGrad
@@ -117,6 +121,15 @@ internal static unsafe class Attention
         }
     }
 
+    // row[j] = row[j]·scale + bias[j] (bias may be null), then −∞ where mask[j] == 0 (mask may be null), for j < n
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void FinishScores(float* row, float scale, float* bias, int* mask, int n)
+    {
+        VectorMath.ScaleInPlace(row, scale, n);
+        if (bias != null) VectorMath.AddTo(bias, row, n);
+        if (mask != null) HideMaskedKeys(row, mask, n);
+    }
+
     private struct ForwardBlocks : IRangeOperation
     {
         public float* Output, Lse, Query, Key, Value, Bias;
@@ -128,14 +141,9 @@ internal static unsafe class Attention
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public readonly void Invoke(int start, int end)
         {
-            int Tq = QueryCount, Tk = KeyCount, hs = HeadSize;
+            int Tq = QueryCount, Tk = KeyCount, hs = HeadSize, kvs = KeyValueStride;
             long outStride = (long)HeadCount * hs;
-            float* p = stackalloc float[QueryBlock * Tk];  // scores, then probabilities, of the block's query rows
-            float* spare = stackalloc float[hs];           // output row for padding queries past the end
-            float** q = stackalloc float*[QueryBlock];
-            float** o = stackalloc float*[QueryBlock];
-            int* first = stackalloc int[QueryBlock];   // row r sees keys [first[r], visible[r]) before the mask
-            int* visible = stackalloc int[QueryBlock];
+            float* scores = ThreadScratch.Floats((long)QueryBlock * Tk); // the block's rows, (count, width)
             for (int unit = start; unit < end; unit++)
             {
                 int block = unit % BlocksPerHead;
@@ -145,35 +153,27 @@ internal static unsafe class Attention
                 int g = h / GroupSize;
                 int t0 = block * QueryBlock;
                 int count = Math.Min(QueryBlock, Tq - t0);
-                float* qBase = Query + ((long)b * Tq * QueryStride) + (h * hs);
-                float* kBase = Key + ((long)b * Tk * KeyValueStride) + (g * hs);
-                float* vBase = Value + ((long)b * Tk * KeyValueStride) + (g * hs);
+                float* queries = Query + ((long)b * Tq * QueryStride) + (h * hs) + ((long)t0 * QueryStride);
+                float* kBase = Key + ((long)b * Tk * kvs) + (g * hs);
+                float* vBase = Value + ((long)b * Tk * kvs) + (g * hs);
+                float* outputs = Output + ((((long)b * Tq) + t0) * outStride) + (h * hs);
                 int* mask = Mask == null ? null : Mask + ((long)b * Tk);
                 int* firstKey = FirstKey == null ? null : FirstKey + ((long)b * Tq);
-                for (int r = 0; r < QueryBlock; r++)
-                {
-                    int t = t0 + Math.Min(r, count - 1); // padding rows repeat the last real query; their results are discarded
-                    q[r] = qBase + ((long)t * QueryStride);
-                    o[r] = r < count ? Output + ((((long)b * Tq) + t) * outStride) + (h * hs) : spare;
-                    new Span<float>(o[r], hs).Clear();
-                    visible[r] = r < count ? CausalKeyCount(t, Tq, Tk, Causal) : 0;
-                }
                 // the block computes keys [low, keys): the last query sees the most, the lowest first key starts them
-                int keys = visible[count - 1];
+                int keys = CausalKeyCount(t0 + count - 1, Tq, Tk, Causal);
                 int low = BlockLow(firstKey, t0, count, keys);
-                for (int r = 0; r < QueryBlock; r++) (first[r], visible[r]) = VisibleKeys(firstKey, t0 + Math.Min(r, count - 1), visible[r], low, keys);
-
-                for (int j = low; j < keys; j++) Dot4(kBase + ((long)j * KeyValueStride), q, hs, Scale, p + j, Tk);
-                for (int r = 0; r < QueryBlock; r++)
+                int width = keys - low, ld = Math.Max(1, width); // ld: the score rows' stride (a product needs ≥ 1)
+                Gemm.MultiplyOnThisThread(false, true, count, width, hs, queries, QueryStride, kBase + ((long)low * kvs), kvs, scores, ld);
+                for (int r = 0; r < count; r++)
                 {
-                    int f = first[r], n = visible[r];
-                    float* row = p + (r * Tk);
-                    float* keysSeen = row + f;
+                    int t = t0 + r;
+                    var (f, n) = VisibleKeys(firstKey, t, CausalKeyCount(t, Tq, Tk, Causal), low, keys);
+                    float* row = scores + ((long)r * ld);
+                    float* keysSeen = row + (f - low);
                     float logSumExp = float.PositiveInfinity;
                     if (n > f)
                     {
-                        if (Bias != null) VectorMath.AddTo(Bias + ((((long)h * Tq) + t0 + r) * Tk) + f, keysSeen, n - f);
-                        if (mask != null) HideMaskedKeys(keysSeen, mask + f, n - f);
+                        FinishScores(keysSeen, Scale, Bias == null ? null : Bias + ((((long)h * Tq) + t) * Tk) + f, mask == null ? null : mask + f, n - f);
                         float max = VectorMath.Max(keysSeen, n - f);
                         if (max == float.NegativeInfinity)
                         {
@@ -186,12 +186,12 @@ internal static unsafe class Attention
                             logSumExp = max + MathF.Log(sum);
                         }
                     }
-                    if (r < count) Lse[((long)bh * Tq) + t0 + r] = logSumExp;
+                    Lse[((long)bh * Tq) + t] = logSumExp;
                     // keys the block computed but this row does not see (another document's, or after it) weigh 0
-                    new Span<float>(row + low, f - low).Clear();
-                    new Span<float>(row + n, keys - n).Clear();
+                    new Span<float>(row, f - low).Clear();
+                    new Span<float>(row + (n - low), keys - n).Clear();
                 }
-                AttentionRows.WeightedSum4(p + low, Tk, vBase + ((long)low * KeyValueStride), KeyValueStride, keys - low, o[0], o[1], o[2], o[3], hs);
+                Gemm.MultiplyOnThisThread(false, false, count, hs, width, scores, ld, vBase + ((long)low * kvs), kvs, outputs, (int)outStride);
             }
         }
     }
@@ -207,20 +207,11 @@ internal static unsafe class Attention
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public readonly void Invoke(int start, int end)
         {
-            int Tq = QueryCount, Tk = KeyCount, hs = HeadSize, groupSize = HeadCount / KeyValueHeadCount;
-            long outStride = (long)HeadCount * hs;
+            int Tq = QueryCount, Tk = KeyCount, hs = HeadSize, kvs = KeyValueStride, groupSize = HeadCount / KeyValueHeadCount;
+            int outStride = HeadCount * hs;
             float scale = Scale;
-            float* p = stackalloc float[QueryBlock * Tk];   // probabilities of the block's rows
-            float* ds = stackalloc float[QueryBlock * Tk];  // score gradients (already × scale)
-            float* spare = stackalloc float[hs];
-            float* zero = stackalloc float[hs];
-            new Span<float>(zero, hs).Clear();
-            float* d = stackalloc float[QueryBlock];
-            int* first = stackalloc int[QueryBlock];
-            int* visible = stackalloc int[QueryBlock];
-            float** q = stackalloc float*[QueryBlock];
-            float** dq = stackalloc float*[QueryBlock];
-            float** dout = stackalloc float*[QueryBlock];
+            float* p = ThreadScratch.Floats(2L * QueryBlock * Tk); // probabilities of the block's rows, (count, width)
+            float* ds = p + ((long)QueryBlock * Tk);              // output-gradient·value products, then score gradients (× scale)
             for (int unit = start; unit < end; unit++)
             {
                 int g = BiasGrad == null ? unit % KeyValueHeadCount : unit;
@@ -228,134 +219,67 @@ internal static unsafe class Attention
                 int endBatch = BiasGrad == null ? firstBatch + 1 : BatchSize;
                 for (int b = firstBatch; b < endBatch; b++)
                 {
-                    long queryOffset = (long)b * Tq * QueryStride, keyValueOffset = ((long)b * Tk * KeyValueStride) + (g * hs);
+                    long queryOffset = (long)b * Tq * QueryStride, keyValueOffset = ((long)b * Tk * kvs) + (g * hs);
                     float* kBase = Key + keyValueOffset;
                     float* vBase = Value + keyValueOffset;
                     float* dkBase = KeyGrad + keyValueOffset;
                     float* dvBase = ValueGrad + keyValueOffset;
                     for (int j = 0; j < Tk; j++)
                     {
-                        new Span<float>(dkBase + ((long)j * KeyValueStride), hs).Clear();
-                        new Span<float>(dvBase + ((long)j * KeyValueStride), hs).Clear();
+                        new Span<float>(dkBase + ((long)j * kvs), hs).Clear();
+                        new Span<float>(dvBase + ((long)j * kvs), hs).Clear();
                     }
                     int* mask = Mask == null ? null : Mask + ((long)b * Tk);
                     int* firstKey = FirstKey == null ? null : FirstKey + ((long)b * Tq);
                     for (int h = g * groupSize; h < (g + 1) * groupSize; h++)
                     {
-                        float* qBase = Query + queryOffset + (h * hs);
-                        float* dqBase = QueryGrad + queryOffset + (h * hs);
                         float* lseRow = Lse + ((((long)b * HeadCount) + h) * Tq);
                         for (int t0 = 0; t0 < Tq; t0 += QueryBlock)
                         {
                             int count = Math.Min(QueryBlock, Tq - t0);
-                            for (int r = 0; r < QueryBlock; r++)
-                            {
-                                int t = t0 + Math.Min(r, count - 1);
-                                long outOffset = ((((long)b * Tq) + t) * outStride) + (h * hs);
-                                q[r] = qBase + ((long)t * QueryStride);
-                                dq[r] = r < count ? dqBase + ((long)t * QueryStride) : spare;
-                                new Span<float>(dq[r], hs).Clear();
-                                dout[r] = r < count ? OutputGrad + outOffset : zero; // a zero gradient makes padding rows contribute nothing
-                                d[r] = r < count ? VectorMath.Dot(OutputGrad + outOffset, Output + outOffset, hs) : 0f;
-                                visible[r] = r < count ? CausalKeyCount(t, Tq, Tk, Causal) : 0;
-                            }
-                            int keys = visible[count - 1];
+                            float* queries = Query + queryOffset + (h * hs) + ((long)t0 * QueryStride);
+                            float* queryGrads = QueryGrad + queryOffset + (h * hs) + ((long)t0 * QueryStride);
+                            long outOffset = ((((long)b * Tq) + t0) * outStride) + (h * hs);
+                            float* outputGrads = OutputGrad + outOffset;
+                            int keys = CausalKeyCount(t0 + count - 1, Tq, Tk, Causal);
                             int low = BlockLow(firstKey, t0, count, keys);
-                            for (int r = 0; r < QueryBlock; r++) (first[r], visible[r]) = VisibleKeys(firstKey, t0 + Math.Min(r, count - 1), visible[r], low, keys);
-                            for (int j = low; j < keys; j++) Dot4(kBase + ((long)j * KeyValueStride), q, hs, scale, p + j, Tk);
-                            for (int j = low; j < keys; j++) Dot4(vBase + ((long)j * KeyValueStride), dout, hs, 1f, ds + j, Tk);
-                            for (int r = 0; r < QueryBlock; r++)
+                            int width = keys - low, ld = Math.Max(1, width); // ld: the score rows' stride (a product needs ≥ 1)
+                            float* keysFrom = kBase + ((long)low * kvs);
+                            float* valuesFrom = vBase + ((long)low * kvs);
+                            Gemm.MultiplyOnThisThread(false, true, count, width, hs, queries, QueryStride, keysFrom, kvs, p, ld);
+                            Gemm.MultiplyOnThisThread(false, true, count, width, hs, outputGrads, outStride, valuesFrom, kvs, ds, ld);
+                            for (int r = 0; r < count; r++)
                             {
-                                int f = first[r], n = visible[r];
-                                float* pRow = p + (r * Tk);
-                                float* dsRow = ds + (r * Tk);
+                                int t = t0 + r;
+                                var (f, n) = VisibleKeys(firstKey, t, CausalKeyCount(t, Tq, Tk, Causal), low, keys);
+                                float* pRow = p + ((long)r * ld);
+                                float* dsRow = ds + ((long)r * ld);
                                 if (n > f)
                                 {
-                                    long biasRow = ((((long)h * Tq) + t0 + r) * Tk) + f;
-                                    if (Bias != null) VectorMath.AddTo(Bias + biasRow, pRow + f, n - f);
-                                    if (mask != null) HideMaskedKeys(pRow + f, mask + f, n - f);
-                                    VectorMath.ExpScale(pRow + f, lseRow[t0 + r], 1f, pRow + f, n - f);
-                                    ScoreGradient(pRow + f, dsRow + f, d[r], scale, BiasGrad == null ? null : BiasGrad + biasRow, n - f);
+                                    long biasRow = ((((long)h * Tq) + t) * Tk) + f;
+                                    float* seen = pRow + (f - low);
+                                    FinishScores(seen, scale, Bias == null ? null : Bias + biasRow, mask == null ? null : mask + f, n - f);
+                                    VectorMath.ExpScale(seen, lseRow[t], 1f, seen, n - f);
+                                    float d = VectorMath.Dot(outputGrads + ((long)r * outStride), Output + outOffset + ((long)r * outStride), hs);
+                                    ScoreGradient(seen, dsRow + (f - low), d, scale, BiasGrad == null ? null : BiasGrad + biasRow, n - f);
                                 }
-                                new Span<float>(pRow + low, f - low).Clear();
-                                new Span<float>(dsRow + low, f - low).Clear();
-                                new Span<float>(pRow + n, keys - n).Clear();
-                                new Span<float>(dsRow + n, keys - n).Clear();
+                                else
+                                {
+                                    n = f;
+                                }
+                                new Span<float>(pRow, f - low).Clear();
+                                new Span<float>(dsRow, f - low).Clear();
+                                new Span<float>(pRow + (n - low), keys - n).Clear();
+                                new Span<float>(dsRow + (n - low), keys - n).Clear();
                             }
-                            // dq_r += Σ_j ds_rj k_j ; dk_j += Σ_r ds_rj q_r ; dv_j += Σ_r p_rj dout_r
-                            long lowOffset = (long)low * KeyValueStride;
-                            AttentionRows.WeightedSum4(ds + low, Tk, kBase + lowOffset, KeyValueStride, keys - low, dq[0], dq[1], dq[2], dq[3], hs);
-                            for (int j = low; j < keys; j++)
-                            {
-                                ScatterAdd4(ds + j, Tk, q, dkBase + ((long)j * KeyValueStride), hs);
-                                ScatterAdd4(p + j, Tk, dout, dvBase + ((long)j * KeyValueStride), hs);
-                            }
+                            // dq = ds·K ; dk += dsᵀ·Q ; dv += pᵀ·dout
+                            Gemm.MultiplyOnThisThread(false, false, count, hs, width, ds, ld, keysFrom, kvs, queryGrads, QueryStride);
+                            Gemm.MultiplyOnThisThread(true, false, width, hs, count, ds, ld, queries, QueryStride, dkBase + ((long)low * kvs), kvs, accumulate: true);
+                            Gemm.MultiplyOnThisThread(true, false, width, hs, count, p, ld, outputGrads, outStride, dvBase + ((long)low * kvs), kvs, accumulate: true);
                         }
                     }
                 }
             }
         }
-    }
-
-    // result[r·stride] = (x · rows[r]) · scale for r < 4; x and rows are (hs)
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Dot4(float* x, float** rows, int hs, float scale, float* result, int stride)
-    {
-        float* r0 = rows[0], r1 = rows[1], r2 = rows[2], r3 = rows[3];
-        float s0 = 0f, s1 = 0f, s2 = 0f, s3 = 0f;
-        int i = 0;
-        if (VectorMath.IsAccelerated && hs >= 8)
-        {
-            Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
-            for (; i <= hs - 8; i += 8)
-            {
-                var xv = Vector256.Load(x + i);
-                a0 = VectorMath.MultiplyAdd(xv, Vector256.Load(r0 + i), a0);
-                a1 = VectorMath.MultiplyAdd(xv, Vector256.Load(r1 + i), a1);
-                a2 = VectorMath.MultiplyAdd(xv, Vector256.Load(r2 + i), a2);
-                a3 = VectorMath.MultiplyAdd(xv, Vector256.Load(r3 + i), a3);
-            }
-            s0 = Vector256.Sum(a0);
-            s1 = Vector256.Sum(a1);
-            s2 = Vector256.Sum(a2);
-            s3 = Vector256.Sum(a3);
-        }
-        for (; i < hs; i++)
-        {
-            s0 += x[i] * r0[i];
-            s1 += x[i] * r1[i];
-            s2 += x[i] * r2[i];
-            s3 += x[i] * r3[i];
-        }
-        result[0] = s0 * scale;
-        result[stride] = s1 * scale;
-        result[2 * stride] = s2 * scale;
-        result[3 * stride] = s3 * scale;
-    }
-
-    // target += Σ_{r<4} weights[r·stride] · rows[r]; rows and target are (hs)
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void ScatterAdd4(float* weights, int stride, float** rows, float* target, int hs)
-    {
-        float c0 = weights[0], c1 = weights[stride], c2 = weights[2 * stride], c3 = weights[3 * stride];
-        float* r0 = rows[0], r1 = rows[1], r2 = rows[2], r3 = rows[3];
-        int i = 0;
-        if (VectorMath.IsAccelerated)
-        {
-            var v0 = Vector256.Create(c0);
-            var v1 = Vector256.Create(c1);
-            var v2 = Vector256.Create(c2);
-            var v3 = Vector256.Create(c3);
-            for (; i <= hs - 8; i += 8)
-            {
-                var acc = Vector256.Load(target + i);
-                acc = VectorMath.MultiplyAdd(v0, Vector256.Load(r0 + i), acc);
-                acc = VectorMath.MultiplyAdd(v1, Vector256.Load(r1 + i), acc);
-                acc = VectorMath.MultiplyAdd(v2, Vector256.Load(r2 + i), acc);
-                acc = VectorMath.MultiplyAdd(v3, Vector256.Load(r3 + i), acc);
-                Vector256.Store(acc, target + i);
-            }
-        }
-        for (; i < hs; i++) target[i] += (c0 * r0[i]) + (c1 * r1[i]) + (c2 * r2[i]) + (c3 * r3[i]);
     }
 }

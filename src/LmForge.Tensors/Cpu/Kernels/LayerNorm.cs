@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.Intrinsics;
 
 namespace LmForge.Tensors.Cpu.Kernels;
 
@@ -48,58 +47,12 @@ internal static unsafe class LayerNorm
             for (int row = start; row < end; row++)
             {
                 float* x = Input + (long)row * c;
-                float* y = Output + (long)row * c;
                 float m = VectorMath.Sum(x, c) / c;
-                float variance = 0f;
-                int i = 0;
-                if (VectorMath.IsAccelerated && c >= 8)
-                {
-                    var vm = Vector256.Create(m);
-                    var acc = Vector256<float>.Zero;
-                    for (; i <= c - 8; i += 8)
-                    {
-                        var d = Vector256.Load(x + i) - vm;
-                        acc = VectorMath.MultiplyAdd(d, d, acc);
-                    }
-                    variance = Vector256.Sum(acc);
-                }
-                for (; i < c; i++) variance += (x[i] - m) * (x[i] - m);
-                float s = 1f / MathF.Sqrt((variance / c) + Epsilon);
-                if (Bias != null) NormalizeWithBias(x, y, m, s, Weight, Bias, c);
-                else Normalize(x, y, m, s, Weight, c);
+                float s = 1f / MathF.Sqrt((NormalizedRows.SquaredDeviations(x, m, c) / c) + Epsilon);
+                NormalizedRows.Normalize(x, m, s, Weight, Bias, Output + (long)row * c, c);
                 Mean[row] = m;
                 Rstd[row] = s;
             }
-        }
-
-        // y = (x − m)·s·w + b
-        private static void NormalizeWithBias(float* x, float* y, float m, float s, float* w, float* b, int c)
-        {
-            int i = 0;
-            if (VectorMath.IsAccelerated)
-            {
-                var vm = Vector256.Create(m);
-                var vs = Vector256.Create(s);
-                for (; i <= c - 8; i += 8)
-                {
-                    var norm = (Vector256.Load(x + i) - vm) * vs;
-                    Vector256.Store(VectorMath.MultiplyAdd(norm, Vector256.Load(w + i), Vector256.Load(b + i)), y + i);
-                }
-            }
-            for (; i < c; i++) y[i] = ((x[i] - m) * s * w[i]) + b[i];
-        }
-
-        // y = (x − m)·s·w
-        private static void Normalize(float* x, float* y, float m, float s, float* w, int c)
-        {
-            int i = 0;
-            if (VectorMath.IsAccelerated)
-            {
-                var vm = Vector256.Create(m);
-                var vs = Vector256.Create(s);
-                for (; i <= c - 8; i += 8) Vector256.Store((Vector256.Load(x + i) - vm) * vs * Vector256.Load(w + i), y + i);
-            }
-            for (; i < c; i++) y[i] = (x[i] - m) * s * w[i];
         }
     }
 
@@ -116,52 +69,9 @@ internal static unsafe class LayerNorm
             {
                 float* x = Input + (long)row * c;
                 float* dy = Doutput + (long)row * c;
-                float* dx = Dinput + (long)row * c;
                 float m = Mean[row], s = Rstd[row];
-                float dnormMean = 0f, dnormNormMean = 0f;
-                int i = 0;
-                if (VectorMath.IsAccelerated && c >= 8)
-                {
-                    var vm = Vector256.Create(m);
-                    var sumDnorm = Vector256<float>.Zero;
-                    var sumDnormCentered = Vector256<float>.Zero;
-                    for (; i <= c - 8; i += 8)
-                    {
-                        var dnorm = Vector256.Load(Weight + i) * Vector256.Load(dy + i);
-                        sumDnorm += dnorm;
-                        sumDnormCentered = VectorMath.MultiplyAdd(dnorm, Vector256.Load(x + i) - vm, sumDnormCentered);
-                    }
-                    dnormMean = Vector256.Sum(sumDnorm);
-                    dnormNormMean = Vector256.Sum(sumDnormCentered) * s;
-                }
-                for (; i < c; i++)
-                {
-                    float dnorm = Weight[i] * dy[i];
-                    dnormMean += dnorm;
-                    dnormNormMean += dnorm * (x[i] - m) * s;
-                }
-                dnormMean /= c;
-                dnormNormMean /= c;
-                int j = 0;
-                if (VectorMath.IsAccelerated)
-                {
-                    var vm = Vector256.Create(m);
-                    var vs = Vector256.Create(s);
-                    var vdm = Vector256.Create(dnormMean);
-                    var vdnm = Vector256.Create(dnormNormMean);
-                    for (; j <= c - 8; j += 8)
-                    {
-                        var norm = (Vector256.Load(x + j) - vm) * vs;
-                        var dnorm = Vector256.Load(Weight + j) * Vector256.Load(dy + j);
-                        var grad = (dnorm - vdm - (norm * vdnm)) * vs;
-                        Vector256.Store(Vector256.Load(dx + j) + grad, dx + j);
-                    }
-                }
-                for (; j < c; j++)
-                {
-                    float norm = (x[j] - m) * s;
-                    dx[j] += ((Weight[j] * dy[j]) - dnormMean - (norm * dnormNormMean)) * s;
-                }
+                var (dnorm, dnormNorm) = NormalizedRows.GradientSums(x, dy, Weight, m, s, c);
+                NormalizedRows.AddInputGradient(x, dy, Weight, m, s, dnorm / c, dnormNorm / c, Dinput + (long)row * c, c);
             }
         }
     }
@@ -180,20 +90,7 @@ internal static unsafe class LayerNorm
             {
                 float* x = Input + ((long)row * Channels);
                 float* dy = Doutput + ((long)row * Channels);
-                float m = Mean[row], s = Rstd[row];
-                int i = c0;
-                if (VectorMath.IsAccelerated)
-                {
-                    var vm = Vector256.Create(m);
-                    var vs = Vector256.Create(s);
-                    for (; i <= c1 - 8; i += 8)
-                    {
-                        var g = Vector256.Load(dy + i);
-                        var norm = (Vector256.Load(x + i) - vm) * vs;
-                        Vector256.Store(VectorMath.MultiplyAdd(g, norm, Vector256.Load(Dweight + i)), Dweight + i);
-                    }
-                }
-                for (; i < c1; i++) Dweight[i] += dy[i] * (x[i] - m) * s;
+                NormalizedRows.AddWeightGradient(x + c0, dy + c0, Mean[row], Rstd[row], Dweight + c0, c1 - c0);
                 if (Dbias != null) VectorMath.AddTo(dy + c0, Dbias + c0, c1 - c0);
             }
         }

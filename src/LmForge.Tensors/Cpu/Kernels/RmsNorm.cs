@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.Intrinsics;
 
 namespace LmForge.Tensors.Cpu.Kernels;
 
@@ -40,15 +39,8 @@ internal static unsafe class RmsNorm
             for (int row = start; row < end; row++)
             {
                 float* x = Input + ((long)row * c);
-                float* y = Output + ((long)row * c);
                 float s = 1f / MathF.Sqrt((VectorMath.Dot(x, x, c) / c) + Epsilon);
-                int i = 0;
-                if (VectorMath.IsAccelerated)
-                {
-                    var vs = Vector256.Create(s);
-                    for (; i <= c - 8; i += 8) Vector256.Store(Vector256.Load(x + i) * vs * Vector256.Load(Weight + i), y + i);
-                }
-                for (; i < c; i++) y[i] = x[i] * s * Weight[i];
+                NormalizedRows.Normalize(x, 0f, s, Weight, null, Output + ((long)row * c), c);
                 Rstd[row] = s;
             }
         }
@@ -67,32 +59,10 @@ internal static unsafe class RmsNorm
             {
                 float* x = Input + ((long)row * c);
                 float* dy = Doutput + ((long)row * c);
-                float* dx = Dinput + ((long)row * c);
                 float s = Rstd[row];
-                float dnormNormMean = 0f;
-                int i = 0;
-                if (VectorMath.IsAccelerated && c >= 8)
-                {
-                    var acc = Vector256<float>.Zero;
-                    for (; i <= c - 8; i += 8)
-                        acc = VectorMath.MultiplyAdd(Vector256.Load(Weight + i) * Vector256.Load(dy + i), Vector256.Load(x + i), acc);
-                    dnormNormMean = Vector256.Sum(acc);
-                }
-                for (; i < c; i++) dnormNormMean += Weight[i] * dy[i] * x[i];
-                dnormNormMean = dnormNormMean * s / c;
-                int j = 0;
-                if (VectorMath.IsAccelerated)
-                {
-                    var vs = Vector256.Create(s);
-                    var vdnm = Vector256.Create(dnormNormMean);
-                    for (; j <= c - 8; j += 8)
-                    {
-                        var norm = Vector256.Load(x + j) * vs;
-                        var dnorm = Vector256.Load(Weight + j) * Vector256.Load(dy + j);
-                        Vector256.Store(VectorMath.MultiplyAdd(dnorm - (norm * vdnm), vs, Vector256.Load(dx + j)), dx + j);
-                    }
-                }
-                for (; j < c; j++) dx[j] += ((Weight[j] * dy[j]) - (x[j] * s * dnormNormMean)) * s;
+                // no centring: only the dnorm·norm mean enters the gradient
+                var (_, dnormNorm) = NormalizedRows.GradientSums(x, dy, Weight, 0f, s, c);
+                NormalizedRows.AddInputGradient(x, dy, Weight, 0f, s, 0f, dnormNorm / c, Dinput + ((long)row * c), c);
             }
         }
     }
@@ -111,15 +81,7 @@ internal static unsafe class RmsNorm
             {
                 float* x = Input + ((long)row * Channels);
                 float* dy = Doutput + ((long)row * Channels);
-                float s = Rstd[row];
-                int i = c0;
-                if (VectorMath.IsAccelerated)
-                {
-                    var vs = Vector256.Create(s);
-                    for (; i <= c1 - 8; i += 8)
-                        Vector256.Store(VectorMath.MultiplyAdd(Vector256.Load(dy + i), Vector256.Load(x + i) * vs, Vector256.Load(Dweight + i)), Dweight + i);
-                }
-                for (; i < c1; i++) Dweight[i] += dy[i] * x[i] * s;
+                NormalizedRows.AddWeightGradient(x + c0, dy + c0, 0f, Rstd[row], Dweight + c0, c1 - c0);
             }
         }
     }
