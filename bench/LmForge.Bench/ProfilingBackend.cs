@@ -51,6 +51,13 @@ internal sealed class ProfilingBackend(IBackend inner) : IBackend
         Add($"LinearForward {weight.Shape[0]}x{weight.Shape[1]}", start, 2.0 * input.Length * weight.Shape[0]);
     }
 
+    public void LinearActivationForward(Tensor output, Tensor activated, Tensor input, Tensor weight, Tensor? bias, Activation activation)
+    {
+        long start = Stopwatch.GetTimestamp();
+        inner.LinearActivationForward(output, activated, input, weight, bias, activation);
+        Add($"LinearActivationForward {weight.Shape[0]}x{weight.Shape[1]}", start, 2.0 * input.Length * weight.Shape[0]);
+    }
+
     public void LinearBackward(Tensor inputGrad, Tensor weightGrad, Tensor? biasGrad, Tensor outputGrad, Tensor input, Tensor weight)
     {
         long start = Stopwatch.GetTimestamp();

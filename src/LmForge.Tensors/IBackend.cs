@@ -41,6 +41,17 @@ public interface IBackend
     /// <summary>output (N,OC) = input (N,C) · weightᵀ + bias; weight (OC,C) as in nn.Linear, bias (OC) or null.</summary>
     void LinearForward(Tensor output, Tensor input, Tensor weight, Tensor? bias);
 
+    /// <summary>
+    /// <see cref="LinearForward"/> into output, then activated = activation(output) (<see cref="ActivationForward"/>), in
+    /// one call so a backend can apply the activation in the product's output stage while each tile is still in cache
+    /// (the CPU backend does); output is kept, for the activation's backward.
+    /// </summary>
+    void LinearActivationForward(Tensor output, Tensor activated, Tensor input, Tensor weight, Tensor? bias, Activation activation)
+    {
+        LinearForward(output, input, weight, bias);
+        ActivationForward(activated, output, activation);
+    }
+
     /// <summary>inputGrad (N,C) = outputGrad · weight (overwritten); weightGrad (OC,C) += outputGradᵀ · input; biasGrad (OC) += Σ_N outputGrad.</summary>
     void LinearBackward(Tensor inputGrad, Tensor weightGrad, Tensor? biasGrad, Tensor outputGrad, Tensor input, Tensor weight);
 

@@ -39,6 +39,40 @@ public sealed class ActivationTests
 
     [Theory]
     [MemberData(nameof(All))]
+    public void Linear_with_the_activation_in_its_output_stage_equals_the_two_calls(Activation activation)
+    {
+        // Row counts through the few-rows path (3, 37) and the packed one (70, 150: more than one row block), widths that
+        // leave partial tiles and vector tails, a depth across several depth blocks (300: the activation only after the
+        // last), with and without bias; the fused call keeps the pre-activation output as the unfused one does.
+        var random = TestData.NewRandom();
+        foreach (var (rows, inputs, outputs) in new[] { (3, 20, 33), (37, 300, 45), (70, 70, 131), (150, 300, 45) })
+        {
+            foreach (bool withBias in new[] { true, false })
+            {
+                using var input = TestData.Random(random, 1f, rows, inputs);
+                using var weight = TestData.Random(random, 0.3f, outputs, inputs);
+                using var bias = withBias ? TestData.Random(random, 1f, outputs) : null;
+                using var expectedHidden = Tensor.Allocate(rows, outputs);
+                using var expectedActivated = Tensor.Allocate(rows, outputs);
+                using var hidden = Tensor.Allocate(rows, outputs);
+                using var activated = Tensor.Allocate(rows, outputs);
+                _backend.LinearForward(expectedHidden, input, weight, bias);
+                _backend.ActivationForward(expectedActivated, expectedHidden, activation);
+                activated.AsSpan().Fill(float.NaN);
+                _backend.LinearActivationForward(hidden, activated, input, weight, bias, activation);
+                Assert.Equal(expectedHidden.ToArray(), hidden.ToArray());
+                float[] want = expectedActivated.ToArray(), got = activated.ToArray();
+                for (int i = 0; i < want.Length; i++)
+                {
+                    Assert.True(Math.Abs(want[i] - got[i]) <= 1e-6f * (1 + Math.Abs(want[i])),
+                        $"{activation} {rows}x{inputs}->{outputs} bias {withBias}: activated[{i}] is {got[i]}, expected {want[i]}");
+                }
+            }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(All))]
     public void Activation_forward_matches_definition(Activation activation)
     {
         var random = TestData.NewRandom();

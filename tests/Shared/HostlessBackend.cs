@@ -48,6 +48,12 @@ public sealed class HostlessBackend : IBackend
         _cpu.RmsNormForward(Hostless(output), Hostless(rstd), Hostless(input), Hostless(weight), epsilon);
     public void RmsNormBackward(Tensor inputGrad, Tensor weightGrad, Tensor outputGrad, Tensor input, Tensor weight, Tensor rstd) =>
         _cpu.RmsNormBackward(Hostless(inputGrad), Hostless(weightGrad), Hostless(outputGrad), Hostless(input), Hostless(weight), Hostless(rstd));
+    public void LinearActivationForward(Tensor output, Tensor activated, Tensor input, Tensor weight, Tensor? bias, Activation activation)
+    {
+        OnLinearForward?.Invoke();
+        _cpu.LinearActivationForward(Hostless(output), Hostless(activated), Hostless(input), Hostless(weight), Maybe(bias), activation);
+    }
+
     public void ActivationForward(Tensor output, Tensor input, Activation activation) => _cpu.ActivationForward(Hostless(output), Hostless(input), activation);
     public void ActivationBackward(Tensor inputGrad, Tensor input, Tensor outputGrad, Activation activation) =>
         _cpu.ActivationBackward(Hostless(inputGrad), Hostless(input), Hostless(outputGrad), activation);

@@ -73,6 +73,16 @@ public sealed unsafe class CpuBackend : IBackend
         Linear.Forward(Pool, output.Data, input.Data, weight.Data, bias is null ? null : bias.Data, rows, inChannels, outChannels);
     }
 
+    public void LinearActivationForward(Tensor output, Tensor activated, Tensor input, Tensor weight, Tensor? bias, Activation activation)
+    {
+        const string op = nameof(LinearActivationForward);
+        (int rows, int inChannels, int outChannels) = LinearShapes(op, output, input, weight, bias, "output", "input", "bias");
+        RequireSameShape(op, nameof(activated), activated, nameof(output), output);
+        RequireActivation(op, activation);
+        Linear.Forward(Pool, output.Data, input.Data, weight.Data, bias is null ? null : bias.Data, rows, inChannels, outChannels,
+            activated.Data, activation);
+    }
+
     public void LinearBackward(Tensor inputGrad, Tensor weightGrad, Tensor? biasGrad, Tensor outputGrad, Tensor input, Tensor weight)
     {
         const string op = nameof(LinearBackward);

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using LmForge.Tensors.Cpu.Kernels;
 
 namespace LmForge.Tensors.Cpu;
 
@@ -40,8 +41,15 @@ public static unsafe class Gemm
     internal static void Multiply(
         WorkerPool pool, GemmPath path, bool transposeA, bool transposeB, int m, int n, int k,
         float* a, int lda, float* b, int ldb, float* c, int ldc,
-        bool accumulate = false, float* bias = null)
+        bool accumulate = false, float* bias = null, GemmEpilogue epilogue = default)
     {
+        if (epilogue.Activated != null && (k == 0 || path == GemmPath.FewRows || (path == GemmPath.Automatic && ChoosesFewRows(transposeA, transposeB, m))))
+        {
+            // only the packed loop nest has an output stage: the others write C, then the activation runs over it
+            Multiply(pool, path, transposeA, transposeB, m, n, k, a, lda, b, ldb, c, ldc, accumulate, bias);
+            for (int i = 0; i < m; i++) ActivationKernel.ForwardTile(epilogue.Activation, c + (long)i * ldc, epilogue.Activated + (long)i * ldc, ldc, 1, n);
+            return;
+        }
         ArgumentNullException.ThrowIfNull(pool);
         Validate(transposeA, transposeB, m, n, k, a, lda, b, ldb, c, ldc);
         if (m == 0 || n == 0) return;
@@ -61,7 +69,7 @@ public static unsafe class Gemm
             return;
         }
 
-        var operation = new GemmRangeOperation(transposeA, transposeB, m, n, k, a, lda, b, ldb, c, ldc, accumulate, bias);
+        var operation = new GemmRangeOperation(transposeA, transposeB, m, n, k, a, lda, b, ldb, c, ldc, accumulate, bias, epilogue);
         long work = (long)m * n * k;
         if (pool.WorkerCount == 1 || work < ParallelThreshold)
         {
@@ -89,7 +97,7 @@ public static unsafe class Gemm
             ApplyEmptyProduct(m, n, c, ldc, accumulate, null);
             return;
         }
-        var operation = new GemmRangeOperation(transposeA, transposeB, m, n, k, a, lda, b, ldb, c, ldc, accumulate, null);
+        var operation = new GemmRangeOperation(transposeA, transposeB, m, n, k, a, lda, b, ldb, c, ldc, accumulate, null, default);
         operation.Invoke(0, operation.PanelCount);
     }
 
@@ -159,6 +167,17 @@ public static unsafe class Gemm
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void ThrowNull(string name) =>
         throw new ArgumentNullException(name, $"Gemm.Multiply: {name} is null but the product reads it.");
+}
+
+/// <summary>
+/// The product's output stage beyond bias and accumulation: with Activated not null, Activated = activation(C) with C's
+/// leading dimension, applied to each tile of C as the micro-kernel finishes it (the last depth block), while it is in L1.
+/// </summary>
+internal readonly unsafe struct GemmEpilogue(float* activated, Activation activation)
+{
+    public float* Activated { get; } = activated;
+
+    public Activation Activation { get; } = activation;
 }
 
 /// <summary>Which loop nest computes a product: chosen from the shape, or forced by the tests and the benchmark.</summary>

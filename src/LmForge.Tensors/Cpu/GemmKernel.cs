@@ -30,9 +30,11 @@ internal static unsafe class GemmKernel
     /// <summary>The micro-kernel in use, for benchmark headers and tests: "AVX-512", "AVX2/FMA" or "scalar".</summary>
     public static string InstructionSet => UsesAvx512 ? "AVX-512" : UsesFma ? "AVX2/FMA" : "scalar";
 
-    // C[mc,nc] (leading dimension ldc) = (loadC ? C : 0) + packedA·packedB (+ bias[nc] when not null).
+    // C[mc,nc] (leading dimension ldc) = (loadC ? C : 0) + packedA·packedB (+ bias[nc] when not null); with activated
+    // not null, also activated[mc,nc] (the same leading dimension) = activation(C), tile by tile.
     public static void MultiplyBlock(
-        int mc, int nc, int kc, float* packedA, float* packedB, float* c, int ldc, bool loadC, float* bias)
+        int mc, int nc, int kc, float* packedA, float* packedB, float* c, int ldc, bool loadC, float* bias,
+        float* activated = null, Activation activation = default)
     {
         float* edgeTile = stackalloc float[Mr * Nr];
         for (int jr = 0; jr < nc; jr += Nr)
@@ -54,6 +56,10 @@ internal static unsafe class GemmKernel
                     // Edge tile: compute the full padded tile aside, then merge only the valid mr×nr corner.
                     MicroKernel(kc, panelA, panelB, edgeTile, Nr, loadC: false, bias: null);
                     MergeEdgeTile(edgeTile, mr, nr, cTile, ldc, loadC, biasTile);
+                }
+                if (activated != null)
+                {
+                    Kernels.ActivationKernel.ForwardTile(activation, cTile, activated + (long)ir * ldc + jr, ldc, mr, nr);
                 }
             }
         }

@@ -11,11 +11,13 @@ internal readonly unsafe struct GemmRangeOperation : IRangeOperation
     private readonly float* _a, _b, _c, _bias;
     private readonly int _m, _n, _k, _lda, _ldb, _ldc;
     private readonly bool _transposeA, _transposeB, _accumulate;
+    private readonly GemmEpilogue _epilogue;
 
     public GemmRangeOperation(
         bool transposeA, bool transposeB, int m, int n, int k,
-        float* a, int lda, float* b, int ldb, float* c, int ldc, bool accumulate, float* bias)
+        float* a, int lda, float* b, int ldb, float* c, int ldc, bool accumulate, float* bias, GemmEpilogue epilogue)
     {
+        _epilogue = epilogue;
         _transposeA = transposeA;
         _transposeB = transposeB;
         _m = m;
@@ -67,15 +69,17 @@ internal readonly unsafe struct GemmRangeOperation : IRangeOperation
                 int kc = Math.Min(GemmKernel.Kc, _k - pc);
                 GemmPacking.PackB(_transposeB, _b, _ldb, pc, jc, kc, nc, packedB);
                 bool firstBlock = pc == 0;
+                bool lastBlock = pc + kc == _k;
                 bool loadC = !firstBlock || _accumulate;
                 float* bias = firstBlock ? _bias : null;
                 for (int ic = m0; ic < m1; ic += GemmKernel.Mc)
                 {
                     int mc = Math.Min(GemmKernel.Mc, m1 - ic);
                     GemmPacking.PackA(_transposeA, _a, _lda, ic, pc, mc, kc, packedA);
+                    long offset = (long)ic * _ldc + jc;
                     GemmKernel.MultiplyBlock(
-                        mc, nc, kc, packedA, packedB, _c + (long)ic * _ldc + jc, _ldc, loadC,
-                        bias == null ? null : bias + jc);
+                        mc, nc, kc, packedA, packedB, _c + offset, _ldc, loadC, bias == null ? null : bias + jc,
+                        lastBlock && _epilogue.Activated != null ? _epilogue.Activated + offset : null, _epilogue.Activation);
                 }
             }
         }

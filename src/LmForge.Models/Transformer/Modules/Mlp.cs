@@ -41,9 +41,16 @@ internal sealed class Mlp
     // output (B,T,C) = mlp(input (B,T,C))
     public void Forward(IBackend backend, Tensor output, Tensor input, Activations a)
     {
-        Up.Forward(backend, a.Hidden, input);
-        if (Gated) backend.GatedActivationForward(a.Activated, a.Hidden, Activation);
-        else backend.ActivationForward(a.Activated, a.Hidden, Activation);
+        if (Gated)
+        {
+            Up.Forward(backend, a.Hidden, input);
+            backend.GatedActivationForward(a.Activated, a.Hidden, Activation);
+        }
+        else
+        {
+            // the activation in the up projection's output stage (the gated form mixes two column halves: it cannot)
+            backend.LinearActivationForward(a.Hidden, a.Activated, input, Up.Weight, Up.Bias, Activation);
+        }
         Down.Forward(backend, output, a.Activated);
     }
 

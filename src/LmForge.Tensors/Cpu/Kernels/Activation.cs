@@ -32,6 +32,34 @@ internal static unsafe class ActivationKernel
         }
     }
 
+    // output[i·ld + j] = f(input[i·ld + j]) for a rows × columns tile (both with row stride ld): GEMM's output stage
+    public static void ForwardTile(Activation activation, float* input, float* output, int ld, int rows, int columns)
+    {
+        switch (activation)
+        {
+            case Activation.GeluTanh: Tile<GeluTanhFunction>(input, output, ld, rows, columns); break;
+            case Activation.GeluExact: Tile<GeluExactFunction>(input, output, ld, rows, columns); break;
+            case Activation.Relu: Tile<ReluFunction>(input, output, ld, rows, columns); break;
+            case Activation.Silu: Tile<SiluFunction>(input, output, ld, rows, columns); break;
+            default: ThrowUnknown(activation); break;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Tile<TFunction>(float* input, float* output, long ld, int rows, int columns)
+        where TFunction : struct, IActivationFunction
+    {
+        for (int r = 0; r < rows; r++, input += ld, output += ld)
+        {
+            int i = 0;
+            if (VectorMath.IsAccelerated)
+            {
+                for (; i <= columns - 8; i += 8) Vector256.Store(TFunction.Value(Vector256.Load(input + i)), output + i);
+            }
+            for (; i < columns; i++) output[i] = TFunction.Value(input[i]);
+        }
+    }
+
     public static void ThrowUnknown(Activation activation) =>
         ThrowHelper.ThrowArgumentOutOfRange(nameof(activation), $"unknown activation {activation}");
 
@@ -64,11 +92,7 @@ internal static unsafe class ActivationKernel
         {
             long i = (long)start * ChunkSize;
             long stop = Math.Min((long)end * ChunkSize, Length);
-            if (VectorMath.IsAccelerated)
-            {
-                for (; i <= stop - 8; i += 8) Vector256.Store(TFunction.Value(Vector256.Load(Input + i)), Output + i);
-            }
-            for (; i < stop; i++) Output[i] = TFunction.Value(Input[i]);
+            Tile<TFunction>(Input + i, Output + i, 0, 1, (int)(stop - i));
         }
     }
 

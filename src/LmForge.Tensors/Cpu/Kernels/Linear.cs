@@ -6,9 +6,12 @@ namespace LmForge.Tensors.Cpu.Kernels;
 /// <summary>Fully connected layer on GEMM: out = inp · Wᵀ + b.</summary>
 internal static unsafe class Linear
 {
-    // out is (N,OC), inp is (N,C), weight is (OC,C), bias is (OC) or null
-    public static void Forward(WorkerPool pool, float* output, float* input, float* weight, float* bias, int rows, int inChannels, int outChannels) =>
-        Gemm.Multiply(pool, false, true, rows, outChannels, inChannels, input, inChannels, weight, inChannels, output, outChannels, accumulate: false, bias: bias);
+    // out is (N,OC), inp is (N,C), weight is (OC,C), bias is (OC) or null; with activated (N,OC) not null, also
+    // activated = activation(out), applied by the product's output stage
+    public static void Forward(WorkerPool pool, float* output, float* input, float* weight, float* bias, int rows, int inChannels, int outChannels,
+        float* activated = null, Activation activation = default) =>
+        Gemm.Multiply(pool, GemmPath.Automatic, false, true, rows, outChannels, inChannels, input, inChannels, weight, inChannels, output, outChannels,
+            accumulate: false, bias: bias, new GemmEpilogue(activated, activation));
 
     // dinp (N,C) = dout (N,OC) · weight (OC,C), overwritten
     // dweight (OC,C) += doutᵀ (OC,N) · inp (N,C)
