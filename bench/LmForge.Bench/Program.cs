@@ -10,6 +10,7 @@ public static class Program
         {
             ["gemm"] = GemmBenchmark.Run,
             ["train-step"] = TrainStepBenchmark.Run,
+            ["train-mpi"] = TrainMpiBenchmark.Run,
             ["generate"] = GenerateBenchmark.Run,
             ["serve"] = ServeBenchmark.Run,
             ["tokenizer-encode"] = TokenizerEncodeBenchmark.Run,

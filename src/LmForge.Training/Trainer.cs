@@ -5,6 +5,7 @@ using LmForge.Tensors.Cpu;
 using LmForge.Tensors.Optimization;
 using LmForge.Training.Checkpoints;
 using LmForge.Training.Data;
+using LmForge.Training.Distributed;
 using LmForge.Training.Metrics;
 
 namespace LmForge.Training;
@@ -15,6 +16,9 @@ namespace LmForge.Training;
 /// EvalEvery steps, a text sample every SampleEvery steps, a metrics.jsonl line per step with a loss.svg next to it,
 /// and a checkpoint every CheckpointEvery steps and at the end, each with a model card (README.md, <see cref="ModelCard"/>).
 /// A cancelled run finishes its step, saves and returns. MFU is over <see cref="Peak"/> (measured, cached or stated).
+/// Data-parallel over an <see cref="ICollective"/>: each rank trains on its <see cref="BatchShare"/> of every global
+/// batch, the gradients are summed across ranks before clipping, every rank applies the same update, and rank 0 alone
+/// writes metrics, the loss curve and checkpoints (and reports to the listener, samples and scores tasks).
 /// <code>
 /// using var trainer = Trainer.Start(config, model, backend, runDirectory);   // or Trainer.Resume(...)
 /// var result = trainer.Run(cancellationToken);
@@ -31,7 +35,10 @@ public sealed class Trainer : IDisposable
     readonly AdamWOptimizer _optimizer;
     readonly IBatchSource _train;
     readonly IBatchSource _validation;
-    readonly MetricsLog _metrics;
+    readonly MetricsLog? _metrics; // rank 0's
+    readonly ICollective _processes;
+    float[] _replica = [];
+    bool _stopAgreed;
     readonly int[] _inputs, _targets, _documentStarts, _predictions;
     TrainerState _state;
     string? _resumedFrom;
@@ -39,8 +46,9 @@ public sealed class Trainer : IDisposable
     bool _peakExceeded;
 
     Trainer(TrainingConfig config, ITrainableModel model, IBackend backend, string runDirectory, TrainerState state,
-        AdamWOptimizer optimizer, IBatchSource train, IBatchSource validation, MetricsLog metrics)
+        AdamWOptimizer optimizer, IBatchSource train, IBatchSource validation, MetricsLog? metrics, ICollective processes)
     {
+        _processes = processes;
         _config = config;
         _model = model;
         _backend = backend;
@@ -92,15 +100,20 @@ public sealed class Trainer : IDisposable
     /// <summary>
     /// A new run in <paramref name="runDirectory"/> from the model's current (initialized) weights. Refuses a directory
     /// that already holds checkpoints: a second run there would mix with the first (the newest step-* wins on resume).
+    /// <paramref name="processes"/>: the ranks of a data-parallel run (<see cref="ProcessGroup.Join"/>); null for one process.
     /// </summary>
-    public static Trainer Start(TrainingConfig config, ITrainableModel model, IBackend backend, string runDirectory)
+    public static Trainer Start(TrainingConfig config, ITrainableModel model, IBackend backend, string runDirectory, ICollective? processes = null)
     {
-        CheckpointDirectory.Sweep(runDirectory);
-        if (CheckpointDirectory.List(runDirectory).Count > 0)
-            throw new IOException($"{runDirectory} already holds checkpoints of a run; pass --resume {runDirectory} to continue it or choose another --out");
-        var (optimizer, train, validation) = Open(config, model, backend, runDirectory);
-        var metrics = MetricsLog.Create(Path.Combine(runDirectory, MetricsFile));
-        return new Trainer(config, model, backend, runDirectory, new TrainerState(0, 0, train.Position, config.Seed, 0, train.Fingerprints()), optimizer, train, validation, metrics);
+        processes ??= SingleProcess.Instance;
+        if (processes.Rank == 0) CheckpointDirectory.Sweep(runDirectory);
+        var (optimizer, train, validation) = Open(config, model, backend, runDirectory, processes, () =>
+        {
+            if (CheckpointDirectory.List(runDirectory).Count > 0)
+                throw new IOException($"{runDirectory} already holds checkpoints of a run; pass --resume {runDirectory} to continue it or choose another --out");
+        });
+        var metrics = processes.Rank == 0 ? MetricsLog.Create(Path.Combine(runDirectory, MetricsFile)) : null;
+        var state = new TrainerState(0, 0, train.Position, config.Seed, 0, train.Fingerprints(), Processes: processes.Size);
+        return new Trainer(config, model, backend, runDirectory, state, optimizer, train, validation, metrics, processes);
     }
 
     /// <summary>
@@ -110,12 +123,20 @@ public sealed class Trainer : IDisposable
     /// the resumed step (another branch of the run) are moved to abandoned/ (<see cref="AbandonedCheckpoints"/>), and
     /// metrics.jsonl keeps only the steps before it.
     /// </summary>
-    public static Trainer Resume(TrainingConfig config, ITrainableModel model, IBackend backend, string runDirectory, string checkpointDirectory)
+    public static Trainer Resume(TrainingConfig config, ITrainableModel model, IBackend backend, string runDirectory, string checkpointDirectory,
+        ICollective? processes = null)
     {
-        var saved = TrainerState.LoadConfig(checkpointDirectory);
-        if (config.IncompatibilityWith(saved) is { } reason)
-            throw new TrainingConfigException($"{checkpointDirectory}: cannot resume with this config: {reason}; resume with the checkpoint's {TrainerState.ConfigFile} or start a new run");
-        var (optimizer, train, validation) = Open(config, model, backend, runDirectory);
+        processes ??= SingleProcess.Instance;
+        var (optimizer, train, validation) = Open(config, model, backend, runDirectory, processes, () =>
+        {
+            var saved = TrainerState.LoadConfig(checkpointDirectory);
+            if (config.IncompatibilityWith(saved) is { } reason)
+                throw new TrainingConfigException($"{checkpointDirectory}: cannot resume with this config: {reason}; resume with the checkpoint's {TrainerState.ConfigFile} or start a new run");
+            int savedProcesses = TrainerState.ReadProcesses(checkpointDirectory);
+            if (savedProcesses != processes.Size)
+                throw new TrainingConfigException(
+                    $"{checkpointDirectory}: saved by a run of {savedProcesses} process{(savedProcesses == 1 ? "" : "es")}, resumed with {processes.Size}: the data position counts global batches of processes x microBatchSize rows; resume with {savedProcesses} (mpirun -np {savedProcesses}, srun -n {savedProcesses}{(savedProcesses == 1 ? ", or no launcher" : "")})");
+        });
         try
         {
             var state = TrainerState.Load(checkpointDirectory, optimizer);
@@ -125,9 +146,10 @@ public sealed class Trainer : IDisposable
                 throw new InvalidDataException($"{checkpointDirectory}: the training data differs from the checkpoint's: {difference}; resume with the same shards (an exact resume depends on them) or start a new run");
             state = state with { TrainingShards = shards };
             train.Seek(state.DataPosition);
-            var abandoned = CheckpointDirectory.AbandonAfter(runDirectory, state.Step);
-            var metrics = MetricsLog.Continue(Path.Combine(runDirectory, MetricsFile), state.Step);
-            return new Trainer(config, model, backend, runDirectory, state, optimizer, train, validation, metrics)
+            // rank 0 alone changes the run directory
+            IReadOnlyList<string> abandoned = processes.Rank == 0 ? CheckpointDirectory.AbandonAfter(runDirectory, state.Step) : [];
+            var metrics = processes.Rank == 0 ? MetricsLog.Continue(Path.Combine(runDirectory, MetricsFile), state.Step) : null;
+            return new Trainer(config, model, backend, runDirectory, state, optimizer, train, validation, metrics, processes)
             {
                 _resumedFrom = checkpointDirectory, AbandonedCheckpoints = abandoned,
             };
@@ -141,14 +163,35 @@ public sealed class Trainer : IDisposable
         }
     }
 
-    static (AdamWOptimizer, IBatchSource, IBatchSource) Open(TrainingConfig config, ITrainableModel model, IBackend backend, string runDirectory)
+    static (AdamWOptimizer, IBatchSource, IBatchSource) Open(TrainingConfig config, ITrainableModel model, IBackend backend, string runDirectory,
+        ICollective processes, Action check)
     {
-        config.Validate();
-        if (model.VocabularySize != config.VocabularySize || model.ContextLength < config.ContextLength)
-            throw new TrainingConfigException(
-                $"the model (vocabulary {model.VocabularySize}, context {model.ContextLength}) does not match the config (vocabularySize {config.VocabularySize}, contextLength {config.ContextLength})");
-        EnsureWritable(runDirectory);
-        var (train, validation) = TrainingData.Open(config);
+        IBatchSource? train = null, validation = null;
+        try
+        {
+            check();
+            config.Validate();
+            config.ValidateProcesses(processes.Size);
+            if (model.VocabularySize != config.VocabularySize || model.ContextLength < config.ContextLength)
+                throw new TrainingConfigException(
+                    $"the model (vocabulary {model.VocabularySize}, context {model.ContextLength}) does not match the config (vocabularySize {config.VocabularySize}, contextLength {config.ContextLength})");
+            EnsureWritable(runDirectory);
+            (train, validation) = TrainingData.Open(config, share: new BatchShare(processes.Rank, processes.Size));
+            if (processes.Size > 1) AgreeOnStart(processes, config, train, validation, null);
+        }
+        catch (Exception e) when (processes.Size > 1 && e is not ProcessGroupException)
+        {
+            train?.Dispose();
+            validation?.Dispose();
+            AgreeOnStart(processes, config, null, null, e);
+            throw;
+        }
+        catch
+        {
+            train?.Dispose();
+            validation?.Dispose();
+            throw;
+        }
         try
         {
             var settings = new AdamWSettings(config.Beta1, config.Beta2, config.Epsilon, config.WeightDecay);
@@ -160,6 +203,42 @@ public sealed class Trainer : IDisposable
             validation.Dispose();
             throw;
         }
+    }
+
+    // Every rank's config and data (a hash of the config and both shard lists), or its failure to open them, must be the
+    // same. All ranks throw a ProcessGroupException together when they differ or all failed alike (rank 0 reports it);
+    // a rank whose own failure differs returns, and its caller rethrows it (which ends the job).
+    static void AgreeOnStart(ICollective processes, TrainingConfig config, IBatchSource? train, IBatchSource? validation, Exception? failure)
+    {
+        ulong hash = failure is not null ? StableHash.Of(failure.Message)
+            : StableHash.Of(string.Join('\n', train!.Fingerprints().Concat(validation!.Fingerprints()).Select(f => $"{f.Name} {f.Tokens}")), StableHash.Of(config.ToJson()));
+        ulong failed = failure is null ? 0UL : 1UL;
+        Span<ulong> low = [hash, failed], high = [hash, failed];
+        processes.AllReduceMin(low);
+        processes.AllReduceMax(high);
+        bool agree = low[0] == high[0] && low[1] == high[1];
+        if (agree && failure is null) return;
+        if (agree) throw new ProcessGroupException(processes.Rank, failure!.Message);
+        if (failure is not null) return;
+        throw new ProcessGroupException(processes.Rank, high[1] == 1
+            ? $"another of the {processes.Size} processes could not start the run (its error is above); fix it and start all again"
+            : $"the {processes.Size} processes disagree on the training config or data (a hash of the config and the shard lists differs between ranks): give every rank the same --config, --set, tokenizer and shard files");
+    }
+
+    // The parameters must be bit-identical on every rank (each applies the same summed gradient): compares a hash of
+    // them across ranks; a mismatch stops the run on every rank at once.
+    void CheckReplicas(int step)
+    {
+        if (_processes.Size == 1) return;
+        if (_replica.Length != _model.Parameters.Length) _replica = new float[_model.Parameters.Length];
+        _backend.CopyToHost(_model.Parameters, _replica);
+        ulong hash = StableHash.Of(_replica);
+        Span<ulong> low = [hash], high = [hash];
+        _processes.AllReduceMin(low);
+        _processes.AllReduceMax(high);
+        if (low[0] != high[0])
+            throw new ProcessGroupException(_processes.Rank,
+                $"step {step}: the parameters differ between the {_processes.Size} processes (hashes {low[0]:x16} to {high[0]:x16}), so they no longer train one model; run every rank with the same lmforge build on the same kind of CPU (the kernels' instruction set decides the rounding) and resume from the last checkpoint");
     }
 
     /// <summary>Creates the run directory if needed and proves it writable, or fails with one line that says so.</summary>
@@ -181,8 +260,11 @@ public sealed class Trainer : IDisposable
     /// <summary>Trains until config.Steps or until <paramref name="cancellation"/> is signalled (then the current step finishes and a checkpoint is saved).</summary>
     public TrainingResult Run(CancellationToken cancellation = default)
     {
-        int accumulation = _config.GradientAccumulationSteps;
-        float lossScale = 1f / accumulation;
+        int ranks = _processes.Size;
+        bool lead = _processes.Rank == 0;
+        int accumulation = _config.AccumulationSteps(ranks);
+        // each rank's loss is the mean over its rows; the sum over ranks is the global batch's mean times the ranks
+        float lossScale = 1f / (accumulation * ranks);
         var schedule = _config.LearningRateSchedule;
         double flopsPerToken = FlopsPerToken;
         var peak = Peak ??= MachinePeak.Get(_config.PeakGflops);
@@ -195,10 +277,13 @@ public sealed class Trainer : IDisposable
         int firstStep = _state.Step;
         int savedStep = _resumedFrom is null ? -1 : firstStep;
         string checkpoint = _resumedFrom ?? "";
+        Span<double> reduced = stackalloc double[2];
+        CheckReplicas(firstStep);
 
         while (_state.Step < _config.Steps)
         {
-            if (cancellation.IsCancellationRequested)
+            // several ranks stop at the same step: each one's request was summed with the last step's loss
+            if (ranks == 1 ? cancellation.IsCancellationRequested : _stopAgreed)
             {
                 interrupted = true;
                 break;
@@ -210,10 +295,10 @@ public sealed class Trainer : IDisposable
             {
                 (float evaluated, validationAccuracy) = Validate();
                 validationLoss = lastValidation = evaluated;
-                Listener?.OnValidation(step, evaluated, validationAccuracy);
+                if (lead) Listener?.OnValidation(step, evaluated, validationAccuracy);
                 taskScores = EvaluateTasks(step);
             }
-            if (_config.SampleEvery > 0 && step % _config.SampleEvery == 0 && Sampler is not null)
+            if (lead && _config.SampleEvery > 0 && step % _config.SampleEvery == 0 && Sampler is not null)
                 Listener?.OnSample(step, Sampler(_model, step));
 
             long stepStart = Stopwatch.GetTimestamp();
@@ -225,7 +310,16 @@ public sealed class Trainer : IDisposable
                 bool packed = _train.Next(_inputs, targets, _documentStarts);
                 loss += _model.ForwardBackward(_inputs, targets, _config.MicroBatchSize, _config.ContextLength, lossScale, packed ? _documentStarts : default);
             }
-            loss /= accumulation;
+            if (ranks > 1)
+            {
+                _processes.AllReduceSum(_backend, _model.Gradients);
+                reduced[0] = loss;
+                reduced[1] = cancellation.IsCancellationRequested ? 1 : 0;
+                _processes.AllReduceSum(reduced);
+                loss = (float)reduced[0];
+                _stopAgreed = reduced[1] > 0;
+            }
+            loss /= accumulation * ranks;
             float gradientNorm = (float)Math.Sqrt(_backend.SumOfSquares(_model.Gradients));
             // As TransformerModel.TrainStep: the exception counts steps from 1, as the progress display does.
             if (!float.IsFinite(loss)) throw new NonFiniteLossException(step + 1, "loss", loss);
@@ -245,7 +339,7 @@ public sealed class Trainer : IDisposable
                 DataPosition = _train.Position,
                 ElapsedSeconds = elapsedBefore + clock.Elapsed.TotalSeconds,
             };
-            double mfu = tokensPerSecond * flopsPerToken / peak.FlopsPerSecond;
+            double mfu = tokensPerSecond * flopsPerToken / (peak.FlopsPerSecond * ranks); // every rank's peak taken as this one's
             if (MachinePeak.Exceeds(mfu) && !_peakExceeded)
             {
                 _peakExceeded = true;
@@ -254,13 +348,14 @@ public sealed class Trainer : IDisposable
             }
             var record = new MetricsRecord(step, loss, validationLoss, learningRate, gradientNorm, tokensPerSecond,
                 MachinePeak.Clamp(mfu), _state.ElapsedSeconds, validationAccuracy, taskScores);
-            _metrics.Append(record);
+            _metrics?.Append(record);
             losses.Add(loss);
             lastTrainLoss = loss;
             _lastTrainLoss = loss;
             double secondsPerStep = clock.Elapsed.TotalSeconds / (_state.Step - firstStep);
-            Listener?.OnStep(record, _config.Steps, TimeSpan.FromSeconds(secondsPerStep * (_config.Steps - _state.Step)));
+            if (lead) Listener?.OnStep(record, _config.Steps, TimeSpan.FromSeconds(secondsPerStep * (_config.Steps - _state.Step)));
             if (validationLoss is not null) WriteLossCurve();
+            if (_config.ReplicaCheckEvery > 0 && _state.Step % _config.ReplicaCheckEvery == 0) CheckReplicas(_state.Step);
 
             bool last = _state.Step == _config.Steps;
             if (!last && _config.CheckpointEvery > 0 && _state.Step % _config.CheckpointEvery == 0)
@@ -275,10 +370,11 @@ public sealed class Trainer : IDisposable
             // The final validation loss, after the last update, as its own record (no training step at this index).
             (float finalLoss, float? finalAccuracy) = Validate();
             lastValidation = finalLoss;
-            Listener?.OnValidation(_state.Step, finalLoss, finalAccuracy);
+            if (lead) Listener?.OnValidation(_state.Step, finalLoss, finalAccuracy);
             var finalTasks = EvaluateTasks(_state.Step);
-            _metrics.Append(new MetricsRecord(_state.Step, null, finalLoss, schedule.At(_state.Step), null, 0, 0, _state.ElapsedSeconds, finalAccuracy, finalTasks));
+            _metrics?.Append(new MetricsRecord(_state.Step, null, finalLoss, schedule.At(_state.Step), null, 0, 0, _state.ElapsedSeconds, finalAccuracy, finalTasks));
         }
+        CheckReplicas(_state.Step);
         if (savedStep != _state.Step) checkpoint = SaveCheckpoint();
         WriteLossCurve();
         return new TrainingResult(_state.Step, lastTrainLoss, lastValidation, checkpoint, interrupted, losses);
@@ -290,7 +386,7 @@ public sealed class Trainer : IDisposable
     // The tasks' scores at this validation (between steps: the scoring forwards use the model's activations), or null.
     IReadOnlyDictionary<string, float>? EvaluateTasks(int step)
     {
-        if (Tasks is null) return null;
+        if (Tasks is null || _processes.Rank != 0) return null;
         var scores = Tasks.Run(_model);
         Listener?.OnTasks(step, scores);
         return scores;
@@ -322,11 +418,19 @@ public sealed class Trainer : IDisposable
                 if (predictions[j] == targets[j]) correct++;
             }
         }
+        if (_processes.Size > 1)
+        {
+            // each rank scored its share of the same global batches
+            Span<double> totals = [sum, correct, counted, predicts ? 1 : 0];
+            _processes.AllReduceSum(totals);
+            (sum, correct, counted, predicts) = (totals[0] / _processes.Size, (long)totals[1], (long)totals[2], totals[3] == _processes.Size);
+        }
         return ((float)(sum / batches), predicts && counted > 0 ? (float)((double)correct / counted) : null);
     }
 
     string SaveCheckpoint()
     {
+        if (_processes.Rank != 0) return Path.Combine(RunDirectory, CheckpointDirectory.NameFor(_state.Step));
         string directory = CheckpointDirectory.Save(RunDirectory, _state.Step, temporary =>
         {
             _model.SaveWeights(temporary);
@@ -341,7 +445,7 @@ public sealed class Trainer : IDisposable
     /// <summary>What the model card of a checkpoint being written in <paramref name="directory"/> says (facts known now).</summary>
     ModelCardFacts CardFacts(string directory)
     {
-        var records = _metrics.Records;
+        var records = _metrics!.Records;
         var validation = records.LastOrDefault(r => r.ValidationLoss is not null);
         var stepMfus = records.Where(r => r.TrainLoss is not null && r.Mfu > 0).Select(r => r.Mfu).Order().ToList();
         string tokenizer = Path.Combine(directory, "tokenizer.json");
@@ -371,15 +475,18 @@ public sealed class Trainer : IDisposable
         };
     }
 
-    void WriteLossCurve() =>
+    void WriteLossCurve()
+    {
+        if (_metrics is null) return;
         LossCurveSvg.Write(Path.Combine(RunDirectory, LossCurveFile), _metrics.Records,
             $"{_config.Architecture}, {_config.Layers} layers x {_config.EmbeddingSize} channels, {_config.TotalBatchTokens} tokens/step");
+    }
 
     public void Dispose()
     {
         _optimizer.Dispose();
         _train.Dispose();
         _validation.Dispose();
-        _metrics.Dispose();
+        _metrics?.Dispose();
     }
 }

@@ -91,10 +91,28 @@ public sealed record TrainingConfig
     public int KeepCheckpoints { get; init; } = 2;
     /// <summary>The machine's peak in GFLOP/s for the MFU estimate; 0 measures it (or takes LMFORGE_PEAK_GFLOPS): see MachinePeak.</summary>
     public double PeakGflops { get; init; }
+    /// <summary>With several processes (data parallelism), compare the parameters across ranks every this many steps (a hash; a mismatch stops the run); 0 only at the start and the end.</summary>
+    public int ReplicaCheckEvery { get; init; } = 100;
 
     /// <summary>Micro-batches whose gradients add up to one optimizer step.</summary>
     [JsonIgnore]
-    public int GradientAccumulationSteps => TotalBatchTokens / (MicroBatchSize * ContextLength);
+    public int GradientAccumulationSteps => AccumulationSteps(1);
+
+    /// <summary>Micro-batches per process whose gradients, summed over <paramref name="processes"/> data-parallel processes, make one optimizer step.</summary>
+    public int AccumulationSteps(int processes) => TotalBatchTokens / (MicroBatchSize * ContextLength * processes);
+
+    /// <summary>
+    /// Checks that <paramref name="processes"/> ranks, each with microBatchSize rows per micro-batch, divide a step's
+    /// totalBatchTokens; a one-line <see cref="TrainingConfigException"/> saying what would work otherwise.
+    /// </summary>
+    public void ValidateProcesses(int processes)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(processes, 1);
+        long perRound = (long)MicroBatchSize * ContextLength * processes;
+        if (TotalBatchTokens % perRound == 0) return;
+        throw new TrainingConfigException(string.Create(CultureInfo.InvariantCulture,
+            $"totalBatchTokens = {TotalBatchTokens} is not a multiple of {processes} processes x microBatchSize {MicroBatchSize} x contextLength {ContextLength} = {perRound}: every process takes an equal share of each step; set totalBatchTokens to a multiple of {perRound} (e.g. --set total-batch-tokens={Math.Max(1, TotalBatchTokens / perRound) * perRound}) or change microBatchSize or the process count"));
+    }
 
     /// <summary>
     /// The model this config describes. A t5's decoder starts from <paramref name="decoderStartToken"/>, the tokenizer's
@@ -251,6 +269,7 @@ public sealed record TrainingConfig
         Require(CheckpointEvery >= 0, "checkpointEvery", "0 (only at the end) or more", CheckpointEvery);
         Require(PeakGflops >= 0 && double.IsFinite(PeakGflops), "peakGflops", "0 (measure the machine) or the peak in GFLOP/s", PeakGflops);
         Require(KeepCheckpoints >= 1, "keepCheckpoints", "at least 1", KeepCheckpoints);
+        Require(ReplicaCheckEvery >= 0, "replicaCheckEvery", "0 (only at the start and the end) or more", ReplicaCheckEvery);
     }
 
     /// <summary>

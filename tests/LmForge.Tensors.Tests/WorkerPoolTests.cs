@@ -6,6 +6,16 @@ namespace LmForge.Tensors.Tests;
 
 public sealed unsafe class WorkerPoolTests
 {
+    [Fact]
+    public void SetSharedWorkerCount_OnceTheSharedPoolExists_AcceptsItsSizeAndRefusesAnother()
+    {
+        int workers = WorkerPool.Shared.WorkerCount;
+        WorkerPool.SetSharedWorkerCount(workers);
+        var error = Assert.Throws<InvalidOperationException>(() => WorkerPool.SetSharedWorkerCount(workers + 1));
+        Assert.Contains($"already runs {workers} workers", error.Message);
+        Assert.Same(WorkerPool.Shared, WorkerPool.Shared);
+    }
+
     [Theory]
     [InlineData(2)]
     [InlineData(3)]

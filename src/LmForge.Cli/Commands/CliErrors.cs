@@ -29,14 +29,22 @@ static class CliErrors
             Console.Error.WriteLine(e.Message);
             return Interrupted;
         }
-        catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException or UnauthorizedAccessException or InvalidOperationException
-            or KeyNotFoundException or FormatException or TokenizerFormatException or TrainingConfigException or NonFiniteLossException
-            or RecipeException or TaskFailedException)
+        catch (Exception e) when (ExpectedMessage(e) is { } message)
         {
-            // plain: one line, never wrapped; .NET's " (Parameter 'x')" suffix says nothing the message does not
-            string message = e is ArgumentException { ParamName: { } name } ? e.Message.Replace($" (Parameter '{name}')", "", StringComparison.Ordinal) : e.Message;
-            Console.Error.WriteLine($"error: {message.ReplaceLineEndings(" ")}");
+            Console.Error.WriteLine($"error: {message}");
             return Failure;
         }
+    }
+
+    /// <summary>The one-line message of an expected failure (bad input, a missing file, ...), or null for a bug.</summary>
+    public static string? ExpectedMessage(Exception e)
+    {
+        if (e is not (IOException or InvalidDataException or ArgumentException or UnauthorizedAccessException or InvalidOperationException
+            or KeyNotFoundException or FormatException or TokenizerFormatException or TrainingConfigException or NonFiniteLossException
+            or RecipeException or TaskFailedException))
+            return null;
+        // plain: one line, never wrapped; .NET's " (Parameter 'x')" suffix says nothing the message does not
+        string message = e is ArgumentException { ParamName: { } name } ? e.Message.Replace($" (Parameter '{name}')", "", StringComparison.Ordinal) : e.Message;
+        return message.ReplaceLineEndings(" ");
     }
 }

@@ -145,14 +145,47 @@ public static partial class TrainingCommands
         var tokenizer = new Option<string?>("--tokenizer") { Description = "The tokenizer the shards were made with: its .json file or the directory holding tokenizer.json (copied into checkpoints, used for samples)" };
         var output = new Option<string?>("--out") { Description = "Run directory (default: runs/train, or the resumed checkpoint's run)" };
         var resume = new Option<string?>("--resume") { Description = "Continue from a checkpoint directory or a run directory (its newest checkpoint)" };
-        var command = new Command("train", "Pretrain a model on token shards (config file + overrides; architecture gpt2, llama, bert or t5 with its objective), with checkpoints, validation and samples.")
+        var printSbatch = new Option<bool>("--print-sbatch") { Description = "Print an sbatch script that runs this training as a data-parallel Slurm job (srun --mpi=pmix) instead of training" };
+        var nodes = new Option<int>("--nodes") { Description = "--print-sbatch: machines", DefaultValueFactory = _ => 1 };
+        var processesPerNode = new Option<int>("--processes-per-node") { Description = "--print-sbatch: processes per machine (they share its cores)", DefaultValueFactory = _ => 2 };
+        var partition = new Option<string?>("--partition") { Description = "--print-sbatch: Slurm partition" };
+        var time = new Option<string?>("--time") { Description = "--print-sbatch: time limit (e.g. 02:00:00)" };
+        var command = new Command("train", "Pretrain a model on token shards (config file + overrides; architecture gpt2, llama, bert or t5 with its objective), with checkpoints, validation and samples; data parallel under mpirun or srun.")
         {
-            configFile, set, trainShards, validationShards, tokenizer, output, resume,
+            configFile, set, trainShards, validationShards, tokenizer, output, resume, printSbatch, nodes, processesPerNode, partition, time,
         };
         command.SetAction(parse => CliErrors.Run(() =>
         {
+            if (parse.GetValue(printSbatch))
+            {
+                var words = new List<string> { "train" };
+                void Add(string option, string? value)
+                {
+                    if (value is not null) words.AddRange([option, value]);
+                }
+                Add("--config", parse.GetValue(configFile));
+                foreach (string assignment in parse.GetValue(set) ?? []) Add("--set", assignment);
+                Add("--train", parse.GetValue(trainShards));
+                Add("--val", parse.GetValue(validationShards));
+                Add("--tokenizer", parse.GetValue(tokenizer));
+                Add("--out", parse.GetValue(output));
+                Add("--resume", parse.GetValue(resume));
+                var job = new LmForge.Training.Distributed.SlurmTrainingJob
+                {
+                    Nodes = parse.GetValue(nodes), ProcessesPerNode = parse.GetValue(processesPerNode), Partition = parse.GetValue(partition), TimeLimit = parse.GetValue(time),
+                };
+                Console.Write(LmForge.Training.Distributed.SlurmTrainingScript.Write(job,
+                    $"{LmforgeCommand()} {string.Join(' ', words.Select(LmForge.Training.Distributed.SlurmTrainingScript.Quote))}"));
+                return 0;
+            }
+            return DataParallelRun.Run(processes => Train(parse, processes));
+        }));
+        return command;
+
+        int Train(ParseResult parse, LmForge.Training.Distributed.ICollective processes)
+        {
             string? resumeFrom = parse.GetValue(resume);
-            string? checkpoint = resumeFrom is null ? null : ResolveResume(resumeFrom);
+            string? checkpoint = resumeFrom is null ? null : ResolveResume(resumeFrom, processes);
             var config = parse.GetValue(configFile) is { } path ? TrainingConfig.Load(path)
                 : checkpoint is not null ? TrainerState.LoadConfig(checkpoint) : new TrainingConfig();
             var overrides = new List<string>(parse.GetValue(set) ?? []);
@@ -172,18 +205,29 @@ public static partial class TrainingCommands
             if (config.Objective != TrainingObjectives.Causal && config.Tokenizer.Length == 0) config = config with { Tokenizer = Path.GetFullPath(tokenizerFiles[0]) };
             using var model = TrainableModels.Create(config, CpuBackend.Shared);
             AnsiConsole.MarkupLineInterpolated($"{Describe(model)}; {config.Steps} steps of {config.TotalBatchTokens} tokens{(checkpoint is null ? "" : $", resuming {checkpoint}")}");
-            var result = TrainWithProgress(config, model, run, bpe, tokenizerFiles, checkpoint);
+            var result = TrainWithProgress(config, model, run, bpe, tokenizerFiles, checkpoint, processes: processes);
             AnsiConsole.MarkupLineInterpolated($"Done at step {result.Step}; validation loss {result.LastValidationLoss?.ToString("F4", CultureInfo.InvariantCulture) ?? "-"}; checkpoint {result.CheckpointDirectory}");
             return 0;
-        }));
-        return command;
+        }
+    }
+
+    // How a node starts this lmforge: the apphost, or dotnet and the entry assembly.
+    static string LmforgeCommand()
+    {
+        string process = Environment.ProcessPath ?? "lmforge";
+        string? entry = System.Reflection.Assembly.GetEntryAssembly()?.Location;
+        return Path.GetFileNameWithoutExtension(process) == "dotnet" && !string.IsNullOrEmpty(entry)
+            ? $"{LmForge.Training.Distributed.SlurmTrainingScript.Quote(process)} {LmForge.Training.Distributed.SlurmTrainingScript.Quote(entry)}"
+            : LmForge.Training.Distributed.SlurmTrainingScript.Quote(process);
     }
 
     // The checkpoint --resume names: a checkpoint, or a run directory's newest once what crashed saves left there is
     // swept (a checkpoint a crashed replacement moved aside is put back first, an interrupted abandonment finished).
-    static string ResolveResume(string path)
+    // With several processes rank 0 alone sweeps, and the others wait for it (an all-reduce as a barrier) before looking.
+    static string ResolveResume(string path, LmForge.Training.Distributed.ICollective? processes = null)
     {
-        if (Directory.Exists(path) && !TrainerState.IsCheckpoint(path)) CheckpointDirectory.Sweep(path);
+        if (Directory.Exists(path) && !TrainerState.IsCheckpoint(path) && (processes is null || processes.Rank == 0)) CheckpointDirectory.Sweep(path);
+        if (processes is { Size: > 1 }) processes.AllReduceSum(new double[1]);
         return CheckpointDirectory.Resolve(path, TrainerState.IsCheckpoint);
     }
 
@@ -202,6 +246,12 @@ public static partial class TrainingCommands
         };
         command.SetAction(parse => CliErrors.Run(() =>
         {
+            // each rank would fine-tune alone into the same run directory
+            if (LmForge.Training.Distributed.ProcessGroup.Launch() is { } launch)
+            {
+                if (launch.Rank != 0) return CliErrors.Failure;
+                throw new ArgumentException($"lmforge sft runs as one process ({launch.Launcher} started several); data-parallel training is lmforge train's");
+            }
             if (parse.GetValue(resume) is { } resumeFrom)
             {
                 string saved = ResolveResume(resumeFrom);
@@ -257,15 +307,15 @@ public static partial class TrainingCommands
     // a checkpoint and end the command with exit code 130 (a second one ends the process at once); resumeHint says how
     // to continue.
     static TrainingResult TrainWithProgress(TrainingConfig config, ITrainableModel model, string run, BpeTokenizer tokenizer, IReadOnlyList<string> tokenizerFiles,
-        string? resumeFrom, string? resumeHint = null)
+        string? resumeFrom, string? resumeHint = null, LmForge.Training.Distributed.ICollective? processes = null)
     {
         var backend = CpuBackend.Shared;
-        using var trainer = resumeFrom is null ? Trainer.Start(config, model, backend, run) : Trainer.Resume(config, model, backend, run, resumeFrom);
+        using var trainer = resumeFrom is null ? Trainer.Start(config, model, backend, run, processes) : Trainer.Resume(config, model, backend, run, resumeFrom, processes);
         trainer.CheckpointExtraFiles = tokenizerFiles;
         if (trainer.AbandonedCheckpoints.Count > 0)
             AnsiConsole.MarkupLineInterpolated($"   resuming from step {trainer.State.Step}: the run's newer checkpoints ({string.Join(", ", trainer.AbandonedCheckpoints.Select(Path.GetFileName))}) belong to the abandoned branch and were moved to {Path.GetDirectoryName(trainer.AbandonedCheckpoints[0])} (delete it when you no longer need them)");
         trainer.Sampler = (_, step) => ProgressSample(model, tokenizer, config.SampleTokens, (ulong)step);
-        trainer.Tasks = LmForge.Training.Tasks.TaskEvaluation.Open(config, tokenizer);
+        if (processes is null || processes.Rank == 0) trainer.Tasks = LmForge.Training.Tasks.TaskEvaluation.Open(config, tokenizer);
         trainer.Peak = LmForge.Tensors.Cpu.MachinePeak.Get(config.PeakGflops);
         AnsiConsole.MarkupLineInterpolated($"   MFU over the peak: {trainer.Peak.Description}");
         using var cancellation = new CancellationTokenSource();

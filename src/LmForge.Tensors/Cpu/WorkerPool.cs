@@ -58,7 +58,29 @@ public sealed unsafe class WorkerPool : IDisposable
     [ThreadStatic]
     private static WorkerPool? t_inside;
 
-    public static WorkerPool Shared { get; } = new(Environment.ProcessorCount);
+    static WorkerPool? _shared;
+
+    /// <summary>The pool every backend uses by default: one worker per core this process may run on, unless <see cref="SetSharedWorkerCount"/> said otherwise first.</summary>
+    public static WorkerPool Shared
+    {
+        get
+        {
+            if (Volatile.Read(ref _shared) is { } pool) return pool;
+            Interlocked.CompareExchange(ref _shared, new WorkerPool(Environment.ProcessorCount), null);
+            return _shared;
+        }
+    }
+
+    /// <summary>
+    /// Sizes <see cref="Shared"/> before anything uses it (a data-parallel rank takes its share of the node's cores);
+    /// once it exists its size is fixed, and asking for another is an error.
+    /// </summary>
+    public static void SetSharedWorkerCount(int workers)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(workers, 1);
+        if (Interlocked.CompareExchange(ref _shared, new WorkerPool(workers), null) is { } existing && existing.WorkerCount != workers)
+            throw new InvalidOperationException($"the shared worker pool already runs {existing.WorkerCount} workers; set its size before the first use");
+    }
 
     public WorkerPool(int workerCount) => WorkerCount = Math.Max(1, workerCount);
 

@@ -15,9 +15,10 @@ namespace LmForge.Training.Checkpoints;
 /// names and token counts) lets a resume check that it reads the same data; null in checkpoints saved before it existed.
 /// WeightsSha256 and OptimizerSha256 are the SHA-256 of model.safetensors and optimizer.safetensors as saved: a resume
 /// refuses files that no longer match (damaged or changed); null in checkpoints saved before they existed.
+/// Processes is the data-parallel rank count, whose global batches the data position counts (1 in older checkpoints).
 /// </summary>
 public sealed record TrainerState(int Step, long TokensSeen, DataPosition DataPosition, int Seed, double ElapsedSeconds,
-    IReadOnlyList<TokenShardFingerprint>? TrainingShards = null, string? WeightsSha256 = null, string? OptimizerSha256 = null)
+    IReadOnlyList<TokenShardFingerprint>? TrainingShards = null, string? WeightsSha256 = null, string? OptimizerSha256 = null, int Processes = 1)
 {
     public const string StateFile = "trainer_state.json";
     public const string OptimizerFile = "optimizer.safetensors";
@@ -49,6 +50,21 @@ public sealed record TrainerState(int Step, long TokensSeen, DataPosition DataPo
     }
 
     public static TrainingConfig LoadConfig(string directory) => TrainingConfig.Load(Path.Combine(directory, ConfigFile));
+
+    /// <summary>The processes of the run that saved the checkpoint (1 when it does not say), without loading anything else.</summary>
+    public static int ReadProcesses(string directory)
+    {
+        string path = Path.Combine(directory, StateFile);
+        try
+        {
+            using var document = JsonDocument.Parse(File.ReadAllText(path));
+            return document.RootElement.TryGetProperty("processes", out var processes) && processes.TryGetInt32(out int count) ? count : 1;
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"{path}: not a trainer state ({e.Message.Split('\n')[0]})");
+        }
+    }
 
     /// <summary>
     /// Reads the state, checks the weights and optimizer files against the hashes it recorded, and fills the

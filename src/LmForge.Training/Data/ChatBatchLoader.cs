@@ -7,7 +7,7 @@ namespace LmForge.Training.Data;
 /// document start. When shuffling, every pass visits the rows in a seeded random order, so the stream is a pure
 /// function of (seed, position); rows left over at the end of a pass (fewer than B) wait for the next one. For
 /// validation (<c>wholePasses</c>) every row is served each pass, the last batch filled up with padding rows that
-/// carry no loss.
+/// carry no loss. A data-parallel rank serves its <see cref="BatchShare"/> of each global batch of ranks × B rows.
 /// </summary>
 public sealed class ChatBatchLoader : IBatchSource
 {
@@ -18,19 +18,24 @@ public sealed class ChatBatchLoader : IBatchSource
     private readonly bool _wholePasses;
     private int[] _order = [];
     private int _orderedEpoch = -1;
+    private readonly BatchShare _share;
+    private readonly int _globalBatch;
 
-    public ChatBatchLoader(PackedChatRows rows, string name, int batchSize, ulong seed, bool shuffle, bool wholePasses = false)
+    public ChatBatchLoader(PackedChatRows rows, string name, int batchSize, ulong seed, bool shuffle, bool wholePasses = false, BatchShare? share = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
-        if (rows.Count < batchSize && !(wholePasses && rows.Count > 0))
-            throw new InvalidDataException($"{name}: {rows.Count} packed row(s) of {rows.RowLength} tokens, not enough for one batch of {batchSize}; use more conversations or a smaller micro-batch");
+        _share = share ?? BatchShare.Whole;
+        _share.Validate();
+        _globalBatch = _share.GlobalBatch(batchSize);
+        if (rows.Count < _globalBatch && !(wholePasses && rows.Count > 0))
+            throw new InvalidDataException($"{name}: {rows.Count} packed row(s) of {rows.RowLength} tokens, not enough for one batch of {_globalBatch}{(_share.Ranks > 1 ? $" ({_share.Ranks} processes x {batchSize})" : "")}; use more conversations or a smaller micro-batch");
         _rows = rows;
         _name = name;
         _seed = seed;
         _shuffle = shuffle;
         _wholePasses = wholePasses;
         BatchSize = batchSize;
-        BatchesPerEpoch = wholePasses ? (rows.Count + batchSize - 1) / batchSize : rows.Count / batchSize;
+        BatchesPerEpoch = wholePasses ? (rows.Count + _globalBatch - 1) / _globalBatch : rows.Count / _globalBatch;
     }
 
     public int BatchSize { get; }
@@ -66,7 +71,7 @@ public sealed class ChatBatchLoader : IBatchSource
         }
         for (int b = 0; b < BatchSize; b++)
         {
-            int index = (int)(position.Batch * BatchSize) + b;
+            int index = position.Batch * _globalBatch + _share.FirstRow(BatchSize) + b;
             if (index >= _order.Length)
             {
                 inputs.Slice(b * t, t).Fill(_rows.PaddingToken);

@@ -31,10 +31,11 @@ public sealed class MaskedBatchLoader(TokenBatchLoader windows, MaskedLanguageMo
     public bool Next(Span<int> inputs, Span<int> targets, Span<int> documentStarts)
     {
         var position = windows.Position;
+        int firstRow = windows.Share.FirstRow(BatchSize); // the row's place in the global batch keys its stream
         windows.Next(_window, _unused); // the window's tokens; next-token targets are not this objective's
         int t = SequenceLength;
         for (int row = 0; row < BatchSize; row++)
-            masking.Build(_window.AsSpan(row * t, t), seed, position.RowStream(row), inputs.Slice(row * t, t), targets.Slice(row * t, t));
+            masking.Build(_window.AsSpan(row * t, t), seed, position.RowStream(firstRow + row), inputs.Slice(row * t, t), targets.Slice(row * t, t));
         return false;
     }
 

@@ -102,11 +102,12 @@ public sealed class SpanBatchLoader : IBatchSource
         if (inputs.Length != BatchSize * t || targets.Length != BatchSize * targetLength)
             throw new ArgumentException($"span corruption fills B x T = {BatchSize * t} inputs and B x {targetLength} = {BatchSize * targetLength} targets; got {inputs.Length} and {targets.Length}");
         var position = _windows.Position;
+        int firstRow = _windows.Share.FirstRow(BatchSize); // the row's place in the global batch keys its stream
         _windows.Next(_window, _unused); // the raw windows; next-token targets are not this objective's
         for (int row = 0; row < BatchSize; row++)
         {
             Span<int> input = inputs.Slice(row * t, t), target = targets.Slice(row * targetLength, targetLength);
-            var (built, labels) = _corruption.Build(_window.AsSpan(row * raw, raw), _seed, position.RowStream(row), input, target);
+            var (built, labels) = _corruption.Build(_window.AsSpan(row * raw, raw), _seed, position.RowStream(firstRow + row), input, target);
             input[built..].Fill(_padToken); // short of T only when no raw length corrupts into exactly T
             target[labels..].Fill(-1);
         }

@@ -10,6 +10,7 @@ namespace LmForge.Training.Data;
 /// Without shuffling (validation) samples come in file order. A batch never straddles two shards; leftover samples
 /// at a shard's end (fewer than B) are skipped for that pass. Every served token is checked against the vocabulary
 /// size, so a shard made with another tokenizer is an error naming the shard, not an out-of-range read in the model.
+/// A data-parallel rank serves its <see cref="BatchShare"/> of each global batch of ranks × B samples.
 /// </summary>
 public sealed class TokenBatchLoader : IBatchSource
 {
@@ -17,13 +18,17 @@ public sealed class TokenBatchLoader : IBatchSource
     readonly int[] _batchesInShard;
     readonly ulong _seed;
     readonly bool _shuffle;
+    readonly int _globalBatch;
     int[] _shardOrder;
     readonly int[] _row;
     int[] _sampleOrder = [];
     int _orderedShard = -1, _orderedEpoch = -1;
 
-    public TokenBatchLoader(IReadOnlyList<string> shardPaths, int batchSize, int sequenceLength, int vocabularySize, ulong seed, bool shuffle)
+    public TokenBatchLoader(IReadOnlyList<string> shardPaths, int batchSize, int sequenceLength, int vocabularySize, ulong seed, bool shuffle,
+        BatchShare? share = null)
     {
+        Share = share ?? BatchShare.Whole;
+        Share.Validate();
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(sequenceLength, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(vocabularySize, 1);
@@ -32,6 +37,7 @@ public sealed class TokenBatchLoader : IBatchSource
         SequenceLength = sequenceLength;
         _seed = seed;
         _shuffle = shuffle;
+        _globalBatch = Share.GlobalBatch(batchSize);
         _row = new int[sequenceLength + 1];
         _shards = new TokenShardReader[shardPaths.Count];
         try
@@ -43,7 +49,7 @@ public sealed class TokenBatchLoader : IBatchSource
             Dispose();
             throw;
         }
-        _batchesInShard = _shards.Select(s => (int)Math.Min(int.MaxValue, SamplesIn(s) / batchSize)).ToArray();
+        _batchesInShard = _shards.Select(s => (int)Math.Min(int.MaxValue, SamplesIn(s) / _globalBatch)).ToArray();
         BatchesPerEpoch = _batchesInShard.Sum(b => (long)b);
         TokenCount = _shards.Sum(s => s.TokenCount);
         if (BatchesPerEpoch == 0)
@@ -51,7 +57,7 @@ public sealed class TokenBatchLoader : IBatchSource
             Dispose();
             throw new InvalidDataException(
                 $"{shardPaths[0]}{(shardPaths.Count > 1 ? $" (and {shardPaths.Count - 1} more)" : "")}: {TokenCount} tokens, not enough for one batch of " +
-                $"{batchSize} x ({sequenceLength}+1) tokens in one shard; use more text, or a smaller batch size or context length");
+                $"{_globalBatch} x ({sequenceLength}+1) tokens in one shard{(Share.Ranks > 1 ? $" ({Share.Ranks} processes x {batchSize})" : "")}; use more text, or a smaller batch size or context length");
         }
         _shardOrder = Enumerable.Range(0, _shards.Length).ToArray();
         Seek(new DataPosition(0, 0, 0));
@@ -60,6 +66,9 @@ public sealed class TokenBatchLoader : IBatchSource
     public int BatchSize { get; }
 
     public int SequenceLength { get; }
+
+    /// <summary>The rows of each global batch this loader serves.</summary>
+    public BatchShare Share { get; }
 
     /// <summary>Token ids must be below this (the model's vocabulary size).</summary>
     public int VocabularySize { get; }
@@ -113,7 +122,7 @@ public sealed class TokenBatchLoader : IBatchSource
         Span<int> row = _row;
         for (int b = 0; b < BatchSize; b++)
         {
-            int sample = _sampleOrder[position.Batch * BatchSize + b];
+            int sample = _sampleOrder[position.Batch * _globalBatch + Share.FirstRow(BatchSize) + b];
             long offset = (long)sample * SequenceLength;
             shard.Read(offset, row);
             CheckVocabulary(shard.Path, offset, row);

@@ -7,22 +7,23 @@ namespace LmForge.Training.Data;
 /// <summary>
 /// The training and validation batches a config names: token shards for pretraining (next tokens, masked tokens, or
 /// corrupted spans), or a conversations file for supervised fine-tuning (packed rows, loss on the assistant's replies
-/// only, validated on held-out conversations: another file, or a seeded fraction of the same one).
+/// only, validated on held-out conversations: another file, or a seeded fraction of the same one). A data-parallel
+/// rank opens them with its <see cref="BatchShare"/>.
 /// </summary>
 public static class TrainingData
 {
-    public static (IBatchSource Train, IBatchSource Validation) Open(TrainingConfig config, Action<string>? log = null)
+    public static (IBatchSource Train, IBatchSource Validation) Open(TrainingConfig config, Action<string>? log = null, BatchShare? share = null)
     {
-        if (config.Objective == TrainingObjectives.Masked) return OpenMasked(config);
-        if (config.Objective == TrainingObjectives.Span) return OpenSpan(config);
+        if (config.Objective == TrainingObjectives.Masked) return OpenMasked(config, share);
+        if (config.Objective == TrainingObjectives.Span) return OpenSpan(config, share);
         if (config.TrainChats.Length == 0)
         {
             var train = new TokenBatchLoader(TokenShardSet.Resolve(config.TrainShards, "train"), config.MicroBatchSize, config.ContextLength,
-                config.VocabularySize, (ulong)config.Seed, config.ShuffleTrainingData);
+                config.VocabularySize, (ulong)config.Seed, config.ShuffleTrainingData, share);
             try
             {
                 return (train, new TokenBatchLoader(TokenShardSet.Resolve(config.ValidationShards, "val"), config.MicroBatchSize, config.ContextLength,
-                    config.VocabularySize, 0, shuffle: false));
+                    config.VocabularySize, 0, shuffle: false, share));
             }
             catch
             {
@@ -58,12 +59,12 @@ public static class TrainingData
         string name = Path.GetFileName(config.TrainChats);
         var trainRows = PackedChatRows.Pack(trainExamples, config.ContextLength, padding, (ulong)config.Seed);
         var validationRows = PackedChatRows.Pack(validationExamples, config.ContextLength, padding, 0);
-        return (new ChatBatchLoader(trainRows, name, config.MicroBatchSize, (ulong)config.Seed, config.ShuffleTrainingData),
-            new ChatBatchLoader(validationRows, $"{name} (validation)", config.MicroBatchSize, 0, shuffle: false, wholePasses: true));
+        return (new ChatBatchLoader(trainRows, name, config.MicroBatchSize, (ulong)config.Seed, config.ShuffleTrainingData, share: share),
+            new ChatBatchLoader(validationRows, $"{name} (validation)", config.MicroBatchSize, 0, shuffle: false, wholePasses: true, share: share));
     }
 
     // Masked LM over the shards: the tokenizer says which ids are [MASK] and never to be chosen.
-    private static (IBatchSource, IBatchSource) OpenMasked(TrainingConfig config)
+    private static (IBatchSource, IBatchSource) OpenMasked(TrainingConfig config, BatchShare? share)
     {
         if (config.Tokenizer.Length == 0) throw new TrainingConfigException("config: objective masked needs tokenizer (the tokenizer.json the shards were made with)");
         var tokenizer = HuggingFaceTokenizerFile.Load(config.Tokenizer);
@@ -71,11 +72,11 @@ public static class TrainingData
             throw new InvalidDataException($"{config.Tokenizer}: the tokenizer has no {EncoderTokens.Mask} token for masked-LM training; train it with lmforge tokenizer train --encoder");
         var masking = new Objectives.MaskedLanguageModeling(config.VocabularySize, mask, tokenizer.SpecialTokens.Values, config.MaskingRate);
         var train = new TokenBatchLoader(TokenShardSet.Resolve(config.TrainShards, "train"), config.MicroBatchSize, config.ContextLength,
-            config.VocabularySize, (ulong)config.Seed, config.ShuffleTrainingData);
+            config.VocabularySize, (ulong)config.Seed, config.ShuffleTrainingData, share);
         try
         {
             var validation = new TokenBatchLoader(TokenShardSet.Resolve(config.ValidationShards, "val"), config.MicroBatchSize, config.ContextLength,
-                config.VocabularySize, 0, shuffle: false);
+                config.VocabularySize, 0, shuffle: false, share);
             // validation masks the same way every time it runs (it always starts at the first position)
             return (new MaskedBatchLoader(train, masking, (ulong)config.Seed), new MaskedBatchLoader(validation, masking, 0x7A11D));
         }
@@ -87,7 +88,7 @@ public static class TrainingData
     }
 
     // T5's span corruption over the shards: the tokenizer says the sentinels, the end token and [PAD].
-    private static (IBatchSource, IBatchSource) OpenSpan(TrainingConfig config)
+    private static (IBatchSource, IBatchSource) OpenSpan(TrainingConfig config, BatchShare? share)
     {
         var (corruption, padToken) = SpanObjective(config);
         int raw = SpanBatchLoader.RawLength(corruption, config.ContextLength);
@@ -102,11 +103,11 @@ public static class TrainingData
             throw new TrainingConfigException(
                 $"config: noiseDensity = {config.NoiseDensity} makes span-corruption targets of {targets} tokens, longer than contextLength = {config.ContextLength} (the decoder's limit too); lower noiseDensity below 0.5");
         var train = new TokenBatchLoader(TokenShardSet.Resolve(config.TrainShards, "train"), config.MicroBatchSize, raw,
-            config.VocabularySize, (ulong)config.Seed, config.ShuffleTrainingData);
+            config.VocabularySize, (ulong)config.Seed, config.ShuffleTrainingData, share);
         try
         {
             var validation = new TokenBatchLoader(TokenShardSet.Resolve(config.ValidationShards, "val"), config.MicroBatchSize, raw,
-                config.VocabularySize, 0, shuffle: false);
+                config.VocabularySize, 0, shuffle: false, share);
             // validation corrupts the same way every time it runs (it always starts at the first position)
             return (new SpanBatchLoader(train, corruption, config.ContextLength, padToken, (ulong)config.Seed),
                 new SpanBatchLoader(validation, corruption, config.ContextLength, padToken, 0x5BA7));
