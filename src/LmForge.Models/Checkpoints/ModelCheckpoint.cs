@@ -163,7 +163,7 @@ public static class ModelCheckpoint
         }
         catch (JsonException e)
         {
-            throw new InvalidDataException($"{path}: not valid JSON ({e.Message.Replace('\n', ' ')})");
+            throw new InvalidDataException($"{path}: not valid JSON at line {e.LineNumber + 1}, byte {e.BytePositionInLine + 1}");
         }
         using (document)
         {
@@ -172,8 +172,8 @@ public static class ModelCheckpoint
             string known = string.Join(", ", Formats.Select(f => $"\"{f.ModelType}\""));
             if (!json.Root.TryGetProperty("model_type", out var modelType))
                 throw json.Error($"field 'model_type' is missing, expected one of {known}");
-            var format = Formats.FirstOrDefault(f => modelType.ValueKind == JsonValueKind.String && modelType.GetString() == f.ModelType)
-                ?? throw json.Error($"field 'model_type' is {modelType.GetRawText()}, expected one of {known}");
+            var format = Formats.FirstOrDefault(f => modelType.ValueKind == JsonValueKind.String && modelType.ValueEquals(f.ModelType))
+                ?? throw json.Error($"field 'model_type' is {ConfigJson.Value(modelType)}, expected one of {known}");
             try
             {
                 return format.ReadConfig(json);

@@ -2,6 +2,7 @@ using System.Text.Json;
 using LmForge.Tensors;
 using LmForge.Tensors.Optimization;
 using LmForge.Tensors.SafeTensors;
+using LmForge.Tokenization;
 using LmForge.Training.Data;
 
 namespace LmForge.Training.Checkpoints;
@@ -51,7 +52,7 @@ public sealed record TrainerState(int Step, long TokensSeen, DataPosition DataPo
         }
         catch (JsonException e)
         {
-            throw new InvalidDataException($"{path}: not a trainer state ({e.Message.Split('\n')[0]})");
+            throw new InvalidDataException($"{path}: not a trainer state ({UntrustedText.JsonError(e)})");
         }
         using var file = SafeTensorsFile.Open(Path.Combine(directory, OptimizerFile));
         int[] shape = [(int)optimizer.FirstMoment.Length];
