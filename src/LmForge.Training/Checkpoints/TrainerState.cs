@@ -24,6 +24,19 @@ public sealed record TrainerState(int Step, long TokensSeen, DataPosition DataPo
 
     static readonly JsonSerializerOptions Options = new() { PropertyNamingPolicy = JsonNamingPolicy.CamelCase, WriteIndented = true };
 
+    // Deserialization fills what the file says; a resume needs counts that can be true of a run.
+    void Check(string path)
+    {
+        string? problem =
+            Step < 0 ? $"step {Step} is negative"
+            : TokensSeen < 0 ? $"tokensSeen {TokensSeen} is negative"
+            : DataPosition.Epoch < 0 || DataPosition.Shard < 0 || DataPosition.Batch < 0 ? $"dataPosition {DataPosition} has a negative field"
+            : !(ElapsedSeconds >= 0) ? $"elapsedSeconds {ElapsedSeconds} is not a non-negative number"
+            : TrainingShards is { } shards && shards.Any(s => s is null) ? "trainingShards holds null"
+            : null;
+        if (problem is not null) throw new InvalidDataException($"{path}: not a trainer state ({problem})");
+    }
+
     public static bool IsCheckpoint(string directory) => File.Exists(Path.Combine(directory, StateFile));
 
     public void Save(string directory, AdamWOptimizer optimizer, TrainingConfig config)
@@ -54,6 +67,7 @@ public sealed record TrainerState(int Step, long TokensSeen, DataPosition DataPo
         {
             throw new InvalidDataException($"{path}: not a trainer state ({UntrustedText.JsonError(e)})");
         }
+        state.Check(path);
         using var file = SafeTensorsFile.Open(Path.Combine(directory, OptimizerFile));
         int[] shape = [(int)optimizer.FirstMoment.Length];
         // both moments are read and checked before either is copied, so a bad file leaves the optimizer as it was
