@@ -17,6 +17,7 @@ public static class Program
             ["tokenize"] = Tokenization.TokenizeBench.Run,
             ["data"] = DataBenchmark.Run,
             ["dedup"] = DedupBenchmark.Run,
+            ["fuzz"] = FuzzBenchmark.Run,
         };
         if (args.Length == 0 || !suites.TryGetValue(args[0], out var run))
         {
