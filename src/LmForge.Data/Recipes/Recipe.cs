@@ -108,7 +108,7 @@ public sealed class Recipe
                 var step = spec.Create(); // validates every parameter now, before any work
                 if (step is IReadsFiles reader && !File.Exists(reader.InputPath) && !Directory.Exists(reader.InputPath)
                     && !written.Any(w => IsUnder(reader.InputPath, w)))
-                    throw new RecipeException($"{stepWhere}.path ({spec.Type}): input '{reader.InputPath}' does not exist and no earlier stage writes it");
+                    throw new RecipeException($"{stepWhere}.path ({spec.Type}): input '{Shown(reader.InputPath, baseDirectory)}' does not exist and no earlier stage writes it");
                 if (step is IWritesFiles writer) written.Add(writer.OutputPath);
                 stepSpecs.Add(spec);
                 stepIndex++;
@@ -117,6 +117,14 @@ public sealed class Recipe
             index++;
         }
         return new Recipe(sourcePath, name, workDirectory, stages);
+    }
+
+    // A path from the recipe in a message: beside the recipe, the recipe's directory and an excerpt of the rest (the
+    // recipe's text can be any length of anything); elsewhere an excerpt of the whole.
+    private static string Shown(string path, string baseDirectory)
+    {
+        string relative = Path.GetRelativePath(baseDirectory, path);
+        return IsUnder(path, baseDirectory) ? Path.Combine(baseDirectory, UntrustedText.Excerpt(relative)) : UntrustedText.Excerpt(path);
     }
 
     private static bool IsUnder(string path, string directory)

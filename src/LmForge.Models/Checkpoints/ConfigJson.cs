@@ -66,6 +66,9 @@ internal readonly struct ConfigJson(string path, JsonElement root)
 
     public InvalidDataException Error(string message) => new($"{Path}: {message}");
 
+    /// <summary>A string of the file in a message, in double quotes: one line, cut short, control characters escaped.</summary>
+    public static string Quote(string text) => $"\"{LmForge.Tensors.SafeTensors.SafeTensorsText.Quote(text)[1..^1]}\"";
+
     /// <summary>A value of the file in a message: one line, cut short.</summary>
     public static string Value(JsonElement value) => LmForge.Tensors.SafeTensors.SafeTensorsText.Json(value);
 
