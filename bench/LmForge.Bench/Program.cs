@@ -19,6 +19,7 @@ public static class Program
             ["data"] = DataBenchmark.Run,
             ["dedup"] = DedupBenchmark.Run,
             ["crash-train"] = CrashTrainBenchmark.Run,
+            ["fuzz"] = FuzzBenchmark.Run,
         };
         if (args.Length == 0 || !suites.TryGetValue(args[0], out var run))
         {

@@ -30,7 +30,7 @@ public static class Gpt2VocabularyFiles
         }
         catch (JsonException e)
         {
-            throw new TokenizerFormatException($"{encoderJsonPath}: not valid JSON ({e.Message.ReplaceLineEndings(" ")})", e);
+            throw new TokenizerFormatException($"{encoderJsonPath}: not valid JSON at {UntrustedText.JsonError(e)}", e);
         }
         using (document)
         {
@@ -49,19 +49,19 @@ public static class Gpt2VocabularyFiles
                     throw new TokenizerFormatException($"{encoderJsonPath}: a key is not valid text ({e.Message.ReplaceLineEndings(" ")})", e);
                 }
                 if (property.Value.ValueKind != JsonValueKind.Number || !property.Value.TryGetInt32(out int id) || id < 0)
-                    throw new TokenizerFormatException($"{encoderJsonPath}: key '{TokenizerFormatException.Excerpt(key)}': expected a non-negative integer id, got {TokenizerFormatException.Excerpt(property.Value.GetRawText())}");
+                    throw new TokenizerFormatException($"{encoderJsonPath}: key '{UntrustedText.Excerpt(key)}': expected a non-negative integer id, got {UntrustedText.Excerpt(property.Value.GetRawText())}");
                 // Ids number the tokens (gaps allowed): an id far beyond their count is damage and must not size the id tables.
                 if (id >= tokenCount + BpeTokenizer.MaxUnusedIds)
-                    throw new TokenizerFormatException($"{encoderJsonPath}: key '{TokenizerFormatException.Excerpt(key)}': id {id} is out of range: the file has {tokenCount} tokens, so ids must be below {tokenCount + BpeTokenizer.MaxUnusedIds}");
+                    throw new TokenizerFormatException($"{encoderJsonPath}: key '{UntrustedText.Excerpt(key)}': id {id} is out of range: the file has {tokenCount} tokens, so ids must be below {tokenCount + BpeTokenizer.MaxUnusedIds}");
                 if (SpecialNames.Contains(key))
                 {
                     specials[key] = id;
                     continue;
                 }
                 byte[] bytes = ByteLevelCharacters.TryDecode(key, out int bad)
-                    ?? throw new TokenizerFormatException($"{encoderJsonPath}: key '{TokenizerFormatException.Excerpt(key)}': character U+{(int)key[bad]:X4} at index {bad} is not in GPT-2's byte alphabet");
+                    ?? throw new TokenizerFormatException($"{encoderJsonPath}: key '{UntrustedText.Excerpt(key)}': character U+{(int)key[bad]:X4} at index {bad} is not in GPT-2's byte alphabet");
                 if (!idOfString.TryAdd(key, id))
-                    throw new TokenizerFormatException($"{encoderJsonPath}: key '{TokenizerFormatException.Excerpt(key)}' appears twice");
+                    throw new TokenizerFormatException($"{encoderJsonPath}: key '{UntrustedText.Excerpt(key)}' appears twice");
                 vocabulary.Add(new(bytes, id));
             }
         }
@@ -87,12 +87,12 @@ public static class Gpt2VocabularyFiles
             if (line.Length == 0 || (lineNumber == 1 && line.StartsWith("#version", StringComparison.Ordinal))) continue;
             int space = line.IndexOf(' ');
             if (space <= 0 || space == line.Length - 1 || line.IndexOf(' ', space + 1) >= 0)
-                throw new TokenizerFormatException($"{path}:{lineNumber}: expected '<left> <right>', got '{TokenizerFormatException.Excerpt(line)}'");
+                throw new TokenizerFormatException($"{path}:{lineNumber}: expected '<left> <right>', got '{UntrustedText.Excerpt(line)}'");
             string left = line[..space], right = line[(space + 1)..];
             foreach (string part in new[] { left, right, left + right })
             {
                 if (!idOfString.ContainsKey(part))
-                    throw new TokenizerFormatException($"{path}:{lineNumber}: '{TokenizerFormatException.Excerpt(part)}' is not a token of encoder.json");
+                    throw new TokenizerFormatException($"{path}:{lineNumber}: '{UntrustedText.Excerpt(part)}' is not a token of encoder.json");
             }
             merges.Add((ByteLevelCharacters.TryDecode(left, out _)!, ByteLevelCharacters.TryDecode(right, out _)!));
         }

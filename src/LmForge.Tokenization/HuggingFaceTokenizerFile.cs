@@ -22,7 +22,7 @@ public static class HuggingFaceTokenizerFile
         }
         catch (JsonException e)
         {
-            throw new TokenizerFormatException($"{path}: not valid JSON ({e.Message.ReplaceLineEndings(" ")})", e);
+            throw new TokenizerFormatException($"{path}: not valid JSON at {UntrustedText.JsonError(e)}", e);
         }
         using (document)
         {
@@ -46,7 +46,7 @@ public static class HuggingFaceTokenizerFile
         // A string value, or one line saying why it is not one (a lone surrogate escape or invalid UTF-8 is not text).
         private string Text(JsonElement value, string at)
         {
-            if (value.ValueKind != JsonValueKind.String) throw Error(at, $"expected a string, got {Raw(value)}");
+            if (value.ValueKind != JsonValueKind.String) throw Error(at, $"expected a string, got {UntrustedText.Json(value)}");
             try
             {
                 return value.GetString()!;
@@ -72,9 +72,6 @@ public static class HuggingFaceTokenizerFile
             }
         }
 
-        // A JSON value in a message: on one line and short, whatever the file holds there.
-        private static string Raw(JsonElement value) => TokenizerFormatException.Excerpt(OneLine(value.GetRawText()));
-
         private static string OneLine(string text) => string.Join(' ', text.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
 
         // Ids number the file's tokens: one may exceed their count by BpeTokenizer.MaxUnusedIds at most (gaps are legal),
@@ -91,7 +88,7 @@ public static class HuggingFaceTokenizerFile
         private bool Flag(JsonElement parent, string parentPath, string name, bool defaultValue)
         {
             if (!parent.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null) return defaultValue;
-            if (value.ValueKind is not (JsonValueKind.True or JsonValueKind.False)) throw Error($"{parentPath}.{name}", $"expected true or false, got {Raw(value)}");
+            if (value.ValueKind is not (JsonValueKind.True or JsonValueKind.False)) throw Error($"{parentPath}.{name}", $"expected true or false, got {UntrustedText.Json(value)}");
             return value.GetBoolean();
         }
 
@@ -102,13 +99,13 @@ public static class HuggingFaceTokenizerFile
 
             var model = Property(root, "$", "model", JsonValueKind.Object);
             if (model.TryGetProperty("type", out var type) && (type.ValueKind != JsonValueKind.String || Text(type, "$.model.type") != "BPE"))
-                throw Error("$.model.type", $"expected \"BPE\", got {Raw(type)}");
+                throw Error("$.model.type", $"expected \"BPE\", got {UntrustedText.Json(type)}");
             if (Flag(model, "$.model", "byte_fallback", false)) throw Error("$.model.byte_fallback", "byte fallback is not a byte-level BPE (expected false)");
             foreach (string affix in new[] { "continuing_subword_prefix", "end_of_word_suffix" })
             {
                 if (model.TryGetProperty(affix, out var value) && value.ValueKind != JsonValueKind.Null
                     && (value.ValueKind != JsonValueKind.String || Text(value, $"$.model.{affix}") is { Length: > 0 }))
-                    throw Error($"$.model.{affix}", $"expected null or \"\", got {Raw(value)}");
+                    throw Error($"$.model.{affix}", $"expected null or \"\", got {UntrustedText.Json(value)}");
             }
             bool ignoreMerges = Flag(model, "$.model", "ignore_merges", false);
 
@@ -125,9 +122,9 @@ public static class HuggingFaceTokenizerFile
                     string at = $"$.added_tokens[{index++}]";
                     var content = StringProperty(token, at, "content");
                     var idElement = Property(token, at, "id", JsonValueKind.Number);
-                    if (!idElement.TryGetInt32(out int id) || id < 0) throw Error($"{at}.id", $"expected a non-negative integer, got {Raw(idElement)}");
+                    if (!idElement.TryGetInt32(out int id) || id < 0) throw Error($"{at}.id", $"expected a non-negative integer, got {UntrustedText.Json(idElement)}");
                     CheckId(id, tokenCount, $"{at}.id");
-                    if (!specials.TryAdd(content, id)) throw Error($"{at}.content", $"'{TokenizerFormatException.Excerpt(content)}' is added twice");
+                    if (!specials.TryAdd(content, id)) throw Error($"{at}.content", $"'{UntrustedText.Excerpt(content)}' is added twice");
                 }
             }
 
@@ -136,9 +133,9 @@ public static class HuggingFaceTokenizerFile
             foreach (var entry in vocabElement.EnumerateObject())
             {
                 string key = NameOf(entry, "$.model.vocab");
-                string at = $"$.model.vocab['{TokenizerFormatException.Excerpt(key)}']";
+                string at = $"$.model.vocab['{UntrustedText.Excerpt(key)}']";
                 if (entry.Value.ValueKind != JsonValueKind.Number || !entry.Value.TryGetInt32(out int id) || id < 0)
-                    throw Error(at, $"expected a non-negative integer id, got {Raw(entry.Value)}");
+                    throw Error(at, $"expected a non-negative integer id, got {UntrustedText.Json(entry.Value)}");
                 CheckId(id, tokenCount, at);
                 if (specials.TryGetValue(key, out int specialId))
                 {
@@ -162,7 +159,7 @@ public static class HuggingFaceTokenizerFile
                 {
                     string text = Text(merge, at);
                     int space = text.IndexOf(' ');
-                    if (space <= 0 || space == text.Length - 1 || text.IndexOf(' ', space + 1) >= 0) throw Error(at, $"expected \"<left> <right>\", got \"{TokenizerFormatException.Excerpt(text)}\"");
+                    if (space <= 0 || space == text.Length - 1 || text.IndexOf(' ', space + 1) >= 0) throw Error(at, $"expected \"<left> <right>\", got \"{UntrustedText.Excerpt(text)}\"");
                     left = text[..space];
                     right = text[(space + 1)..];
                 }
@@ -173,11 +170,11 @@ public static class HuggingFaceTokenizerFile
                 }
                 else
                 {
-                    throw Error(at, $"expected \"<left> <right>\" or [left, right], got {Raw(merge)}");
+                    throw Error(at, $"expected \"<left> <right>\" or [left, right], got {UntrustedText.Json(merge)}");
                 }
-                if (!bytesOf.TryGetValue(left!, out var leftBytes)) throw Error(at, $"'{TokenizerFormatException.Excerpt(left!)}' is not in model.vocab");
-                if (!bytesOf.TryGetValue(right!, out var rightBytes)) throw Error(at, $"'{TokenizerFormatException.Excerpt(right!)}' is not in model.vocab");
-                if (!bytesOf.ContainsKey(left + right)) throw Error(at, $"the merged token '{TokenizerFormatException.Excerpt(left + right)}' is not in model.vocab");
+                if (!bytesOf.TryGetValue(left!, out var leftBytes)) throw Error(at, $"'{UntrustedText.Excerpt(left!)}' is not in model.vocab");
+                if (!bytesOf.TryGetValue(right!, out var rightBytes)) throw Error(at, $"'{UntrustedText.Excerpt(right!)}' is not in model.vocab");
+                if (!bytesOf.ContainsKey(left + right)) throw Error(at, $"the merged token '{UntrustedText.Excerpt(left + right)}' is not in model.vocab");
                 merges.Add((leftBytes, rightBytes));
             }
 
@@ -201,14 +198,14 @@ public static class HuggingFaceTokenizerFile
                 CheckByteLevel(pre, "$.pre_tokenizer", expectRegex: true);
                 return SplitPattern.Gpt2;
             }
-            if (type != "Sequence") throw Error("$.pre_tokenizer.type", $"expected \"ByteLevel\" or \"Sequence\", got \"{TokenizerFormatException.Excerpt(type)}\"");
+            if (type != "Sequence") throw Error("$.pre_tokenizer.type", $"expected \"ByteLevel\" or \"Sequence\", got \"{UntrustedText.Excerpt(type)}\"");
             var steps = Property(pre, "$.pre_tokenizer", "pretokenizers", JsonValueKind.Array);
             if (steps.GetArrayLength() != 2)
                 throw Error("$.pre_tokenizer.pretokenizers", $"expected [Split, ByteLevel], got {steps.GetArrayLength()} steps");
             var split = steps[0];
             string at = "$.pre_tokenizer.pretokenizers[0]";
             string splitType = StringProperty(split, at, "type");
-            if (splitType != "Split") throw Error($"{at}.type", $"expected \"Split\", got \"{TokenizerFormatException.Excerpt(splitType)}\"");
+            if (splitType != "Split") throw Error($"{at}.type", $"expected \"Split\", got \"{UntrustedText.Excerpt(splitType)}\"");
             var patternElement = Property(split, at, "pattern", JsonValueKind.Object);
             string regex = StringProperty(patternElement, $"{at}.pattern", "Regex");
             // Isolated (matches and the text between them are pieces) or Removed + invert (the matches are the
@@ -216,10 +213,10 @@ public static class HuggingFaceTokenizerFile
             string behavior = split.TryGetProperty("behavior", out var b) && b.ValueKind == JsonValueKind.String ? Text(b, $"{at}.behavior") : "";
             bool invert = Flag(split, at, "invert", false);
             if (!(behavior == "Isolated" && !invert) && !(behavior == "Removed" && invert))
-                throw Error($"{at}.behavior", $"expected \"Isolated\" (invert false) or \"Removed\" (invert true), got \"{TokenizerFormatException.Excerpt(behavior)}\" with invert {invert.ToString().ToLowerInvariant()}");
+                throw Error($"{at}.behavior", $"expected \"Isolated\" (invert false) or \"Removed\" (invert true), got \"{UntrustedText.Excerpt(behavior)}\" with invert {invert.ToString().ToLowerInvariant()}");
             var byteLevel = steps[1];
             string byteLevelType = StringProperty(byteLevel, "$.pre_tokenizer.pretokenizers[1]", "type");
-            if (byteLevelType != "ByteLevel") throw Error("$.pre_tokenizer.pretokenizers[1].type", $"expected \"ByteLevel\", got \"{TokenizerFormatException.Excerpt(byteLevelType)}\"");
+            if (byteLevelType != "ByteLevel") throw Error("$.pre_tokenizer.pretokenizers[1].type", $"expected \"ByteLevel\", got \"{UntrustedText.Excerpt(byteLevelType)}\"");
             CheckByteLevel(byteLevel, "$.pre_tokenizer.pretokenizers[1]", expectRegex: false);
             try
             {

@@ -33,17 +33,17 @@ public static class TiktokenRankFile
             if (line.Length == 0) continue; // tiktoken skips empty lines
             int space = line.IndexOf(' ');
             if (space <= 0 || space != line.LastIndexOf(' '))
-                throw Error(sourceName, lineNumber, $"expected '<base64 token> <rank>', got '{TokenizerFormatException.Excerpt(line)}'");
+                throw Error(sourceName, lineNumber, $"expected '<base64 token> <rank>', got '{UntrustedText.Excerpt(line)}'");
             string base64 = line[..space];
             if (!int.TryParse(line.AsSpan(space + 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int rank))
-                throw Error(sourceName, lineNumber, $"rank '{TokenizerFormatException.Excerpt(line[(space + 1)..])}' is not a non-negative integer");
+                throw Error(sourceName, lineNumber, $"rank '{UntrustedText.Excerpt(line[(space + 1)..])}' is not a non-negative integer");
             if (scratch.Length < base64.Length) scratch = new byte[base64.Length];
             if (!Convert.TryFromBase64String(base64, scratch, out int length) || length == 0)
-                throw Error(sourceName, lineNumber, $"token '{TokenizerFormatException.Excerpt(base64)}' is not non-empty base64");
+                throw Error(sourceName, lineNumber, $"token '{UntrustedText.Excerpt(base64)}' is not non-empty base64");
             if (seenRanks.TryGetValue(rank, out int firstLine))
                 throw Error(sourceName, lineNumber, $"rank {rank} already given on line {firstLine}");
             if (seenTokens.TryGetValue(base64, out firstLine))
-                throw Error(sourceName, lineNumber, $"token '{TokenizerFormatException.Excerpt(base64)}' already given on line {firstLine}");
+                throw Error(sourceName, lineNumber, $"token '{UntrustedText.Excerpt(base64)}' already given on line {firstLine}");
             if (rank > maxRank) (maxRank, maxRankLine) = (rank, lineNumber);
             seenRanks.Add(rank, lineNumber);
             seenTokens.Add(base64, lineNumber);

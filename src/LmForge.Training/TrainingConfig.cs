@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using LmForge.Models.Transformer;
+using LmForge.Tokenization;
 
 namespace LmForge.Training;
 
@@ -180,7 +181,7 @@ public sealed record TrainingConfig
         catch (JsonException e)
         {
             string where = e.Path is null ? "" : $" at {e.Path}";
-            throw new TrainingConfigException($"{source}: invalid training config{where}: {FirstLine(e.Message)}");
+            throw new TrainingConfigException($"{source}: invalid training config{where}: {UntrustedText.JsonError(e)}");
         }
     }
 
@@ -217,7 +218,7 @@ public sealed record TrainingConfig
     {
         void Require(bool ok, string field, string expected, object actual)
         {
-            if (!ok) throw new TrainingConfigException($"{source}: {field} = {actual} is invalid; expected {expected}");
+            if (!ok) throw new TrainingConfigException($"{source}: {field} = {UntrustedText.Excerpt(Convert.ToString(actual, CultureInfo.InvariantCulture) ?? "null")} is invalid; expected {expected}");
         }
         // decoders learn the next token, an encoder the masked ones, an encoder-decoder the corrupted spans
         string[] trainable = [TransformerFamilies.Gpt2, TransformerFamilies.Llama, TransformerFamilies.Bert, TransformerFamilies.T5];
@@ -316,8 +317,6 @@ public sealed record TrainingConfig
         if (parts.Length == 0) return name;
         return string.Concat(parts.Select((p, i) => i == 0 ? char.ToLowerInvariant(p[0]) + p[1..] : char.ToUpperInvariant(p[0]) + p[1..]));
     }
-
-    static string FirstLine(string message) => message.Split('\n')[0].Trim();
 }
 
 /// <summary>The training objectives a config can name.</summary>

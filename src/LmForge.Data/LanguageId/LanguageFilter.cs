@@ -1,5 +1,6 @@
 using LmForge.Data.Pipeline;
 using LmForge.Data.Recipes;
+using LmForge.Tokenization;
 
 namespace LmForge.Data.LanguageId;
 
@@ -39,7 +40,7 @@ public sealed class LanguageFilter : DocumentFilter
         var model = LoadModel(p);
         var languages = p.GetStrings("languages", ["en"]);
         foreach (var language in languages)
-            if (!model.Languages.Contains(language)) throw p.Invalid("languages", $"'{language}' is not a language of the model, expected some of: {string.Join(", ", model.Languages)}");
+            if (!model.Languages.Contains(language)) throw p.Invalid("languages", $"'{UntrustedText.Excerpt(language)}' is not a language of the model, expected some of: {string.Join(", ", model.Languages)}");
         return (model, languages, ReadThreshold(p));
     }
 

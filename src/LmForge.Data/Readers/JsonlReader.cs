@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using System.Text.Json;
+using LmForge.Tokenization;
 using LmForge.Tokenization.Corpus;
 using LmForge.Data.Pipeline;
 using LmForge.Data.Recipes;
@@ -120,7 +121,13 @@ public sealed class JsonlReader : FileReaderStep
         }
         catch (JsonException e)
         {
-            Skip(stats, context, "bad_json_line", $"{path}:{lineNumber}: {e.Message}");
+            Skip(stats, context, "bad_json_line", $"{path}:{lineNumber}: {UntrustedText.JsonError(e)}");
+            return null;
+        }
+        catch (InvalidOperationException)
+        {
+            // a key that is an escaped lone surrogate: the name cannot be text (values get U+FFFD in StringOf)
+            Skip(stats, context, "bad_json_line", $"{path}:{lineNumber}: a key is not valid text (a lone surrogate escape)");
             return null;
         }
     }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using LmForge.Data.Pipeline;
+using LmForge.Tokenization;
 
 namespace LmForge.Data.Recipes;
 
@@ -66,13 +67,13 @@ public sealed class Recipe
         }
         catch (JsonException e)
         {
-            throw new RecipeException($"{sourcePath}: not valid JSON at line {e.LineNumber + 1}, byte {e.BytePositionInLine + 1}: {e.Message}");
+            throw new RecipeException($"{sourcePath}: not valid JSON at {UntrustedText.JsonError(e)}");
         }
         if (root.ValueKind != JsonValueKind.Object) throw new RecipeException($"{sourcePath}: expected a JSON object at the top level");
         CheckFields(root, RecipeFields, sourcePath);
 
         string name = OptionalString(root, "name", sourcePath) ?? Path.GetFileNameWithoutExtension(sourcePath);
-        string workDirectory = Path.GetFullPath(OptionalString(root, "work_dir", sourcePath) ?? "work", baseDirectory);
+        string workDirectory = StepParameters.FullPath(OptionalString(root, "work_dir", sourcePath) ?? "work", baseDirectory, $"{sourcePath}: work_dir");
         if (!root.TryGetProperty("stages", out var stagesJson) || stagesJson.ValueKind != JsonValueKind.Array || stagesJson.GetArrayLength() == 0)
             throw new RecipeException($"{sourcePath}: stages: expected a non-empty array of stages");
 
@@ -86,12 +87,12 @@ public sealed class Recipe
             CheckFields(stageJson, StageFields, where);
             string stageName = OptionalString(stageJson, "name", where) ?? throw new RecipeException($"{where}.name: missing, expected a stage name");
             if (stageName.Length == 0 || stageName.IndexOfAny([.. Path.GetInvalidFileNameChars(), ' ']) >= 0)
-                throw new RecipeException($"{where}.name: '{stageName}' is not usable as a directory name");
-            if (stages.Any(s => s.Name == stageName)) throw new RecipeException($"{where}.name: stage name '{stageName}' is used twice");
+                throw new RecipeException($"{where}.name: '{UntrustedText.Excerpt(stageName)}' is not usable as a directory name");
+            if (stages.Any(s => s.Name == stageName)) throw new RecipeException($"{where}.name: stage name '{UntrustedText.Excerpt(stageName)}' is used twice");
             int tasks = 1;
             if (stageJson.TryGetProperty("tasks", out var tasksJson) && (tasksJson.ValueKind != JsonValueKind.Number || !tasksJson.TryGetInt32(out tasks) || tasks < 1))
-                throw new RecipeException($"{where}.tasks: expected a positive integer, got {tasksJson.GetRawText()}");
-            string? removedDirectory = OptionalString(stageJson, "removed_dir", where) is { } removed ? Path.GetFullPath(removed, baseDirectory) : null;
+                throw new RecipeException($"{where}.tasks: expected a positive integer, got {UntrustedText.Json(tasksJson)}");
+            string? removedDirectory = OptionalString(stageJson, "removed_dir", where) is { } removed ? StepParameters.FullPath(removed, baseDirectory, $"{where}.removed_dir") : null;
             if (!stageJson.TryGetProperty("steps", out var stepsJson) || stepsJson.ValueKind != JsonValueKind.Array || stepsJson.GetArrayLength() == 0)
                 throw new RecipeException($"{where}.steps: expected a non-empty array of steps");
 
@@ -103,11 +104,11 @@ public sealed class Recipe
                 if (stepJson.ValueKind != JsonValueKind.Object) throw new RecipeException($"{stepWhere}: expected an object with a \"type\"");
                 if (!stepJson.TryGetProperty("type", out var typeJson) || typeJson.ValueKind != JsonValueKind.String)
                     throw new RecipeException($"{stepWhere}.type: missing, expected a step type such as \"warc_reader\"");
-                var spec = new StepSpec(stepJson.Clone(), stepWhere, typeJson.GetString()!, baseDirectory);
+                var spec = new StepSpec(stepJson.Clone(), stepWhere, StepParameters.Text(typeJson, $"{stepWhere}.type"), baseDirectory);
                 var step = spec.Create(); // validates every parameter now, before any work
                 if (step is IReadsFiles reader && !File.Exists(reader.InputPath) && !Directory.Exists(reader.InputPath)
                     && !written.Any(w => IsUnder(reader.InputPath, w)))
-                    throw new RecipeException($"{stepWhere}.path ({spec.Type}): input '{reader.InputPath}' does not exist and no earlier stage writes it");
+                    throw new RecipeException($"{stepWhere}.path ({spec.Type}): input '{Shown(reader.InputPath, baseDirectory)}' does not exist and no earlier stage writes it");
                 if (step is IWritesFiles writer) written.Add(writer.OutputPath);
                 stepSpecs.Add(spec);
                 stepIndex++;
@@ -116,6 +117,14 @@ public sealed class Recipe
             index++;
         }
         return new Recipe(sourcePath, name, workDirectory, stages);
+    }
+
+    // A path from the recipe in a message: beside the recipe, the recipe's directory and an excerpt of the rest (the
+    // recipe's text can be any length of anything); elsewhere an excerpt of the whole.
+    private static string Shown(string path, string baseDirectory)
+    {
+        string relative = Path.GetRelativePath(baseDirectory, path);
+        return IsUnder(path, baseDirectory) ? Path.Combine(baseDirectory, UntrustedText.Excerpt(relative)) : UntrustedText.Excerpt(path);
     }
 
     private static bool IsUnder(string path, string directory)
@@ -136,8 +145,8 @@ public sealed class Recipe
     private static string? OptionalString(JsonElement element, string name, string where)
     {
         if (!element.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null) return null;
-        if (value.ValueKind != JsonValueKind.String) throw new RecipeException($"{where}.{name}: expected a string, got {value.GetRawText()}");
-        return value.GetString();
+        if (value.ValueKind != JsonValueKind.String) throw new RecipeException($"{where}.{name}: expected a string, got {UntrustedText.Json(value)}");
+        return StepParameters.Text(value, $"{where}.{name}");
     }
 }
 

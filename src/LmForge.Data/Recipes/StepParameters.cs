@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Text.Json;
+using LmForge.Tokenization;
 
 namespace LmForge.Data.Recipes;
 
@@ -42,7 +43,7 @@ public sealed class StepParameters
     public string? GetString(string name, string? defaultValue) => TryGet(name, out var v) ? ReadString(name, v) : defaultValue;
 
     /// <summary>A file or directory path, resolved against the recipe's directory when relative.</summary>
-    public string GetPath(string name) => Path.GetFullPath(GetString(name), BaseDirectory);
+    public string GetPath(string name) => FullPath(GetString(name), BaseDirectory, $"{Location}.{name} ({Type})");
 
     public string? GetOptionalPath(string name) => Has(name) ? GetPath(name) : null;
 
@@ -78,7 +79,7 @@ public sealed class StepParameters
         foreach (var item in v.EnumerateArray())
         {
             if (item.ValueKind != JsonValueKind.String) ThrowWrongType(name, "an array of strings", v);
-            list.Add(item.GetString()!);
+            list.Add(Text(item, $"{Location}.{name} ({Type})"));
         }
         return list;
     }
@@ -107,7 +108,7 @@ public sealed class StepParameters
     private string ReadString(string name, JsonElement v)
     {
         if (v.ValueKind != JsonValueKind.String) ThrowWrongType(name, "a string", v);
-        return v.GetString()!;
+        return Text(v, $"{Location}.{name} ({Type})");
     }
 
     private int ReadInt(string name, JsonElement v)
@@ -124,7 +125,33 @@ public sealed class StepParameters
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private T ThrowWrongType<T>(string name, string expected, JsonElement got) =>
-        throw new RecipeException($"{Location}.{name} ({Type}): expected {expected}, got {got.GetRawText()}");
+        throw new RecipeException($"{Location}.{name} ({Type}): expected {expected}, got {UntrustedText.Json(got)}");
+
+    /// <summary>A recipe's path made absolute against <paramref name="baseDirectory"/>; one that no file system takes (a NUL) is a recipe error at <paramref name="where"/>.</summary>
+    internal static string FullPath(string path, string baseDirectory, string where)
+    {
+        try
+        {
+            return Path.GetFullPath(path, baseDirectory);
+        }
+        catch (ArgumentException)
+        {
+            throw new RecipeException($"{where}: '{UntrustedText.Excerpt(path)}' is not a usable path");
+        }
+    }
+
+    /// <summary>A JSON string's text; invalid UTF-8 or an escaped lone surrogate is a recipe error at <paramref name="where"/>.</summary>
+    internal static string Text(JsonElement value, string where)
+    {
+        try
+        {
+            return value.GetString()!;
+        }
+        catch (InvalidOperationException)
+        {
+            throw new RecipeException($"{where}: not valid text (invalid UTF-8 or a lone surrogate escape)");
+        }
+    }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void ThrowInvalid(string location, string expected) =>

@@ -1,5 +1,6 @@
 using System.Reflection;
 using LmForge.Data.Pipeline;
+using LmForge.Tokenization;
 
 namespace LmForge.Data.Recipes;
 
@@ -33,7 +34,7 @@ public static class StepRegistry
         Func<StepParameters, IPipelineStep>? factory;
         lock (Gate) Factories.TryGetValue(parameters.Type, out factory);
         if (factory is null)
-            throw new RecipeException($"{parameters.Location}.type: unknown step type '{parameters.Type}', expected one of: {string.Join(", ", Types)}");
+            throw new RecipeException($"{parameters.Location}.type: unknown step type '{UntrustedText.Excerpt(parameters.Type)}', expected one of: {string.Join(", ", Types)}");
         IPipelineStep step;
         try
         {

@@ -1,5 +1,6 @@
 using LmForge.Data.Pipeline;
 using LmForge.Data.Recipes;
+using LmForge.Tokenization;
 
 namespace LmForge.Data.Writers;
 
@@ -19,7 +20,7 @@ public sealed class JsonlWriter : IPipelineStep, IWritesFiles
         Compress = parameters.GetBool("compress", true);
         FilePrefix = parameters.GetString("file_prefix", "")!;
         if (FilePrefix.IndexOfAny(Path.GetInvalidFileNameChars()) >= 0 || FilePrefix.Contains('/', StringComparison.Ordinal))
-            throw parameters.Invalid("file_prefix", $"expected a file name prefix without path separators, got '{FilePrefix}'");
+            throw parameters.Invalid("file_prefix", $"expected a file name prefix without path separators, got '{UntrustedText.Excerpt(FilePrefix)}'");
     }
 
     public JsonlWriter(string outputPath, bool compress = true)

@@ -98,11 +98,11 @@ internal sealed class BertFormat : ICheckpointFormat
             "gelu" => Activation.GeluExact,
             _ when TanhGeluNames.Contains(activationName) => Activation.GeluTanh,
             "relu" => Activation.Relu,
-            _ => throw json.Error($"field 'hidden_act' is \"{activationName}\", expected one of gelu, {string.Join(", ", TanhGeluNames)}, relu"),
+            _ => throw json.Error($"field 'hidden_act' is {ConfigJson.Quote(activationName)}, expected one of gelu, {string.Join(", ", TanhGeluNames)}, relu"),
         };
         string positions = json.OptionalString("position_embedding_type") ?? "absolute";
         if (positions != "absolute")
-            throw json.Error($"field 'position_embedding_type' is \"{positions}\", expected \"absolute\" (LmForge's BERT has learned absolute positions)");
+            throw json.Error($"field 'position_embedding_type' is {ConfigJson.Quote(positions)}, expected \"absolute\" (LmForge's BERT has learned absolute positions)");
         json.RequireBool("is_decoder", expected: false, "LmForge's BERT is a bidirectional encoder");
         json.RequireBool("add_cross_attention", expected: false, "LmForge's BERT has no cross-attention");
         json.RequireBool("tie_word_embeddings", expected: true, "LmForge's BERT ties the masked-LM decoder to word_embeddings");

@@ -23,22 +23,29 @@ internal readonly struct ConfigJson(string path, JsonElement root)
     {
         if (!Root.TryGetProperty(field, out var value) || value.ValueKind == JsonValueKind.Null) return null;
         if (value.ValueKind != JsonValueKind.Number || !(value.GetDouble() > 0))
-            throw Error($"field '{field}' is {value.GetRawText()}, expected a positive number");
+            throw Error($"field '{field}' is {Value(value)}, expected a positive number");
         return value.GetDouble();
     }
 
     public string? OptionalString(string field)
     {
         if (!Root.TryGetProperty(field, out var value) || value.ValueKind == JsonValueKind.Null) return null;
-        if (value.ValueKind != JsonValueKind.String) throw Error($"field '{field}' is {value.GetRawText()}, expected a string");
-        return value.GetString();
+        if (value.ValueKind != JsonValueKind.String) throw Error($"field '{field}' is {Value(value)}, expected a string");
+        try
+        {
+            return value.GetString();
+        }
+        catch (InvalidOperationException)
+        {
+            throw Error($"field '{field}' is not valid text (invalid UTF-8 or a lone surrogate escape)");
+        }
     }
 
     public bool? OptionalBool(string field)
     {
         if (!Root.TryGetProperty(field, out var value) || value.ValueKind == JsonValueKind.Null) return null;
         if (value.ValueKind is not (JsonValueKind.True or JsonValueKind.False))
-            throw Error($"field '{field}' is {value.GetRawText()}, expected true or false");
+            throw Error($"field '{field}' is {Value(value)}, expected true or false");
         return value.GetBoolean();
     }
 
@@ -54,15 +61,21 @@ internal readonly struct ConfigJson(string path, JsonElement root)
     public void RequireNull(string field, string why)
     {
         if (Root.TryGetProperty(field, out var value) && value.ValueKind != JsonValueKind.Null)
-            throw Error($"field '{field}' is {value.GetRawText()}, expected null ({why})");
+            throw Error($"field '{field}' is {Value(value)}, expected null ({why})");
     }
 
     public InvalidDataException Error(string message) => new($"{Path}: {message}");
 
+    /// <summary>A string of the file in a message, in double quotes: one line, cut short, control characters escaped.</summary>
+    public static string Quote(string text) => $"\"{LmForge.Tensors.SafeTensors.SafeTensorsText.Quote(text)[1..^1]}\"";
+
+    /// <summary>A value of the file in a message: one line, cut short.</summary>
+    public static string Value(JsonElement value) => LmForge.Tensors.SafeTensors.SafeTensorsText.Json(value);
+
     private int PositiveInt(string field, JsonElement value)
     {
         if (value.ValueKind != JsonValueKind.Number || !value.TryGetInt32(out int number) || number < 1)
-            throw Error($"field '{field}' is {value.GetRawText()}, expected a positive integer");
+            throw Error($"field '{field}' is {Value(value)}, expected a positive integer");
         return number;
     }
 

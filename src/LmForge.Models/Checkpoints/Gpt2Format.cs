@@ -131,7 +131,7 @@ internal sealed class Gpt2Format : ICheckpointFormat
             "gelu" => Activation.GeluExact,
             "relu" => Activation.Relu,
             "silu" or "swish" => Activation.Silu,
-            _ => throw json.Error($"field 'activation_function' is \"{activationName}\", expected one of {string.Join(", ", TanhGeluNames)}, gelu, relu, silu"),
+            _ => throw json.Error($"field 'activation_function' is {ConfigJson.Quote(activationName)}, expected one of {string.Join(", ", TanhGeluNames)}, gelu, relu, silu"),
         };
         json.RequireBool("tie_word_embeddings", expected: true, "LmForge's GPT-2 ties the output projection to wte");
         json.RequireBool("scale_attn_weights", expected: true, "LmForge scales attention by 1/sqrt(head size)");

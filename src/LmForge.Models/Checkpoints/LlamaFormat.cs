@@ -72,7 +72,7 @@ internal sealed class LlamaFormat : ICheckpointFormat
             throw json.Error($"field 'head_dim' is {headDim}, expected {width / heads} (hidden_size / num_attention_heads; LmForge has no separate head size)");
         string activation = json.OptionalString("hidden_act") ?? "silu";
         if (activation != "silu")
-            throw json.Error($"field 'hidden_act' is \"{activation}\", expected \"silu\" (LmForge's Llama MLP is SwiGLU)");
+            throw json.Error($"field 'hidden_act' is {ConfigJson.Quote(activation)}, expected \"silu\" (LmForge's Llama MLP is SwiGLU)");
         json.RequireNull("rope_scaling", "LmForge implements plain rotary embeddings without scaling");
         json.RequireBool("attention_bias", expected: false, "LmForge's Llama attention has no biases");
         json.RequireBool("mlp_bias", expected: false, "LmForge's Llama MLP has no biases");

@@ -74,6 +74,7 @@ public static class ModelCheckpoint
         var config = ReadConfig(ConfigPath(directory));
         if (config.IsEncoderDecoder)
             throw new InvalidDataException($"{ConfigPath(directory)}: a {config.Family} checkpoint is an encoder-decoder; load it with ModelCheckpoint.LoadEncoderDecoder");
+        CheckWeightsCanHold(config, directory);
         return Filled(new TransformerModel(config, backend, trainable), model => LoadWeights(model, Path.Combine(directory, WeightsFileName)));
     }
 
@@ -83,7 +84,30 @@ public static class ModelCheckpoint
         var config = ReadConfig(ConfigPath(directory));
         if (!config.IsEncoderDecoder)
             throw new InvalidDataException($"{ConfigPath(directory)}: a {config.Family} checkpoint has one stack, not an encoder and a decoder; load it with ModelCheckpoint.Load");
+        CheckWeightsCanHold(config, directory);
         return Filled(new EncoderDecoderModel(config, backend, trainable), model => LoadWeights(model, Path.Combine(directory, WeightsFileName)));
+    }
+
+    /// <summary>
+    /// Refuses, before the model is allocated, a config.json whose sizes need more parameters than the directory's
+    /// model.safetensors could hold at 2 bytes each (F16/BF16, the smallest dtype read): a damaged or foreign config must
+    /// not make a load allocate by its numbers. The count is a lower bound (embeddings, learned positions, token types,
+    /// relative-position tables, and per layer the query and output projections and the MLP's two matrices), computed in
+    /// double so no size overflows.
+    /// </summary>
+    static void CheckWeightsCanHold(TransformerConfig config, string directory)
+    {
+        string weightsPath = Path.Combine(directory, WeightsFileName);
+        if (!File.Exists(weightsPath))
+            throw new FileNotFoundException($"{weightsPath}: missing; a checkpoint directory holds {ConfigFileName} and {WeightsFileName}", weightsPath);
+        double width = config.Width, attention = (double)config.HeadCount * config.HeadSize;
+        double least = ((double)config.VocabSize + config.TokenTypeCount) * width
+            + (config.Positions == PositionKind.Learned ? (double)config.ContextLength * width : 0)
+            + (double)config.RelativeAttentionBuckets * config.HeadCount
+            + ((double)config.LayerCount + config.DecoderLayerCount) * (2 * width * attention + 2 * width * config.IntermediateSize);
+        long bytes = new FileInfo(weightsPath).Length;
+        if (least * 2 > bytes)
+            throw new InvalidDataException($"{ConfigPath(directory)}: its sizes need at least {least:0} parameters, more than the {bytes} bytes of {weightsPath} can hold; the config is damaged or belongs to other weights");
     }
 
     // A new model with its weights loaded, or disposed when they cannot be.
@@ -163,7 +187,7 @@ public static class ModelCheckpoint
         }
         catch (JsonException e)
         {
-            throw new InvalidDataException($"{path}: not valid JSON ({e.Message.Replace('\n', ' ')})");
+            throw new InvalidDataException($"{path}: not valid JSON at line {e.LineNumber + 1}, byte {e.BytePositionInLine + 1}");
         }
         using (document)
         {
@@ -172,8 +196,8 @@ public static class ModelCheckpoint
             string known = string.Join(", ", Formats.Select(f => $"\"{f.ModelType}\""));
             if (!json.Root.TryGetProperty("model_type", out var modelType))
                 throw json.Error($"field 'model_type' is missing, expected one of {known}");
-            var format = Formats.FirstOrDefault(f => modelType.ValueKind == JsonValueKind.String && modelType.GetString() == f.ModelType)
-                ?? throw json.Error($"field 'model_type' is {modelType.GetRawText()}, expected one of {known}");
+            var format = Formats.FirstOrDefault(f => modelType.ValueKind == JsonValueKind.String && modelType.ValueEquals(f.ModelType))
+                ?? throw json.Error($"field 'model_type' is {ConfigJson.Value(modelType)}, expected one of {known}");
             try
             {
                 return format.ReadConfig(json);

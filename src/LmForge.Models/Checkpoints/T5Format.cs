@@ -105,7 +105,7 @@ internal sealed class T5Format : ICheckpointFormat
             "gelu" when gated => Activation.GeluTanh, // transformers reads "gated-gelu" as gelu_new
             "gelu" => Activation.GeluExact,
             "gelu_new" or "gelu_pytorch_tanh" => Activation.GeluTanh,
-            _ => throw json.Error($"field 'feed_forward_proj' is \"{projection}\", expected relu, gelu, gelu_new or one of them after \"gated-\""),
+            _ => throw json.Error($"field 'feed_forward_proj' is {ConfigJson.Quote(projection)}, expected relu, gelu, gelu_new or one of them after \"gated-\""),
         };
         int startToken = json.Root.TryGetProperty("decoder_start_token_id", out var start) && start.ValueKind == JsonValueKind.Number && start.TryGetInt32(out int id)
             ? id

@@ -85,7 +85,7 @@ internal static class SafeTensorsHeader
         foreach (var dimension in shapeElement.EnumerateArray())
         {
             if (dimension.ValueKind != JsonValueKind.Number || !dimension.TryGetInt64(out long size) || size < 0 || size > int.MaxValue)
-                throw Error(file, $"{tensor} has shape dimension {axis} = {SafeTensorsText.OneLine(dimension.GetRawText())}, expected an integer in [0, {int.MaxValue}]");
+                throw Error(file, $"{tensor} has shape dimension {axis} = {SafeTensorsText.Json(dimension)}, expected an integer in [0, {int.MaxValue}]");
             shape[axis++] = (int)size;
             try { elementCount = checked(elementCount * size); }
             catch (OverflowException) { throw Error(file, $"{tensor} has shape {SafeTensorsText.Shape(shape)} whose element count overflows"); }
@@ -110,7 +110,7 @@ internal static class SafeTensorsHeader
     private static long ReadOffset(string file, string tensor, JsonElement element)
     {
         if (element.ValueKind != JsonValueKind.Number || !element.TryGetInt64(out long offset) || offset < 0)
-            throw Error(file, $"{tensor} has data offset {SafeTensorsText.OneLine(element.GetRawText())}, expected a non-negative integer");
+            throw Error(file, $"{tensor} has data offset {SafeTensorsText.Json(element)}, expected a non-negative integer");
         return offset;
     }
 

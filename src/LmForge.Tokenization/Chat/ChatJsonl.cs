@@ -41,7 +41,7 @@ public static class ChatJsonl
         }
         catch (JsonException e)
         {
-            throw Error(file, lineNumber, $"malformed JSON ({e.Message})");
+            throw Error(file, lineNumber, $"malformed JSON at {UntrustedText.JsonError(e)}");
         }
         using (document)
         {
@@ -56,10 +56,10 @@ public static class ChatJsonl
                     || !message.TryGetProperty("role", out var role) || role.ValueKind != JsonValueKind.String
                     || !message.TryGetProperty("content", out var content) || content.ValueKind != JsonValueKind.String)
                     throw Error(file, lineNumber, $"messages[{index}]: expected {{\"role\": string, \"content\": string}}");
-                string roleText = role.GetString()!;
+                string roleText = Text(role, file, lineNumber, $"messages[{index}].role");
                 if (!ChatTemplate.Roles.Contains(roleText))
-                    throw Error(file, lineNumber, $"messages[{index}]: unknown role '{roleText}', expected one of {string.Join(", ", ChatTemplate.Roles)}");
-                result.Add(new ChatMessage(roleText, content.GetString()!));
+                    throw Error(file, lineNumber, $"messages[{index}]: unknown role '{UntrustedText.Excerpt(roleText)}', expected one of {string.Join(", ", ChatTemplate.Roles)}");
+                result.Add(new ChatMessage(roleText, Text(content, file, lineNumber, $"messages[{index}].content")));
                 index++;
             }
             if (result.Count == 0)
@@ -91,4 +91,17 @@ public static class ChatJsonl
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     static InvalidDataException Error(string file, long line, string what) => new($"{file}: line {line}: {what}");
+
+    // A JSON string's text; invalid UTF-8 or an escaped lone surrogate is an error about the line, not a crash.
+    static string Text(JsonElement value, string file, long line, string field)
+    {
+        try
+        {
+            return value.GetString()!;
+        }
+        catch (InvalidOperationException)
+        {
+            throw Error(file, line, $"{field} is not valid text (invalid UTF-8 or a lone surrogate escape)");
+        }
+    }
 }

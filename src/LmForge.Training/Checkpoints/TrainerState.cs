@@ -4,6 +4,7 @@ using LmForge.Models.Checkpoints;
 using LmForge.Tensors;
 using LmForge.Tensors.Optimization;
 using LmForge.Tensors.SafeTensors;
+using LmForge.Tokenization;
 using LmForge.Training.Data;
 
 namespace LmForge.Training.Checkpoints;
@@ -27,6 +28,19 @@ public sealed record TrainerState(int Step, long TokensSeen, DataPosition DataPo
     const string SecondMomentName = "adamw.second_moment";
 
     static readonly JsonSerializerOptions Options = new() { PropertyNamingPolicy = JsonNamingPolicy.CamelCase, WriteIndented = true };
+
+    // Deserialization fills what the file says; a resume needs counts that can be true of a run.
+    void CheckFields(string path)
+    {
+        string? problem =
+            Step < 0 ? $"step {Step} is negative"
+            : TokensSeen < 0 ? $"tokensSeen {TokensSeen} is negative"
+            : DataPosition.Epoch < 0 || DataPosition.Shard < 0 || DataPosition.Batch < 0 ? $"dataPosition {DataPosition} has a negative field"
+            : !(ElapsedSeconds >= 0) ? $"elapsedSeconds {ElapsedSeconds} is not a non-negative number"
+            : TrainingShards is { } shards && shards.Any(s => s is null) ? "trainingShards holds null"
+            : null;
+        if (problem is not null) throw new InvalidDataException($"{path}: not a trainer state ({problem})");
+    }
 
     public static bool IsCheckpoint(string directory) => File.Exists(Path.Combine(directory, StateFile));
 
@@ -99,8 +113,9 @@ public sealed record TrainerState(int Step, long TokensSeen, DataPosition DataPo
         }
         catch (JsonException e)
         {
-            throw new InvalidDataException($"{path}: not a trainer state ({e.Message.Split('\n')[0]})");
+            throw new InvalidDataException($"{path}: not a trainer state ({UntrustedText.JsonError(e)})");
         }
+        state.CheckFields(path);
         Check(Path.Combine(directory, ModelCheckpoint.WeightsFileName), state.WeightsSha256, "weightsSha256");
         Check(Path.Combine(directory, OptimizerFile), state.OptimizerSha256, "optimizerSha256");
         return state;
