@@ -6,7 +6,5 @@ set -euo pipefail
 if [ -x /usr/bin/chromium ]; then
   exit 0
 fi
-if ! apt-get -o DPkg::Lock::Timeout=600 install -y chromium; then
-  apt-get -o DPkg::Lock::Timeout=600 update
-  apt-get -o DPkg::Lock::Timeout=600 install -y chromium
-fi
+source "$(dirname "$0")/lib/debian-packages.sh"
+install_missing --with-recommends chromium

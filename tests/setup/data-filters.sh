@@ -4,18 +4,8 @@
 # packages are installed only if missing, the config is rewritten only if it changed, running daemons are reused.
 # Must run as root. Leaves the cluster running (the test skips itself, saying why, if it is not up).
 set -euo pipefail
-packages=(slurmctld slurmd munge slurm-client)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-export DEBIAN_FRONTEND=noninteractive
-if [ ${#missing[@]} -gt 0 ]; then
-  if ! apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends "${missing[@]}"; then
-    apt-get -o DPkg::Lock::Timeout=600 update
-    apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends "${missing[@]}"
-  fi
-fi
+source "$(dirname "$0")/lib/debian-packages.sh"
+install_missing slurmctld slurmd munge slurm-client
 
 host=$(hostname -s)
 cpus=$(nproc)

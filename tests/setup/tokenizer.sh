@@ -5,7 +5,5 @@ set -euo pipefail
 if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
   exit 0
 fi
-if ! apt-get -o DPkg::Lock::Timeout=600 install -y nodejs npm; then
-  apt-get -o DPkg::Lock::Timeout=600 update
-  apt-get -o DPkg::Lock::Timeout=600 install -y nodejs npm
-fi
+source "$(dirname "$0")/lib/debian-packages.sh"
+install_missing --with-recommends nodejs npm
