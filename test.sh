@@ -26,6 +26,11 @@ dotnet build LmForge.slnx -c Release
 
 log=$(mktemp)
 status=0
+# Every temporary file and directory the tests make goes under one directory that is removed when this script ends
+# (also after a failed or interrupted run), so a run leaves nothing behind in /tmp.
+test_tmp=$(mktemp -d "${TMPDIR:-/tmp}/lmforge-tests-XXXXXX")
+trap 'rm -rf "$test_tmp" "$log"' EXIT
+export TMPDIR="$test_tmp"
 # A test that hangs is killed after 5 minutes and named in the log (blame), so a deadlock fails fast and says where.
 run_tests() { dotnet test "$@" -c Release --no-build --blame-hang-timeout 5m --blame-hang-dump-type none 2>&1 | tee -a "$log" || status=1; }
 scalar_tokenizer_tests="FullyQualifiedName~VectorPathTests|FullyQualifiedName~TiktokenExactnessTests|FullyQualifiedName~RoundTripTests|FullyQualifiedName~SplitPatternTests|FullyQualifiedName~SpecialTokenAndDecodeTests"
@@ -45,7 +50,6 @@ summary=$(awk '/(Passed|Failed)! +- +Failed:/ {
        gsub(",", ""); for (i = 1; i <= NF; i++) { if ($i == "Failed:") f += $(i+1); if ($i == "Passed:") p += $(i+1); if ($i == "Skipped:") s += $(i+1) }
      }
      END { printf "Tests: %d passed, %d failed, %d skipped\n", p, f, s }' "$log")
-rm -f "$log"
 echo "$summary"
 read -r _ _ _ _ _ skipped _ <<<"$summary"
 if [ "$ci" = true ] && [ "$skipped" -gt 0 ]; then
