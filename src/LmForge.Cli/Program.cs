@@ -21,14 +21,21 @@ public static class Program
     }
 
     // Every escape code the tool writes comes from Spectre.Console on stdout (stderr gets plain "error: ..." lines):
-    // colours and cursor movement only on a terminal, so redirected output (a file, a pipe, CI logs) gets plain text,
+    // colours and cursor movement only on a terminal, so redirected output (a file, a pipe, CI logs) gets plain text
+    // and unwrapped lines,
     // and no colour when NO_COLOR is set to anything but the empty string (https://no-color.org). Spectre reads
     // NO_COLOR itself when it creates its console, but counts an empty value too: that one is dropped first.
     static void ConfigureTerminal()
     {
         if (Environment.GetEnvironmentVariable("NO_COLOR") is "") Environment.SetEnvironmentVariable("NO_COLOR", null);
         var capabilities = Spectre.Console.AnsiConsole.Profile.Capabilities;
-        if (Console.IsOutputRedirected) capabilities.Ansi = false;
+        if (Console.IsOutputRedirected)
+        {
+            capabilities.Ansi = false;
+            // no terminal, no width: a line is never wrapped (at Spectre's default 80 columns a printed command with a
+            // long path broke in two, so it could not be copied from a log)
+            Spectre.Console.AnsiConsole.Profile.Width = 1 << 16;
+        }
         if (!string.IsNullOrEmpty(Environment.GetEnvironmentVariable("NO_COLOR"))) capabilities.ColorSystem = Spectre.Console.ColorSystem.NoColors;
     }
 }
