@@ -291,7 +291,8 @@ public sealed record MachinePeak(double FlopsPerSecond, PeakSource Source, strin
             for (int i = start; i < end; i++)
             {
                 double before = ThreadCpuSeconds();
-                sum += VectorBits == 512 ? Run512(Iterations) : VectorBits == 256 ? Run256(Iterations) : RunScalar(Iterations);
+                sum += VectorBits == 512 ? Run<Float512, Vector512<float>>(Iterations)
+                    : VectorBits == 256 ? Run<Float256, Vector256<float>>(Iterations) : RunScalar(Iterations);
                 double after = ThreadCpuSeconds();
                 CpuSeconds[i] = before > 0 && after > before ? after - before : 0;
             }
@@ -301,41 +302,24 @@ public sealed record MachinePeak(double FlopsPerSecond, PeakSource Source, strin
         // acc = acc · a + b with a just below 1 stays finite for any iteration count; twelve accumulators cover the
         // FMA latency (4 cycles) times the FMA ports (2) with room to spare
         [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
-        static float Run512(long iterations)
+        static float Run<TLanes, TVector>(long iterations) where TLanes : struct, IFloatLanes<TVector> where TVector : struct
         {
-            var a = Vector512.Create(0.9999999f);
-            var b = Vector512.Create(1e-7f);
-            Vector512<float> c0 = Vector512.Create(1f), c1 = c0 + b, c2 = c1 + b, c3 = c2 + b, c4 = c3 + b, c5 = c4 + b,
-                c6 = c5 + b, c7 = c6 + b, c8 = c7 + b, c9 = c8 + b, c10 = c9 + b, c11 = c10 + b;
+            var a = TLanes.Create(0.9999999f);
+            var b = TLanes.Create(1e-7f);
+            TVector c0 = TLanes.Create(1f), c1 = TLanes.Add(c0, b), c2 = TLanes.Add(c1, b), c3 = TLanes.Add(c2, b), c4 = TLanes.Add(c3, b),
+                c5 = TLanes.Add(c4, b), c6 = TLanes.Add(c5, b), c7 = TLanes.Add(c6, b), c8 = TLanes.Add(c7, b), c9 = TLanes.Add(c8, b),
+                c10 = TLanes.Add(c9, b), c11 = TLanes.Add(c10, b);
             for (long n = 0; n < iterations; n++)
             {
-                c0 = Vector512.FusedMultiplyAdd(c0, a, b); c1 = Vector512.FusedMultiplyAdd(c1, a, b);
-                c2 = Vector512.FusedMultiplyAdd(c2, a, b); c3 = Vector512.FusedMultiplyAdd(c3, a, b);
-                c4 = Vector512.FusedMultiplyAdd(c4, a, b); c5 = Vector512.FusedMultiplyAdd(c5, a, b);
-                c6 = Vector512.FusedMultiplyAdd(c6, a, b); c7 = Vector512.FusedMultiplyAdd(c7, a, b);
-                c8 = Vector512.FusedMultiplyAdd(c8, a, b); c9 = Vector512.FusedMultiplyAdd(c9, a, b);
-                c10 = Vector512.FusedMultiplyAdd(c10, a, b); c11 = Vector512.FusedMultiplyAdd(c11, a, b);
+                c0 = TLanes.MultiplyAdd(c0, a, b); c1 = TLanes.MultiplyAdd(c1, a, b);
+                c2 = TLanes.MultiplyAdd(c2, a, b); c3 = TLanes.MultiplyAdd(c3, a, b);
+                c4 = TLanes.MultiplyAdd(c4, a, b); c5 = TLanes.MultiplyAdd(c5, a, b);
+                c6 = TLanes.MultiplyAdd(c6, a, b); c7 = TLanes.MultiplyAdd(c7, a, b);
+                c8 = TLanes.MultiplyAdd(c8, a, b); c9 = TLanes.MultiplyAdd(c9, a, b);
+                c10 = TLanes.MultiplyAdd(c10, a, b); c11 = TLanes.MultiplyAdd(c11, a, b);
             }
-            return Vector512.Sum(c0 + c1 + c2 + c3 + c4 + c5 + c6 + c7 + c8 + c9 + c10 + c11);
-        }
-
-        [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
-        static float Run256(long iterations)
-        {
-            var a = Vector256.Create(0.9999999f);
-            var b = Vector256.Create(1e-7f);
-            Vector256<float> c0 = Vector256.Create(1f), c1 = c0 + b, c2 = c1 + b, c3 = c2 + b, c4 = c3 + b, c5 = c4 + b,
-                c6 = c5 + b, c7 = c6 + b, c8 = c7 + b, c9 = c8 + b, c10 = c9 + b, c11 = c10 + b;
-            for (long n = 0; n < iterations; n++)
-            {
-                c0 = Vector256.FusedMultiplyAdd(c0, a, b); c1 = Vector256.FusedMultiplyAdd(c1, a, b);
-                c2 = Vector256.FusedMultiplyAdd(c2, a, b); c3 = Vector256.FusedMultiplyAdd(c3, a, b);
-                c4 = Vector256.FusedMultiplyAdd(c4, a, b); c5 = Vector256.FusedMultiplyAdd(c5, a, b);
-                c6 = Vector256.FusedMultiplyAdd(c6, a, b); c7 = Vector256.FusedMultiplyAdd(c7, a, b);
-                c8 = Vector256.FusedMultiplyAdd(c8, a, b); c9 = Vector256.FusedMultiplyAdd(c9, a, b);
-                c10 = Vector256.FusedMultiplyAdd(c10, a, b); c11 = Vector256.FusedMultiplyAdd(c11, a, b);
-            }
-            return Vector256.Sum(c0 + c1 + c2 + c3 + c4 + c5 + c6 + c7 + c8 + c9 + c10 + c11);
+            var sum = TLanes.Add(TLanes.Add(TLanes.Add(c0, c1), TLanes.Add(c2, c3)), TLanes.Add(TLanes.Add(c4, c5), TLanes.Add(c6, c7)));
+            return TLanes.Sum(TLanes.Add(sum, TLanes.Add(TLanes.Add(c8, c9), TLanes.Add(c10, c11))));
         }
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
