@@ -19,7 +19,7 @@
 // Throughout: no request to another host, no uncaught page error, no CSP violation.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { chromium } from 'playwright-core';
+import { startBrowserRun } from './browser-run.mjs';
 
 const [baseArg, screenshotPath, expectedPath] = process.argv.slice(2);
 if (!baseArg || !screenshotPath || !expectedPath) {
@@ -30,15 +30,11 @@ const expected = JSON.parse(fs.readFileSync(expectedPath, 'utf8'));
 const base = new URL(baseArg);
 const url = (path) => new URL(path, base).href;
 const summary = { ok: true };
-let step = 'start';
 
-const executablePath = process.env.CHROMIUM ?? '/usr/bin/chromium';
-const browser = await chromium.launch({ executablePath, args: ['--no-sandbox'] }).catch((error) => {
-  console.log(JSON.stringify({ ok: false, step: 'launch', error: `cannot start Chromium at ${executablePath} (tests/setup/browser.sh installs it): ${error.message.split('\n')[0]}` }));
-  process.exit(1);
-});
-const watchdog = setTimeout(() => fail(new Error('timed out after 150 s')), 150_000);
+const run = await startBrowserRun('tokenizer-page', screenshotPath, 150_000);
+const { browser } = run;
 const page = await (await browser.newContext({ viewport: { width: 1000, height: 900 } })).newPage();
+run.page = page;
 page.setDefaultTimeout(20_000);
 
 const foreign = [], pageErrors = [], cspViolations = [];
@@ -62,17 +58,8 @@ async function waitShown(input, encoding, timeout = 20_000) {
 
 const count = async (id) => Number((await page.textContent(id)).replace(/,/g, ''));
 
-async function fail(error) {
-  clearTimeout(watchdog);
-  console.log(JSON.stringify({ ok: false, step, error: error.message }));
-  console.error(`tokenizer-page: failed at "${step}": ${error.stack ?? error}`);
-  try { await page.screenshot({ path: screenshotPath, fullPage: true }); } catch { /* best effort */ }
-  try { await browser.close(); } catch { /* best effort */ }
-  process.exit(1);
-}
-
 try {
-  step = 'the chat page links here';
+  run.step = 'the chat page links here';
   await page.goto(url('/'));
   await page.click('#tokenizer-link');
   await page.waitForURL(url('/tokenizer'));
@@ -83,7 +70,7 @@ try {
   assert.ok(await page.isVisible('#chat-link'), 'the tokenizer page does not link back to the chat page');
   summary.encodings = offered;
 
-  step = 'type text';
+  run.step = 'type text';
   await page.fill('#text', '');
   await page.click('#text');
   await page.keyboard.type(expected.text, { delay: 15 });
@@ -102,7 +89,7 @@ try {
   assert.ok((await page.textContent('#tokens')).includes('·'), 'spaces are not made visible');
   summary.modelTokens = expected.ids.model.length;
 
-  step = 'switch to gpt2';
+  run.step = 'switch to gpt2';
   await page.selectOption('#encoding', 'gpt2');
   const gpt2 = await waitShown(expected.text, 'gpt2');
   assert.deepEqual(gpt2.ids, expected.ids.gpt2, 'gpt2 ids differ from the library');
@@ -110,7 +97,7 @@ try {
   assert.notEqual(expected.ids.gpt2.length, expected.ids.model.length, 'the test text should tokenize differently');
   summary.gpt2Tokens = expected.ids.gpt2.length;
 
-  step = 'the chat box';
+  run.step = 'the chat box';
   await page.waitForFunction(() => window.__shown.chat && window.__shown.chat.encoding === 'gpt2');
   assert.ok(await count('#chat-count-tokens') > 10, 'the chat was not tokenized');
   assert.ok(await page.locator('#chat-tokens .token.special').count() >= 5, 'the chat markers are not shown as special tokens');
@@ -122,12 +109,12 @@ try {
   assert.ok(await page.isHidden('#chat-error'), 'the chat error stayed after the chat was fixed');
   summary.chatTokens = await count('#chat-count-tokens');
 
-  step = 'screenshot';
+  run.step = 'screenshot';
   await page.selectOption('#encoding', 'model');
   await waitShown(expected.text, 'model');
   await page.screenshot({ path: screenshotPath, fullPage: true });
 
-  step = 'retokenize 10 KB';
+  run.step = 'retokenize 10 KB';
   const times = [], server = [], draw = [];
   let tokens = 0;
   for (let i = 0; i < 5; i++) {
@@ -147,14 +134,13 @@ try {
   summary.long = { bytes: Buffer.byteLength(expected.long, 'utf8'), tokens, fetchMedianMs: Math.round(server[2] * 10) / 10,
     drawMedianMs: Math.round(draw[2] * 10) / 10, changeToDrawnMedianMs: times[2], firstDrawMs, firstChangeMs, note: 'change-to-drawn is seen by the test: it includes the 120 ms typing debounce, page.fill and polling' };
 
-  step = 'final checks';
+  run.step = 'final checks';
   assert.deepEqual(foreign, [], 'the page contacted another host');
   assert.deepEqual(pageErrors, [], 'uncaught errors in the page');
   assert.deepEqual(cspViolations, [], 'the page broke its Content-Security-Policy');
   summary.screenshot = screenshotPath;
 } catch (error) {
-  await fail(error);
+  await run.fail(error);
 }
-clearTimeout(watchdog);
-await browser.close();
+await run.finish();
 console.log(JSON.stringify(summary));

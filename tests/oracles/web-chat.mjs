@@ -18,7 +18,7 @@
 // it, and the server's /health shows it freed the slot.
 // Throughout: no request to another host, no uncaught page error, no CSP violation.
 import assert from 'node:assert/strict';
-import { chromium } from 'playwright-core';
+import { startBrowserRun } from './browser-run.mjs';
 
 const [baseArg, screenshotPath] = process.argv.slice(2);
 if (!baseArg || !screenshotPath) {
@@ -31,7 +31,6 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const WIDTH = 390, HEIGHT = 844;
 const THROTTLED_BYTES_PER_S = 48 * 1024;   // turn 1's connection: about 250 tokens a second
 const summary = { ok: true };
-let step = 'start';
 
 async function getJson(path) {
   const response = await fetch(url(path)).catch((error) => {
@@ -41,14 +40,11 @@ async function getJson(path) {
   return response.json();
 }
 
-const executablePath = process.env.CHROMIUM ?? '/usr/bin/chromium';
-const browser = await chromium.launch({ executablePath, args: ['--no-sandbox'] }).catch((error) => {
-  console.log(JSON.stringify({ ok: false, step: 'launch', error: `cannot start Chromium at ${executablePath} (tests/setup/browser.sh installs it): ${error.message.split('\n')[0]}` }));
-  process.exit(1);
-});
-const watchdog = setTimeout(() => fail(new Error('timed out after 240 s')), 240_000);
+const run = await startBrowserRun('web-chat', screenshotPath, 240_000);
+const { browser } = run;
 const context = await browser.newContext({ viewport: { width: WIDTH, height: HEIGHT }, isMobile: true, hasTouch: true });
 const page = await context.newPage();
+run.page = page;
 page.setDefaultTimeout(30_000);
 
 // Everything the page asks for, so the test can check each request body and that no other host is contacted.
@@ -170,17 +166,8 @@ function contentDeltas(eventStream) {
   return deltas;
 }
 
-async function fail(error) {
-  clearTimeout(watchdog);
-  console.log(JSON.stringify({ ok: false, step, error: error.message }));
-  console.error(`web-chat: failed at "${step}": ${error.stack ?? error}`);
-  try { await page.screenshot({ path: screenshotPath, fullPage: true }); } catch { /* best effort */ }
-  try { await browser.close(); } catch { /* best effort */ }
-  process.exit(1);
-}
-
 try {
-  step = 'server';
+  run.step = 'server';
   const models = await getJson('/v1/models');
   const modelName = models.data?.[0]?.id;
   assert.ok(modelName, 'GET /v1/models lists no model');
@@ -194,7 +181,7 @@ try {
   summary.model = modelName;
   summary.context = health.context;
 
-  step = 'load at phone size';
+  run.step = 'load at phone size';
   await page.goto(url('/'));
   await page.waitForFunction((name) => document.getElementById('model').textContent.includes(name), modelName, { timeout: 10_000 });
   assert.equal(await state(), 'idle');
@@ -207,7 +194,7 @@ try {
   // in one or two network reads: too fast to watch. Turn 1 comes through a slow connection
   // (DevTools network throttling, like a phone on a poor network) so the page must show the
   // text while the bytes still arrive; a slow model gives the same on an unthrottled one.
-  step = 'turn 1 streams';
+  run.step = 'turn 1 streams';
   await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: THROTTLED_BYTES_PER_S, uploadThroughput: -1 });
   await page.fill('#input', 'Hello! Who are you?');
   const turn1 = await sendAndSample('enter');
@@ -229,7 +216,7 @@ try {
   summary.networkChunks = received.chunks;
   summary.growthSteps = turn1.tasks;
 
-  step = 'turn 2 sends the history';
+  run.step = 'turn 2 sends the history';
   await page.click('#input');
   await page.keyboard.type('Tell me <b>more</b>.');
   await page.keyboard.press('Shift+Enter');
@@ -247,11 +234,11 @@ try {
   assert.equal(await page.locator('.message .text *').count(), 0, 'message text was turned into HTML elements');
   summary.turn2Messages = turn2.request.messages.length;
 
-  step = 'new chat';
+  run.step = 'new chat';
   await page.click('#new-chat');
   assert.equal(await page.locator('#messages .message').count(), 0, 'New chat left messages on the page');
 
-  step = 'refused request shows the server error';
+  run.step = 'refused request shows the server error';
   await page.fill('#system', 'You are a terse assistant.');
   await page.fill('#max-tokens', '100000');
   await page.fill('#input', 'This asks for too many tokens.');
@@ -275,7 +262,7 @@ try {
   summary.errorShown = serverMessage;
 
   // The next three failures are played by the test (page.route), not by the server.
-  step = 'network failure shows an error';
+  run.step = 'network failure shows an error';
   const chatPath = '**/v1/chat/completions';
   await page.fill('#max-tokens', String(turnTokens));
   await page.route(chatPath, (route) => route.abort('connectionrefused'));
@@ -284,7 +271,7 @@ try {
   await waitIdle(10_000, 'the network failure');
   await page.unroute(chatPath);
 
-  step = 'busy server (429) shows its message';
+  run.step = 'busy server (429) shows its message';
   await page.route(chatPath, (route) => route.fulfill({ status: 429, headers: { 'Retry-After': '3' }, contentType: 'application/json',
     body: JSON.stringify({ error: { message: 'The request queue is full.', type: 'server_busy', param: null, code: null } }) }));
   await page.click('#send');
@@ -292,7 +279,7 @@ try {
   await waitIdle(10_000, 'the 429');
   await page.unroute(chatPath);
 
-  step = 'failure mid-reply keeps the partial text';
+  run.step = 'failure mid-reply keeps the partial text';
   const event = (data) => `data: ${JSON.stringify(data)}\n\n`;
   await page.route(chatPath, (route) => route.fulfill({ status: 200, contentType: 'text/event-stream',
     body: event({ object: 'chat.completion.chunk', choices: [{ index: 0, delta: { role: 'assistant', content: 'Partial ' }, finish_reason: null }] }) +
@@ -306,7 +293,7 @@ try {
   await page.click('#new-chat');
   assert.ok(await page.isHidden('#error'), 'New chat left the error shown');
 
-  step = 'stop a long reply';
+  run.step = 'stop a long reply';
   await page.fill('#max-tokens', String(longTokens));
   await page.fill('#input', 'Tell me a long story.');
   // A small model writes a long reply in a fraction of a second, faster than the test could
@@ -341,7 +328,7 @@ try {
   summary.stoppedAtChars = stoppedText.length;
   summary.serverFreedMs = Date.now() - stopStarted;
 
-  step = 'final checks';
+  run.step = 'final checks';
   await checkFitsWidth();
   await page.screenshot({ path: screenshotPath, fullPage: true });
   assert.deepEqual(foreign, [], 'the page contacted another host');
@@ -350,8 +337,7 @@ try {
   summary.requests = chatRequests.length;
   summary.screenshot = screenshotPath;
 } catch (error) {
-  await fail(error);
+  await run.fail(error);
 }
-clearTimeout(watchdog);
-await browser.close();
+await run.finish();
 console.log(JSON.stringify(summary));
