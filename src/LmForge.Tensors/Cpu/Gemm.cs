@@ -47,7 +47,7 @@ public static unsafe class Gemm
         {
             // only the packed loop nest has an output stage: the others write C, then the activation runs over it
             Multiply(pool, path, transposeA, transposeB, m, n, k, a, lda, b, ldb, c, ldc, accumulate, bias);
-            for (int i = 0; i < m; i++) ActivationKernel.ForwardTile(epilogue.Activation, c + (long)i * ldc, epilogue.Activated + (long)i * ldc, ldc, 1, n);
+            ActivationKernel.ForwardTile(epilogue.Activation, c, epilogue.Activated, ldc, m, n);
             return;
         }
         ArgumentNullException.ThrowIfNull(pool);

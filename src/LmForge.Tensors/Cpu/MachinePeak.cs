@@ -96,11 +96,12 @@ public sealed record MachinePeak(double FlopsPerSecond, PeakSource Source, strin
     }
 
     /// <summary>The widest vector the runtime accelerates: "512-bit", "256-bit" or "scalar".</summary>
-    public static string WidestInstructionSet =>
-        Vector512.IsHardwareAccelerated ? "512-bit" : Vector256.IsHardwareAccelerated ? "256-bit" : "scalar";
+    public static string WidestInstructionSet => InstructionSetName(WidestVectorBits);
 
     /// <summary>The widest accelerated vector in bits: 512, 256, or 32 (scalar).</summary>
     public static int WidestVectorBits => Vector512.IsHardwareAccelerated ? 512 : Vector256.IsHardwareAccelerated ? 256 : 32;
+
+    static string InstructionSetName(int vectorBits) => vectorBits == 32 ? "scalar" : $"{vectorBits}-bit";
 
     /// <summary>
     /// The CPU's model name from /proc/cpuinfo with its family and model numbers ("AMD EPYC (family 25, model 17)": a
@@ -233,7 +234,7 @@ public sealed record MachinePeak(double FlopsPerSecond, PeakSource Source, strin
             if (probe.CpuSeconds.All(t => t > 0)) rate = Math.Max(rate, probe.CpuSeconds.Sum(t => flopsPerWorker / t));
             best = Math.Max(best, rate);
         }
-        return new MachinePeak(best, PeakSource.Measured, vectorBits == 32 ? "scalar" : $"{vectorBits}-bit", pool.WorkerCount);
+        return new MachinePeak(best, PeakSource.Measured, InstructionSetName(vectorBits), pool.WorkerCount);
     }
 
     static double Time(WorkerPool pool, ref FmaProbe probe)
