@@ -20,7 +20,7 @@ public static unsafe partial class GemmBenchmark
     private static readonly (string Name, int K, int N)[] Layers =
     [
         ("qkv", 768, 2304), ("attn-proj", 768, 768), ("fc", 768, 3072), ("fc-proj", 3072, 768),
-        ("lm-head", 768, 50304), ("tiny-fc", 256, 1024), ("tiny-proj", 1024, 256),
+        ("lm-head", 768, 50304), ("tiny-fc", 256, 1024), ("tiny-proj", 1024, 256), ("tiny-head", 256, 8192),
     ];
 
     public static int Run(string[] args)

@@ -9,6 +9,7 @@ public static class Program
         var suites = new Dictionary<string, Func<string[], int>>(StringComparer.OrdinalIgnoreCase)
         {
             ["gemm"] = GemmBenchmark.Run,
+            ["attention"] = AttentionBenchmark.Run,
             ["train-step"] = TrainStepBenchmark.Run,
             ["train-mpi"] = TrainMpiBenchmark.Run,
             ["generate"] = GenerateBenchmark.Run,
