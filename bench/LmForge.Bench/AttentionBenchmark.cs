@@ -27,9 +27,18 @@ public static class AttentionBenchmark
 
     public static int Run(string[] args)
     {
-        string which = args.FirstOrDefault(a => !a.StartsWith("--", StringComparison.Ordinal)) ?? "all";
-        int secondsAt = Array.IndexOf(args, "--seconds");
-        double seconds = secondsAt >= 0 && secondsAt + 1 < args.Length ? double.Parse(args[secondsAt + 1], System.Globalization.CultureInfo.InvariantCulture) : 1.0;
+        string which = "all";
+        double seconds = 1.0;
+        for (int i = 0; i < args.Length; i++)
+        {
+            if (args[i] == "--seconds" && i + 1 < args.Length) seconds = double.Parse(args[++i], System.Globalization.CultureInfo.InvariantCulture);
+            else if (args[i].StartsWith("--", StringComparison.Ordinal))
+            {
+                Console.Error.WriteLine($"attention: unknown option '{args[i]}', expected --seconds");
+                return 2;
+            }
+            else which = args[i];
+        }
         var cases = Cases.Where(c => which == "all" || c.Name == which).ToList();
         if (cases.Count == 0)
         {
@@ -37,9 +46,9 @@ public static class AttentionBenchmark
             return 2;
         }
         var backend = new CpuBackend();
-        var peak = MachinePeak.Measure(0.3);
+        var peak = MachinePeak.Get(); // measured once per machine and instruction set, cached (as train-step's MFU)
         Console.WriteLine($"attention: {backend.Name}, {WorkerPool.Shared.WorkerCount} workers; CPU {MachinePeak.CpuModel()}; " +
-            $"measured FMA peak {peak.Gflops:F0} GFLOP/s ({peak.InstructionSet}); fastest of the repeats in {seconds:F1} s per figure");
+            $"peak: {peak.Description}; fastest of the repeats in {seconds:F1} s per figure");
         Console.WriteLine("| case | B×T, heads (kv), hs | causal | forward ms | GFLOP/s | % peak | backward ms | GFLOP/s | % peak | GEMM T×T×hs GFLOP/s |");
         Console.WriteLine("|---|---|---|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var c in cases) Measure(backend, c, seconds, peak.Gflops);

@@ -174,6 +174,40 @@ internal static unsafe class VectorMath
         return TLanes.Sum(acc);
     }
 
+    /// <summary>y[i] = exp(scale·x[i] − shift) and the sum of the y[i]: a softmax row's one pass of exponentials; y may be x.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float ExpSum(float* x, float scale, float shift, float* y, int n)
+    {
+        int i = 0;
+        float sum = 0f;
+        if (IsWide) sum += ExpSum<Float512, Vector512<float>>(x, scale, shift, y, n, ref i);
+        if (IsAccelerated) sum += ExpSum<Float256, Vector256<float>>(x, scale, shift, y, n, ref i);
+        for (; i < n; i++)
+        {
+            float e = MathF.Exp((scale * x[i]) - shift);
+            y[i] = e;
+            sum += e;
+        }
+        return sum;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float ExpSum<TLanes, TVector>(float* x, float scale, float shift, float* y, int n, ref int i)
+        where TLanes : struct, IFloatLanes<TVector> where TVector : struct
+    {
+        if (n - i < TLanes.Count) return 0f;
+        var vs = TLanes.Create(scale);
+        var vn = TLanes.Create(-shift);
+        var acc = TLanes.Zero;
+        for (; i <= n - TLanes.Count; i += TLanes.Count)
+        {
+            var e = TLanes.Exp(TLanes.MultiplyAdd(TLanes.Load(x + i), vs, vn));
+            TLanes.Store(e, y + i);
+            acc = TLanes.Add(acc, e);
+        }
+        return TLanes.Sum(acc);
+    }
+
     /// <summary>y[i] = exp(x[i] − shift)·scale; y may be x.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void ExpScale(float* x, float shift, float scale, float* y, int n)

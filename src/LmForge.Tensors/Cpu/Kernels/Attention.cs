@@ -97,28 +97,51 @@ internal static unsafe class Attention
         }
     }
 
-    // g_j = p[j]·(ds[j] − d); ds[j] = g_j·scale and, with a bias gradient, biasGrad[j] += g_j, for j < n
+    // With e = factor·s[j] − lse: p[j] = exp(e) (s becomes p), g_j = p[j]·(ds[j] − d), ds[j] = g_j·scale and, with a bias
+    // gradient, biasGrad[j] += g_j, for j < n: the backward's probabilities and score gradients in one pass
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void ScoreGradient(float* p, float* ds, float d, float scale, float* biasGrad, int n)
+    private static void ScoreGradient(float* s, float factor, float lse, float* ds, float d, float scale, float* biasGrad, int n)
     {
         int j = 0;
-        if (VectorMath.IsAccelerated)
-        {
-            var vd = Vector256.Create(d);
-            var vs = Vector256.Create(scale);
-            for (; j <= n - 8; j += 8)
-            {
-                var g = Vector256.Load(p + j) * (Vector256.Load(ds + j) - vd);
-                if (biasGrad != null) Vector256.Store(Vector256.Load(biasGrad + j) + g, biasGrad + j);
-                Vector256.Store(g * vs, ds + j);
-            }
-        }
+        if (Vector512.IsHardwareAccelerated) ScoreGradient<Float512, Vector512<float>>(s, factor, lse, ds, d, scale, biasGrad, n, ref j);
+        if (VectorMath.IsAccelerated) ScoreGradient<Float256, Vector256<float>>(s, factor, lse, ds, d, scale, biasGrad, n, ref j);
         for (; j < n; j++)
         {
-            float g = p[j] * (ds[j] - d);
+            float p = MathF.Exp((factor * s[j]) - lse);
+            float g = p * (ds[j] - d);
             if (biasGrad != null) biasGrad[j] += g;
+            s[j] = p;
             ds[j] = g * scale;
         }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void ScoreGradient<TLanes, TVector>(float* s, float factor, float lse, float* ds, float d, float scale, float* biasGrad, int n,
+        ref int j)
+        where TLanes : struct, IFloatLanes<TVector> where TVector : struct
+    {
+        var vf = TLanes.Create(factor);
+        var vl = TLanes.Create(-lse);
+        var vd = TLanes.Create(d);
+        var vs = TLanes.Create(scale);
+        for (; j <= n - TLanes.Count; j += TLanes.Count)
+        {
+            var p = TLanes.Exp(TLanes.MultiplyAdd(TLanes.Load(s + j), vf, vl));
+            var g = TLanes.Multiply(p, TLanes.Subtract(TLanes.Load(ds + j), vd));
+            if (biasGrad != null) TLanes.Store(TLanes.Add(TLanes.Load(biasGrad + j), g), biasGrad + j);
+            TLanes.Store(p, s + j);
+            TLanes.Store(TLanes.Multiply(g, vs), ds + j);
+        }
+    }
+
+    // The factor a softmax row's raw scores still need: Scale when there is no bias or mask (the exponentials' pass applies
+    // it: max(scale·s) = scale·max(s) for a positive scale), else 1 after finishing the scores in place (FinishScores).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float ScoresFinished(float* row, float scale, float* bias, int* mask, int n)
+    {
+        if (bias == null && mask == null && scale > 0f) return scale;
+        FinishScores(row, scale, bias, mask, n);
+        return 1f;
     }
 
     // row[j] = row[j]·scale + bias[j] (bias may be null), then −∞ where mask[j] == 0 (mask may be null), for j < n
@@ -143,7 +166,8 @@ internal static unsafe class Attention
         {
             int Tq = QueryCount, Tk = KeyCount, hs = HeadSize, kvs = KeyValueStride;
             long outStride = (long)HeadCount * hs;
-            float* scores = ThreadScratch.Floats((long)QueryBlock * Tk); // the block's rows, (count, width)
+            float* scores = ThreadScratch.Floats((long)QueryBlock * (Tk + 1)); // the block's rows, (count, width)
+            float* rowScale = scores + ((long)QueryBlock * Tk);                  // 1 / Σ p per row (0: the row sees no key)
             for (int unit = start; unit < end; unit++)
             {
                 int block = unit % BlocksPerHead;
@@ -169,21 +193,24 @@ internal static unsafe class Attention
                     int t = t0 + r;
                     var (f, n) = VisibleKeys(firstKey, t, CausalKeyCount(t, Tq, Tk, Causal), low, keys);
                     float* row = scores + ((long)r * ld);
-                    float* keysSeen = row + (f - low);
                     float logSumExp = float.PositiveInfinity;
+                    rowScale[r] = 0f;
                     if (n > f)
                     {
-                        FinishScores(keysSeen, Scale, Bias == null ? null : Bias + ((((long)h * Tq) + t) * Tk) + f, mask == null ? null : mask + f, n - f);
-                        float max = VectorMath.Max(keysSeen, n - f);
+                        // p_j = exp(scale·s_j − scale·max) unnormalized, in one pass of exponentials; the output row is
+                        // divided by Σ p afterwards (hs values instead of the row's keys)
+                        float* seen = row + (f - low);
+                        float scale = ScoresFinished(seen, Scale, Bias == null ? null : Bias + ((((long)h * Tq) + t) * Tk) + f, mask == null ? null : mask + f, n - f);
+                        float max = VectorMath.Max(seen, n - f);
                         if (max == float.NegativeInfinity)
                         {
                             n = f; // every key masked: output stays 0
                         }
                         else
                         {
-                            float sum = VectorMath.SumExp(keysSeen, max, n - f);
-                            VectorMath.ExpScale(keysSeen, max, 1f / sum, keysSeen, n - f);
-                            logSumExp = max + MathF.Log(sum);
+                            float sum = VectorMath.ExpSum(seen, scale, scale * max, seen, n - f);
+                            rowScale[r] = 1f / sum;
+                            logSumExp = (scale * max) + MathF.Log(sum);
                         }
                     }
                     Lse[((long)bh * Tq) + t] = logSumExp;
@@ -192,6 +219,7 @@ internal static unsafe class Attention
                     new Span<float>(row + (n - low), keys - n).Clear();
                 }
                 Gemm.MultiplyOnThisThread(false, false, count, hs, width, scores, ld, vBase + ((long)low * kvs), kvs, outputs, (int)outStride);
+                for (int r = 0; r < count; r++) VectorMath.ScaleInPlace(outputs + ((long)r * outStride), rowScale[r], hs);
             }
         }
     }
@@ -258,10 +286,9 @@ internal static unsafe class Attention
                                 {
                                     long biasRow = ((((long)h * Tq) + t) * Tk) + f;
                                     float* seen = pRow + (f - low);
-                                    FinishScores(seen, scale, Bias == null ? null : Bias + biasRow, mask == null ? null : mask + f, n - f);
-                                    VectorMath.ExpScale(seen, lseRow[t], 1f, seen, n - f);
+                                    float factor = ScoresFinished(seen, scale, Bias == null ? null : Bias + biasRow, mask == null ? null : mask + f, n - f);
                                     float d = VectorMath.Dot(outputGrads + ((long)r * outStride), Output + outOffset + ((long)r * outStride), hs);
-                                    ScoreGradient(seen, dsRow + (f - low), d, scale, BiasGrad == null ? null : BiasGrad + biasRow, n - f);
+                                    ScoreGradient(seen, factor, lseRow[t], dsRow + (f - low), d, scale, BiasGrad == null ? null : BiasGrad + biasRow, n - f);
                                 }
                                 else
                                 {
