@@ -17,7 +17,8 @@ public sealed class AttentionTests
 
     public static TheoryData<string> Cases =>
         ["gpt2", "gpt2-head-size-4", "gpt2-head-size-16", "gqa", "mqa", "cross", "kv-cache", "more-queries-than-keys", "mask", "bias", "everything",
-            "documents", "documents-head-size-4", "documents-bidirectional", "documents-everything", "long", "long-bias"];
+            "documents", "documents-head-size-4", "documents-bidirectional", "documents-everything", "long", "long-bias", "wide-heads", "wide-cross",
+            "wide-cache"];
 
     // One attention call's inputs. Fused: query and keyValue are the same (B,T,(NH+2·NKV)·hs) tensor.
     private sealed record Case(int Batch, int QueryCount, int KeyCount, AttentionLayout Layout, int QueryWidth, int KeyValueWidth,
@@ -78,6 +79,14 @@ public sealed class AttentionTests
         {
             Layout = AttentionLayout.Fused(2, 2, 4, causal: false) with { Scale = 1f }, Bias = true, InputScale = 0.6f,
         },
+        // heads of 40 and 64 floats (whole panels of the micro-kernel's widest tile, and a short one) over several query blocks
+        // and key panels: multi-query causal; cross-attention over more keys than queries; causal keys beyond the queries
+        // (a prompt after a cache), with fewer heads than the workers' share, so a head's blocks split into runs
+        "wide-heads" => FusedCase(1, 100, 2, 1, 40, causal: true),
+        "wide-cross" => new Case(1, 50, 100, new AttentionLayout(2, 1, 64, QueryColumn: 0, KeyColumn: 0, ValueColumn: 64, Causal: false,
+            Scale: 1f / 8f), QueryWidth: 128, KeyValueWidth: 128, Fused: false),
+        "wide-cache" => new Case(1, 50, 110, new AttentionLayout(2, 1, 64, QueryColumn: 0, KeyColumn: 0, ValueColumn: 64, Causal: true,
+            Scale: 1f / 8f), QueryWidth: 128, KeyValueWidth: 128, Fused: false),
         _ => throw new ArgumentException($"no attention case {name}", nameof(name)),
     };
 

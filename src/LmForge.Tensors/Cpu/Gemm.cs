@@ -82,25 +82,6 @@ public static unsafe class Gemm
         pool.Run(operation.PanelCount, minPerWorker, ref operation);
     }
 
-    /// <summary>
-    /// The packed product on the calling thread, for kernels that already run one unit of work per worker (attention's
-    /// query blocks): no handoff to the pool, the thread's own packing buffers, no bias.
-    /// </summary>
-    internal static void MultiplyOnThisThread(
-        bool transposeA, bool transposeB, int m, int n, int k, float* a, int lda, float* b, int ldb, float* c, int ldc,
-        bool accumulate = false)
-    {
-        Validate(transposeA, transposeB, m, n, k, a, lda, b, ldb, c, ldc);
-        if (m == 0 || n == 0) return;
-        if (k == 0)
-        {
-            ApplyEmptyProduct(m, n, c, ldc, accumulate, null);
-            return;
-        }
-        var operation = new GemmRangeOperation(transposeA, transposeB, m, n, k, a, lda, b, ldb, c, ldc, accumulate, null, default);
-        operation.Invoke(0, operation.PanelCount);
-    }
-
     /// <summary>Whether Multiply takes the few-rows path for this form and row count.</summary>
     internal static bool ChoosesFewRows(bool transposeA, bool transposeB, int m) =>
         !transposeA && transposeB && m <= GemmFewRows.MaxRows;

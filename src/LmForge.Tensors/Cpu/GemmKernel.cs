@@ -47,21 +47,31 @@ internal static unsafe class GemmKernel
                 int mr = Math.Min(Mr, mc - ir);
                 float* panelA = packedA + (long)ir * kc;
                 float* cTile = c + (long)ir * ldc + jr;
-                if (mr == Mr && nr == Nr)
-                {
-                    MicroKernel(kc, panelA, panelB, cTile, ldc, loadC, biasTile);
-                }
-                else
-                {
-                    // Edge tile: compute the full padded tile aside, then merge only the valid mr×nr corner.
-                    MicroKernel(kc, panelA, panelB, edgeTile, Nr, loadC: false, bias: null);
-                    MergeEdgeTile(edgeTile, mr, nr, cTile, ldc, loadC, biasTile);
-                }
+                MultiplyTile(mr, nr, kc, panelA, panelB, cTile, ldc, loadC, biasTile, edgeTile);
                 if (activated != null)
                 {
                     Kernels.ActivationKernel.ForwardTile(activation, cTile, activated + (long)ir * ldc + jr, ldc, mr, nr);
                 }
             }
+        }
+    }
+
+    /// <summary>
+    /// One tile of C, rows [0, mr) and columns [0, nr) (mr ≤ Mr, nr ≤ Nr) = (loadC ? C : 0) + panelA·panelB (+ bias[nr]):
+    /// panelA is kc steps of Mr values, panelB kc steps of Nr values (packed as <see cref="GemmPacking"/> does). A short
+    /// tile is computed whole into edgeTile (Mr·Nr floats of scratch) and its valid corner merged into C.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void MultiplyTile(int mr, int nr, int kc, float* panelA, float* panelB, float* c, int ldc, bool loadC, float* bias, float* edgeTile)
+    {
+        if (mr == Mr && nr == Nr)
+        {
+            MicroKernel(kc, panelA, panelB, c, ldc, loadC, bias);
+        }
+        else
+        {
+            MicroKernel(kc, panelA, panelB, edgeTile, Nr, loadC: false, bias: null);
+            MergeEdgeTile(edgeTile, mr, nr, c, ldc, loadC, bias);
         }
     }
 
