@@ -38,8 +38,8 @@ internal sealed class HeadTransform
     // a.Output (B,T,C) = norm(act(dense(input (B,T,C))))
     public void Forward(IBackend backend, Tensor input, Activations a)
     {
-        Dense.Forward(backend, a.Hidden, input);
-        backend.ActivationForward(a.Activated, a.Hidden, _activation);
+        // the activation in the dense product's output stage
+        backend.LinearActivationForward(a.Hidden, a.Activated, input, Dense.Weight, Dense.Bias, _activation);
         Norm.Forward(backend, a.Output, a.Statistics, a.Activated);
     }
 
