@@ -204,7 +204,7 @@ public static class ModelCard
         Line($"| seed | {config.Seed} |");
         Line($"| wall time | {FormatDuration(facts.ElapsedSeconds)} |");
         Line($"| hardware | {facts.CpuModel}, {facts.Cores} core{(facts.Cores == 1 ? "" : "s")}, {facts.Threads} worker thread{(facts.Threads == 1 ? "" : "s")} |");
-        Line($"| estimated compute | {flops:E2} FLOPs ({facts.FlopsPerToken:E3} per token: 6 per parameter plus attention) |");
+        Line($"| estimated compute | {flops:E2} FLOPs ({facts.FlopsPerToken:E3} per token: 6 per multiplying parameter plus attention) |");
         Line($"| peak | {facts.Peak.Description} |");
         Line($"| MFU | {FormatMfu(averageMfu)} over the wall time (validation, samples and checkpoints included){(facts.MedianStepMfu is { } median ? $"; median step {FormatMfu(median)}" : "")} |");
         Line();

@@ -31,7 +31,7 @@ public sealed class TransformerTrainableModel(TransformerModel model) : ITrainab
     public Tensor Gradients => Model.Gradients;
     public long DecayedParameterCount => Model.DecayedParameterCount;
 
-    /// <summary>6 FLOPs per parameter per token (forward 2, backward 4) plus attention's 12·L·(NH·hs)·T (PaLM appendix B, as llm.c): <see cref="TrainingFlops.PerToken"/>.</summary>
+    /// <summary>6 FLOPs per multiplying parameter per token (forward 2, backward 4; lookup tables excluded) plus attention's 12·L·(NH·hs)·T (PaLM appendix B, as llm.c): <see cref="TrainingFlops.PerToken"/>.</summary>
     public double TrainingFlopsPerToken(int sequenceLength) => TrainingFlops.PerToken(Model.Config, sequenceLength);
 
     public float ForwardBackward(ReadOnlySpan<int> inputs, ReadOnlySpan<int> targets, int batchSize, int sequenceLength, float lossScale,

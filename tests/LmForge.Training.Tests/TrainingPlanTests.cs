@@ -42,14 +42,19 @@ public class TrainingPlanTests
     }
 
     [Fact]
-    public void DecoderFlops_AreSixPerParameterPlusAttention_AsBefore()
+    public void DecoderFlops_AreSixPerMultiplyingParameterPlusAttention()
     {
+        // GPT-2: the tied token embedding is the head's matrix and counts; the learned positions are a lookup and do not
         var config = TransformerConfig.Gpt2(vocabSize: 512, contextLength: 64, layerCount: 3, headCount: 4, width: 64);
         using var model = new TransformerModel(config);
         var trainable = new TransformerTrainableModel(model);
-        double expected = (6.0 * model.ParameterCount) + (12.0 * 3 * 4 * 16 * 64);
+        double expected = (6.0 * (model.ParameterCount - (64 * 64))) + (12.0 * 3 * 4 * 16 * 64);
         Assert.Equal(expected, trainable.TrainingFlopsPerToken(64));
         Assert.Equal(expected, TrainingFlops.PerToken(config, 64));
+        // Llama: the untied token embedding is a lookup (the separate head counts); no position table
+        var llama = TransformerConfig.Llama(512, 64, layerCount: 2, headCount: 4, keyValueHeadCount: 2, width: 64, intermediateSize: 96);
+        using var llamaModel = new TransformerModel(llama);
+        Assert.Equal((6.0 * (llamaModel.ParameterCount - (512L * 64))) + (12.0 * 2 * 4 * 16 * 64), TrainingFlops.PerToken(llama, 64));
         // GPT-2 small: 124M parameters, as Hugging Face counts them
         Assert.Equal(124_439_808, TrainingFlops.ParameterCount(TransformerConfig.Gpt2Small with { VocabPadding = 0 }));
     }

@@ -86,7 +86,7 @@ public static class PlanCommand
         Line($"model        {model.Family}: {layers} layers, width {model.Width}, {model.HeadCount} heads{kv}, MLP {model.IntermediateSize}{(model.GatedMlp ? " gated" : "")}, context {model.ContextLength}, vocabulary {model.VocabSize}{(model.PaddedVocabSize != model.VocabSize ? $" (padded to {model.PaddedVocabSize})" : "")}");
         Line($"parameters   {plan.Parameters:N0} ({ModelCard.FormatCount(plan.Parameters)})");
         string perToken = model.IsEncoderDecoder ? $" per input token ({plan.TargetLength} targets per {config.ContextLength} inputs)" : " per token";
-        Line($"compute      {plan.TotalFlops:E2} FLOPs for {ModelCard.FormatCount(plan.Tokens)} tokens ({plan.FlopsPerToken:E3}{perToken}: 6 per parameter plus attention)");
+        Line($"compute      {plan.TotalFlops:E2} FLOPs for {ModelCard.FormatCount(plan.Tokens)} tokens ({plan.FlopsPerToken:E3}{perToken}: 6 per multiplying parameter plus attention)");
         Line($"memory       {TrainingPlan.FormatBytes(plan.TotalBytes)}: weights {TrainingPlan.FormatBytes(plan.WeightBytes)}, gradients {TrainingPlan.FormatBytes(plan.GradientBytes)}, AdamW state {TrainingPlan.FormatBytes(plan.OptimizerBytes)} (fp32), activations {TrainingPlan.FormatBytes(plan.ActivationBytes)} at batch {plan.BatchSize}x{config.ContextLength}");
         double ratio = (double)plan.Tokens / plan.ComputeOptimalTokens;
         string verdict = ratio switch

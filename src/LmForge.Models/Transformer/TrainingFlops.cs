@@ -14,8 +14,10 @@ public static class TrainingFlops
     public const double DefaultTargetShare = 0.25;
 
     /// <summary>
-    /// Training FLOPs (forward + backward) per input token at sequence length T. A single stack: 6 per parameter plus
-    /// attention's 12·L·(NH·hs)·T (PaLM appendix B, as llm.c). An encoder-decoder, per input token: 6 per parameter the
+    /// Training FLOPs (forward + backward) per input token at sequence length T. A single stack: 6 per parameter that
+    /// multiplies (every one but the lookup tables: an untied token embedding, learned positions, token types; a tied token
+    /// embedding is the head's matrix and counts) plus attention's 12·L·(NH·hs)·T (PaLM appendix B, as llm.c: every key,
+    /// the causal mask's skipped half included). An encoder-decoder, per input token: 6 per parameter the
     /// token passes (the encoder's layers for every input token; the decoder's layers and the head for each of the
     /// Td/T target tokens per input token; the shared embedding not at all, a lookup), plus 12·(NH·hs) per key in each
     /// self- and cross-attention layer. <paramref name="targetLength"/> is the decoder's length Td (0:
@@ -26,8 +28,12 @@ public static class TrainingFlops
         double heads = (double)config.HeadCount * config.HeadSize;
         if (!config.IsEncoderDecoder)
         {
-            long parameters = TransformerModel.DescribeLayout(config).Sum(p => p.Length);
-            return (6.0 * parameters) + (12.0 * config.LayerCount * heads * sequenceLength);
+            var names = TransformerNames.For(config.Family);
+            string[] lookups = config.TiedEmbeddings
+                ? [names.PositionEmbedding + ".weight", names.TokenTypeEmbedding + ".weight"]
+                : [names.TokenEmbedding + ".weight", names.PositionEmbedding + ".weight", names.TokenTypeEmbedding + ".weight"];
+            long multiplying = TransformerModel.DescribeLayout(config).Where(p => !lookups.Contains(p.Name)).Sum(p => p.Length);
+            return (6.0 * multiplying) + (12.0 * config.LayerCount * heads * sequenceLength);
         }
         double targetShare = targetLength <= 0 ? DefaultTargetShare : (double)targetLength / sequenceLength;
         long encoder = 0, decoder = 0, head = config.TiedEmbeddings ? (long)config.PaddedVocabSize * config.Width : 0;
