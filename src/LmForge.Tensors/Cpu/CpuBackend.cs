@@ -52,7 +52,10 @@ public sealed unsafe class CpuBackend : IBackend
             ThrowHelper.ThrowShapeMismatch($"{op}: the tensor has shape {tensor.Shape} ({tensor.Length} elements) but the host span {hostLength}");
     }
 
-    /// <summary>Longest key sequence the attention kernels accept (their per-worker score rows live on the stack: 512 KB at this length).</summary>
+    /// <summary>
+    /// Longest key sequence the attention kernels accept: their per-worker scratch (the head's packed keys and values, a query
+    /// block's score rows; <see cref="ThreadScratch"/>) grows with it, 21 MB per worker at this length with heads of 64.
+    /// </summary>
     public const int MaxAttentionTokens = 16384;
 
     public void EmbeddingForward(Tensor output, Tensor ids, Tensor table, bool accumulate)
@@ -506,7 +509,7 @@ public sealed unsafe class CpuBackend : IBackend
                 ThrowHelper.ThrowArgumentOutOfRange(nameof(firstKey),
                     $"{op}: firstKey[{bad / tq}, {bad % tq}] = {firstKey.IntData[bad]} is outside [0, {tk}], the keys of keyValue {keyValue.Shape}");
         }
-        if (tk > MaxAttentionTokens) // the kernels keep two rows of scores per query block on the worker's stack
+        if (tk > MaxAttentionTokens)
             ThrowHelper.ThrowArgumentOutOfRange(nameof(keyValue), $"{op}: key length {tk} exceeds the CPU attention limit of {MaxAttentionTokens}");
         return (b, tq, tk);
     }

@@ -4,8 +4,8 @@ using System.Runtime.InteropServices;
 namespace LmForge.Tensors.Cpu;
 
 /// <summary>
-/// Scratch floats that grow with a kernel's sizes (attention's score rows: 48 queries × Tk floats, twice in the backward,
-/// 6 MB at a context of 16K) kept per thread instead of on the stack, where they would overflow a worker thread's stack at
+/// Scratch floats that grow with a kernel's sizes (attention's head of keys and values packed into panels and its score
+/// rows, 48 queries × Tk floats: 21 MB in the backward at a context of 16K and a head size of 64) kept per thread instead of on the stack, where they would overflow a worker thread's stack at
 /// long contexts. Each thread's buffer is pinned, grows to the largest request it has seen and is reused, so after the
 /// first call at a size nothing is allocated; the buffer goes with its thread.
 /// </summary>
