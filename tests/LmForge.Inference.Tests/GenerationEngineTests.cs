@@ -43,9 +43,10 @@ public sealed class GenerationEngineTests
     [Fact]
     public async Task A_full_queue_refuses_and_a_cancelled_request_frees_its_slot()
     {
-        // the decoding thread is held inside a step (at a linear layer) while the queue fills, so nothing races
+        // the decoding thread is held inside the first request's prefill (at a linear layer) from before it starts until the
+        // queue has been checked, so nothing races: the first request cannot finish early, however the threads are scheduled
         var backend = new LmForge.Tests.Shared.HostlessBackend();
-        using var gate = new ManualResetEventSlim(initialState: true);
+        using var gate = new ManualResetEventSlim(initialState: false);
         // bounded, so that a failed assertion while the gate is closed cannot leave the engine's Dispose waiting forever
         backend.OnLinearForward = () => gate.Wait(TimeSpan.FromSeconds(60));
         using var model = TestModels.Random("gpt2", backend, contextLength: 256);
@@ -54,8 +55,9 @@ public sealed class GenerationEngineTests
         var endless = new SamplingOptions(Temperature: 0, MaxTokens: 200);
         using var cancel = new CancellationTokenSource();
         var first = engine.GenerateAsync([1, 2], endless, cancel.Token).GetAsyncEnumerator();
-        Assert.True(await first.MoveNextAsync()); // running: it holds the only slot
-        gate.Reset();
+        var firstToken = first.MoveNextAsync().AsTask(); // pending: the prefill is held at the gate
+        for (int i = 0; i < 3000 && engine.Running == 0; i++) await Task.Delay(10);
+        Assert.Equal(1, engine.Running); // it holds the only slot
         var waiting = Task.Run(() => Collect(engine.GenerateAsync([3], new SamplingOptions(Temperature: 0, MaxTokens: 3))));
         for (int i = 0; i < 3000 && engine.Waiting == 0; i++) await Task.Delay(10);
         Assert.Equal(1, engine.Waiting);
@@ -64,7 +66,11 @@ public sealed class GenerationEngineTests
 
         cancel.Cancel(); // the first request leaves: the waiting one gets the slot and finishes
         gate.Set();
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => { while (await first.MoveNextAsync()) { } });
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () =>
+        {
+            if (!await firstToken) return;
+            while (await first.MoveNextAsync()) { }
+        });
         var (tokens, finish) = await waiting.WaitAsync(TimeSpan.FromSeconds(60));
         Assert.Equal(3, tokens.Count);
         Assert.Equal(FinishReason.MaxTokens, finish);
