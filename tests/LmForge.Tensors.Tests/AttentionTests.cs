@@ -79,14 +79,15 @@ public sealed class AttentionTests
         {
             Layout = AttentionLayout.Fused(2, 2, 4, causal: false) with { Scale = 1f }, Bias = true, InputScale = 0.6f,
         },
-        // heads of 40 and 64 floats (whole panels of the micro-kernel's widest tile, and a short one) over several query blocks
-        // and key panels: multi-query causal; cross-attention over more keys than queries; causal keys beyond the queries
-        // (a prompt after a cache), with fewer heads than the workers' share, so a head's blocks split into runs
-        "wide-heads" => FusedCase(1, 100, 2, 1, 40, causal: true),
-        "wide-cross" => new Case(1, 50, 100, new AttentionLayout(2, 1, 64, QueryColumn: 0, KeyColumn: 0, ValueColumn: 64, Causal: false,
-            Scale: 1f / 8f), QueryWidth: 128, KeyValueWidth: 128, Fused: false),
-        "wide-cache" => new Case(1, 50, 110, new AttentionLayout(2, 1, 64, QueryColumn: 0, KeyColumn: 0, ValueColumn: 64, Causal: true,
-            Scale: 1f / 8f), QueryWidth: 128, KeyValueWidth: 128, Fused: false),
+        // heads of 40 floats (a whole panel of the micro-kernel's widest tile and a short one; two whole AVX2 panels and a
+        // short one) over two query blocks and several key panels: multi-query causal; cross-attention over more keys than
+        // queries; causal keys beyond the queries (a prompt after a cache), with fewer heads than the workers' share, so a
+        // head's blocks split into runs
+        "wide-heads" => FusedCase(1, 60, 2, 1, 40, causal: true),
+        "wide-cross" => new Case(1, 50, 70, new AttentionLayout(2, 1, 40, QueryColumn: 0, KeyColumn: 0, ValueColumn: 40, Causal: false,
+            Scale: 1f / MathF.Sqrt(40)), QueryWidth: 80, KeyValueWidth: 80, Fused: false),
+        "wide-cache" => new Case(1, 50, 80, new AttentionLayout(2, 1, 40, QueryColumn: 0, KeyColumn: 0, ValueColumn: 40, Causal: true,
+            Scale: 1f / MathF.Sqrt(40)), QueryWidth: 80, KeyValueWidth: 80, Fused: false),
         _ => throw new ArgumentException($"no attention case {name}", nameof(name)),
     };
 
