@@ -96,6 +96,23 @@ public static class TrainStepBenchmark
 
     private sealed record Measurement(double MillisecondsPerStep, double TokensPerSecond, long Parameters, float FirstLoss, float LastLoss);
 
+    // LmForge warms up for at least its warm-up steps and WarmUpSeconds: .NET compiles code quickly first and optimizes what
+    // runs often a little later, and a process's first seconds run some of the quick code (measured 2026-12-02: the
+    // quickstart's 20 timed steps after 1 warm-up step read 10.7-11.8K tokens/s, after 20 warm-up steps 14.8-15.0K).
+    // The PyTorch peers have no such phase; they keep their warm-up steps.
+    private const double WarmUpSeconds = 3;
+
+    private static string WarmUpText(int warmup) => $"{warmup}+ warm-up steps (at least {WarmUpSeconds:F0} s)";
+
+    // Runs step until it has run `steps` times and WarmUpSeconds have passed; returns the last step's loss.
+    private static float WarmUp(int steps, Func<float> step)
+    {
+        var clock = Stopwatch.StartNew();
+        float loss = 0;
+        for (int i = 0; i < steps || clock.Elapsed.TotalSeconds < WarmUpSeconds; i++) loss = step();
+        return loss;
+    }
+
     private static Measurement MeasureLmForge(Case benchCase, int steps, int warmup, bool profile, int? documentLength = null)
     {
         if (benchCase.Config.IsEncoderDecoder) return MeasureEncoderDecoder(benchCase, steps, warmup, profile);
@@ -129,9 +146,8 @@ public static class TrainStepBenchmark
             }
         }
 
-        Console.WriteLine($"[{benchCase.Name}] LmForge: {model.ParameterCount:N0} parameters, batch {b}×{t}{(documentLength is null ? "" : $" packed with documents of {documentLength}")}, {warmup} warm-up + {steps} timed steps");
-        float first = 0;
-        for (int i = 0; i < warmup; i++) first = model.TrainStep(tokens, targets, b, t, optimizer, 3e-4f, 1f, starts).Loss;
+        Console.WriteLine($"[{benchCase.Name}] LmForge: {model.ParameterCount:N0} parameters, batch {b}×{t}{(documentLength is null ? "" : $" packed with documents of {documentLength}")}, {WarmUpText(warmup)} + {steps} timed steps");
+        float first = WarmUp(warmup, () => model.TrainStep(tokens, targets, b, t, optimizer, 3e-4f, 1f, starts).Loss);
         profiler?.Reset();
         var stopwatch = Stopwatch.StartNew();
         float last = 0;
@@ -153,9 +169,8 @@ public static class TrainStepBenchmark
         var random = new Random(20230828);
         int[] inputs = [.. Enumerable.Range(0, b * te).Select(_ => random.Next(config.VocabSize))];
         int[] targets = [.. Enumerable.Range(0, b * td).Select(_ => random.Next(config.VocabSize))];
-        Console.WriteLine($"[{benchCase.Name}] LmForge: {model.ParameterCount:N0} parameters, batch {b}×{te} inputs and {b}×{td} targets, {warmup} warm-up + {steps} timed steps");
-        float first = 0;
-        for (int i = 0; i < warmup; i++) first = model.TrainStep(inputs, targets, b, te, optimizer, 3e-4f, 1f).Loss;
+        Console.WriteLine($"[{benchCase.Name}] LmForge: {model.ParameterCount:N0} parameters, batch {b}×{te} inputs and {b}×{td} targets, {WarmUpText(warmup)} + {steps} timed steps");
+        float first = WarmUp(warmup, () => model.TrainStep(inputs, targets, b, te, optimizer, 3e-4f, 1f).Loss);
         profiler?.Reset();
         var stopwatch = Stopwatch.StartNew();
         float last = 0;

@@ -21,7 +21,7 @@ internal static unsafe class GemmDotKernel
     // a is (4, k) with leading dimension lda; b0..b3 are 4 rows of B, k floats each (a tile at the right edge of C
     // repeats its last real row and stores only the first `columns` results); c is the tile's first row in C (ldc).
     // The k % width floats after the last full vector are added in scalar (k of real layers is a multiple of 16).
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     public static void Tile4x4<TLanes, TVector>(float* a, int lda, float* b0, float* b1, float* b2, float* b3, int k,
         float* c, int ldc, int columns, bool accumulate, float* bias, long ahead)
         where TLanes : struct, IFloatLanes<TVector> where TVector : struct
@@ -65,7 +65,7 @@ internal static unsafe class GemmDotKernel
     }
 
     // Two rows of A: the same contract as Tile4x4.
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     public static void Tile2x4<TLanes, TVector>(float* a, int lda, float* b0, float* b1, float* b2, float* b3, int k,
         float* c, int ldc, int columns, bool accumulate, float* bias, long ahead)
         where TLanes : struct, IFloatLanes<TVector> where TVector : struct
@@ -96,7 +96,7 @@ internal static unsafe class GemmDotKernel
     }
 
     // One row of A, the decode case: the 4 B rows stream from memory into 4 independent accumulator chains.
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     public static void Tile1x4<TLanes, TVector>(float* a, float* b0, float* b1, float* b2, float* b3, int k,
         float* c, int columns, bool accumulate, float* bias, long ahead)
         where TLanes : struct, IFloatLanes<TVector> where TVector : struct
@@ -116,6 +116,7 @@ internal static unsafe class GemmDotKernel
     }
 
     // Without AVX2: one row of A against 4 rows of B in plain multiply-adds, the same tile contract.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Tile1x4Scalar(float* a, float* b0, float* b1, float* b2, float* b3, int k,
         float* c, int columns, bool accumulate, float* bias) =>
         Store(Dots(a, b0, b1, b2, b3, 0, k), c, columns, accumulate, bias);

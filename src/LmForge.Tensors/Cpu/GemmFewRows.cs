@@ -92,6 +92,7 @@ internal readonly unsafe struct GemmFewRows : IRangeOperation
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void ComputeScalar(int start, int end)
     {
         for (int block = start; block < end; block++)

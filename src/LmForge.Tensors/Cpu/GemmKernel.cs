@@ -32,6 +32,7 @@ internal static unsafe class GemmKernel
 
     // C[mc,nc] (leading dimension ldc) = (loadC ? C : 0) + packedA·packedB (+ bias[nc] when not null); with activated
     // not null, also activated[mc,nc] (the same leading dimension) = activation(C), tile by tile.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void MultiplyBlock(
         int mc, int nc, int kc, float* packedA, float* packedB, float* c, int ldc, bool loadC, float* bias,
         float* activated = null, Activation activation = default)
@@ -85,6 +86,7 @@ internal static unsafe class GemmKernel
 
     // a is (kc, 6), b is (kc, Nr) with Nr = 2 vectors, c is a 6×Nr tile with leading dimension ldc: per k step two
     // loads of B and six broadcasts of A feed twelve FMAs into the twelve accumulators.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void MicroKernel<TLanes, TVector>(int kc, float* a, float* b, float* c, int ldc, bool loadC, float* bias)
         where TLanes : struct, IFloatLanes<TVector> where TVector : struct
     {
@@ -150,6 +152,7 @@ internal static unsafe class GemmKernel
         TLanes.Store(right, row + w);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void MergeEdgeTile(float* tile, int mr, int nr, float* c, int ldc, bool loadC, float* bias)
     {
         for (int i = 0; i < mr; i++)
@@ -166,6 +169,7 @@ internal static unsafe class GemmKernel
     }
 
     // Fallback without AVX2/FMA: the same packed tile contract with plain multiply-adds.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void MicroKernelScalar(int kc, float* a, float* b, float* c, int ldc, bool loadC, float* bias)
     {
         float* tile = stackalloc float[Mr * Nr];

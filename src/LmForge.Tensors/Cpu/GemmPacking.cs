@@ -15,6 +15,7 @@ internal static unsafe class GemmPacking
     private static readonly int Nr = GemmKernel.Nr;
 
     // packed is (mc/Mr panels, kc, Mr): packed[panel][p][i] = op(A)[ic + panel·Mr + i, pc + p].
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void PackA(bool transposeA, float* a, int lda, int ic, int pc, int mc, int kc, float* packed)
     {
         for (int r0 = 0; r0 < mc; r0 += Mr)
@@ -103,6 +104,7 @@ internal static unsafe class GemmPacking
     }
 
     // packed is (nc/Nr panels, kc, Nr): packed[panel][p][j] = op(B)[pc + p, jc + panel·Nr + j].
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void PackB(bool transposeB, float* b, int ldb, int pc, int jc, int kc, int nc, float* packed)
     {
         for (int c0 = 0; c0 < nc; c0 += Nr)
@@ -149,6 +151,7 @@ internal static unsafe class GemmPacking
     }
 
     // panel[p][j] = source[j·ld + p] for Nr rows j of a row-major matrix: an Nr×kc → kc×Nr transpose.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackTransposedPanel(float* source, int ld, int kc, float* panel)
     {
         int p = 0;

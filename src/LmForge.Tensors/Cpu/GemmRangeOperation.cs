@@ -57,6 +57,7 @@ internal readonly unsafe struct GemmRangeOperation : IRangeOperation
     // C[m0:m1, n0:n1] = op(A)[m0:m1, :] · op(B)[:, n0:n1] with bias/accumulate, in the BLIS loop order:
     // jc over Nc columns (B block in L3) → pc over Kc (pack B) → ic over Mc rows (pack A, A block in L2)
     // → jr over Nr (B micro-panel in L1) → ir over Mr (micro-kernel, C tile in registers).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Compute(int m0, int m1, int n0, int n1)
     {
         var buffers = GemmPackingBuffers.ForCurrentThread();

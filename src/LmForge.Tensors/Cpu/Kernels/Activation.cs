@@ -33,6 +33,7 @@ internal static unsafe class ActivationKernel
     }
 
     // output[i·ld + j] = f(input[i·ld + j]) for a rows × columns tile (both with row stride ld): GEMM's output stage
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void ForwardTile(Activation activation, float* input, float* output, int ld, int rows, int columns)
     {
         switch (activation)

@@ -40,6 +40,7 @@ internal static unsafe class AdamW
             Range(split, stop, 1f);
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private readonly void Range(long i, long stop, float decay)
         {
             float* p = Parameters, g = Gradients, m = M, v = V;

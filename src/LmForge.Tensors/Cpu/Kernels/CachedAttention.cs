@@ -168,6 +168,7 @@ internal static unsafe class CachedAttention
     // count queries over keys [0, keys) of one slot: kv head g's key j at key + j·stride + g·hs, its value likewise.
     // Key tiles outermost: every head of the chunk reads the same few rows before the next tile.
     // With distanceBias, query i's score for key j gains distanceBias[head, (KeyCount[i] − 1) − j] (its distance back to key j).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Attend(in Scratch scratch, int count, int keys, float* key, float* value, long stride, int hs, int group, int keyTile, float scale,
         float* distanceBias, int biasLength)
     {

@@ -64,6 +64,7 @@ internal static unsafe class Rotary
             }
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void RotateHead(float* x1, float* x2, float* cos, float* sin, int half)
         {
             int i = 0;
