@@ -115,7 +115,9 @@ public static class TrainMpiBenchmark
         int b = benchCase.BatchSize / processes.Size, t = benchCase.SequenceLength;
         using var model = new TransformerTrainableModel(new TransformerModel(benchCase.Config, backend));
         model.Model.InitializeWeights(seed: 20230828);
-        using var optimizer = new AdamWOptimizer(backend, model.Parameters.Length, model.DecayedParameterCount, new AdamWSettings(0.9f, 0.95f, 1e-8f, 0.1f));
+        AdamWOptimizer NewOptimizer() =>
+            new(backend, model.Parameters.Length, model.DecayedParameterCount, new AdamWSettings(0.9f, 0.95f, 1e-8f, 0.1f));
+        var optimizer = NewOptimizer();
         // the global batch's rows, of which this rank takes its share
         var random = new Random(20230828);
         int[] sequence = [.. Enumerable.Range(0, benchCase.BatchSize * (t + 1)).Select(_ => random.Next(benchCase.Config.VocabSize))];
@@ -142,7 +144,22 @@ public static class TrainMpiBenchmark
             optimizer.Step(model.Parameters, model.Gradients, 3e-4f, Math.Min(1f, 1f / (norm + 1e-6f)));
             lastLoss = (float)(loss[0] / processes.Size);
         }
-        Step(); // warm-up
+        // Warm up for at least 3 s, as train-step does: a process's first seconds run part of the code unoptimized (tiered
+        // compilation; with one thread per rank the optimizing compiler waits for a busy core). The ranks agree on when to
+        // stop, so each runs as many steps (each step all-reduces); then the weights and the optimizer start afresh, so
+        // that the last loss of every process count is the same (the runs' cross-check).
+        var warmUp = Stopwatch.StartNew();
+        var more = new double[1];
+        do
+        {
+            Step();
+            more[0] = warmUp.Elapsed.TotalSeconds < 3 ? 1 : 0;
+            processes.AllReduceSum(more);
+        }
+        while (more[0] > 0);
+        model.Model.InitializeWeights(seed: 20230828);
+        optimizer.Dispose();
+        optimizer = NewOptimizer();
         allReduceTicks = 0;
         var clock = Stopwatch.StartNew();
         for (int i = 0; i < steps; i++) Step();
@@ -161,6 +178,7 @@ public static class TrainMpiBenchmark
                 sweep.Add([count, Stopwatch.GetElapsedTime(before).TotalMilliseconds / repeats]);
             }
         }
+        optimizer.Dispose();
         if (processes.Rank == 0)
         {
             Console.WriteLine(JsonSerializer.Serialize(new Result(name, processes.Size, threads, model.Parameters.Length,
