@@ -51,24 +51,6 @@ internal static unsafe class VectorMath
         return TLanes.Sum(TLanes.Add(acc0, acc1));
     }
 
-    /// <summary>y[i] += alpha·x[i].</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void MultiplyAddTo(float alpha, float* x, float* y, int n)
-    {
-        int i = 0;
-        if (IsWide) MultiplyAddTo<Float512, Vector512<float>>(alpha, x, y, n, ref i);
-        if (IsAccelerated) MultiplyAddTo<Float256, Vector256<float>>(alpha, x, y, n, ref i);
-        for (; i < n; i++) y[i] += alpha * x[i];
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void MultiplyAddTo<TLanes, TVector>(float alpha, float* x, float* y, int n, ref int i)
-        where TLanes : struct, IFloatLanes<TVector> where TVector : struct
-    {
-        var va = TLanes.Create(alpha);
-        for (; i <= n - TLanes.Count; i += TLanes.Count) TLanes.Store(TLanes.MultiplyAdd(va, TLanes.Load(x + i), TLanes.Load(y + i)), y + i);
-    }
-
     /// <summary>y[i] *= alpha.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void ScaleInPlace(float* y, float alpha, int n)
