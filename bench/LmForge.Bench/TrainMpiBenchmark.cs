@@ -144,16 +144,16 @@ public static class TrainMpiBenchmark
             optimizer.Step(model.Parameters, model.Gradients, 3e-4f, Math.Min(1f, 1f / (norm + 1e-6f)));
             lastLoss = (float)(loss[0] / processes.Size);
         }
-        // Warm up for at least 3 s, as train-step does: a process's first seconds run part of the code unoptimized (tiered
-        // compilation; with one thread per rank the optimizing compiler waits for a busy core). The ranks agree on when to
-        // stop, so each runs as many steps (each step all-reduces); then the weights and the optimizer start afresh, so
-        // that the last loss of every process count is the same (the runs' cross-check).
+        // Warm up as train-step does (TrainStepBenchmark.WarmUpSeconds): a process's first seconds run part of the code
+        // unoptimized (tiered compilation; with one thread per rank the optimizing compiler waits for a busy core). The ranks
+        // agree on when to stop, so each runs as many steps (each step all-reduces); then the weights and the optimizer
+        // start afresh, so that the last loss of every process count is the same (the runs' cross-check).
         var warmUp = Stopwatch.StartNew();
         var more = new double[1];
         do
         {
             Step();
-            more[0] = warmUp.Elapsed.TotalSeconds < 3 ? 1 : 0;
+            more[0] = warmUp.Elapsed.TotalSeconds < TrainStepBenchmark.WarmUpSeconds ? 1 : 0;
             processes.AllReduceSum(more);
         }
         while (more[0] > 0);

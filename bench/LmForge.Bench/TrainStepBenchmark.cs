@@ -100,7 +100,7 @@ public static class TrainStepBenchmark
     // runs often a little later, and a process's first seconds run some of the quick code (measured 2026-12-02: the
     // quickstart's 20 timed steps after 1 warm-up step read 10.7-11.8K tokens/s, after 20 warm-up steps 14.8-15.0K).
     // The PyTorch peers have no such phase; they keep their warm-up steps.
-    private const double WarmUpSeconds = 3;
+    internal const double WarmUpSeconds = 3;
 
     private static string WarmUpText(int warmup) => $"{warmup}+ warm-up steps (at least {WarmUpSeconds:F0} s)";
 
